@@ -1,0 +1,48 @@
+# Two commands on a fresh clone: `make run` and `make test`.
+# Each creates or refreshes .venv only when pyproject.toml changed, builds pets/ when missing, then runs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+PETS_BUILT := pets/models.config
+TF_SERVING_URL ?= http://127.0.0.1:8501
+
+.PHONY: run test setup setup-test pets train bench clean
+
+run: $(RUN_STAMP) $(PETS_BUILT)
+	$(PY) -m dashboard.launch --url $(TF_SERVING_URL)
+
+test: $(TEST_STAMP) $(PETS_BUILT)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(RUN_STAMP)
+setup-test: $(TEST_STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The app plus the serving extra (embedded server, model build).
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[serving]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q -e '.[serving,dev]'
+	touch $@ $(RUN_STAMP)
+
+pets: $(PETS_BUILT)
+
+# Rebuilt when missing or when a committed head changes.
+$(PETS_BUILT): $(wildcard pets/heads/*) | $(RUN_STAMP)
+	$(PY) -m pets.build
+
+train: $(RUN_STAMP)
+	$(PY) -m pets.train
+
+bench: $(TEST_STAMP) $(PETS_BUILT)
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf pets/[0-9]*/ pets/models.config .pytest_cache

@@ -1,0 +1,22 @@
+"""Session-wide fixtures. Suite-specific fixtures live in each tests/<suite>/conftest.py."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support import PETS_CONFIG, SHARED_IMAGES, embedded_server
+
+
+@pytest.fixture(scope="session")
+def shared_images():
+    if not SHARED_IMAGES.is_dir():
+        pytest.skip(f"test photos not found at {SHARED_IMAGES} (a clone outside this workplace)")
+    return SHARED_IMAGES
+
+
+@pytest.fixture(scope="session")
+def pets_server_url():
+    """The embedded server serving the built pets model (versions 1 and 2, labels stable/canary)."""
+    if not PETS_CONFIG.exists():
+        pytest.fail(f"{PETS_CONFIG} is missing: run `python -m pets.build` (make test does)")
+    with embedded_server([f"--model_config_file={PETS_CONFIG}"], wait_for_models={"pets": 2}) as url:
+        yield url
