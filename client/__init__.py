@@ -1,0 +1,34 @@
+"""ServeScope's TF Serving REST client (requests + urllib3 retries; no TensorFlow, no Streamlit).
+
+    from client import TFServingClient
+    with TFServingClient("http://127.0.0.1:8501", "pets") as tfs:
+        results = tfs.classify(["cat.jpg", "dog.png"], label="stable")
+
+Errors: see client.errors for the exception tree.
+"""
+from client.core import TFServingClient
+from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, PayloadTooLargeError,
+                           RequestTimeoutError, ServerUnavailableError, TFServingError,
+                           VersionNotAvailableError)
+from client.images import ImageScaling
+from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
+from client.results import ClassificationResult
+
+__all__ = [
+    "TFServingClient",
+    "VersionStatus",
+    "TensorSpec",
+    "SignatureSpec",
+    "ModelMetadata",
+    "PredictResponse",
+    "ClassificationResult",
+    "ImageScaling",
+    "TFServingError",
+    "ModelNotFoundError",
+    "VersionNotAvailableError",
+    "InvalidInputError",
+    "ServerUnavailableError",
+    "RequestTimeoutError",
+    "ImageError",
+    "PayloadTooLargeError",
+]

@@ -1,0 +1,133 @@
+"""Check and normalise images with Pillow before they are sent.
+
+Two payloads, chosen by the signature's input:
+- `encode_for_wire`: encoded bytes for a DT_STRING input. The original bytes go out untouched
+  when the server's decoder would see the same picture (cheapest); otherwise the image is
+  rotated per EXIF, converted to RGB, downscaled and re-encoded as JPEG.
+- `pixels_for_model`: a float32 H×W×3 array for a float input, preprocessed like the pets
+  model's graph (centre crop, bilinear resize, (p − offset) / scale).
+Anything Pillow cannot decode raises ImageError naming the source; it is never sent.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from client.errors import ImageError
+
+__all__ = ["ImageScaling", "MAX_SIDE", "WIRE_FORMATS", "open_image", "encode_for_wire", "pixels_for_model"]
+
+MAX_SIDE = 1024  # longest side sent; larger images are downscaled and re-encoded
+WIRE_FORMATS = frozenset({"JPEG", "PNG", "BMP"})  # sent as-is when RGB/greyscale and upright
+_EXIF_ORIENTATION = 0x0112
+_JPEG_QUALITY = 95
+
+
+@dataclass(frozen=True)
+class ImageScaling:
+    """Client-side preprocessing for float inputs: pixels -> (p - offset) / scale.
+
+    crop_fraction None means size / (size + 32) of the shorter side, like the pets model.
+    """
+
+    offset: float = 127.0
+    scale: float = 128.0
+    crop_fraction: float | None = None
+
+    def crop_side(self, shorter_side: int, size: int) -> int:
+        """Side of the square centre crop; integer arithmetic like the pets graph."""
+        if self.crop_fraction is None:
+            return (shorter_side * size) // (size + 32)
+        return int(shorter_side * self.crop_fraction)
+
+
+def open_image(source: str, data: bytes, *, max_pixels: int | None = None) -> Image.Image:
+    """Fully decode `data` (so truncated files fail here, not on the server)."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        image = Image.open(io.BytesIO(data))
+        if limit and image.width * image.height > limit:
+            raise ImageError(source, f"{image.width}x{image.height} pixels exceeds the decompression-bomb "
+                                     f"limit of {limit} pixels")
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageError(source, f"decompression-bomb limit: {exc}") from None
+    except UnidentifiedImageError:
+        raise ImageError(source, "not an image (Pillow cannot identify the file format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(source, f"corrupt or truncated image: {exc}") from None
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB for any mode: 16/32-bit greyscale rescaled, alpha composited on white, CMYK/palette converted."""
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        # 16-bit files use 0..65535; 32-bit int/float have no fixed range, so stretch what is there.
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        grey = np.clip(values / top * 255.0, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _upright_rgb(image: Image.Image, max_side: int | None) -> Image.Image:
+    upright = ImageOps.exif_transpose(image)  # the in-graph decoder ignores EXIF orientation
+    rgb = _to_rgb(upright)
+    if max_side and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return rgb
+
+
+def _sendable_as_is(image: Image.Image, max_side: int) -> bool:
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    return (image.format in WIRE_FORMATS and image.mode in ("RGB", "L") and orientation == 1
+            and "transparency" not in image.info and max(image.size) <= max_side)
+
+
+def encode_for_wire(source: str, data: bytes, *, max_side: int = MAX_SIDE,
+                    max_pixels: int | None = None) -> bytes:
+    """Bytes for a DT_STRING image input: the original when safe, else a normalised JPEG."""
+    image = open_image(source, data, max_pixels=max_pixels)
+    if _sendable_as_is(image, max_side):
+        return data
+    out = io.BytesIO()
+    _upright_rgb(image, max_side).save(out, format="JPEG", quality=_JPEG_QUALITY)
+    return out.getvalue()
+
+
+def _resize_bilinear(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize with half-pixel centres and no antialiasing, i.e. what tf.image.resize
+    does in the model's graph (Pillow's bilinear filter antialiases when shrinking)."""
+    def taps(size_in: int, size_out: int):
+        scale = np.float32(size_in) / np.float32(size_out)  # float32 like the TF kernel, for equal taps
+        pos = np.clip((np.arange(size_out, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5),
+                      0, size_in - 1)
+        low = np.floor(pos).astype(np.intp)
+        high = np.minimum(low + 1, size_in - 1)
+        return low, high, (pos - low).astype(np.float32)
+
+    y0, y1, fy = taps(pixels.shape[0], height)
+    x0, x1, fx = taps(pixels.shape[1], width)
+    rows = pixels[y0] * (1 - fy)[:, None, None] + pixels[y1] * fy[:, None, None]
+    return rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]
+
+
+def pixels_for_model(source: str, data: bytes, *, height: int, width: int,
+                     scaling: ImageScaling = ImageScaling(), max_side: int = MAX_SIDE,
+                     max_pixels: int | None = None) -> np.ndarray:
+    """float32 [height, width, 3] for a float image input: centre crop, resize, scale."""
+    rgb = _upright_rgb(open_image(source, data, max_pixels=max_pixels), max_side)
+    pixels = np.asarray(rgb, dtype=np.float32)
+    rows, cols = pixels.shape[:2]
+    side = max(1, scaling.crop_side(min(rows, cols), min(height, width)))
+    top, left = (rows - side + 1) // 2, (cols - side + 1) // 2  # same rounding as the pets graph
+    cropped = pixels[top:top + side, left:left + side]
+    return ((_resize_bilinear(cropped, height, width) - scaling.offset) / scaling.scale).astype(np.float32)

@@ -1,0 +1,160 @@
+"""`python -m client` end to end, as subprocesses against the real embedded server."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.support import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+HEADER = ["source", "label", "prob_cat", "prob_dog", "prob_other", "version", "latency_ms", "error", "error_type"]
+
+
+def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.pop("TF_SERVING_URL", None)
+    if url:
+        env["TF_SERVING_URL"] = url
+    return subprocess.run([sys.executable, "-m", "client", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def photo_zip(shared_images, tmp_path_factory) -> Path:
+    archive = tmp_path_factory.mktemp("zips") / "batch.zip"
+    photos = sorted((shared_images / "dog").glob("*"))[:5]
+    with zipfile.ZipFile(archive, "w") as zf:
+        for photo in photos:
+            zf.write(photo, f"dogs/{photo.name}")
+        zf.writestr("dogs/broken.jpg", b"\xff\xd8\xff not really a jpeg")
+        zf.writestr("README.txt", b"not an image suffix: skipped")
+    return archive
+
+
+def test_status_and_metadata(pets_server_url):
+    status = run_cli("status", url=pets_server_url)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines() == [
+        "version  state        error_code error_message",
+        "      1  AVAILABLE    OK         ",
+        "      2  AVAILABLE    OK         ",
+    ]
+    metadata = run_cli("metadata", "--label", "canary", "--url", pets_server_url)
+    assert metadata.returncode == 0, metadata.stderr
+    assert "model pets version 2" in metadata.stdout
+    assert "  in  images                   DT_FLOAT   [-1, 224, 224, 3]" in metadata.stdout
+
+
+def test_classify_folder_to_csv_then_rerun_skips_all(pets_server_url, shared_images, tmp_path):
+    out = tmp_path / "r.csv"
+    first = run_cli("classify", str(shared_images), "--label", "canary", "--out", str(out), url=pets_server_url)
+    assert first.returncode == 0, first.stderr
+    assert "img/s" in first.stderr and "errors=0" in first.stderr  # the tqdm bar
+    assert "classified 50, errors 0" in first.stderr
+    rows = read_csv(out)
+    assert list(rows[0]) == HEADER
+    assert len(rows) == 50 and {row["version"] for row in rows} == {"2"}
+    assert all(row["error"] == "" and row["label"] in ("cat", "dog", "other") for row in rows)
+    with open(shared_images / "manifest.csv", newline="") as handle:
+        expected = {str(shared_images / row["file"]): row["label"] for row in csv.DictReader(handle)}
+    assert {row["source"] for row in rows} == set(expected)
+    assert sum(row["label"] == expected[row["source"]] for row in rows) >= 40
+
+    again = run_cli("classify", str(shared_images), "--label", "canary", "--out", str(out), url=pets_server_url)
+    assert again.returncode == 0, again.stderr
+    assert "50 sources already done" in again.stderr and "nothing to classify (all already done)" in again.stderr
+    assert len(read_csv(out)) == 50
+
+
+def test_classify_zip_to_csv_jsonl_and_parquet(pets_server_url, photo_zip, tmp_path):
+    for suffix in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"zip.{suffix}"
+        done = run_cli("classify", str(photo_zip), "--version", "1", "--batch-size", "4", "--no-progress",
+                       "--out", str(out), url=pets_server_url)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().endswith(f"classified 5, errors 1, written to {out}")
+        if suffix == "csv":
+            rows = read_csv(out)
+        elif suffix == "jsonl":
+            rows = [json.loads(line) for line in out.read_text().splitlines()]
+        else:
+            rows = pd.read_parquet(out).to_dict("records")
+        assert sorted(r["source"] for r in rows) == sorted(
+            [f"{photo_zip}/dogs/broken.jpg"] + [f"{photo_zip}/dogs/{p}" for p in sorted(
+                n.split("/")[-1] for n in zipfile.ZipFile(photo_zip).namelist() if n.startswith("dogs/")
+                and not n.endswith("broken.jpg"))])
+        broken = next(r for r in rows if r["source"].endswith("broken.jpg"))
+        assert broken["error_type"] == "ImageError"
+        assert broken["error"].startswith(f"{photo_zip}/dogs/broken.jpg: ")
+        rerun = run_cli("classify", str(photo_zip), "--version", "1", "--no-progress", "--out", str(out),
+                        url=pets_server_url)
+        assert rerun.returncode == 0 and "all already done" in rerun.stderr
+    assert len(pd.read_parquet(tmp_path / "zip.parquet")) == 6
+
+
+def test_resume_retries_rows_the_server_failed(pets_server_url, shared_images, tmp_path):
+    cats = sorted((shared_images / "cat").glob("*"))[:3]
+    out = tmp_path / "partial.csv"
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerow({"source": str(cats[0]), "label": "cat", "prob_cat": 0.9, "prob_dog": 0.05,
+                         "prob_other": 0.05, "version": 1, "latency_ms": 5.0, "error": "", "error_type": ""})
+        writer.writerow({"source": str(cats[1]), "error": "cannot reach the server",
+                         "error_type": "ServerUnavailableError"})
+    done = run_cli("classify", *map(str, cats), "--label", "stable", "--no-progress", "--out", str(out),
+                   url=pets_server_url)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert [row["source"] for row in rows] == [str(cats[0]), str(cats[1]), str(cats[1]), str(cats[2])]
+    assert rows[2]["error"] == "" and rows[2]["version"] == "1"
+
+
+def test_stdout_csv_without_out(pets_server_url, shared_images):
+    cat = sorted((shared_images / "cat").glob("*"))[0]
+    done = run_cli("classify", str(cat), "--no-progress", url=pets_server_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == ",".join(HEADER)
+    assert lines[1].startswith(f"{cat},cat,") and ",2," in lines[1]
+
+
+def test_exit_codes(pets_server_url, tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.jpg").write_bytes(b"nope")
+    (junk / "b.png").write_bytes(b"")
+    nothing = run_cli("classify", str(junk), "--no-progress", "--out", str(tmp_path / "j.csv"), url=pets_server_url)
+    assert nothing.returncode == 1 and "classified 0, errors 2" in nothing.stderr
+    assert len(read_csv(tmp_path / "j.csv")) == 2
+
+    (tmp_path / "empty").mkdir()
+    empty = run_cli("classify", str(tmp_path / "empty"), url=pets_server_url)
+    assert empty.returncode == 1 and "nothing to classify: no images found" in empty.stderr
+    missing = run_cli("classify", str(tmp_path / "missing.jpg"), "--no-progress", url=pets_server_url)
+    assert missing.returncode == 1 and f"{tmp_path / 'missing.jpg'}: no such file or folder" in missing.stdout
+
+    down = run_cli("classify", str(junk), "--retries", "0", url=f"http://127.0.0.1:{free_port()}")
+    assert down.returncode == 3 and "ServerUnavailableError" in down.stderr
+
+    label = run_cli("classify", str(junk), "--label", "nope", url=pets_server_url)
+    assert label.returncode == 3
+    assert "VersionNotAvailableError" in label.stderr and "Unrecognized servable version label: nope" in label.stderr
+
+    usage = run_cli("classify", str(junk), "--out", str(tmp_path / "r.xlsx"), url=pets_server_url)
+    assert usage.returncode == 2 and "unsupported output type '.xlsx'" in usage.stderr
+    both = run_cli("classify", str(junk), "--version", "1", "--label", "stable")
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr

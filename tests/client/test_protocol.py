@@ -1,0 +1,101 @@
+"""Parsing TF Serving's JSON into the frozen dataclasses, and encoding request bodies."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from client import ModelMetadata, PredictResponse, TensorSpec, VersionStatus
+from client.protocol import model_path, predict_body
+
+STATUS_JSON = {"model_version_status": [
+    {"version": "2", "state": "LOADING", "status": {"error_code": "OK", "error_message": ""}},
+    {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+    {"version": "3", "state": "END", "status": {"error_code": "NOT_FOUND", "error_message": "gone"}},
+]}
+
+METADATA_JSON = {
+    "model_spec": {"name": "pets", "signature_name": "", "version": "2"},
+    "metadata": {"signature_def": {"signature_def": {
+        "serving_default": {
+            "inputs": {"image_bytes": {"dtype": "DT_STRING", "tensor_shape": {
+                "dim": [{"size": "-1", "name": ""}], "unknown_rank": False}, "name": "serving_default_image_bytes:0"}},
+            "outputs": {"probabilities": {"dtype": "DT_FLOAT", "tensor_shape": {
+                "dim": [{"size": "-1", "name": ""}, {"size": "3", "name": ""}], "unknown_rank": False},
+                "name": "StatefulPartitionedCall:0"}},
+            "method_name": "tensorflow/serving/predict"},
+        "__saved_model_init_op": {
+            "inputs": {},
+            "outputs": {"__saved_model_init_op": {"dtype": "DT_INVALID", "tensor_shape": {
+                "dim": [], "unknown_rank": True}, "name": "NoOp"}},
+            "method_name": ""},
+    }}},
+}
+
+
+def test_status_is_sorted_and_frozen():
+    statuses = VersionStatus.list_from_json(STATUS_JSON)
+    assert statuses == (
+        VersionStatus(1, "AVAILABLE", "OK", ""),
+        VersionStatus(2, "LOADING", "OK", ""),
+        VersionStatus(3, "END", "NOT_FOUND", "gone"),
+    )
+    assert [s.available for s in statuses] == [True, False, False]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        statuses[0].state = "END"
+
+
+def test_status_without_list_is_rejected():
+    with pytest.raises(ValueError, match="model_version_status"):
+        VersionStatus.list_from_json({"error": "x"})
+
+
+def test_metadata_shapes_dtypes_and_unknown_rank():
+    metadata = ModelMetadata.from_json(METADATA_JSON)
+    assert (metadata.name, metadata.version) == ("pets", 2)
+    assert sorted(metadata.signatures) == ["__saved_model_init_op", "serving_default"]
+    default = metadata.default
+    assert default.method_name == "tensorflow/serving/predict"
+    assert default.inputs["image_bytes"] == TensorSpec("image_bytes", "DT_STRING", (-1,))
+    assert default.outputs["probabilities"] == TensorSpec("probabilities", "DT_FLOAT", (-1, 3))
+    init = metadata.signatures["__saved_model_init_op"].outputs["__saved_model_init_op"]
+    assert init.shape is None
+    with pytest.raises(KeyError, match="has no signature 'nope'"):
+        metadata.signature("nope")
+
+
+def test_scalar_tensor_has_empty_shape():
+    assert TensorSpec.from_json("x", {"dtype": "DT_INT64", "tensor_shape": {}}).shape == ()
+
+
+def test_predict_response_row_columnar_and_single_output():
+    row = PredictResponse.from_json({"predictions": [{"a": [1.0], "b": "x"}, {"a": [2.0], "b": "y"}]})
+    assert row.per_instance(["a", "b"]) == [{"a": [1.0], "b": "x"}, {"a": [2.0], "b": "y"}]
+    columnar = PredictResponse.from_json({"outputs": {"a": [[1.0], [2.0]], "b": ["x", "y"]}})
+    assert columnar.per_instance(["a", "b"]) == [{"a": [1.0], "b": "x"}, {"a": [2.0], "b": "y"}]
+    single = PredictResponse.from_json({"predictions": [[0.1, 0.9], [0.8, 0.2]]})
+    assert single.per_instance(["scores"]) == [{"scores": [0.1, 0.9]}, {"scores": [0.8, 0.2]}]
+    with pytest.raises(ValueError, match="neither 'predictions' nor 'outputs'"):
+        PredictResponse.from_json({"result": []})
+
+
+def test_predict_body_encodes_bytes_as_b64_and_numpy_as_lists():
+    body = json.loads(predict_body(instances=[{"image_bytes": b"\x00\xff", "x": np.array([1.5, 2.0])}],
+                                   signature_name="serving_default"))
+    assert body == {"instances": [{"image_bytes": {"b64": "AP8="}, "x": [1.5, 2.0]}],
+                    "signature_name": "serving_default"}
+    assert json.loads(predict_body(inputs={"x": [1]})) == {"inputs": {"x": [1]}}
+    with pytest.raises(ValueError, match="exactly one of instances"):
+        predict_body(instances=[1], inputs={"x": [1]})
+
+
+def test_model_path_targets():
+    assert model_path("pets") == "/v1/models/pets"
+    assert model_path("pets", version=2) == "/v1/models/pets/versions/2"
+    assert model_path("pets", label="canary") == "/v1/models/pets/labels/canary"
+    with pytest.raises(ValueError, match="not both"):
+        model_path("pets", version=1, label="stable")
+    with pytest.raises(ValueError, match="non-negative integer"):
+        model_path("pets", version=-1)

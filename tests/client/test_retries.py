@@ -1,0 +1,102 @@
+"""Retries (urllib3 Retry on the session), timeouts, and the typed errors, against local fake servers."""
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from client import RequestTimeoutError, ServerUnavailableError, TFServingClient
+from tests.client.conftest import fake_status, json_response
+from tests.support import free_port
+
+
+def sequence(*responses: Response):
+    """A handler answering with `responses` in turn, then repeating the last one."""
+    answers = itertools.chain(responses, itertools.repeat(responses[-1]))
+    return lambda request: next(answers)
+
+
+def test_503_then_200_is_retried(fake_server):
+    server = fake_server(sequence(json_response({"error": "busy"}, 503), json_response(fake_status(1, 2))))
+    with TFServingClient(server.url, "pets", timeout=5, retries=3, backoff_factor=0.01) as tfs:
+        assert [s.version for s in tfs.status()] == [1, 2]
+    assert server.calls == [("GET", "/v1/models/pets")] * 2
+
+
+def test_post_is_retried_too(fake_server):
+    server = fake_server(sequence(json_response({"error": "busy"}, 503),
+                                  json_response({"predictions": [[1.0]]})))
+    with TFServingClient(server.url, "pets", timeout=5, retries=2, backoff_factor=0.01) as tfs:
+        assert tfs.predict(instances=[[0.0]]).outputs == [[1.0]]
+    assert server.calls == [("POST", "/v1/models/pets:predict")] * 2
+
+
+def test_retry_after_is_respected(fake_server):
+    server = fake_server(sequence(json_response({"error": "slow down"}, 429, {"Retry-After": "1"}),
+                                  json_response(fake_status(1))))
+    with TFServingClient(server.url, "pets", timeout=5, retries=1, backoff_factor=0.0) as tfs:
+        started = time.monotonic()
+        tfs.status()
+        waited = time.monotonic() - started
+    assert len(server.calls) == 2
+    assert waited >= 0.9
+
+
+def test_503_forever_gives_server_unavailable_after_retries(fake_server):
+    server = fake_server(sequence(json_response({"error": "Unavailable: shutting down"}, 503)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=2, backoff_factor=0.01) as tfs:
+        with pytest.raises(ServerUnavailableError) as caught:
+            tfs.status(version=1)
+    assert len(server.calls) == 3  # the first try and two retries
+    exc = caught.value
+    assert (exc.method, exc.url, exc.status, exc.error) == (
+        "GET", f"{server.url}/v1/models/pets/versions/1", 503, "Unavailable: shutting down")
+
+
+def test_400_is_not_retried(fake_server):
+    server = fake_server(sequence(json_response({"error": "bad"}, 400)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=3, backoff_factor=0.01) as tfs:
+        with pytest.raises(Exception):
+            tfs.predict(instances=[1])
+    assert len(server.calls) == 1
+
+
+def test_server_down_then_up(fake_server):
+    port = free_port()
+    fake_server(sequence(json_response(fake_status(3))), port=port, delay=0.6)
+    with TFServingClient(f"http://127.0.0.1:{port}", "pets", timeout=5, retries=5, backoff_factor=0.2) as tfs:
+        assert [s.version for s in tfs.status()] == [3]
+
+
+def test_server_down_for_good_is_unavailable():
+    url = f"http://127.0.0.1:{free_port()}"
+    with TFServingClient(url, "pets", timeout=2, retries=1, backoff_factor=0.01) as tfs:
+        with pytest.raises(ServerUnavailableError, match="cannot reach the server") as caught:
+            tfs.metadata()
+    assert (caught.value.method, caught.value.url, caught.value.status) == (
+        "GET", f"{url}/v1/models/pets/metadata", None)
+
+
+def test_slow_route_times_out_without_read_retries(fake_server):
+    def slow(request: Request) -> Response:
+        time.sleep(1.5)
+        return json_response(fake_status(1))
+
+    server = fake_server(slow)
+    with TFServingClient(server.url, "pets", timeout=0.3, retries=3, backoff_factor=0.01) as tfs:
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError, match="no answer within 0.3s") as caught:
+            tfs.status()
+        elapsed = time.monotonic() - started
+    assert caught.value.status is None and caught.value.method == "GET"
+    assert len(server.calls) == 1 and elapsed < 1.4
+
+
+def test_non_json_error_body_is_kept_as_text(fake_server):
+    server = fake_server(sequence(Response("upstream exploded", status=502)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(ServerUnavailableError) as caught:
+            tfs.status()
+    assert (caught.value.status, caught.value.error) == (502, "upstream exploded")
