@@ -1,0 +1,30 @@
+# ServeScope images, one Dockerfile, two targets:
+#   dashboard (default)  the Streamlit app + REST client only (no TensorFlow), serves on 8502
+#   model-builder        adds the `serving` extra (TensorFlow) to run `python -m pets.build` (and `python -m serving`)
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY client/ client/
+COPY dashboard/ dashboard/
+COPY pets/ pets/
+COPY serving/ serving/
+COPY pages/ pages/
+COPY streamlit_app.py ./
+COPY .streamlit/ .streamlit/
+RUN useradd --create-home --uid 1000 servescope
+
+FROM base AS model-builder
+RUN pip install ".[serving]"
+USER servescope
+ENV TF_CPP_MIN_LOG_LEVEL=2
+ENTRYPOINT ["python", "-m", "pets.build"]
+
+FROM base AS dashboard
+RUN pip install .
+USER servescope
+EXPOSE 8502
+ENV TF_SERVING_URL=http://serving:8501
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8502/_stcore/health', timeout=4)"]
+CMD ["streamlit", "run", "streamlit_app.py", "--server.address=0.0.0.0", "--server.port=8502"]

@@ -1,0 +1,1 @@
+"""An embedded REST server that behaves like TensorFlow Serving for SavedModels (`python -m serving`)."""

@@ -1,0 +1,134 @@
+"""The WSGI application: werkzeug routing for TF Serving's REST paths, body limits, errors, metrics, timeouts."""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from serving import handlers
+from serving.errors import DeadlineExceeded, PayloadTooLarge, http_status_of
+from serving.loader import LoadedVersion
+from serving.metrics import ServerMetrics
+from serving.repository import ModelRepository
+
+log = logging.getLogger("serving.app")
+
+
+class NameConverter(BaseConverter):
+    """A model name or label: one path segment without ':' (TF Serving's `[^/:]+`)."""
+
+    regex = "[^/:]+"
+
+
+def _rules() -> list[Rule]:
+    rules = [Rule("/v1/models", endpoint="missing_name", methods=["GET"]),
+             Rule("/monitoring/prometheus/metrics", endpoint="metrics", methods=["GET"])]
+    for selector in ("", "/versions/<int:version>", "/labels/<name:label>"):
+        base = "/v1/models/<name:model>" + selector
+        rules.append(Rule(base, endpoint="status", methods=["GET"]))
+        rules.append(Rule(base + "/metadata", endpoint="metadata", methods=["GET"]))
+        rules.append(Rule(base + ":<any(predict, classify, regress):verb>", endpoint="infer", methods=["POST"]))
+    return rules
+
+
+@dataclass
+class AppOptions:
+    max_request_bytes: int = 64 * 1024 * 1024
+    timeout_seconds: Optional[float] = 30.0  # --rest_api_timeout_in_ms; None or 0 = no limit
+    num_threads: int = 4  # model executions that may run at once
+
+
+class ServingApp:
+    def __init__(self, repo: ModelRepository, options: AppOptions, metrics: Optional[ServerMetrics] = None):
+        self.repo = repo
+        self.options = options
+        self.metrics = metrics or ServerMetrics()
+        self.url_map = Map(_rules(), converters={"name": NameConverter}, strict_slashes=False,
+                           merge_slashes=False)
+        self._slots = threading.BoundedSemaphore(options.num_threads)
+        self._pool = concurrent.futures.ThreadPoolExecutor(options.num_threads, thread_name_prefix="model-run")
+
+    # ---- running models ---------------------------------------------------------------------------
+    def _run(self, servable: LoadedVersion, signature_name: str, inputs: dict) -> dict:
+        timeout = self.options.timeout_seconds
+        if not timeout:
+            with self._slots:
+                return servable.run(signature_name, inputs)
+        future = self._pool.submit(servable.run, signature_name, inputs)
+        try:
+            return future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise DeadlineExceeded(f"Deadline exceeded: the model did not answer within {timeout:g} s") from None
+
+    # ---- WSGI ---------------------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, args = adapter.match()
+        except HTTPException:
+            if request.path.lower().startswith("/v1/"):
+                return self._error(400, f"Malformed request: {request.method} {request.path}")
+            return self._error(404, f"Not found: {request.method} {request.path}")
+        if endpoint == "metrics":
+            self.metrics.set_version_states(self.repo.summary())
+            return Response(self.metrics.render(), status=200, content_type=self.metrics.content_type)
+        if endpoint == "missing_name":
+            return self._error(400, "Missing model name in request.")
+        return self._model_api(request, endpoint, args)
+
+    def _model_api(self, request: Request, endpoint: str, args: dict) -> Response:
+        model, version, label = args["model"], args.get("version"), args.get("label")
+        api = args.get("verb", endpoint)
+        started = time.perf_counter()
+        served_version: Optional[int] = version
+        try:
+            if endpoint == "status":
+                body = handlers.model_status(self.repo, model, version, label)
+            elif endpoint == "metadata":
+                body, served_version = handlers.model_metadata(self.repo, model, version, label)
+            else:
+                handler = {"predict": handlers.predict, "classify": handlers.classify,
+                           "regress": handlers.regress}[api]
+                body, served_version = handler(self.repo, self._run, model, version, label, self._read_body(request))
+            code, status = "OK", 200
+        except Exception as exc:  # every failure becomes TF Serving's {"error": ...}; nothing kills the server
+            status, code, message = http_status_of(exc)
+            if status >= 500:
+                log.exception("%s %s failed", request.method, request.path)
+            body = json.dumps({"error": message}, ensure_ascii=False)
+        if endpoint != "status":
+            self.metrics.observe(model=model, version=str(served_version or ""), api=api, code=code,
+                                 seconds=time.perf_counter() - started)
+        return Response(body, status=status, content_type="application/json")
+
+    def _read_body(self, request: Request) -> bytes:
+        """The body, refusing more than max_request_bytes without reading it whole (chunked reads are bounded)."""
+        limit = self.options.max_request_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes "
+                                  "(--max_request_bytes)")
+        data = request.stream.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (--max_request_bytes)")
+        return data
+
+    @staticmethod
+    def _error(status: int, message: str) -> Response:
+        return Response(json.dumps({"error": message}), status=status, content_type="application/json")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,110 @@
+"""Request handlers: decode the request, call the repository/servable, encode TF Serving's JSON. Nothing else.
+
+Each handler returns the response body (str) or raises; the app maps exceptions through errors.py.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+from google.protobuf import json_format
+from tensorflow.core.protobuf import error_codes_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+
+from serving import examples, responses, tensors
+from serving.errors import InvalidArgument
+from serving.jsonvalues import parse_json_object, value_to_string
+from serving.loader import LoadedVersion
+from serving.repository import ModelRepository
+
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+# Runs a servable's signature; the app wraps it with the request timeout and the thread limit.
+Runner = Callable[[LoadedVersion, str, dict], dict]
+
+
+def _to_json(message) -> str:
+    return json_format.MessageToJson(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True, indent=1)
+
+
+def _signature_name(doc: dict) -> str:
+    value = doc.get("signature_name", "")
+    if not isinstance(value, str):
+        raise InvalidArgument(f"JSON Value: {value_to_string(doc)} not formatted correctly. "
+                              "'signature_name' key must be a string value.")
+    return value
+
+
+def model_status(repo: ModelRepository, name: str, version: Optional[int], label: Optional[str]) -> str:
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for state in repo.version_states(name, version, label):
+        entry = response.model_version_status.add()
+        entry.version = state.version
+        entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
+        entry.status.error_code = error_codes_pb2.Code.Value(state.error_code)
+        entry.status.error_message = state.error_message
+    return _to_json(response)
+
+
+def model_metadata(repo: ModelRepository, name: str, version: Optional[int], label: Optional[str]) -> tuple[str, int]:
+    servable = repo.resolve(name, version, label)
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    response.model_spec.name = name
+    response.model_spec.version.value = servable.version
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for key, signature in servable.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(signature)
+    response.metadata["signature_def"].Pack(signature_map)
+    return _to_json(response), servable.version
+
+
+def predict(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
+            body: bytes) -> tuple[str, int]:
+    doc = parse_json_object(body)
+    signature_name = _signature_name(doc)
+    servable = repo.resolve(name, version, label)
+    signature = servable.signature(signature_name)
+    inputs, request_format = tensors.decode_predict_request(doc, signature.inputs, signature_name)
+    outputs = run(servable, signature_name, inputs)
+    return responses.encode_predict_response(outputs, request_format), servable.version
+
+
+def _example_signature(servable: LoadedVersion, signature_name: str, method: str, kind: str):
+    name = signature_name or "serving_default"
+    if name not in servable.signature_defs:
+        raise InvalidArgument(f"No signature was found with name: {name}")
+    signature = servable.signature(name)
+    if signature.method_name != method:
+        raise InvalidArgument(f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}")
+    if len(signature.inputs) != 1:
+        raise InvalidArgument(f"Expected one input Tensor in the {kind} signature {name}.")
+    return name, signature
+
+
+def classify(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
+             body: bytes) -> tuple[str, int]:
+    doc = parse_json_object(body)
+    signature_name = _signature_name(doc)
+    serialized = examples.serialized_examples(doc)
+    servable = repo.resolve(name, version, label)
+    signature_name, signature = _example_signature(servable, signature_name, CLASSIFY_METHOD, "classification")
+    outputs = run(servable, signature_name, {next(iter(signature.inputs)): serialized})
+    classes, scores = outputs.get("classes"), outputs.get("scores")
+    if classes is None and scores is None:
+        raise InvalidArgument("Expected classification signature outputs to contain classes or scores.")
+    return responses.encode_classify_response(classes, scores), servable.version
+
+
+def regress(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
+            body: bytes) -> tuple[str, int]:
+    doc = parse_json_object(body)
+    signature_name = _signature_name(doc)
+    serialized = examples.serialized_examples(doc)
+    servable = repo.resolve(name, version, label)
+    signature_name, signature = _example_signature(servable, signature_name, REGRESS_METHOD, "regression")
+    outputs = run(servable, signature_name, {next(iter(signature.inputs)): serialized})
+    if "outputs" not in outputs:
+        raise InvalidArgument("Expected regression signature outputs to contain outputs.")
+    return responses.encode_regress_response(np.asarray(outputs["outputs"])), servable.version

@@ -1,0 +1,79 @@
+"""JSON value helpers shared by the codecs: parsing with TF Serving's error wording, and number formatting."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from serving.errors import InvalidArgument
+
+# Python's json messages -> the rapidjson wording TF Serving uses ("JSON Parse error: <msg> at offset: N").
+_RAPIDJSON_WORDING = {
+    "Expecting value": "Invalid value.",
+    "Expecting property name enclosed in double quotes": "Missing a name for object member.",
+    "Expecting ':' delimiter": "Missing a colon after a name of object member.",
+    "Expecting ',' delimiter": "Missing a comma or '}' after an object member.",
+    "Extra data": "The document root must not be followed by other values.",
+    "Unterminated string starting at": "Missing a closing quotation mark in string.",
+    "Invalid control character at": "Invalid encoding in string.",
+    "Invalid \\escape": "Invalid escape character in string.",
+}
+
+
+def parse_json_object(body: bytes) -> dict:
+    """Parse a request body (NaN/Infinity allowed, like rapidjson's kParseNanAndInfFlag); it must be an object."""
+    if not body:
+        raise InvalidArgument("JSON Parse error: The document is empty")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        wording = _RAPIDJSON_WORDING.get(exc.msg, exc.msg)
+        raise InvalidArgument(f"JSON Parse error: {wording} at offset: {exc.pos}") from None
+    except RecursionError:
+        raise InvalidArgument("JSON Parse error: nesting too deep") from None
+    if not isinstance(doc, dict):
+        raise InvalidArgument(f"JSON Value: {value_to_string(doc)} Is not object")
+    return doc
+
+
+def json_type_name(value: Any) -> str:
+    if value is None:
+        return "Null"
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def value_to_string(value: Any) -> str:
+    """A JSON value as rapidjson's PrettyWriter prints it in error messages."""
+    if isinstance(value, float):
+        return format_decimal(value, np.float64)
+    return json.dumps(value, indent=4, ensure_ascii=False)
+
+
+def format_decimal(value: float, dtype=np.float32) -> str:
+    """TF Serving's WriteDecimal: shortest %g form that round-trips at the tensor's precision, '.0' for integers."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "-Infinity" if value < 0 else "Infinity"
+    text = "%g" % value
+    if dtype(float(text)) != dtype(value):
+        text = "%.*g" % (9 if dtype is np.float32 else 17, value)
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text

@@ -1,0 +1,123 @@
+"""ModelServer: the repository, its pollers, the HTTP server and a clean shutdown on SIGTERM/SIGINT."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Optional
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from serving.app import AppOptions, ServingApp
+from serving.config import ConfigError, read_config_file, single_model_config
+from serving.repository import ModelRepository
+
+log = logging.getLogger("serving")
+
+
+class ModelServer:
+    def __init__(self, *, host: str, port: int, options: AppOptions, config_file: Optional[Path],
+                 initial_config, fs_poll_seconds: float, config_poll_seconds: float):
+        self.repo = ModelRepository()
+        self.app = ServingApp(self.repo, options)
+        self.config_file = config_file
+        self.fs_poll_seconds = fs_poll_seconds
+        self.config_poll_seconds = config_poll_seconds if config_file else 0
+        self.repo.apply_config(list(initial_config.model_config_list.config))
+        self._stopping = threading.Event()
+        # Threaded: one thread per connection; model runs are bounded by the app's thread option. The server
+        # streams request bodies to the app (so oversized ones are refused unread) and closes each connection
+        # after its response.
+        self.http: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
+        self.url = f"http://{host}:{self.http.server_port}"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "ModelServer":
+        _configure_tensorflow(args)
+        if args.model_config_file:
+            config_file: Optional[Path] = Path(args.model_config_file)
+            config = read_config_file(config_file)
+        else:
+            config_file, config = None, single_model_config(args.model_name, args.model_base_path)
+        options = AppOptions(max_request_bytes=args.max_request_bytes,
+                             timeout_seconds=args.rest_api_timeout_in_ms / 1000 or None,
+                             num_threads=args.rest_api_num_threads)
+        return cls(host=args.host, port=args.rest_api_port, options=options, config_file=config_file,
+                   initial_config=config, fs_poll_seconds=args.file_system_poll_wait_seconds,
+                   config_poll_seconds=args.model_config_file_poll_wait_seconds)
+
+    # ---- background work ---------------------------------------------------------------------------
+    def _poll_loop(self) -> None:
+        """Initial load, then re-read the config and rescan base paths on their own schedules."""
+        self.repo.reconcile()
+        log.info("ServeScope model server ready: REST API at %s — %s", self.url, _describe(self.repo.summary()))
+        next_fs = self.fs_poll_seconds
+        next_config = self.config_poll_seconds
+        tick = min(x for x in (self.fs_poll_seconds, self.config_poll_seconds, 1.0) if x > 0)
+        elapsed = 0.0
+        while not self._stopping.wait(tick):
+            elapsed += tick
+            changed = False
+            if self.config_poll_seconds and elapsed >= next_config:
+                next_config = elapsed + self.config_poll_seconds
+                changed = self._reload_config()
+            if (self.fs_poll_seconds and elapsed >= next_fs) or changed:
+                next_fs = elapsed + self.fs_poll_seconds
+                try:
+                    self.repo.reconcile()
+                except Exception:  # keep polling whatever happens on disk
+                    log.exception("model repository poll failed")
+
+    def _reload_config(self) -> bool:
+        try:
+            config = read_config_file(self.config_file)
+        except ConfigError as exc:
+            log.error("keeping the previous model config: %s", exc)
+            return False
+        self.repo.apply_config(list(config.model_config_list.config))
+        return True
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def run(self) -> int:
+        def stop(signum, _frame):
+            log.info("received %s; shutting down", signal.Signals(signum).name)
+            self._stopping.set()
+            # shutdown() waits for serve_forever() to return, so it must not run on this (the serving) thread.
+            threading.Thread(target=self.http.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        poller = threading.Thread(target=self._poll_loop, name="model-poller", daemon=True)
+        poller.start()
+        log.info("listening on %s (models loading: %s)", self.url, ", ".join(self.repo.model_names()))
+        try:
+            self.http.serve_forever(poll_interval=0.2)
+        finally:
+            self._stopping.set()
+            self.http.server_close()
+            self.app.close()
+        log.info("server stopped")
+        logging.shutdown()
+        # Skip TensorFlow's slow interpreter teardown; everything worth flushing is flushed.
+        os._exit(0)
+
+
+def _configure_tensorflow(args: argparse.Namespace) -> None:
+    import tensorflow as tf
+
+    if args.tensorflow_intra_op_parallelism:
+        tf.config.threading.set_intra_op_parallelism_threads(args.tensorflow_intra_op_parallelism)
+    if args.tensorflow_inter_op_parallelism:
+        tf.config.threading.set_inter_op_parallelism_threads(args.tensorflow_inter_op_parallelism)
+
+
+def _describe(summary: dict[str, dict[int, str]]) -> str:
+    parts = []
+    for model, versions in sorted(summary.items()):
+        states = ", ".join(f"v{v} {s}" for v, s in sorted(versions.items())) or "no versions found"
+        parts.append(f"{model} ({states})")
+    return "; ".join(parts) or "no models"

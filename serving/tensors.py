@@ -1,0 +1,245 @@
+"""JSON -> tensors for :predict, following TF Serving's json_tensor.cc (row and columnar formats)."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Mapping
+
+import numpy as np
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+
+from serving.errors import InvalidArgument, Unimplemented
+from serving.jsonvalues import json_type_name, value_to_string
+
+# DataType enum -> (numpy dtype, TensorFlow's DataTypeString name used in error messages).
+DTYPES = {
+    types_pb2.DT_FLOAT: (np.float32, "float"),
+    types_pb2.DT_DOUBLE: (np.float64, "double"),
+    types_pb2.DT_INT32: (np.int32, "int32"),
+    types_pb2.DT_INT16: (np.int16, "int16"),
+    types_pb2.DT_INT8: (np.int8, "int8"),
+    types_pb2.DT_UINT8: (np.uint8, "uint8"),
+    types_pb2.DT_INT64: (np.int64, "int64"),
+    types_pb2.DT_UINT32: (np.uint32, "uint32"),
+    types_pb2.DT_UINT64: (np.uint64, "uint64"),
+    types_pb2.DT_BOOL: (np.bool_, "bool"),
+    types_pb2.DT_STRING: (object, "string"),
+}
+_INT_RANGES = {
+    types_pb2.DT_INT32: (-2**31, 2**31 - 1), types_pb2.DT_INT16: (-2**15, 2**15 - 1),
+    types_pb2.DT_INT8: (-2**7, 2**7 - 1), types_pb2.DT_UINT8: (0, 2**8 - 1),
+    types_pb2.DT_INT64: (-2**63, 2**63 - 1), types_pb2.DT_UINT32: (0, 2**32 - 1),
+    types_pb2.DT_UINT64: (0, 2**64 - 1),
+}
+# Largest integer a float type holds exactly (IsLosslessDecimal).
+_EXACT_INT = {types_pb2.DT_FLOAT: 2**24 - 1, types_pb2.DT_DOUBLE: 2**53 - 1}
+_FLOAT_MAX = {types_pb2.DT_FLOAT: float(np.finfo(np.float32).max), types_pb2.DT_DOUBLE: float(np.finfo(np.float64).max)}
+
+ROW, COLUMNAR = "row", "columnar"
+_WEB_SAFE = str.maketrans("-_", "+/")
+
+
+def dtype_name(dtype: int) -> str:
+    """TensorFlow's DataTypeString: DT_FLOAT -> "float", DT_HALF -> "half"."""
+    return DTYPES[dtype][1] if dtype in DTYPES else types_pb2.DataType.Name(dtype)[3:].lower()
+
+
+def is_b64_object(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def decode_b64(value: Any) -> bytes:
+    if not is_b64_object(value):
+        raise InvalidArgument(f"JSON Value: {value_to_string(value)} not formatted correctly for base64 data")
+    text = value["b64"].translate(_WEB_SAFE)  # absl::Base64Unescape also takes the web-safe alphabet...
+    text += "=" * (-len(text) % 4)  # ...and unpadded input
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument("Unable to base64 decode") from None
+
+
+def _type_error(value: Any, dtype: int) -> InvalidArgument:
+    return InvalidArgument(f"JSON Value: {value_to_string(value)} Type: {json_type_name(value)} "
+                           f"is not of expected type: {dtype_name(dtype)}")
+
+
+def convert_scalar(value: Any, dtype: int) -> Any:
+    """One JSON leaf -> a Python value of the tensor's dtype (AddValueToTensor)."""
+    if isinstance(value, dict):
+        if dtype == types_pb2.DT_STRING:
+            return decode_b64(value)
+        raise _type_error(value, dtype)
+    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _type_error(value, dtype)
+        exact = _EXACT_INT[dtype]
+        lossy = (abs(value) > exact) if isinstance(value, int) else (
+            value == value and abs(value) != float("inf") and abs(value) > _FLOAT_MAX[dtype])
+        if lossy:
+            raise InvalidArgument(f"Cannot convert JSON value: {value_to_string(value)} to "
+                                  f"{dtype_name(dtype)} without loss of precision.")
+        return value
+    if dtype in _INT_RANGES:
+        low, high = _INT_RANGES[dtype]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _type_error(value, dtype)
+        return value
+    if dtype == types_pb2.DT_BOOL:
+        if not isinstance(value, bool):
+            raise _type_error(value, dtype)
+        return value
+    if dtype == types_pb2.DT_STRING:
+        if not isinstance(value, str):
+            raise _type_error(value, dtype)
+        return value.encode("utf-8")
+    raise Unimplemented(f"Conversion of JSON Value: {value_to_string(value)} to type: {dtype_name(dtype)}")
+
+
+def dense_shape(value: Any) -> list[int]:
+    """Shape implied by nested lists, following first elements (GetDenseTensorShape)."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> None:
+    rank = len(shape)
+    if not isinstance(value, list):
+        if level != rank:
+            raise InvalidArgument(f"JSON Value: {value_to_string(value)} found at incorrect level: {level + 1} "
+                                  f"in the JSON DOM. Expected at level: {rank}")
+        out.append(convert_scalar(value, dtype))
+        return
+    if level >= rank:
+        raise InvalidArgument(f"Encountered list at unexpected level: {level} expected < {rank}")
+    if len(value) != shape[level]:
+        raise InvalidArgument(f"Encountered list at unexpected size: {len(value)} at level: {level} "
+                              f"expected size: {shape[level]}")
+    if level == rank - 1 and dtype == types_pb2.DT_FLOAT and all(type(v) is float for v in value):
+        out.extend(value)  # fast path for the common case: a row of JSON decimals into a float tensor
+        return
+    for item in value:
+        _fill(item, level + 1, shape, dtype, out)
+
+
+def json_to_array(value: Any, dtype: int) -> np.ndarray:
+    """A JSON value (scalar, b64 object or nested lists) -> a dense numpy array of the given DataType."""
+    shape = dense_shape(value)
+    flat: list = []
+    _fill(value, 0, shape, dtype, flat)  # an unsupported dtype fails on the first leaf, as in TF Serving
+    if dtype not in DTYPES:  # (no leaf at all: an empty list)
+        raise Unimplemented(f"Conversion of JSON Value: {value_to_string(value)} to type: {dtype_name(dtype)}")
+    np_dtype = DTYPES[dtype][0]
+    if np_dtype is object:
+        array = np.empty(len(flat), dtype=object)
+        array[:] = flat
+        return array.reshape(shape)
+    return np.asarray(flat, dtype=np_dtype).reshape(shape)
+
+
+def _shape_text(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _instances_to_arrays(instances: list, infos: Mapping[str, meta_graph_pb2.TensorInfo]) -> dict:
+    if not isinstance(instances[0], dict) and len(infos) > 1:
+        raise InvalidArgument("instances is a plain list, but expecting list of objects as multiple input "
+                              "tensors required as per tensorinfo_map")
+    is_named = lambda v: isinstance(v, dict) and not is_b64_object(v)  # noqa: E731
+    named = is_named(instances[0])
+    input_names = sorted(infos)
+    rows: dict[str, list[np.ndarray]] = {}
+
+    def add(item: Any, name: str) -> None:
+        if name not in infos:
+            raise InvalidArgument(f"JSON object: does not have named input: {name}")
+        array = json_to_array(item, infos[name].dtype)
+        if rows.get(name):
+            first = rows[name][0]
+            if first.size != array.size:
+                raise InvalidArgument(f"Expecting tensor size: {first.size} but got: {array.size}")
+            if first.shape != array.shape:
+                raise InvalidArgument(f"Expecting shape {_shape_text(first.shape)} but got: "
+                                      f"{_shape_text(array.shape)}")
+        rows.setdefault(name, []).append(array)
+
+    for index, element in enumerate(instances):
+        if named:
+            if not is_named(element):
+                raise InvalidArgument(f"Expecting object but got list at item {index} of input list")
+            for name, item in element.items():
+                try:
+                    add(item, name)
+                except InvalidArgument as exc:
+                    raise InvalidArgument(f"Failed to process element: {index} key: {name} of 'instances' list. "
+                                          f"Error: INVALID_ARGUMENT: {exc.message}") from None
+            if sorted(element) != input_names:
+                raise InvalidArgument(f"Failed to process element: {index} of 'instances' list. JSON object: "
+                                      f"{value_to_string(element)} must only have keys: {','.join(input_names)}")
+        else:
+            if is_named(element):
+                raise InvalidArgument(f"Expecting value/list but got object at item {index} of input list")
+            try:
+                add(element, input_names[0])
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"Failed to process element: {index} of 'instances' list. "
+                                      f"Error: INVALID_ARGUMENT: {exc.message}") from None
+    return {name: np.stack(arrays) for name, arrays in rows.items()}
+
+
+def _inputs_to_arrays(inputs: Any, infos: Mapping[str, meta_graph_pb2.TensorInfo]) -> dict:
+    if not isinstance(inputs, dict) or is_b64_object(inputs):
+        if len(infos) > 1:
+            raise InvalidArgument("inputs is a plain value/list, but expecting an object as multiple input "
+                                  "tensors required as per tensorinfo_map")
+        name = next(iter(infos))
+        return {name: json_to_array(inputs, infos[name].dtype)}
+    arrays = {}
+    for name in sorted(infos):
+        if name not in inputs:
+            raise InvalidArgument(f"Missing named input: {name} in 'inputs' object.")
+        arrays[name] = json_to_array(inputs[name], infos[name].dtype)
+    return arrays
+
+
+def decode_predict_request(doc: dict, infos: Mapping[str, meta_graph_pb2.TensorInfo],
+                           signature_name: str) -> tuple[dict[str, np.ndarray], str]:
+    """The request's input tensors (keyed by signature input name) and its format (ROW or COLUMNAR)."""
+    if not infos:
+        raise InvalidArgument(f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+    has_instances, has_inputs = "instances" in doc, "inputs" in doc
+    if has_instances and has_inputs:
+        raise InvalidArgument(f"JSON Value: {value_to_string(doc)} Not formatted correctly expecting only one of "
+                              "'inputs' or 'instances' keys to exist ")
+    if has_instances:
+        instances = doc["instances"]
+        if not isinstance(instances, list):
+            raise InvalidArgument(f"JSON Value: {value_to_string(doc)} Excepting 'instances' to be an list/array")
+        if not instances:
+            raise InvalidArgument(f"JSON Value: {value_to_string(doc)} No values in 'instances' array")
+        arrays, request_format = _instances_to_arrays(instances, infos), ROW
+    elif has_inputs:
+        arrays, request_format = _inputs_to_arrays(doc["inputs"], infos), COLUMNAR
+    else:
+        raise InvalidArgument("Missing 'inputs' or 'instances' key")
+    for name, array in arrays.items():
+        check_shape(name, array, infos[name])
+    return arrays, request_format
+
+
+def check_shape(name: str, array: np.ndarray, info: meta_graph_pb2.TensorInfo) -> None:
+    """Reject a tensor the signature cannot take, naming the input (TF would fail deeper with less context)."""
+    shape = info.tensor_shape
+    if shape.unknown_rank:
+        return
+    expected = [d.size for d in shape.dim]
+    compatible = len(expected) == array.ndim and all(e < 0 or e == a for e, a in zip(expected, array.shape))
+    if not compatible:
+        raise InvalidArgument(f"input '{name}' has shape {_shape_text(array.shape)} but the signature expects "
+                              f"{_shape_text(expected)} (-1 = any size)")
