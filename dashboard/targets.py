@@ -1,0 +1,44 @@
+"""Which model version a request goes to: the latest, a version number, or a label (TF Serving's three forms)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    version: int | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.version is not None and self.label is not None:
+            raise ValueError("a target is a version or a label, not both")
+
+    @property
+    def kwargs(self) -> dict:
+        """Keyword arguments for the client calls (version=… / label=…)."""
+        return {"version": self.version, "label": self.label}
+
+    def describe(self) -> str:
+        if self.label is not None:
+            return f"label {self.label}"
+        if self.version is not None:
+            return f"version {self.version}"
+        return "latest"
+
+
+LATEST = Target()
+
+
+def target_options(available_versions: list[int], labels: dict[str, int]) -> list[Target]:
+    """Selector choices: labels first (what analysts usually mean), then each available version, then latest."""
+    options = [Target(label=name) for name in labels]
+    options += [Target(version=v) for v in sorted(available_versions)]
+    options.append(LATEST)
+    return options
+
+
+def describe_option(target: Target, labels: dict[str, int]) -> str:
+    """Human text for a selector entry, e.g. 'label canary → version 2'."""
+    if target.label is not None and target.label in labels:
+        return f"label {target.label} → version {labels[target.label]}"
+    return target.describe()

@@ -1,0 +1,29 @@
+"""History: this session's runs, all their rows, download, clear."""
+import streamlit as st
+
+from dashboard import charts, state
+from dashboard.history import all_rows, class_counts_long, summary_table, to_csv_bytes
+
+st.set_page_config(page_title="History · ServeScope", page_icon=":material/history:", layout="wide")
+state.init_state()
+state.connection_sidebar()
+
+st.title("History")
+runs = st.session_state["history_runs"]
+if not runs:
+    st.info("No runs yet in this session: classify or compare images first.")
+    st.stop()
+
+st.caption(f"{len(runs)} run(s), {sum(run.n_images for run in runs)} image(s) in this session.")
+st.dataframe(summary_table(runs), hide_index=True, key="history_summary")
+st.altair_chart(charts.history_chart(class_counts_long(runs)), width="stretch")
+
+rows = all_rows(runs)
+with st.expander(f"All {len(rows)} result rows"):
+    st.dataframe(rows, hide_index=True, key="history_rows")
+left, right = st.columns(2)
+left.download_button("Download all rows (CSV)", to_csv_bytes(rows), file_name="servescope-history.csv",
+                     mime="text/csv", key="history_download")
+if right.button("Clear history", key="history_clear"):
+    st.session_state["history_runs"] = []
+    st.rerun()

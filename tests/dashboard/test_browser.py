@@ -1,0 +1,113 @@
+"""The real app in headless Chromium: upload photos through the file input, see results; list model versions."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import ROOT, free_port, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# The README's screenshot is refreshed only on request, so a test run never modifies tracked files.
+README_SCREENSHOT = ROOT / "docs" / "screenshot.png"
+UPDATE_SCREENSHOT = os.environ.get("SERVESCOPE_UPDATE_SCREENSHOT") == "1"
+
+
+def healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(pets_server_url, tmp_path_factory):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+                                 f"--server.port={port}", "--server.headless=true",
+                                 "--client.showSidebarNavigation=false"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            def ready() -> bool:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited {proc.returncode}: {log_path.read_text()[-2000:]}")
+                return healthy(url)
+            wait_until(ready, timeout=90, what=f"streamlit health at {url}")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+    # expect() has its own 5 s default; the machine is shared, so allow for a slow model server.
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    # Tall enough that the results table and the charts fit in one screenshot (Streamlit scrolls internally).
+    context = browser.new_context(viewport={"width": 1400, "height": 1650})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def test_classify_uploaded_photos_shows_results_and_charts(page, dashboard_url, few_photos, tmp_path):
+    from playwright.sync_api import expect
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    page.goto(f"{dashboard_url}/Classify")
+    expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible()
+    page.locator('input[type="file"]').set_input_files([str(path) for path, _ in few_photos] + [str(broken)])
+    expect(page.get_by_text("broken.jpg")).to_be_visible()
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.get_by_text("7 image(s) with label stable (version 1): 6 classified, 1 error(s).")).to_be_visible()
+    # Class counts, the first image's probabilities and its ImageNet top-5.
+    expect(page.locator(".vega-embed")).to_have_count(3)
+    expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible()
+    page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
+    screenshot = README_SCREENSHOT if UPDATE_SCREENSHOT else tmp_path / "classify.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+    # The app's own sidebar menu keeps the session: the run is in History.
+    page.get_by_role("link", name="History", exact=True).click()
+    expect(page.get_by_text("1 run(s), 7 image(s) in this session.")).to_be_visible()
+    expect(page.get_by_role("link", name="Home", exact=True)).to_be_visible()
+
+
+def test_models_page_lists_both_versions(page, dashboard_url):
+    from playwright.sync_api import expect
+    page.goto(f"{dashboard_url}/Models")
+    expect(page.get_by_role("heading", name="Version 1 · stable")).to_be_visible()
+    expect(page.get_by_role("heading", name="Version 2 · canary")).to_be_visible()
+    expect(page.get_by_text("[-1, 224, 224, 3]")).to_be_visible()
+    expect(page.get_by_text("[-1, 128, 128, 3]")).to_be_visible()
+
+
+def test_home_page_reports_the_connection(page, dashboard_url, pets_server_url):
+    from playwright.sync_api import expect
+    page.goto(dashboard_url)
+    expect(page.get_by_text(f"Connected to {pets_server_url}: model 'pets' has 2 available version(s): 1, 2.")
+           ).to_be_visible()
