@@ -34,15 +34,17 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 
 pets: $(PETS_BUILT)
 
-# Rebuilt when missing or when a committed head changes.
-$(PETS_BUILT): $(wildcard pets/heads/*) | $(RUN_STAMP)
+# Rebuilt when missing or when the model code, the class names or a committed head changes.
+$(PETS_BUILT): $(wildcard pets/*.py pets/imagenet_labels.txt pets/heads/*) | $(RUN_STAMP)
 	$(PY) -m pets.build
 
 train: $(RUN_STAMP)
 	$(PY) -m pets.train
 
+# Speed figures (printed, never asserted): the SavedModels in-process, then client -> embedded server.
 bench: $(TEST_STAMP) $(PETS_BUILT)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.model_versions
+	$(PY) -m benchmarks.client_throughput
 
 clean:
 	rm -rf pets/[0-9]*/ pets/models.config .pytest_cache
