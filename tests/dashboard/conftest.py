@@ -59,7 +59,10 @@ def unreachable_url() -> str:
 def page():
     """page(name, url, model="pets") -> an AppTest for that page, pointed at `url` before its first run."""
     def make(name: str, url: str, model: str = "pets") -> AppTest:
-        app = AppTest.from_file(str(PAGES[name]), default_timeout=120)
+        # Always start from the entry script, as `streamlit run` does, so page links resolve; then open the page.
+        app = AppTest.from_file(str(PAGES["home"]), default_timeout=120)
+        if name != "home":
+            app.switch_page(str(PAGES[name].relative_to(ROOT)))
         app.session_state["tf_serving_url"] = url
         app.session_state["model_name"] = model
         return app
