@@ -45,6 +45,7 @@ train: $(RUN_STAMP)
 bench: $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m benchmarks.model_versions
 	$(PY) -m benchmarks.client_throughput
+	$(PY) -m benchmarks.client_memory
 
 clean:
 	rm -rf pets/[0-9]*/ pets/models.config .pytest_cache
