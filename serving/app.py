@@ -14,12 +14,15 @@ from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from serving import handlers
-from serving.errors import DeadlineExceeded, PayloadTooLarge, http_status_of
+from serving.errors import DeadlineExceeded, InvalidArgument, PayloadTooLarge, http_status_of
 from serving.loader import LoadedVersion
 from serving.metrics import ServerMetrics
 from serving.repository import ModelRepository
 
 log = logging.getLogger("serving.app")
+
+MAX_VERSION = 2**63 - 1  # versions are int64 in TF Serving's ModelSpec
+UNKNOWN_MODEL_LABEL = "<unknown>"  # metrics label for requests naming a model the server has never had
 
 
 class NameConverter(BaseConverter):
@@ -51,8 +54,8 @@ class ServingApp:
         self.repo = repo
         self.options = options
         self.metrics = metrics or ServerMetrics()
-        self.url_map = Map(_rules(), converters={"name": NameConverter}, strict_slashes=False,
-                           merge_slashes=False)
+        # Exact paths, as TF Serving's RE2::FullMatch: "/v1/models/" or a trailing "/" is a malformed request.
+        self.url_map = Map(_rules(), converters={"name": NameConverter}, merge_slashes=False)
         self._slots = threading.BoundedSemaphore(options.num_threads)
         self._pool = concurrent.futures.ThreadPoolExecutor(options.num_threads, thread_name_prefix="model-run")
 
@@ -96,6 +99,8 @@ class ServingApp:
         started = time.perf_counter()
         served_version: Optional[int] = version
         try:
+            if version is not None and version > MAX_VERSION:  # absl::SimpleAtoi into an int64 fails
+                raise InvalidArgument(f"Failed to convert version: {version} to numeric.")
             if endpoint == "status":
                 body = handlers.model_status(self.repo, model, version, label)
             elif endpoint == "metadata":
@@ -111,7 +116,11 @@ class ServingApp:
                 log.exception("%s %s failed", request.method, request.path)
             body = json.dumps({"error": message}, ensure_ascii=False)
         if endpoint != "status":
-            self.metrics.observe(model=model, version=str(served_version or ""), api=api, code=code,
+            # Label values come only from models/versions the server knows: arbitrary URLs must not add series.
+            known_model = self.repo.knows(model)
+            known_version = served_version is not None and self.repo.knows(model, served_version)
+            self.metrics.observe(model=model if known_model else UNKNOWN_MODEL_LABEL,
+                                 version=str(served_version) if known_version else "", api=api, code=code,
                                  seconds=time.perf_counter() - started)
         return Response(body, status=status, content_type="application/json")
 

@@ -4,12 +4,13 @@ Each handler returns the response body (str) or raises; the app maps exceptions 
 """
 from __future__ import annotations
 
+import json
 from typing import Callable, Optional
 
 import numpy as np
 from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
 from serving import examples, responses, tensors
 from serving.errors import InvalidArgument
@@ -24,9 +25,10 @@ REGRESS_METHOD = "tensorflow/serving/regress"
 Runner = Callable[[LoadedVersion, str, dict], dict]
 
 
-def _to_json(message) -> str:
-    return json_format.MessageToJson(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True, indent=1)
+def _to_dict(message) -> dict:
+    # TF Serving's JsonPrintOptions: proto field names, and fields at their default values printed too.
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
 
 def _signature_name(doc: dict) -> str:
@@ -38,26 +40,29 @@ def _signature_name(doc: dict) -> str:
 
 
 def model_status(repo: ModelRepository, name: str, version: Optional[int], label: Optional[str]) -> str:
+    """GetModelStatus. Like TF Serving's, it ignores a version label: `/labels/L` lists every version."""
+    del label  # GetModelStatusImpl only looks at model_spec.version (model_servers/get_model_status_impl.cc)
     response = get_model_status_pb2.GetModelStatusResponse()
-    for state in repo.version_states(name, version, label):
+    for state in repo.version_states(name, version):
         entry = response.model_version_status.add()
         entry.version = state.version
         entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
         entry.status.error_code = error_codes_pb2.Code.Value(state.error_code)
         entry.status.error_message = state.error_message
-    return _to_json(response)
+    return json.dumps(_to_dict(response), indent=1)
 
 
 def model_metadata(repo: ModelRepository, name: str, version: Optional[int], label: Optional[str]) -> tuple[str, int]:
+    """GetModelMetadata as TF Serving's REST API prints it (http_rest_api_util.cc ToJsonString): the packed
+    SignatureDefMap is unpacked and printed on its own, so there is no "@type" key."""
     servable = repo.resolve(name, version, label)
-    response = get_model_metadata_pb2.GetModelMetadataResponse()
-    response.model_spec.name = name
-    response.model_spec.version.value = servable.version
+    model_spec = model_pb2.ModelSpec(name=name)
+    model_spec.version.value = servable.version
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     for key, signature in servable.signature_defs.items():
         signature_map.signature_def[key].CopyFrom(signature)
-    response.metadata["signature_def"].Pack(signature_map)
-    return _to_json(response), servable.version
+    body = {"model_spec": _to_dict(model_spec), "metadata": {"signature_def": _to_dict(signature_map)}}
+    return json.dumps(body, indent=1), servable.version
 
 
 def predict(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
@@ -74,7 +79,7 @@ def predict(repo: ModelRepository, run: Runner, name: str, version: Optional[int
 def _example_signature(servable: LoadedVersion, signature_name: str, method: str, kind: str):
     name = signature_name or "serving_default"
     if name not in servable.signature_defs:
-        raise InvalidArgument(f"No signature was found with name: {name}")
+        raise InvalidArgument(f"No signature was found with the name: {name}")
     signature = servable.signature(name)
     if signature.method_name != method:
         raise InvalidArgument(f"Expected {kind} signature method_name to be {method}. Was: {signature.method_name}")

@@ -176,15 +176,10 @@ class ModelRepository:
                 raise NotFound(f"Servable not found for request: Latest({name})")
             return available[max(available)]
 
-    def version_states(self, name: str, version: Optional[int] = None,
-                       label: Optional[str] = None) -> list[VersionState]:
+    def version_states(self, name: str, version: Optional[int] = None) -> list[VersionState]:
         """Status of all versions (or one), as GetModelStatus reports them."""
         with self._lock:
             model = self._models.get(name)
-            if label is not None:
-                if model is None or label not in model.labels:
-                    raise InvalidArgument(f"Unrecognized servable version label: {label}")
-                version = model.labels[label]
             states = dict(model.versions) if model else {}
             if version is not None:
                 if version not in states:
@@ -193,6 +188,12 @@ class ModelRepository:
             if not states:
                 raise NotFound(f"Could not find any versions of model {name}")
             return [states[v] for v in sorted(states, reverse=True)]  # newest first, like TF Serving
+
+    def knows(self, name: str, version: Optional[int] = None) -> bool:
+        """Whether the model (and that version of it) was ever configured or found on disk."""
+        with self._lock:
+            model = self._models.get(name)
+            return model is not None and (version is None or version in model.versions)
 
     def summary(self) -> dict[str, dict[int, str]]:
         with self._lock:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -37,7 +38,10 @@ _EXACT_INT = {types_pb2.DT_FLOAT: 2**24 - 1, types_pb2.DT_DOUBLE: 2**53 - 1}
 _FLOAT_MAX = {types_pb2.DT_FLOAT: float(np.finfo(np.float32).max), types_pb2.DT_DOUBLE: float(np.finfo(np.float64).max)}
 
 ROW, COLUMNAR = "row", "columnar"
-_WEB_SAFE = str.maketrans("-_", "+/")
+# absl::Base64Unescape, which TF Serving uses: standard alphabet only (no web-safe "-_"), ASCII whitespace
+# skipped anywhere, and either no padding or exactly the right padding ("=" or ".").
+_ASCII_SPACE = re.compile(r"[ \t\n\v\f\r]")
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/]*")
 
 
 def dtype_name(dtype: int) -> str:
@@ -52,10 +56,14 @@ def is_b64_object(value: Any) -> bool:
 def decode_b64(value: Any) -> bytes:
     if not is_b64_object(value):
         raise InvalidArgument(f"JSON Value: {value_to_string(value)} not formatted correctly for base64 data")
-    text = value["b64"].translate(_WEB_SAFE)  # absl::Base64Unescape also takes the web-safe alphabet...
-    text += "=" * (-len(text) % 4)  # ...and unpadded input
+    text = _ASCII_SPACE.sub("", value["b64"])
+    body = text.rstrip("=.")
+    padding = len(text) - len(body)
+    if (not _BASE64_BODY.fullmatch(body) or len(body) % 4 == 1
+            or padding not in (0, -len(body) % 4)):
+        raise InvalidArgument("Unable to base64 decode")
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidArgument("Unable to base64 decode") from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from pets import VERSION_LABELS
 from tests.support import ROOT
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -84,3 +85,10 @@ def test_volumes_build_contexts_and_dockerfile_targets_exist(compose):
         for source in line.split()[:-1]:
             assert source.rstrip("/") not in ignored, f"COPY {source} is excluded by .dockerignore"
             assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
+
+
+def test_real_tf_serving_may_start_with_the_pets_version_labels(compose):
+    # TF Serving's ServerCore::ReloadConfig applies version_labels before any version has loaded, so a config
+    # with labels makes the official image exit with FAILED_PRECONDITION at startup unless this flag is set.
+    assert VERSION_LABELS, "the pets config has no version labels; this check would be moot"
+    assert "--allow_version_labels_for_unavailable_models=true" in compose["services"]["serving"]["command"]

@@ -110,3 +110,13 @@ def test_specific_policy_and_removal_from_the_config(tmp_path, repo_and_loader):
         repo.resolve("m")
     with pytest.raises(NotFound, match="^Could not find any versions of model other$"):
         repo.version_states("other")
+
+
+def test_knows_only_configured_models_and_versions_seen_on_disk(tmp_path, repo_and_loader):
+    repo, _ = repo_and_loader
+    add_version(tmp_path, 1)
+    add_version(tmp_path, 2, ok=False)  # failed versions are still known: they have a status
+    repo.apply_config(config(tmp_path, "model_version_policy { all {} }"))
+    repo.reconcile()
+    assert [repo.knows("m"), repo.knows("m", 1), repo.knows("m", 2), repo.knows("m", 3), repo.knows("x")] == [
+        True, True, True, False, False]

@@ -30,14 +30,19 @@ def test_status_lists_all_versions_newest_first(server_url):
     assert reply.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("path, version", [("half_plus_two/versions/1", 1), ("half_plus_two/labels/stable", 1),
-                                           ("half_plus_two/labels/canary", 2), ("HALF_PLUS_TWO", None)])
-def test_status_of_one_version_or_label(server_url, path, version):
-    reply = get(server_url, path)
-    if version is None:  # model names are case-sensitive even though TF Serving's path regex is not
-        assert (reply.status_code, reply.json()) == (404, {"error": "Could not find any versions of model HALF_PLUS_TWO"})
-    else:
-        assert (reply.status_code, reply.json()) == (200, {"model_version_status": [available(version)]})
+def test_status_of_one_version(server_url):
+    reply = get(server_url, "half_plus_two/versions/1")
+    assert (reply.status_code, reply.json()) == (200, {"model_version_status": [available(1)]})
+    reply = get(server_url, "HALF_PLUS_TWO")  # model names are case-sensitive even though TF Serving's regex is not
+    assert (reply.status_code, reply.json()) == (404, {"error": "Could not find any versions of model HALF_PLUS_TWO"})
+
+
+@pytest.mark.parametrize("label", ["stable", "canary", "nope"])
+def test_status_by_label_lists_every_version_like_tf_serving(server_url, label):
+    # TF Serving's GetModelStatus looks only at model_spec.version: a label, known or not, is ignored. To learn
+    # which version a label points at, ask for .../labels/L/metadata (model_spec.version).
+    reply = get(server_url, f"half_plus_two/labels/{label}")
+    assert (reply.status_code, reply.json()) == (200, {"model_version_status": [available(2), available(1)]})
 
 
 def test_a_version_that_failed_to_load_reports_its_error(server_url):
@@ -51,7 +56,8 @@ def test_a_version_that_failed_to_load_reports_its_error(server_url):
 @pytest.mark.parametrize("path, status, error", [
     ("nope", 404, "Could not find any versions of model nope"),
     ("half_plus_two/versions/7", 404, "Could not find version 7 of model half_plus_two"),
-    ("half_plus_two/labels/nope", 400, "Unrecognized servable version label: nope"),
+    ("half_plus_two/versions/9223372036854775808", 400,  # int64 max + 1
+     "Failed to convert version: 9223372036854775808 to numeric."),
 ])
 def test_status_errors(server_url, path, status, error):
     reply = get(server_url, path)
@@ -61,6 +67,13 @@ def test_status_errors(server_url, path, status, error):
 def test_missing_model_name_and_malformed_paths(server_url):
     reply = requests.get(f"{server_url}/v1/models", timeout=10)
     assert (reply.status_code, reply.json()) == (400, {"error": "Missing model name in request."})
+    for path in ("/v1/models/", "/v1/models/half_plus_two/", "/v1/models/half_plus_two/versions/1/",
+                 "/v1/models/half_plus_two/versions/one", "/v1/foo"):  # TF Serving matches whole paths only
+        reply = requests.get(f"{server_url}{path}", timeout=10)
+        assert (reply.status_code, reply.json()) == (400, {"error": f"Malformed request: GET {path}"})
+    reply = requests.post(f"{server_url}/v1/models/half_plus_two/metadata", data="{}", timeout=10)
+    assert (reply.status_code, reply.json()) == (
+        400, {"error": "Malformed request: POST /v1/models/half_plus_two/metadata"})
     reply = requests.get(f"{server_url}/v1/models/half_plus_two:predict", timeout=10)
     assert (reply.status_code, reply.json()) == (
         400, {"error": "Malformed request: GET /v1/models/half_plus_two:predict"})
@@ -80,9 +93,11 @@ def test_metadata_is_tf_servings_signature_def_map(server_url):
     assert reply.status_code == 200
     body = reply.json()
     assert body["model_spec"] == {"name": "half_plus_two", "version": "1", "signature_name": ""}
-    signature_map = body["metadata"]["signature_def"]
-    assert signature_map["@type"] == "type.googleapis.com/tensorflow.serving.SignatureDefMap"
-    signatures = signature_map["signature_def"]
+    # As TF Serving prints it (http_rest_api_util.cc): the SignatureDefMap unpacked from its Any, so its only
+    # key is "signature_def" (no "@type").
+    assert list(body) == ["model_spec", "metadata"] and list(body["metadata"]) == ["signature_def"]
+    assert list(body["metadata"]["signature_def"]) == ["signature_def"]
+    signatures = body["metadata"]["signature_def"]["signature_def"]
     assert sorted(signatures) == ["classify_x_to_y", "regress_x_to_y", "serving_default"]
     assert signatures["serving_default"] == {
         "inputs": {"x": tensor("x:0", "DT_FLOAT", -1)},
@@ -141,6 +156,22 @@ def test_binary_values_in_and_out_as_b64(server_url):
         {"echo_bytes": {"b64": hello}, "length": 7}, {"echo_bytes": {"b64": "aGk="}, "length": 2}]})
     reply = post(server_url, "toolbox:predict", {"inputs": {"text_bytes": [{"b64": hello}]}})
     assert (reply.status_code, reply.json()) == (200, {"outputs": {"echo_bytes": [{"b64": hello}], "length": [7]}})
+
+
+@pytest.mark.parametrize("b64, error", [
+    ("aG k\n", None),      # absl::Base64Unescape skips whitespace and takes unpadded input
+    ("aGk=", None),
+    ("aGk==", "Unable to base64 decode"),  # wrong padding
+    ("_-8=", "Unable to base64 decode"),   # web-safe alphabet: TF Serving refuses it
+    ("YWJj!", "Unable to base64 decode"),
+])
+def test_b64_decoding_follows_tf_serving(server_url, b64, error):
+    reply = post(server_url, "toolbox:predict", {"instances": [{"b64": b64}]})
+    if error is None:
+        assert (reply.status_code, reply.json()) == (200, {"predictions": [{"echo_bytes": {"b64": "aGk="}, "length": 2}]})
+    else:
+        assert (reply.status_code, reply.json()) == (
+            400, {"error": f"Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: {error}"})
 
 
 def png_bytes(width: int, height: int) -> bytes:
@@ -232,7 +263,7 @@ def test_regress_with_context(server_url):
      "Expected classification signature method_name to be tensorflow/serving/classify. "
      "Was: tensorflow/serving/regress"),
     ("half_plus_two:classify", {"signature_name": "nope", "examples": [{"x": 1.0}]},
-     "No signature was found with name: nope"),
+     "No signature was found with the name: nope"),
     ("half_plus_two:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": [1.0, 2]}]},
      "Unexpected element type in feature: x expecting type: float"),
     ("half_plus_two:classify", {"instances": [1]},

@@ -112,6 +112,22 @@ def test_prometheus_metrics_count_requests_errors_and_latency_per_model_version(
     assert metric(server_url, "serving_model_versions", model="broken", state="END") == 1
 
 
+def test_urls_naming_unknown_models_or_versions_add_no_metric_series(server_url):
+    unknown = dict(api="predict", code="NOT_FOUND", model="<unknown>", version="")
+    no_such_version = dict(api="predict", code="NOT_FOUND", model="half_plus_two", version="")
+    before = (metric(server_url, "serving_requests_total", **unknown),
+              metric(server_url, "serving_requests_total", **no_such_version))
+    for i in range(3):
+        requests.post(f"{server_url}/v1/models/ghost-{i}:predict", json={"instances": [1.0]}, timeout=10)
+        requests.post(f"{server_url}/v1/models/half_plus_two/versions/{900 + i}:predict", json={"instances": [1.0]},
+                      timeout=10)
+    after = (metric(server_url, "serving_requests_total", **unknown),
+             metric(server_url, "serving_requests_total", **no_such_version))
+    assert [a - b for a, b in zip(after, before)] == [3, 3]
+    text = requests.get(f"{server_url}/monitoring/prometheus/metrics", timeout=10).text
+    assert "ghost-" not in text and 'version="90' not in text
+
+
 @pytest.mark.slow
 def test_eight_clients_times_200_requests_without_a_single_error(server_url):
     def client(index: int) -> list[tuple[int, object]]:

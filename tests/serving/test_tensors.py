@@ -26,8 +26,8 @@ def test_arrays_get_the_signature_dtype_and_dense_shape():
     assert array.dtype == np.float32 and array.tolist() == [[1.0, 2.5], [3.0, 4.0]]
     assert json_to_array([1, 2], types_pb2.DT_INT64).dtype == np.int64
     assert json_to_array([True], types_pb2.DT_BOOL).tolist() == [True]
-    strings = json_to_array(["a", {"b64": "_-8="}], types_pb2.DT_STRING)  # web-safe base64 is accepted too
-    assert strings.tolist() == [b"a", b"\xff\xef"]
+    strings = json_to_array(["a", {"b64": "/+8="}, {"b64": "/+8"}], types_pb2.DT_STRING)  # padding is optional
+    assert strings.tolist() == [b"a", b"\xff\xef", b"\xff\xef"]
 
 
 @pytest.mark.parametrize("value, dtype, message", [
@@ -36,6 +36,9 @@ def test_arrays_get_the_signature_dtype_and_dense_shape():
     ([2**53 + 1], types_pb2.DT_DOUBLE,
      "Cannot convert JSON value: 9007199254740993 to double without loss of precision."),
     ([{"b64": "%%%"}], types_pb2.DT_STRING, "Unable to base64 decode"),
+    ([{"b64": "_-8="}], types_pb2.DT_STRING, "Unable to base64 decode"),  # absl: standard alphabet only
+    ([{"b64": "YQ="}], types_pb2.DT_STRING, "Unable to base64 decode"),   # padding present but short
+    ([{"b64": "YWJjZ"}], types_pb2.DT_STRING, "Unable to base64 decode"),  # a lone 6-bit group
     ([{"b64": "YQ==", "x": 1}], types_pb2.DT_STRING,
      'JSON Value: {\n    "b64": "YQ==",\n    "x": 1\n} not formatted correctly for base64 data'),
     ([[1], [[2]]], types_pb2.DT_FLOAT, "Encountered list at unexpected level: 2 expected < 2"),
