@@ -60,6 +60,8 @@ def measure(tfs: TFServingClient, images: list[tuple[str, bytes]], *, version: i
     elapsed = time.perf_counter() - started
     failed = sum(not r.ok for r in results)
     latencies = np.array([r.latency_ms for r in results if r.latency_ms is not None])
+    if latencies.size == 0:  # nothing reached the server: say why instead of a numpy error
+        return f"v{version} batch {batch_size} conc {concurrency}: every image failed, e.g. {results[0].error}"
     p50, p95 = np.percentile(latencies, [50, 95])
     signature = signature_name or "serving_default"
     return (f"v{version} {signature:<16} batch {batch_size:>2} conc {concurrency}: "

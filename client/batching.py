@@ -10,7 +10,8 @@ import time
 from typing import Any, Callable, Sequence
 
 from client.plan import ClassifyPlan
-from client.errors import ImageError, InvalidInputError, RequestTimeoutError, ServerUnavailableError
+from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, TFServingError,
+                           VersionNotAvailableError)
 from client.results import ClassificationResult
 from client.sources import Loader
 
@@ -18,9 +19,9 @@ __all__ = ["SendBatch", "run_batch"]
 
 # Sends instances, returns one output row per instance (raises TFServingError subclasses).
 SendBatch = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
-# Failures that belong to the inputs (or to this one request) and must not stop the run; a
-# missing model or version is not among them: every later batch would fail the same way.
-_PER_BATCH_ERRORS = (ServerUnavailableError, RequestTimeoutError)
+# A missing model or version stops the run (every later batch would fail the same way); any other
+# failure of one request (unreachable, timeout, 5xx, a malformed answer) becomes rows for its inputs.
+_FATAL_ERRORS = (ModelNotFoundError, VersionNotAvailableError)
 
 
 def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: ClassifyPlan, send: SendBatch,
@@ -38,7 +39,9 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
         _send_isolating(entries[:middle], plan, send, version, out)
         _send_isolating(entries[middle:], plan, send, version, out)
         return
-    except _PER_BATCH_ERRORS as exc:
+    except _FATAL_ERRORS:
+        raise
+    except (TFServingError, ValueError) as exc:  # ValueError: an answer that does not parse
         for index, source, _ in entries:
             out[index] = ClassificationResult.failed(source, exc, version=version)
         return
@@ -70,11 +73,14 @@ def run_batch(items: Sequence[tuple[str, Loader]], plan: ClassifyPlan, send: Sen
             data = load()
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise ImageError(source, f"expected bytes, got {type(data).__name__} (open files in binary mode)")
-            entries.append((index, source, plan.instance(source, bytes(data))))
+            if not isinstance(data, bytes):
+                data = bytes(data)  # bytes itself is not copied: the loaded payload is the one held
+            entries.append((index, source, plan.instance(source, data)))
         except ImageError as exc:
             out[index] = ClassificationResult.failed(source, exc, version=version)
-        except (OSError, TypeError, ValueError) as exc:
-            message = str(exc) if source in str(exc) else f"{source}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - decoders and readers raise anything; one file, one row
+            detail = str(exc) or type(exc).__name__
+            message = detail if detail.startswith(source) else f"{source}: {detail}"
             out[index] = ClassificationResult.failed(source, exc, version=version, message=message)
     if entries:
         _send_isolating(entries, plan, send, version, out)

@@ -1,7 +1,9 @@
 """`python -m client status|metadata|classify` — the client from a shell.
 
-Exit codes: 0 done (including "everything was already in --out"); 1 nothing could be classified;
-2 usage error; 3 server unreachable, or the model/version/label/signature is unusable.
+Exit codes: 0 done, some images classified (per-file errors are rows, not failures), or everything
+was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
+not a results file or cannot be written); 3 server unreachable (including every image failing
+because the server did), or the model/version/label/signature is unusable; 130 interrupted.
 """
 from __future__ import annotations
 
@@ -14,11 +16,11 @@ from typing import Sequence
 from client._noprogress import NoProgress
 from client.core import TFServingClient
 from client.errors import TFServingError
-from client.outputs import ResultWriter, completed_sources, format_of
+from client.outputs import RETRYABLE_ERRORS, ResultWriter, completed_sources, format_of
 from client.protocol import ModelMetadata, TensorSpec
 from client.sources import expand_sources
 
-EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_SERVER = 0, 1, 2, 3
+EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_URL = "http://127.0.0.1:8501"
 
 
@@ -76,8 +78,7 @@ def _progress_bar(total: int, *, disabled: bool):
     return tqdm(total=total, unit="img", file=sys.stderr, disable=disabled, dynamic_ncols=True)
 
 
-def _classify(tfs: TFServingClient, args: argparse.Namespace) -> int:
-    done_before = completed_sources(args.out) if args.out else set()
+def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[str]) -> int:
     sources = [(name, load) for name, load in expand_sources(args.paths) if name not in done_before]
     if done_before:
         print(f"resuming {args.out}: {len(done_before)} sources already done", file=sys.stderr)
@@ -86,7 +87,7 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
-    classified = errors = 0
+    classified = errors = server_errors = 0
     with ResultWriter(args.out) as writer, _progress_bar(len(sources), disabled=args.no_progress) as bar:
         for result in tfs.iter_classify(sources, version=args.version, label=args.label,
                                         signature_name=args.signature_name, batch_size=args.batch_size,
@@ -94,11 +95,17 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace) -> int:
             writer.write(result)
             classified += result.ok
             errors += not result.ok
+            server_errors += result.error_type in RETRYABLE_ERRORS
             bar.set_postfix(errors=errors, refresh=False)
             bar.update(1)
     print(f"classified {classified}, errors {errors}" + (f", written to {args.out}" if args.out else ""),
           file=sys.stderr)
-    return EXIT_OK if classified else EXIT_NOTHING_CLASSIFIED
+    if classified:
+        return EXIT_OK
+    if server_errors == errors:  # every image failed because the server did: rerunning resumes them
+        print("error: the server failed every request", file=sys.stderr)
+        return EXIT_SERVER
+    return EXIT_NOTHING_CLASSIFIED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,12 +114,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size < 1 or args.concurrency < 1:
             print("error: --batch-size and --concurrency must be >= 1", file=sys.stderr)
             return EXIT_USAGE
-        if args.out is not None:
-            try:
-                format_of(args.out)
-            except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return EXIT_USAGE
+    done_before: set[str] = set()
+    if args.command == "classify" and args.out is not None:
+        try:
+            format_of(args.out)
+            if not args.out.parent.is_dir():
+                raise ValueError(f"{args.out}: folder {args.out.parent} does not exist")
+            done_before = completed_sources(args.out)
+        except (OSError, ValueError) as exc:
+            print(f"error: --out {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries) as tfs:
             if args.command == "status":
@@ -124,7 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "metadata":
                 _print_metadata(tfs.metadata(version=args.version, label=args.label))
                 return EXIT_OK
-            return _classify(tfs, args)
+            return _classify(tfs, args, done_before)
+    except KeyboardInterrupt:
+        print("\ninterrupted" + (f"; rerun with --out {args.out} to resume" if getattr(args, "out", None) else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # writing --out failed (disk full, permissions)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except TFServingError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_SERVER

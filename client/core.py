@@ -5,10 +5,11 @@ import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from client.batching import run_batch
@@ -24,6 +25,7 @@ __all__ = ["TFServingClient", "ImageInput", "ProgressCallback"]
 
 ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)
 ProgressCallback = Callable[[ClassificationResult, int], None]
+Parsed = TypeVar("Parsed")
 
 
 def _retry_policy(retries: int, backoff_factor: float) -> Retry:
@@ -112,6 +114,12 @@ class TFServingClient:
             reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout)
         except requests.Timeout as exc:  # checked first: ConnectTimeout is also a ConnectionError
             raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})", method=method, url=url) from exc
+        except requests.ConnectionError as exc:
+            # requests reports a timeout while reading the body as a ConnectionError wrapping urllib3's.
+            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
+                raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})",
+                                          method=method, url=url) from exc
+            raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
         except requests.RequestException as exc:
             raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
         try:
@@ -127,20 +135,27 @@ class TFServingClient:
                                  method=method, url=url, status=reply.status_code)
         return payload
 
+    def _parsed(self, method: str, path: str, parse: Callable[[dict[str, Any]], Parsed],
+                body: bytes | None = None) -> Parsed:
+        """Call and parse; an answer of the wrong shape is a TFServingError naming the URL."""
+        answer = self._call(method, path, body)
+        try:
+            return parse(answer)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise TFServingError(f"unexpected answer: {type(exc).__name__}: {exc}", method=method,
+                                 url=self.base_url + path, status=200) from None
+
     # -- model APIs ---------------------------------------------------------------------------
     def status(self, *, version: int | None = None, label: str | None = None) -> tuple[VersionStatus, ...]:
         """Versions of the model (or the one targeted), sorted by version number."""
-        body = self._call("GET", model_path(self.model, version=version, label=label))
-        return VersionStatus.list_from_json(body)
+        return self._parsed("GET", model_path(self.model, version=version, label=label),
+                            VersionStatus.list_from_json)
 
     def metadata(self, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
         if version is not None and version in self._metadata_cache:
             return self._metadata_cache[version]
-        body = self._call("GET", model_path(self.model, version=version, label=label) + "/metadata")
-        try:
-            metadata = ModelMetadata.from_json(body)
-        except ValueError as exc:
-            raise TFServingError(str(exc), method="GET", url=self.base_url + model_path(self.model)) from None
+        metadata = self._parsed("GET", model_path(self.model, version=version, label=label) + "/metadata",
+                                ModelMetadata.from_json)
         if version is not None:
             self._metadata_cache[version] = metadata
         return metadata
@@ -150,22 +165,25 @@ class TFServingClient:
         """Raw predict in row (`instances`) or columnar (`inputs`) form; bytes are sent as {"b64": ...}."""
         body = predict_body(instances=instances, inputs=inputs, signature_name=signature_name)
         path = model_path(self.model, version=version, label=label) + ":predict"
-        answer = self._call("POST", path, body)
-        try:
-            return PredictResponse.from_json(answer)
-        except ValueError as exc:
-            raise TFServingError(str(exc), method="POST", url=self.base_url + path) from None
+        return self._parsed("POST", path, PredictResponse.from_json, body)
 
     def resolve_version(self, *, version: int | None = None, label: str | None = None) -> int:
-        """The concrete version a call would reach: `version` itself, the label's, or the latest."""
+        """The concrete version a call would reach: `version` itself, the label's, or the latest.
+
+        A label is resolved through its metadata (`/labels/L/metadata` names the version that
+        answers); TF Serving's status API ignores labels and lists every version.
+        """
         if version is not None:
             model_path(self.model, version=version)  # validates it
             return int(version)
-        available = [s.version for s in self.status(label=label) if s.available]
+        if label is not None:
+            metadata = self.metadata(label=label)
+            self._metadata_cache[metadata.version] = metadata
+            return metadata.version
+        available = [s.version for s in self.status() if s.available]
         if not available:
-            target = f"label {label!r}" if label else "any version"
-            url = self.base_url + model_path(self.model, label=label)
-            raise VersionNotAvailableError(f"no AVAILABLE version for {target}", method="GET", url=url)
+            url = self.base_url + model_path(self.model)
+            raise VersionNotAvailableError("no AVAILABLE version of the model", method="GET", url=url)
         return max(available)
 
     # -- classification -----------------------------------------------------------------------
@@ -184,7 +202,7 @@ class TFServingClient:
                       labels: Sequence[str] | None = None) -> Iterator[ClassificationResult]:
         """Yield one result per input, in input order.
 
-        Labels are resolved once through the status API and every request goes to that concrete
+        A label is resolved once (through its metadata) and every request goes to that concrete
         version, so `result.version` is the version that answered. Inputs are read lazily: at
         most batch_size × concurrency images are in memory. `on_progress(result, done)` runs on
         the caller's thread (safe for UI code) as each result is yielded.
@@ -194,8 +212,9 @@ class TFServingClient:
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            response = self.predict(instances=instances, signature_name=plan.signature_name, version=resolved)
-            return response.per_instance(plan.output_names)
+            path = model_path(self.model, version=resolved) + ":predict"
+            return self._parsed("POST", path, lambda answer: PredictResponse.from_json(answer).per_instance(
+                plan.output_names), predict_body(instances=instances, signature_name=plan.signature_name))
 
         done = 0
 

@@ -47,12 +47,16 @@ class ImageScaling:
 def open_image(source: str, data: bytes, *, max_pixels: int | None = None) -> Image.Image:
     """Fully decode `data` (so truncated files fail here, not on the server)."""
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    if not data:
+        raise ImageError(source, "empty file (0 bytes), not an image")
     try:
         image = Image.open(io.BytesIO(data))
         if limit and image.width * image.height > limit:
             raise ImageError(source, f"{image.width}x{image.height} pixels exceeds the decompression-bomb "
                                      f"limit of {limit} pixels")
         image.load()
+    except ImageError:
+        raise
     except Image.DecompressionBombError as exc:
         raise ImageError(source, f"decompression-bomb limit: {exc}") from None
     except UnidentifiedImageError:
@@ -78,8 +82,18 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag, 1 (upright) when absent or when the EXIF block is corrupt: a
+    broken EXIF block should not cost a readable photo (Pillow raises SyntaxError, struct.error...)."""
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 - any EXIF parse failure means "no usable orientation"
+        return 1
+
+
 def _upright_rgb(image: Image.Image, max_side: int | None) -> Image.Image:
-    upright = ImageOps.exif_transpose(image)  # the in-graph decoder ignores EXIF orientation
+    # The in-graph decoder ignores EXIF orientation, so apply it here.
+    upright = ImageOps.exif_transpose(image) if _orientation(image) != 1 else image
     rgb = _to_rgb(upright)
     if max_side and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -87,8 +101,9 @@ def _upright_rgb(image: Image.Image, max_side: int | None) -> Image.Image:
 
 
 def _sendable_as_is(image: Image.Image, max_side: int) -> bool:
-    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
-    return (image.format in WIRE_FORMATS and image.mode in ("RGB", "L") and orientation == 1
+    # TF's BMP decoder reads only 24/32-bit files, so a greyscale BMP is re-encoded.
+    mode_ok = image.mode == "RGB" or (image.mode == "L" and image.format != "BMP")
+    return (image.format in WIRE_FORMATS and mode_ok and _orientation(image) == 1
             and "transparency" not in image.info and max(image.size) <= max_side)
 
 

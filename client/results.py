@@ -12,8 +12,8 @@ __all__ = ["ClassificationResult"]
 class ClassificationResult:
     """One input's answer, or the reason it has none.
 
-    `version` is the concrete version that answered (labels are resolved through the status
-    API and the request is sent to that version). `latency_ms` is the round trip of the
+    `version` is the concrete version that answered (a label is resolved to its version first
+    and the request is sent to that version). `latency_ms` is the round trip of the
     request that carried this input (shared by its batch). `error_type` names the exception
     class behind `error` (e.g. "ImageError", "InvalidInputError", "ServerUnavailableError").
     """

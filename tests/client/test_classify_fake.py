@@ -9,7 +9,7 @@ import pytest
 from werkzeug.wrappers import Request
 
 from client import ModelNotFoundError, TFServingClient
-from tests.client.conftest import fake_model_handler, json_response, png_bytes
+from tests.client.conftest import fake_model_handler, fake_status, json_response, png_bytes
 
 COLOURS = {"cat": (250, 5, 5), "dog": (5, 250, 5), "other": (5, 5, 250)}
 
@@ -158,3 +158,24 @@ def test_labels_argument_for_models_without_a_class_output(fake_server):
             tfs.classify([("a.png", png_bytes(COLOURS["cat"]))])
         (result,) = tfs.classify([("a.png", png_bytes(COLOURS["cat"]))], labels=["left", "right"])
     assert (result.label, dict(result.probabilities)) == ("right", {"left": 0.25, "right": 0.75})
+
+
+def test_a_label_is_resolved_through_its_metadata_not_status(fake_server):
+    """TF Serving's status API ignores labels (it lists every version), so `stable` must not become
+    the highest version: the label's metadata names the version that answers."""
+    base = fake_model_handler(version=3)
+
+    def handler(request: Request):
+        if request.method == "GET" and request.path == "/v1/models/pets/labels/stable/metadata":
+            return base(request)  # fake_model_handler(version=3): model_spec.version = 3
+        if request.method == "GET" and "/metadata" not in request.path:
+            return json_response(fake_status(3, 7))  # whatever the path, like TF Serving
+        return base(request)
+
+    server = fake_server(handler)
+    with TFServingClient(server.url, "pets", timeout=5) as tfs:
+        assert tfs.resolve_version(label="stable") == 3
+        (result,) = tfs.classify([("a.png", png_bytes(COLOURS["dog"]))], label="stable")
+        assert tfs.resolve_version() == 7
+    assert (result.label, result.version) == ("dog", 3)
+    assert [path for method, path in server.calls if method == "POST"] == ["/v1/models/pets/versions/3:predict"]

@@ -70,8 +70,8 @@ def test_large_images_are_downscaled_to_1024():
 
 
 @pytest.mark.parametrize("data, reason", [
-    (b"hello, this is a text file", "not an image"),
-    (b"", "not an image"),
+    (b"hello, this is a text file", r"^notes/readme.txt: not an image \(Pillow cannot identify the file format\)$"),
+    (b"", r"^notes/readme.txt: empty file \(0 bytes\), not an image$"),
 ])
 def test_non_images_raise_image_error_naming_the_file(data, reason):
     with pytest.raises(ImageError, match=reason) as caught:
@@ -114,3 +114,35 @@ def test_pixels_crop_resize_and_scale():
 def test_pixels_for_unusable_image_raise_image_error():
     with pytest.raises(ImageError, match="not an image"):
         pixels_for_model("x.bin", b"\x00" * 100, height=8, width=8)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_corrupt_exif_block_is_ignored_not_fatal(fmt):
+    """Pillow raises SyntaxError reading this EXIF; the picture itself is fine and is still sent."""
+    data = encode(Image.new("RGB", (20, 10), (200, 0, 0)), fmt, exif=b"MM\x00\xbc\x00\x00\x00\x08" + b"\0" * 20)
+    sent = decoded(encode_for_wire("odd-exif.img", data))
+    assert sent.size == (20, 10) and sent.getpixel((5, 5))[0] > 180
+    assert pixels_for_model("odd-exif.img", data, height=4, width=4).shape == (4, 4, 3)
+
+
+def test_greyscale_bmp_is_re_encoded_for_tensorflows_bmp_decoder():
+    bmp = encode(Image.new("L", (8, 8), 100), "BMP")
+    sent = decoded(encode_for_wire("grey.bmp", bmp))
+    assert (sent.format, sent.mode) == ("JPEG", "RGB")
+    rgb_bmp = encode(Image.new("RGB", (8, 8), (1, 2, 3)), "BMP")
+    assert encode_for_wire("rgb.bmp", rgb_bmp) is rgb_bmp
+
+
+def test_palette_with_transparency_is_flattened_on_white():
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([255, 0, 0] + [0, 0, 0] * 255)
+    sent = decoded(encode_for_wire("p.png", encode(palette, "PNG", transparency=0)))
+    assert all(channel > 245 for channel in sent.getpixel((4, 4)))  # index 0 is transparent -> white
+
+
+def test_bomb_error_is_one_clear_message_naming_the_file():
+    data = encode(Image.new("RGB", (300, 300)), "PNG")
+    with pytest.raises(ImageError) as caught:
+        pixels_for_model("huge.png", data, height=8, width=8, max_pixels=300 * 300 - 1)
+    assert str(caught.value) == ("huge.png: 300x300 pixels exceeds the decompression-bomb limit of "
+                                 "89999 pixels")

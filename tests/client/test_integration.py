@@ -29,9 +29,13 @@ def photos(shared_images: Path) -> list[tuple[Path, str]]:
 
 def test_status(tfs):
     assert tfs.status() == (VersionStatus(1, "AVAILABLE", "OK", ""), VersionStatus(2, "AVAILABLE", "OK", ""))
-    assert tfs.status(label="canary") == (VersionStatus(2, "AVAILABLE", "OK", ""),)
+    assert tfs.status(label="canary") == tfs.status()  # like TF Serving, status ignores labels...
     assert tfs.status(version=1) == (VersionStatus(1, "AVAILABLE", "OK", ""),)
-    assert [tfs.resolve_version(), tfs.resolve_version(label="stable"), tfs.resolve_version(label="canary")] == [2, 1, 2]
+    # ...so labels are resolved through their metadata
+    resolved = [tfs.resolve_version(), tfs.resolve_version(label="stable"), tfs.resolve_version(label="canary")]
+    assert resolved == [2, 1, 2]
+    with pytest.raises(VersionNotAvailableError, match="Unrecognized servable version label: nope"):
+        tfs.resolve_version(label="nope")
 
 
 @pytest.mark.parametrize("version, size", [(1, 128), (2, 224)])
@@ -115,7 +119,7 @@ def test_batch_of_64_with_3_corrupt_files(tfs, photos, tmp_path):
     assert errors == {
         "notes.jpg": "notes.jpg: not an image (Pillow cannot identify the file format)",
         "truncated.jpg": errors["truncated.jpg"],
-        "empty.png": "empty.png: not an image (Pillow cannot identify the file format)",
+        "empty.png": "empty.png: empty file (0 bytes), not an image",
     }
     assert errors["truncated.jpg"].startswith("truncated.jpg: corrupt or truncated image")
 

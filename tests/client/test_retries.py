@@ -7,8 +7,8 @@ import time
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from client import RequestTimeoutError, ServerUnavailableError, TFServingClient
-from tests.client.conftest import fake_status, json_response
+from client import InvalidInputError, RequestTimeoutError, ServerUnavailableError, TFServingClient, TFServingError
+from tests.client.conftest import fake_model_handler, fake_status, json_response, png_bytes
 from tests.support import free_port
 
 
@@ -58,9 +58,11 @@ def test_503_forever_gives_server_unavailable_after_retries(fake_server):
 def test_400_is_not_retried(fake_server):
     server = fake_server(sequence(json_response({"error": "bad"}, 400)))
     with TFServingClient(server.url, "pets", timeout=5, retries=3, backoff_factor=0.01) as tfs:
-        with pytest.raises(Exception):
+        with pytest.raises(InvalidInputError) as caught:
             tfs.predict(instances=[1])
     assert len(server.calls) == 1
+    assert (caught.value.method, caught.value.url, caught.value.status, caught.value.error) == (
+        "POST", f"{server.url}/v1/models/pets:predict", 400, "bad")
 
 
 def test_server_down_then_up(fake_server):
@@ -100,3 +102,52 @@ def test_non_json_error_body_is_kept_as_text(fake_server):
         with pytest.raises(ServerUnavailableError) as caught:
             tfs.status()
     assert (caught.value.status, caught.value.error) == (502, "upstream exploded")
+
+
+@pytest.mark.parametrize("call, path, answer, message", [
+    (lambda tfs: tfs.status(), "/v1/models/pets", {"model": "?"},
+     "unexpected answer: ValueError: model status has no 'model_version_status' list"),
+    (lambda tfs: tfs.status(), "/v1/models/pets", {"model_version_status": [{"state": "AVAILABLE"}]},
+     "unexpected answer: KeyError: 'version'"),
+    (lambda tfs: tfs.metadata(version=3), "/v1/models/pets/versions/3/metadata",
+     {"model_spec": {}, "metadata": {"signature_def": {"signature_def": ["not", "a", "map"]}}},
+     "unexpected answer: AttributeError: 'list' object has no attribute 'items'"),
+    (lambda tfs: tfs.predict(instances=[1], label="canary"), "/v1/models/pets/labels/canary:predict",
+     {"result": []}, "unexpected answer: ValueError: predict answer has neither 'predictions' nor 'outputs'"),
+])
+def test_malformed_answers_are_tfserving_errors_naming_the_url(fake_server, call, path, answer, message):
+    server = fake_server(sequence(json_response(answer)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(TFServingError) as caught:
+            call(tfs)
+    assert type(caught.value) is TFServingError
+    assert (caught.value.url, caught.value.status) == (server.url + path, 200)
+    assert caught.value.error.startswith(message)
+
+
+def test_non_json_success_is_a_tfserving_error(fake_server):
+    server = fake_server(sequence(Response("<html>proxy login</html>", status=200)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(TFServingError, match="answer is not a JSON object: '<html>proxy login</html>'"):
+            tfs.status()
+
+
+def test_a_malformed_predict_answer_costs_its_batch_not_the_run(fake_server):
+    answers = iter([json_response({"predictions": [[0.1, 0.9]] * 2}),  # unnamed rows for a 2-output signature
+                    json_response({"outputs": {"probabilities": [[0.6, 0.3, 0.1]], "classes": [["cat", "dog"]] * 2}})])
+    real = fake_model_handler()
+
+    def predict(request: Request) -> Response:
+        return next(answers, None) or real(request)
+
+    server = fake_server(fake_model_handler(predict=predict))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        results = tfs.classify([(f"{i}.png", png_bytes((250, 5, 5))) for i in range(6)], batch_size=2, concurrency=1)
+    assert [(r.source, r.error_type) for r in results] == [
+        ("0.png", "TFServingError"), ("1.png", "TFServingError"), ("2.png", "TFServingError"),
+        ("3.png", "TFServingError"), ("4.png", None), ("5.png", None)]
+    predict_url = f"{server.url}/v1/models/pets/versions/1:predict"
+    assert results[0].error == (f"POST {predict_url} -> 200: unexpected answer: ValueError: unnamed predictions "
+                                "for a signature with outputs ['classes', 'probabilities']")
+    assert results[2].error == (f"POST {predict_url} -> 200: unexpected answer: ValueError: columnar outputs of "
+                                "unequal batch sizes: [1, 2]")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from client import sources
 from client.sources import expand_sources, from_uploads
 
 
@@ -60,3 +61,54 @@ def test_missing_path_and_bad_zip_become_per_file_errors(tree: Path):
 def test_uploads():
     items = list(from_uploads([("a.jpg", b"1"), ("b.png", bytearray(b"2"))]))
     assert [(name, load()) for name, load in items] == [("a.jpg", b"1"), ("b.png", b"2")]
+
+
+def test_a_corrupt_zip_member_fails_alone_and_listing_reads_no_member_data(tmp_path: Path):
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.jpg", b"AAAAAAAA")
+        zf.writestr("b.jpg", b"BBBBBBBB")
+        zf.writestr("c.jpg", b"CCCCCCCC")
+    archive.write_bytes(archive.read_bytes().replace(b"BBBBBBBB", b"BBBBxBBB"))  # b.jpg's CRC no longer matches
+    found = list(expand_sources([archive]))  # listing only reads the central directory: no error yet
+    assert [name for name, _ in found] == [f"{archive}/a.jpg", f"{archive}/b.jpg", f"{archive}/c.jpg"]
+    assert found[0][1]() == b"AAAAAAAA"
+    with pytest.raises(OSError, match=rf"^{archive}/b.jpg: unreadable ZIP member \(BadZipFile: Bad CRC-32"):
+        found[1][1]()
+    assert found[2][1]() == b"CCCCCCCC"
+
+
+def test_archive_is_opened_once_for_all_its_members(tree: Path, monkeypatch):
+    archive = tree / "many.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i in range(50):
+            zf.writestr(f"{i:02d}.jpg", bytes([i]))
+    opened = []
+    real = zipfile.ZipFile
+
+    def counting(*args, **kwargs):
+        opened.append(args[0])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(zipfile, "ZipFile", counting)
+    assert [load() for _, load in expand_sources([archive])] == [bytes([i]) for i in range(50)]
+    assert len(opened) == 2  # once to list, once to read every member (~70 ms each for 20,000 members)
+
+
+def test_files_and_members_over_the_size_limit_are_refused(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 10)
+    (tmp_path / "big.jpg").write_bytes(b"x" * 11)
+    (tmp_path / "small.jpg").write_bytes(b"x" * 10)
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.jpg", b"\0" * 1000)  # deflates to a few bytes
+    found = dict(expand_sources([tmp_path / "big.jpg", tmp_path / "small.jpg", tmp_path / "bomb.zip"]))
+    with pytest.raises(OSError, match=r"big.jpg: 11 bytes is over the 10 byte limit for one image"):
+        found[str(tmp_path / "big.jpg")]()
+    assert found[str(tmp_path / "small.jpg")]() == b"x" * 10
+    with pytest.raises(OSError, match=r"bomb.zip/zeros.jpg: 1000 bytes is over the 10 byte limit"):
+        found[f"{tmp_path / 'bomb.zip'}/zeros.jpg"]()
+
+
+def test_missing_file_error_names_the_file(tmp_path: Path):
+    load = sources.read_file(tmp_path / "gone.jpg")
+    with pytest.raises(FileNotFoundError, match=rf"^{tmp_path / 'gone.jpg'}: No such file or directory$"):
+        load()
