@@ -44,11 +44,12 @@ def _table(run_a: ClassificationRun, run_b: ClassificationRun) -> pd.DataFrame:
     both_ok = a["error"].isna() & b["error"].isna()
     agree = (a["top_class"] == b["top_class"]).where(both_ok).astype("boolean")
     error = a["error"].where(a["error"].notna(), b["error"])
+    # The verdicts side by side first: what a reader scans for.
     return pd.DataFrame({
-        "thumbnail": a["thumbnail"], "source": a["source"],
-        "top_a": a["top_class"], "confidence_a": a["confidence"], "version_a": a["version"],
-        "top_b": b["top_class"], "confidence_b": b["confidence"], "version_b": b["version"],
-        "agree": agree, "latency_a_ms": a["latency_ms"], "latency_b_ms": b["latency_ms"], "error": error,
+        "thumbnail": a["thumbnail"], "source": a["source"], "top_a": a["top_class"], "top_b": b["top_class"],
+        "agree": agree, "confidence_a": a["confidence"], "confidence_b": b["confidence"],
+        "version_a": a["version"], "version_b": b["version"],
+        "latency_a_ms": a["latency_ms"], "latency_b_ms": b["latency_ms"], "error": error,
     })
 
 

@@ -25,6 +25,14 @@ def summary_table(runs: Sequence[ClassificationRun]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def class_names_of(runs: Sequence[ClassificationRun]) -> list[str]:
+    """Every class any run reported, in the order the models listed them (first seen first)."""
+    names: list[str] = []
+    for run in runs:
+        names += [name for name in run.class_names if name not in names]
+    return names
+
+
 def class_counts_long(runs: Sequence[ClassificationRun]) -> pd.DataFrame:
     """run, class, count — for the stacked history chart."""
     rows = [{"run": f"{run.run_id} ({run.target.describe()})", "class": name, "count": count}

@@ -119,9 +119,10 @@ def configured_dashboard_port() -> int:
 
 
 def dashboard_command(port: int | None) -> list[str]:
-    # The app draws its own page menu (Streamlit's would call the home page "streamlit app").
+    # The app draws its own page menu (Streamlit's would call the home page "streamlit app"), and analysts
+    # have no use for the developer toolbar ("Deploy").
     argv = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless=true",
-            "--client.showSidebarNavigation=false"]
+            "--client.showSidebarNavigation=false", "--client.toolbarMode=viewer"]
     if port is not None:
         argv.append(f"--server.port={port}")
     return argv

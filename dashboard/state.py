@@ -127,18 +127,36 @@ def record_runs(*runs: ClassificationRun) -> None:
     st.session_state["history_runs"] = [*st.session_state["history_runs"], *runs]
 
 
-def result_columns(class_names: Sequence[str]) -> dict:
-    """Column config for a results table: thumbnails, probability bars, readable headers."""
+def result_columns(class_names: Sequence[str], latency_max_ms: float = 1.0) -> dict:
+    """Column config for a results table shown through tables.for_display: thumbnails, readable headers, and
+    bars for every number (a bar draws nothing for a missing value, a number column would print "None")."""
     columns = {
         "thumbnail": st.column_config.ImageColumn("image", width="small"),
-        "source": st.column_config.TextColumn("file"),
+        "source": st.column_config.TextColumn("file", width="medium"),
         "top_class": st.column_config.TextColumn("top class"),
-        "confidence": st.column_config.NumberColumn("confidence", format="percent"),
-        "version": st.column_config.NumberColumn("version", format="%d"),
-        "latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.0f"),
-        "error": st.column_config.TextColumn("error", width="large"),
+        "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent"),
+        "version": st.column_config.TextColumn("version"),
+        "latency_ms": latency_column("latency", latency_max_ms),
+        "error": st.column_config.TextColumn("error", width="medium"),
+        "run": st.column_config.TextColumn("run"),
+        "time": st.column_config.TextColumn("time"),
+        "kind": st.column_config.TextColumn("kind"),
+        "target": st.column_config.TextColumn("target"),
     }
     for name in class_names:
         columns[prob_column(name)] = st.column_config.ProgressColumn(f"P({name})", min_value=0.0, max_value=1.0,
                                                                      format="percent")
     return columns
+
+
+def latency_column(label: str, max_ms: float):
+    return st.column_config.ProgressColumn(label, min_value=0.0, max_value=max_ms, format="%.0f ms",
+                                           help="Time of the request that carried this image (one request "
+                                                "carries a batch)")
+
+
+def show_failures(messages: Sequence[str]) -> None:
+    """The per-file error messages of a run, listed under an expander (open when there are only a few)."""
+    if messages:
+        with st.expander(f"{len(messages)} file(s) not classified", expanded=len(messages) <= 5):
+            st.markdown("\n".join(f"- {message}" for message in messages))

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from client import TFServingError
-from dashboard import charts, state
+from dashboard import charts, state, tables
 from dashboard.classify import run_classification
 from dashboard.errors import explain
 from dashboard.history import to_csv_bytes
@@ -44,11 +44,12 @@ ok = run.n_images - run.n_errors
 summary = (f"{run.n_images} image(s) with {run.target.describe()} "
            f"(version {', '.join(map(str, run.versions)) or '—'}): {ok} classified, {run.n_errors} error(s).")
 (st.warning if run.n_errors else st.success)(summary)
-if run.n_errors:
-    with st.expander(f"{run.n_errors} file(s) not classified", expanded=run.n_errors <= 5):
-        st.markdown("\n".join(f"- {message}" for message in run.rows["error"].dropna()))
+state.show_failures(run.rows["error"].dropna().tolist())
 
-st.dataframe(run.rows, hide_index=True, column_config=state.result_columns(run.class_names), key="classify_table")
+# "confidence" repeats the top class's P(...) bar; it stays in the CSV.
+st.dataframe(tables.for_display(run.rows), hide_index=True, key="classify_table",
+             column_config=state.result_columns(run.class_names, tables.latency_scale_ms(run.rows["latency_ms"])),
+             column_order=tables.column_order(run.rows, hidden=["confidence"]))
 st.download_button("Download results (CSV)", to_csv_bytes(run.csv_frame()), file_name=f"classify-{run.run_id}.csv",
                    mime="text/csv", key="classify_download")
 

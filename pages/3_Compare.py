@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from client import TFServingError
-from dashboard import charts, state
+from dashboard import charts, state, tables
 from dashboard.compare import compare_versions
 from dashboard.errors import explain
 
@@ -51,16 +51,20 @@ cols[0].metric("Agreement", "—" if rate is None else f"{rate:.0%}",
 cols[1].metric("Images compared", comparison.n_compared)
 cols[2].metric("Disagreements", comparison.n_disagreements)
 
+state.show_failures(comparison.table["error"].dropna().tolist())
+
+table = comparison.table
 columns = state.result_columns([])
+latency_max = tables.latency_scale_ms(table["latency_a_ms"], table["latency_b_ms"])
 columns.update({
     "top_a": st.column_config.TextColumn(f"A: {name_a}"), "top_b": st.column_config.TextColumn(f"B: {name_b}"),
     "confidence_a": st.column_config.ProgressColumn("P(A top)", min_value=0.0, max_value=1.0, format="percent"),
     "confidence_b": st.column_config.ProgressColumn("P(B top)", min_value=0.0, max_value=1.0, format="percent"),
-    "version_a": st.column_config.NumberColumn("A version", format="%d"),
-    "version_b": st.column_config.NumberColumn("B version", format="%d"),
+    "version_a": st.column_config.TextColumn("A version"),
+    "version_b": st.column_config.TextColumn("B version"),
     "agree": st.column_config.CheckboxColumn("agree"),
-    "latency_a_ms": st.column_config.NumberColumn("A latency (ms)", format="%.0f"),
-    "latency_b_ms": st.column_config.NumberColumn("B latency (ms)", format="%.0f"),
+    "latency_a_ms": state.latency_column("A latency", latency_max),
+    "latency_b_ms": state.latency_column("B latency", latency_max),
 })
 
 
@@ -70,12 +74,13 @@ def highlight_disagreement(row):
     return [colour] * len(row)
 
 
-st.dataframe(comparison.table.style.apply(highlight_disagreement, axis=1), hide_index=True,
-             column_config=columns, key="compare_table")
+st.dataframe(tables.for_display(table).style.apply(highlight_disagreement, axis=1), hide_index=True,
+             column_config=columns, column_order=tables.column_order(table), key="compare_table")
 chart_left, chart_right = st.columns(2)
 with chart_left:
     if len(comparison.probabilities):
-        st.altair_chart(charts.agreement_scatter(comparison.probabilities, name_a, name_b), width="stretch")
+        st.altair_chart(charts.agreement_scatter(comparison.probabilities, name_a, name_b,
+                                                 comparison.run_a.class_names), width="stretch")
 with chart_right:
     if len(comparison.latency):
         st.altair_chart(charts.latency_chart(comparison.latency), width="stretch")

@@ -1,8 +1,8 @@
 """History: this session's runs, all their rows, download, clear."""
 import streamlit as st
 
-from dashboard import charts, state
-from dashboard.history import all_rows, class_counts_long, summary_table, to_csv_bytes
+from dashboard import charts, state, tables
+from dashboard.history import all_rows, class_counts_long, class_names_of, summary_table, to_csv_bytes
 
 st.set_page_config(page_title="History · ServeScope", page_icon=":material/history:", layout="wide")
 state.init_state()
@@ -15,12 +15,18 @@ if not runs:
     st.stop()
 
 st.caption(f"{len(runs)} run(s), {sum(run.n_images for run in runs)} image(s) in this session.")
-st.dataframe(summary_table(runs), hide_index=True, key="history_summary")
-st.altair_chart(charts.history_chart(class_counts_long(runs)), width="stretch")
+st.dataframe(summary_table(runs), hide_index=True, key="history_summary",
+             column_config={"class_counts": st.column_config.TextColumn("top classes", width="medium"),
+                            "images": st.column_config.NumberColumn("images", format="%d"),
+                            "errors": st.column_config.NumberColumn("errors", format="%d")})
+st.altair_chart(charts.history_chart(class_counts_long(runs), class_names_of(runs)), width="stretch")
 
 rows = all_rows(runs)
 with st.expander(f"All {len(rows)} result rows"):
-    st.dataframe(rows, hide_index=True, key="history_rows")
+    st.dataframe(tables.for_display(rows), hide_index=True, key="history_rows",
+                 column_config=state.result_columns(class_names_of(runs), tables.latency_scale_ms(rows["latency_ms"])),
+                 column_order=tables.column_order(rows, leading=("run", "time", "kind", "target", "source"),
+                                                  hidden=["confidence"]))
 left, right = st.columns(2)
 left.download_button("Download all rows (CSV)", to_csv_bytes(rows), file_name="servescope-history.csv",
                      mime="text/csv", key="history_download")

@@ -41,7 +41,11 @@ def read_manifest(train_dir: Path) -> Dataset:
         raise FileNotFoundError(f"{manifest} not found: the training photos are needed to train the head")
     paths, labels = [], []
     with open(manifest, newline="", encoding="utf-8") as file:
-        for line, row in enumerate(csv.DictReader(file), start=2):
+        reader = csv.DictReader(file)
+        missing = {"file", "label"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{manifest}: header lacks column(s) {sorted(missing)}; expected file,label,...")
+        for line, row in enumerate(reader, start=2):
             if row["label"] not in CLASS_NAMES:
                 raise ValueError(f"{manifest}:{line}: label {row['label']!r} not in {CLASS_NAMES}")
             paths.append(Path(train_dir) / row["file"])

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
+from dashboard.launch import dashboard_command
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -35,10 +35,8 @@ def dashboard_url(pets_server_url, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-                                 f"--server.port={port}", "--server.headless=true",
-                                 "--client.showSidebarNavigation=false"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Started the way `make run` starts it (same flags), on a free port.
+        proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             def ready() -> bool:
                 if proc.poll() is not None:
@@ -84,6 +82,9 @@ def test_classify_uploaded_photos_shows_results_and_charts(page, dashboard_url, 
     expect(page.get_by_text("broken.jpg")).to_be_visible()
     page.get_by_role("button", name="Classify", exact=True).click()
     expect(page.get_by_text("7 image(s) with label stable (version 1): 6 classified, 1 error(s).")).to_be_visible()
+    expect(page.get_by_text("broken.jpg: corrupt or truncated image: Truncated File Read")).to_be_visible()
+    # Started like `make run` (client.toolbarMode=viewer): no developer "Deploy" button for analysts.
+    expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)
     # Class counts, the first image's probabilities and its ImageNet top-5.
     expect(page.locator(".vega-embed")).to_have_count(3)
     expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible()

@@ -140,6 +140,7 @@ def test_commands_follow_the_url_and_config():
     assert launch.serving_command("http://0.0.0.0", ROOT / "m.config")[-2:] == ["--rest_api_port=8501",
                                                                                 "--host=0.0.0.0"]
     assert launch.dashboard_command(None)[2:] == ["streamlit", "run", str(ROOT / "streamlit_app.py"),
-                                                  "--server.headless=true", "--client.showSidebarNavigation=false"]
+                                                  "--server.headless=true", "--client.showSidebarNavigation=false",
+                                                  "--client.toolbarMode=viewer"]
     assert launch.dashboard_command(9002)[-1] == "--server.port=9002"
     assert launch.configured_dashboard_port() == 8502

@@ -7,6 +7,7 @@ import pytest
 
 from dashboard.classify import run_classification
 from dashboard.targets import Target
+from dashboard.tables import FAILED_THUMBNAIL
 from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,14 @@ def test_classify_page_uploads_photos_and_a_corrupt_file(page, pets_server_url, 
     table = app.dataframe[0].value
     assert table["source"].tolist() == ([path.name for path, _ in few_photos] + ["broken.jpg"]
                                         + [f"more.zip/more/{path.name}" for path, _ in few_photos[:2]])
-    assert table["error"].iloc[6].startswith("broken.jpg")
+    # What the analyst sees: the reason next to the file name, a crossed-out tile, blanks instead of "None".
+    assert list(app.dataframe[0].proto.column_order) == [
+        "thumbnail", "source", "error", "top_class", "prob_cat", "prob_dog", "prob_other", "version", "latency_ms"]
+    broken = table.iloc[6]
+    assert (broken["error"], broken["thumbnail"], broken["top_class"], broken["version"]) == (
+        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "", "2")
+    assert table["error"].tolist().count("") == 8
+    assert not table.drop(columns=["confidence", "prob_cat", "prob_dog", "prob_other", "latency_ms"]).isna().any().any()
     assert app.session_state["history_runs"] == [run]
     # Class-count chart, then the chosen image's probabilities and its ImageNet top-5.
     charts = app.get("vega_lite_chart")
@@ -130,6 +138,23 @@ def test_compare_page_stable_against_canary(page, pets_server_url, few_photos):
     assert [m.value for m in app.metric] == [f"{agree / 6:.0%}", "6", str(6 - agree)]
     assert len(app.get("vega_lite_chart")) == 2
     assert [run.kind for run in app.session_state["history_runs"]] == ["compare A", "compare B"]
+    assert list(app.dataframe[0].proto.column_order)[:5] == ["thumbnail", "source", "top_a", "top_b", "agree"]
+    assert "error" not in app.dataframe[0].proto.column_order  # nothing failed, so no empty error column
+
+
+def test_compare_page_lists_a_failed_file_and_shows_its_error_up_front(page, pets_server_url, few_photos):
+    app = page("compare", pets_server_url).run()
+    app.file_uploader(key="compare_uploads").set_value(
+        upload_files(few_photos[:2], [("broken.jpg", CORRUPT_JPEG, "image/jpeg")]))
+    app.run()
+    app.button(key="compare_run").click().run()
+    assert not app.exception
+    assert [m.value for m in app.metric][1] == "2"
+    assert texts(app.markdown)[-1] == "- broken.jpg: corrupt or truncated image: Truncated File Read"
+    assert list(app.dataframe[0].proto.column_order)[:3] == ["thumbnail", "source", "error"]
+    broken = app.dataframe[0].value.iloc[2]
+    assert (broken["error"], broken["thumbnail"], broken["top_a"], broken["top_b"]) == (
+        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "", "")
 
 
 def test_history_page_shows_runs_downloads_and_clears(page, pets_server_url, few_photos):
@@ -148,6 +173,8 @@ def test_history_page_shows_runs_downloads_and_clears(page, pets_server_url, few
         {"target": "label stable", "versions": "1", "images": 6, "errors": 0},
         {"target": "version 2", "versions": "2", "images": 2, "errors": 0}]
     assert len(app.dataframe[1].value) == 8
+    assert list(app.dataframe[1].proto.column_order)[:5] == ["run", "time", "kind", "target", "source"]
+    assert not app.dataframe[1].value[["top_class", "version", "error"]].isna().any().any()
     app.button(key="history_clear").click().run()
     assert app.session_state["history_runs"] == []
     assert texts(app.info) == ["No runs yet in this session: classify or compare images first."]

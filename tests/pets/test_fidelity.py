@@ -41,7 +41,8 @@ def _input_for(record) -> np.ndarray:
 def _check_logits(backbones, record, expected):
     image = _input_for(record)
     logits = backbones[record["size"]](image[None], training=False)["imagenet_logits"].numpy()[0]
-    assert np.abs(logits - expected).max() <= MAX_LOGIT_DIFFERENCE, record
+    difference = float(np.abs(logits - expected).max())
+    assert difference <= MAX_LOGIT_DIFFERENCE, f"{record}: max |logit difference| {difference:.2e}"
     assert list(np.argsort(-logits)[:5]) == list(np.argsort(-expected)[:5]), record
 
 
