@@ -3,19 +3,15 @@ import streamlit as st
 
 from dashboard import state
 
-st.set_page_config(page_title="ServeScope", page_icon=":material/troubleshoot:", layout="wide")
-state.init_state()
-connection = state.connection_sidebar()
+connection = state.start_page("ServeScope", ":material/troubleshoot:")
 
 st.title("ServeScope")
 st.write("A dashboard in front of TensorFlow Serving image classifiers: classify photos, inspect the live model "
          "versions and their signatures, compare versions on the same images, and keep this session's history.")
 
 st.subheader("Model server")
-overview, problem = state.load_overview(connection)
-if problem:
-    st.error(problem, icon=":material/power_off:")
-else:
+overview = state.load_overview(connection)
+if overview is not None:
     available = overview.available_versions
     st.success(f"Connected to {connection.url}: model '{connection.model}' has {len(available)} available "
                f"version(s): {', '.join(map(str, available)) or 'none'}.", icon=":material/check_circle:")

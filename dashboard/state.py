@@ -98,12 +98,20 @@ def cached_overview(url: str, model: str, labels: tuple[str, ...]) -> ModelOverv
     return fetch_model_overview(url, model, labels)
 
 
-def load_overview(connection: Connection) -> tuple[ModelOverview | None, str | None]:
-    """The model overview, or None and a message saying what went wrong (errors are never cached)."""
+def start_page(page_title: str, icon: str) -> Connection:
+    """What every page does first: page config, session state, the connection sidebar."""
+    st.set_page_config(page_title=page_title, page_icon=icon, layout="wide")
+    init_state()
+    return connection_sidebar()
+
+
+def load_overview(connection: Connection) -> ModelOverview | None:
+    """The model overview, or None after showing what went wrong (errors are never cached)."""
     try:
-        return cached_overview(connection.url, connection.model, connection.labels), None
+        return cached_overview(connection.url, connection.model, connection.labels)
     except TFServingError as exc:
-        return None, explain(exc, connection.url, connection.model)
+        st.error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
+        return None
 
 
 def target_selector(label: str, key: str, overview: ModelOverview | None, index: int = 0) -> Target:

@@ -7,14 +7,10 @@ from dashboard.classify import run_classification
 from dashboard.errors import explain
 from dashboard.history import to_csv_bytes
 
-st.set_page_config(page_title="Classify · ServeScope", page_icon=":material/image_search:", layout="wide")
-state.init_state()
-connection = state.connection_sidebar()
+connection = state.start_page("Classify · ServeScope", ":material/image_search:")
 
 st.title("Classify")
-overview, problem = state.load_overview(connection)
-if problem:
-    st.error(problem, icon=":material/power_off:")
+overview = state.load_overview(connection)
 
 uploads = st.file_uploader("Images or ZIP archives of images", type=state.UPLOAD_TYPES,
                            accept_multiple_files=True, key="classify_uploads")

@@ -3,17 +3,14 @@ import streamlit as st
 
 from dashboard import state
 
-st.set_page_config(page_title="Models · ServeScope", page_icon=":material/deployed_code:", layout="wide")
-state.init_state()
-connection = state.connection_sidebar()
+connection = state.start_page("Models · ServeScope", ":material/deployed_code:")
 
 st.title("Models")
 if st.button("Refresh", key="models_refresh", help="Ask the server again instead of using the cached answer"):
     state.cached_overview.clear()
 
-overview, problem = state.load_overview(connection)
-if problem:
-    st.error(problem, icon=":material/power_off:")
+overview = state.load_overview(connection)
+if overview is None:
     st.stop()
 
 st.caption(f"Model '{overview.model}' at {overview.url}")

@@ -7,14 +7,10 @@ from dashboard import charts, state, tables
 from dashboard.compare import compare_versions
 from dashboard.errors import explain
 
-st.set_page_config(page_title="Compare · ServeScope", page_icon=":material/compare:", layout="wide")
-state.init_state()
-connection = state.connection_sidebar()
+connection = state.start_page("Compare · ServeScope", ":material/compare:")
 
 st.title("Compare versions")
-overview, problem = state.load_overview(connection)
-if problem:
-    st.error(problem, icon=":material/power_off:")
+overview = state.load_overview(connection)
 
 uploads = st.file_uploader("Images or ZIP archives of images", type=state.UPLOAD_TYPES,
                            accept_multiple_files=True, key="compare_uploads")

@@ -4,9 +4,7 @@ import streamlit as st
 from dashboard import charts, state, tables
 from dashboard.history import all_rows, class_counts_long, class_names_of, summary_table, to_csv_bytes
 
-st.set_page_config(page_title="History · ServeScope", page_icon=":material/history:", layout="wide")
-state.init_state()
-state.connection_sidebar()
+state.start_page("History · ServeScope", ":material/history:")
 
 st.title("History")
 runs = st.session_state["history_runs"]
