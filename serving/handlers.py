@@ -88,14 +88,20 @@ def _example_signature(servable: LoadedVersion, signature_name: str, method: str
     return name, signature
 
 
-def classify(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
-             body: bytes) -> tuple[str, int]:
+def _run_examples(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
+                  body: bytes, method: str, kind: str):
+    """Decode a classify/regress body into serialized tf.Examples and run the signature; (servable, outputs)."""
     doc = parse_json_object(body)
     signature_name = _signature_name(doc)
     serialized = examples.serialized_examples(doc)
     servable = repo.resolve(name, version, label)
-    signature_name, signature = _example_signature(servable, signature_name, CLASSIFY_METHOD, "classification")
-    outputs = run(servable, signature_name, {next(iter(signature.inputs)): serialized})
+    signature_name, signature = _example_signature(servable, signature_name, method, kind)
+    return servable, run(servable, signature_name, {next(iter(signature.inputs)): serialized})
+
+
+def classify(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
+             body: bytes) -> tuple[str, int]:
+    servable, outputs = _run_examples(repo, run, name, version, label, body, CLASSIFY_METHOD, "classification")
     classes, scores = outputs.get("classes"), outputs.get("scores")
     if classes is None and scores is None:
         raise InvalidArgument("Expected classification signature outputs to contain classes or scores.")
@@ -104,12 +110,7 @@ def classify(repo: ModelRepository, run: Runner, name: str, version: Optional[in
 
 def regress(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
             body: bytes) -> tuple[str, int]:
-    doc = parse_json_object(body)
-    signature_name = _signature_name(doc)
-    serialized = examples.serialized_examples(doc)
-    servable = repo.resolve(name, version, label)
-    signature_name, signature = _example_signature(servable, signature_name, REGRESS_METHOD, "regression")
-    outputs = run(servable, signature_name, {next(iter(signature.inputs)): serialized})
+    servable, outputs = _run_examples(repo, run, name, version, label, body, REGRESS_METHOD, "regression")
     if "outputs" not in outputs:
         raise InvalidArgument("Expected regression signature outputs to contain outputs.")
     return responses.encode_regress_response(np.asarray(outputs["outputs"])), servable.version
