@@ -76,13 +76,17 @@ def _class_names(results: Sequence[ClassificationResult]) -> tuple[str, ...]:
     return ()
 
 
-def _rows(items: Sequence[UploadItem], results: dict[int, ClassificationResult],
-          class_names: tuple[str, ...]) -> pd.DataFrame:
+def thumbnails(items: Sequence[UploadItem]) -> list[str | None]:
+    """One thumbnail per item (None past MAX_THUMBNAILS or for bytes Pillow cannot read)."""
+    return [thumbnail_data_uri(item.data) if index < MAX_THUMBNAILS else None for index, item in enumerate(items)]
+
+
+def _rows(items: Sequence[UploadItem], results: dict[int, ClassificationResult], class_names: tuple[str, ...],
+          item_thumbnails: Sequence[str | None]) -> pd.DataFrame:
     rows = []
     for index, item in enumerate(items):
         result = results.get(index)
-        row = {"thumbnail": thumbnail_data_uri(item.data) if index < MAX_THUMBNAILS else None,
-               "source": item.name, "top_class": None, "confidence": None}
+        row = {"thumbnail": item_thumbnails[index], "source": item.name, "top_class": None, "confidence": None}
         row.update({prob_column(name): None for name in class_names})
         row.update({"version": None, "latency_ms": None, "error": item.error})
         if result is not None:
@@ -120,12 +124,14 @@ def classify_items(client: TFServingClient, items: Sequence[UploadItem], target:
 
 
 def build_run(kind: str, url: str, model: str, target: Target, items: Sequence[UploadItem],
-              results: dict[int, ClassificationResult], started_at: datetime, elapsed_s: float) -> ClassificationRun:
+              results: dict[int, ClassificationResult], started_at: datetime, elapsed_s: float,
+              item_thumbnails: Sequence[str | None] | None = None) -> ClassificationRun:
+    """`item_thumbnails` lets several runs over the same items (Compare) decode each image once."""
     class_names = _class_names(list(results.values()))
     extras = {index: dict(result.extras) for index, result in results.items() if result.ok and result.extras}
+    rows = _rows(items, results, class_names, item_thumbnails if item_thumbnails is not None else thumbnails(items))
     return ClassificationRun(run_id=uuid.uuid4().hex[:8], kind=kind, started_at=started_at, url=url, model=model,
-                             target=target, class_names=class_names, rows=_rows(items, results, class_names),
-                             extras=extras, elapsed_s=elapsed_s)
+                             target=target, class_names=class_names, rows=rows, extras=extras, elapsed_s=elapsed_s)
 
 
 def run_classification(url: str, model: str, uploads: Iterable[tuple[str, bytes]], target: Target,

@@ -10,7 +10,8 @@ import pandas as pd
 
 from client import TFServingClient
 
-from dashboard.classify import ClassificationRun, ProgressCallback, build_run, classify_items, prob_column
+from dashboard.classify import (ClassificationRun, ProgressCallback, build_run, classify_items, prob_column,
+                                thumbnails)
 from dashboard.config import PREDICT_TIMEOUT_S
 from dashboard.targets import Target
 from dashboard.uploads import expand_uploads
@@ -91,6 +92,7 @@ def compare_versions(url: str, model: str, uploads: Iterable[tuple[str, bytes]],
             return None
         return lambda done, _total: on_progress(offset + done, total)
 
+    item_thumbnails = thumbnails(items)
     runs = []
     with TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2) as client:
         for side, target, offset in (("A", target_a, 0), ("B", target_b, len(items))):
@@ -98,7 +100,7 @@ def compare_versions(url: str, model: str, uploads: Iterable[tuple[str, bytes]],
             clock = time.perf_counter()
             results = classify_items(client, items, target, half(offset))
             runs.append(build_run(f"compare {side}", url, model, target, items, results, started_at,
-                                  time.perf_counter() - clock))
+                                  time.perf_counter() - clock, item_thumbnails))
     run_a, run_b = runs
     return Comparison(run_a=run_a, run_b=run_b, table=_table(run_a, run_b),
                       probabilities=_probabilities(run_a, run_b), latency=_latency(run_a, run_b))
