@@ -21,7 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from benchmarks.client_throughput import PHOTOS, ROOT, start_server
+from benchmarks.client_throughput import ROOT, pets_server, benchmark_photos
 
 CORRUPT = b"\xff\xd8\xff\xe0 not really a JPEG"
 
@@ -59,27 +59,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    if not PHOTOS.is_dir():
-        raise SystemExit(f"test photos not found at {PHOTOS}")
-    photos = sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    proc, url = (None, args.url) if args.url else start_server()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            # Counts ascending, so each child's peak is visible in RUSAGE_CHILDREN if it is a new maximum.
-            for count in sorted(args.counts):
-                archive, out = Path(tmp) / f"photos_{count}.zip", Path(tmp) / f"results_{count}.csv"
-                write_archive(archive, count, photos)
-                elapsed, peak_mib = classify_in_child(url, archive, out, args.batch_size, args.concurrency)
-                with open(out, newline="") as handle:
-                    rows = list(csv.DictReader(handle))
-                errors = sum(1 for row in rows if row["error"])
-                size_mib = os.path.getsize(archive) / 2**20
-                print(f"{count:>6} images ({size_mib:6.1f} MiB zip): {len(rows)} rows, {errors} error rows, "
-                      f"{count / elapsed:6.1f} images/s, client peak RSS {peak_mib} MiB")
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+    photos = benchmark_photos()
+    with pets_server(args.url) as url, tempfile.TemporaryDirectory() as tmp:
+        # Counts ascending, so each child's peak is visible in RUSAGE_CHILDREN if it is a new maximum.
+        for count in sorted(args.counts):
+            archive, out = Path(tmp) / f"photos_{count}.zip", Path(tmp) / f"results_{count}.csv"
+            write_archive(archive, count, photos)
+            elapsed, peak_mib = classify_in_child(url, archive, out, args.batch_size, args.concurrency)
+            with open(out, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            errors = sum(1 for row in rows if row["error"])
+            size_mib = os.path.getsize(archive) / 2**20
+            print(f"{count:>6} images ({size_mib:6.1f} MiB zip): {len(rows)} rows, {errors} error rows, "
+                  f"{count / elapsed:6.1f} images/s, client peak RSS {peak_mib} MiB")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ encoded-bytes signature and once through the float `predict_images` signature.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -51,6 +52,26 @@ def start_server() -> tuple[subprocess.Popen, str]:
     raise SystemExit("server did not load both pets versions within 180 s")
 
 
+def benchmark_photos() -> list[Path]:
+    if not PHOTOS.is_dir():
+        raise SystemExit(f"test photos not found at {PHOTOS}")
+    return sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+
+@contextlib.contextmanager
+def pets_server(url: str | None):
+    """Yield `url`, or, when it is None, the URL of an embedded server started for the benchmark."""
+    if url:
+        yield url
+        return
+    proc, started_url = start_server()
+    try:
+        yield started_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def measure(tfs: TFServingClient, images: list[tuple[str, bytes]], *, version: int, batch_size: int,
             concurrency: int, rounds: int, signature_name: str | None = None) -> str:
     tfs.classify(images[:batch_size], version=version, signature_name=signature_name)  # warm-up
@@ -74,12 +95,8 @@ def main() -> None:
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the 50 photos per setting")
     args = parser.parse_args()
-    if not PHOTOS.is_dir():
-        raise SystemExit(f"test photos not found at {PHOTOS}")
-    images = [(str(p), p.read_bytes()) for p in sorted(PHOTOS.rglob("*"))
-              if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-    proc, url = (None, args.url) if args.url else start_server()
-    try:
+    images = [(str(p), p.read_bytes()) for p in benchmark_photos()]
+    with pets_server(args.url) as url:
         print(f"{len(images)} photos x {args.rounds} rounds against {url} ({os.cpu_count()} CPUs)")
         with TFServingClient(url, "pets", timeout=120) as tfs:
             for version in (1, 2):
@@ -89,10 +106,6 @@ def main() -> None:
                 batch_size, concurrency = FLOAT_SETTING
                 print(measure(tfs, images, version=version, batch_size=batch_size, concurrency=concurrency,
                               rounds=args.rounds, signature_name="predict_images"), flush=True)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
