@@ -9,13 +9,17 @@ TEST_STAMP := $(VENV)/.installed-test
 PETS_BUILT := pets/models.config
 TF_SERVING_URL ?= http://127.0.0.1:8501
 
-.PHONY: run test setup setup-test pets train bench clean
+.PHONY: run test setup setup-test provision-test pets train bench clean
 
 run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m dashboard.launch --url $(TF_SERVING_URL)
 
-test: $(TEST_STAMP) $(PETS_BUILT)
+test: provision-test $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Chromium, PostgreSQL and HAProxy from Debian when missing (as root with apt), or the exact command to run.
+provision-test:
+	bash scripts/provision_test_deps.sh
 
 setup: $(RUN_STAMP)
 setup-test: $(TEST_STAMP)
@@ -23,13 +27,13 @@ setup-test: $(TEST_STAMP)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The app plus the serving extra (embedded server, model build).
+# The app plus the serving extra (embedded server, model build) and the report's chart renderer.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[serving]'
+	$(PIP) install -q -e '.[serving,report]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[serving,dev]'
+	$(PIP) install -q -e '.[serving,dev,report]'
 	touch $@ $(RUN_STAMP)
 
 pets: $(PETS_BUILT)
