@@ -1,13 +1,14 @@
-"""Folders, ZIP archives and uploads as lazily read (name, loader) pairs."""
+"""Folders, ZIP archives and uploads as lazily read (name, loader) pairs; what is passed over, and why."""
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from client import sources
-from client.sources import expand_sources, from_uploads
+from client.sources import Skipped, expand_sources, expand_uploads
 
 
 @pytest.fixture
@@ -25,12 +26,17 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_folder_walk_keeps_images_and_zip_members_in_order(tree: Path):
-    found = list(expand_sources([tree / "photos"]))
+def test_folder_walk_keeps_images_and_zip_members_in_order_and_lists_the_rest(tree: Path):
+    skipped: list[Skipped] = []
+    found = list(expand_sources([tree / "photos"], skipped=skipped))
     names = [name for name, _ in found]
     root = str(tree / "photos")
     assert names == [f"{root}/a.PNG", f"{root}/b.jpg", f"{root}/sub/c.jpeg", f"{root}/sub/more.zip/inner/d.jpg"]
     assert [load() for _, load in found] == [b"A", b"B", b"C", b"D"]
+    assert skipped == [Skipped(f"{root}/.hidden.jpg", "hidden file"),
+                       Skipped(f"{root}/manifest.csv", "not an image file name (.csv)"),
+                       Skipped(f"{root}/sub/more.zip/__MACOSX/inner/._d.jpg", "macOS metadata (__MACOSX)"),
+                       Skipped(f"{root}/sub/more.zip/inner/notes.txt", "not an image file name (.txt)")]
 
 
 def test_zip_given_directly_and_explicit_files_are_kept(tree: Path):
@@ -58,9 +64,50 @@ def test_missing_path_and_bad_zip_become_per_file_errors(tree: Path):
         found[1][1]()
 
 
-def test_uploads():
-    items = list(from_uploads([("a.jpg", b"1"), ("b.png", bytearray(b"2"))]))
-    assert [(name, load()) for name, load in items] == [("a.jpg", b"1"), ("b.png", b"2")]
+class Upload:
+    """What Streamlit's UploadedFile offers: a name and getvalue()."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data, self.reads = name, data, 0
+
+    def getvalue(self) -> bytes:
+        self.reads += 1
+        return self.data
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_uploads_as_pairs_and_as_uploaded_files_keep_their_order():
+    archive = zip_bytes({"cat/1.jpg": b"C1", "dog/2.png": b"D2", ".DS_Store": b"x"})
+    skipped: list[Skipped] = []
+    items = list(expand_uploads([("a.jpg", b"1"), Upload("batch.zip", archive), ("b.png", bytearray(b"2")),
+                                 Upload("no-suffix", archive)], skipped=skipped))
+    assert [(name, load()) for name, load in items] == [
+        ("a.jpg", b"1"), ("batch.zip/cat/1.jpg", b"C1"), ("batch.zip/dog/2.png", b"D2"), ("b.png", b"2"),
+        ("no-suffix/cat/1.jpg", b"C1"), ("no-suffix/dog/2.png", b"D2")]  # a ZIP by its PK magic, too
+    assert skipped == [Skipped("batch.zip/.DS_Store", "hidden file"), Skipped("no-suffix/.DS_Store", "hidden file")]
+
+
+def test_uploads_share_the_limits_and_error_texts_of_paths(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 10)
+    archive = zip_bytes({"big.jpg": b"x" * 11, "ok.jpg": b"x" * 10})
+    (tmp_path / "same.zip").write_bytes(archive)
+    uploaded = dict(expand_uploads([("same.zip", archive), ("huge.png", b"y" * 11), ("broken.zip", b"PK\x03\x04 no")]))
+    given = dict(expand_sources([tmp_path / "same.zip"]))
+    for found, prefix in ((uploaded, "same.zip"), (given, str(tmp_path / "same.zip"))):
+        assert found[f"{prefix}/ok.jpg"]() == b"x" * 10
+        with pytest.raises(OSError, match=rf"^{prefix}/big.jpg: 11 bytes is over the 10 byte limit for one image$"):
+            found[f"{prefix}/big.jpg"]()
+    with pytest.raises(OSError, match=r"^huge.png: 11 bytes is over the 10 byte limit for one image$"):
+        uploaded["huge.png"]()
+    with pytest.raises(OSError, match=r"^broken.zip: not a readable ZIP archive \(File is not a zip file\)$"):
+        uploaded["broken.zip"]()
 
 
 def test_a_corrupt_zip_member_fails_alone_and_listing_reads_no_member_data(tmp_path: Path):
