@@ -100,7 +100,7 @@ def open_store(url_or_path: str | os.PathLike | None = None, *,
         else:
             engine = create_engine(url, pool_pre_ping=True)
         store = Store(engine, shown)
-        with store._write("create or migrate the schema") as conn:
+        with store._writer.begin() as conn:
             migrate(conn)
     except SchemaTooNewError as exc:
         raise StoreError(f"{shown}: {exc}") from None
