@@ -7,6 +7,7 @@ AVAILABLE versions). Requests resolve a servable through `resolve()`, with TF Se
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,31 @@ class ManagedModel:
         return {v: s.servable for v, s in self.versions.items() if s.state == AVAILABLE and s.servable}
 
 
-def versions_on_disk(base_path: Path) -> list[int]:
-    """Numeric sub-directories of a model's base path (anything else is ignored, like TF Serving does)."""
+_VERSION_DIR = re.compile(r"[0-9]+")
+MAX_VERSION = 2**63 - 1
+
+
+def versions_on_disk(base_path: Path) -> dict[int, Path]:
+    """Version -> its directory, for the numeric sub-directories of a model's base path.
+
+    Like TF Serving, the folder name is parsed as an int64, so `00000123` is version 123 and keeps its own
+    folder. Anything else (non-ASCII digits, values over int64) is ignored; when two folders name the same
+    version ("7" and "007"), the first in name order wins and the other is logged.
+    """
     try:
-        entries = list(base_path.iterdir())
+        entries = sorted(base_path.iterdir())
     except OSError:
-        return []
-    return sorted(int(p.name) for p in entries if p.name.isdigit() and p.is_dir())
+        return {}
+    found: dict[int, Path] = {}
+    for entry in entries:
+        if not _VERSION_DIR.fullmatch(entry.name) or int(entry.name) > MAX_VERSION or not entry.is_dir():
+            continue
+        version = int(entry.name)
+        if version in found:
+            log.warning("ignoring %s: version %d is already served from %s", entry, version, found[version])
+            continue
+        found[version] = entry
+    return dict(sorted(found.items()))
 
 
 class ModelRepository:
@@ -93,7 +112,7 @@ class ModelRepository:
     def _reconcile_model(self, name: str, model: ManagedModel) -> None:
         base_path = Path(model.config.base_path)
         on_disk = versions_on_disk(base_path)
-        wanted = aspired_versions(model.config, on_disk)
+        wanted = aspired_versions(model.config, list(on_disk))
         with self._lock:
             served = {v for v, s in model.versions.items() if s.state in (START, LOADING, AVAILABLE)}
             # A version that failed to load is retried only once its directory went away and came back.
@@ -106,7 +125,7 @@ class ModelRepository:
             for version in to_load:  # queued versions show as START until their turn
                 model.versions[version] = VersionState(version=version, state=START)
         for version in to_load:
-            self._load(name, model, version, base_path / str(version))
+            self._load(name, model, version, on_disk[version])
         self._apply_labels(name, model)
 
     def _load(self, name: str, model: ManagedModel, version: int, path: Path) -> None:

@@ -236,18 +236,6 @@ def decode_predict_request(doc: dict, infos: Mapping[str, meta_graph_pb2.TensorI
         arrays, request_format = _inputs_to_arrays(doc["inputs"], infos), COLUMNAR
     else:
         raise InvalidArgument("Missing 'inputs' or 'instances' key")
-    for name, array in arrays.items():
-        check_shape(name, array, infos[name])
+    # Shapes are TensorFlow's business, as in TF Serving: the model run reports a tensor it cannot take.
     return arrays, request_format
 
-
-def check_shape(name: str, array: np.ndarray, info: meta_graph_pb2.TensorInfo) -> None:
-    """Reject a tensor the signature cannot take, naming the input (TF would fail deeper with less context)."""
-    shape = info.tensor_shape
-    if shape.unknown_rank:
-        return
-    expected = [d.size for d in shape.dim]
-    compatible = len(expected) == array.ndim and all(e < 0 or e == a for e, a in zip(expected, array.shape))
-    if not compatible:
-        raise InvalidArgument(f"input '{name}' has shape {_shape_text(array.shape)} but the signature expects "
-                              f"{_shape_text(expected)} (-1 = any size)")

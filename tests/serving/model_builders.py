@@ -8,6 +8,12 @@
   height_width, decodes images in-graph), add (two named inputs a, b -> sum), spin (n -> count after
   busy-looping n times: slow on purpose).
 - `broken`: version 1 whose saved_model.pb is garbage (must fail to load without harming the server).
+
+TF Serving's own testdata, rebuilt the way its `saved_model_half_plus_two.py` builds it (TF1 graph, the
+serialized-Example placeholder without a shape, `x` = the parsed feature [-1,1] fed directly, the same signature
+names) in zero-padded version folders: `saved_model_half_plus_two_cpu/00000123`,
+`saved_model_half_plus_three/00000123` (y = 0.5·x + 3) and `saved_model_half_plus_two_2_versions/00000123`
+and `/00000124`.
 """
 from __future__ import annotations
 
@@ -72,6 +78,59 @@ def build_toolbox(export_dir: Path) -> None:
     tf.saved_model.save(module, str(export_dir), signatures={
         "serving_default": module.echo, "image_size": module.image_size, "add": module.add,
         "spin": module.spin})
+
+
+def build_tf_serving_half_plus(export_dir: Path, offset: float = 2.0) -> None:
+    """y = 0.5·x + offset, y2 = 0.5·x + 3, y3 = 0.5·x2 + 3, with TF Serving's testdata signatures."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        a, b, c = v1.Variable(0.5, name="a"), v1.Variable(offset, name="b"), v1.Variable(3.0, name="c")
+        serialized = v1.placeholder(tf.string, name="tf_example")  # no shape at all: unknown rank
+        features = v1.io.parse_example(serialized, {
+            "x": v1.io.FixedLenFeature([1], tf.float32),
+            "x2": v1.io.FixedLenFeature([1], tf.float32, default_value=[0.0])})
+        for feature in features.values():  # what older TF inferred for an unknown-rank input; no runtime check
+            feature.set_shape([None, 1])
+        x = tf.identity(features["x"], name="x")
+        y = tf.identity(a * x + b, name="y")
+        y2 = tf.identity(a * x + c, name="y2")
+        x2 = tf.identity(features["x2"], name="x2")
+        a2, c2 = v1.Variable(0.5, name="a2"), v1.Variable(3.0, name="c2")
+        y3 = tf.identity(a2 * x2 + c2, name="y3")
+        info = v1.saved_model.utils.build_tensor_info
+
+        def signature(inputs: dict, outputs: dict, method: str):
+            return v1.saved_model.signature_def_utils.build_signature_def(
+                {k: info(t) for k, t in inputs.items()}, {k: info(t) for k, t in outputs.items()},
+                f"tensorflow/serving/{method}")
+
+        signatures = {
+            "regress_x_to_y": signature({"inputs": serialized}, {"outputs": y}, "regress"),
+            "regress_x_to_y2": signature({"inputs": serialized}, {"outputs": y2}, "regress"),
+            "regress_x2_to_y3": signature({"inputs": x2}, {"outputs": y3}, "regress"),
+            "classify_x_to_y": signature({"inputs": serialized}, {"scores": y}, "classify"),
+            "serving_default": signature({"x": x}, {"y": y}, "predict"),
+        }
+        with v1.Session(graph=graph) as session:
+            session.run(v1.global_variables_initializer())
+            builder = v1.saved_model.Builder(str(export_dir))
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.save()
+
+
+TF_SERVING_MODELS = {  # model name -> {version folder: offset b}
+    "saved_model_half_plus_two_cpu": {"00000123": 2.0},
+    "saved_model_half_plus_three": {"00000123": 3.0},
+    "saved_model_half_plus_two_2_versions": {"00000123": 2.0, "00000124": 2.0},
+}
+
+
+def build_tf_serving_testdata(root: Path) -> Path:
+    for model, versions in TF_SERVING_MODELS.items():
+        for folder, offset in versions.items():
+            build_tf_serving_half_plus(root / model / folder, offset)
+    return root
 
 
 def build_all(root: Path) -> Path:

@@ -16,9 +16,11 @@ class FakeLoader:
 
     def __init__(self):
         self.loaded: list[tuple[str, int]] = []
+        self.paths: list[Path] = []
 
     def __call__(self, name: str, version: int, path: Path):
         self.loaded.append((name, version))
+        self.paths.append(path)
         if not (path / "OK").exists():
             raise NotFound(f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {path}")
         return f"{name}:{version}"
@@ -120,3 +122,16 @@ def test_knows_only_configured_models_and_versions_seen_on_disk(tmp_path, repo_a
     repo.reconcile()
     assert [repo.knows("m"), repo.knows("m", 1), repo.knows("m", 2), repo.knows("m", 3), repo.knows("x")] == [
         True, True, True, False, False]
+
+
+def test_zero_padded_version_folders_are_int64_versions_loaded_from_their_own_folder(tmp_path, repo_and_loader):
+    repo, loader = repo_and_loader
+    for folder in ("00000123", "00000124", "7", "x9", "9223372036854775808", "\u00b2"):  # the last two: not int64
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "OK").touch()
+    (tmp_path / "007").mkdir()  # a second folder for version 7: the first in name order ("007") wins
+    (tmp_path / "007" / "OK").touch()
+    repo.apply_config(config(tmp_path, "model_version_policy { all {} }"))
+    repo.reconcile()
+    assert states(repo) == {124: ("AVAILABLE", "OK"), 123: ("AVAILABLE", "OK"), 7: ("AVAILABLE", "OK")}
+    assert sorted(loader.paths) == [tmp_path / "00000123", tmp_path / "00000124", tmp_path / "007"]
