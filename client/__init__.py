@@ -4,13 +4,14 @@
     with TFServingClient("http://127.0.0.1:8501", "pets") as tfs:
         results = tfs.classify(["cat.jpg", "dog.png"], label="stable")
 
-Errors: see client.errors for the exception tree.
+Errors: see client.errors for the exception tree (nothing a client call raises escapes it).
 """
 from client.core import TFServingClient
-from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, PayloadTooLargeError,
-                           RequestTimeoutError, ServerUnavailableError, TFServingError,
-                           VersionNotAvailableError)
+from client.errors import (ImageError, InvalidArgumentError, InvalidInputError, ModelNotFoundError,
+                           PayloadTooLargeError, RequestTimeoutError, ServerUnavailableError, SignatureError,
+                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError)
 from client.images import ImageScaling
+from client.plan import SignatureConfig
 from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
 from client.results import ClassificationResult
 
@@ -31,4 +32,8 @@ __all__ = [
     "RequestTimeoutError",
     "ImageError",
     "PayloadTooLargeError",
+    "UnexpectedAnswerError",
+    "SignatureError",
+    "InvalidArgumentError",
+    "SignatureConfig",
 ]

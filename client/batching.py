@@ -3,29 +3,67 @@
 TF Serving fails a whole predict request when one instance is bad (HTTP 400). The batch is then
 split in halves and each half retried, recursively, so one bad instance costs about
 2·log2(batch) extra requests and every good instance still gets its answer.
+
+Nothing here raises for a failed request: every input gets a result. When the model or version
+disappears mid-run (404), the run's `RunState` remembers it and later batches are not sent (each
+of their inputs gets a row naming the cause, without being read).
 """
 from __future__ import annotations
 
 import time
 from typing import Any, Callable, Sequence
 
-from client.plan import ClassifyPlan
 from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, TFServingError,
-                           VersionNotAvailableError)
+                           UnexpectedAnswerError, VersionNotAvailableError)
+from client.plan import ClassifyPlan
 from client.results import ClassificationResult
 from client.sources import Loader
 
-__all__ = ["SendBatch", "run_batch"]
+__all__ = ["SendBatch", "RunState", "run_batch"]
 
 # Sends instances, returns one output row per instance (raises TFServingError subclasses).
 SendBatch = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
-# A missing model or version stops the run (every later batch would fail the same way); any other
-# failure of one request (unreachable, timeout, 5xx, a malformed answer) becomes rows for its inputs.
-_FATAL_ERRORS = (ModelNotFoundError, VersionNotAvailableError)
+# A missing model or version stops sending: every later batch would fail the same way.
+_TARGET_GONE = (ModelNotFoundError, VersionNotAvailableError)
+
+
+class RunState:
+    """Shared by the batches of one run (worker threads): did anything answer, is the target gone?"""
+
+    def __init__(self, model: str, version: int | None) -> None:
+        self.model = model
+        self.version = version
+        self.answered = False
+        self.gone: TFServingError | None = None  # set once; plain attribute writes are atomic
+
+    def stop(self, exc: TFServingError) -> None:
+        if self.gone is None:
+            self.gone = exc
+
+    def not_sent(self, source: str) -> ClassificationResult:
+        """The row for an input that was not (or no longer) classified because the target is gone."""
+        exc = self.gone
+        assert exc is not None
+        during = self.answered
+        if isinstance(exc, VersionNotAvailableError) and self.version is not None:
+            what = f"version {self.version} of model '{self.model}' is no longer available"
+            why = " (unloaded during the run)" if during else ""
+        elif isinstance(exc, VersionNotAvailableError):
+            what, why = f"the requested version of model '{self.model}' is not available", ""
+        else:
+            what = f"model '{self.model}' is no longer served" if during else f"model '{self.model}' is not served"
+            why = " (removed during the run)" if during else ""
+        message = f"{source}: not classified: {what}{why}; the server said: {exc.error}"
+        return ClassificationResult.failed(source, exc, version=self.version, message=message)
 
 
 def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: ClassifyPlan, send: SendBatch,
-                    version: int | None, out: list[ClassificationResult | None]) -> None:
+                    state: RunState, out: list[ClassificationResult | None]) -> None:
+    if state.gone is not None:
+        for index, source, _ in entries:
+            out[index] = state.not_sent(source)
+        return
+    version = state.version
     started = time.perf_counter()
     try:
         rows = send([instance for _, _, instance in entries])
@@ -36,18 +74,22 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
                 source, exc, version=version, message=f"{source}: rejected by the server ({exc.status}): {exc.error}")
             return
         middle = len(entries) // 2
-        _send_isolating(entries[:middle], plan, send, version, out)
-        _send_isolating(entries[middle:], plan, send, version, out)
+        _send_isolating(entries[:middle], plan, send, state, out)
+        _send_isolating(entries[middle:], plan, send, state, out)
         return
-    except _FATAL_ERRORS:
-        raise
-    except (TFServingError, ValueError) as exc:  # ValueError: an answer that does not parse
+    except _TARGET_GONE as exc:
+        state.stop(exc)
+        for index, source, _ in entries:
+            out[index] = state.not_sent(source)
+        return
+    except TFServingError as exc:  # unreachable, timeout, 5xx, a malformed answer: this batch's rows
         for index, source, _ in entries:
             out[index] = ClassificationResult.failed(source, exc, version=version)
         return
+    state.answered = True
     latency_ms = (time.perf_counter() - started) * 1000.0
     if len(rows) != len(entries):
-        error = ValueError(f"server answered {len(rows)} predictions for {len(entries)} instances")
+        error = UnexpectedAnswerError(f"server answered {len(rows)} predictions for {len(entries)} instances")
         for index, source, _ in entries:
             out[index] = ClassificationResult.failed(source, error, version=version, latency_ms=latency_ms)
         return
@@ -55,8 +97,8 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
         try:
             prediction = plan.read(row)
         except ValueError as exc:
-            out[index] = ClassificationResult.failed(source, exc, version=version, latency_ms=latency_ms,
-                                                     message=f"{source}: {exc}")
+            out[index] = ClassificationResult.failed(source, UnexpectedAnswerError(str(exc)), version=version,
+                                                     latency_ms=latency_ms, message=f"{source}: {exc}")
             continue
         out[index] = ClassificationResult(
             source=source, label=prediction.label, probabilities=prediction.probabilities, version=version,
@@ -64,8 +106,10 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
 
 
 def run_batch(items: Sequence[tuple[str, Loader]], plan: ClassifyPlan, send: SendBatch,
-              version: int | None) -> list[ClassificationResult]:
+              state: RunState) -> list[ClassificationResult]:
     """Classify `items` (name, loader) and return one result per item, in order."""
+    if state.gone is not None:  # not read: nothing will be sent
+        return [state.not_sent(source) for source, _ in items]
     out: list[ClassificationResult | None] = [None] * len(items)
     entries: list[tuple[int, str, dict[str, Any]]] = []
     for index, (source, load) in enumerate(items):
@@ -77,13 +121,13 @@ def run_batch(items: Sequence[tuple[str, Loader]], plan: ClassifyPlan, send: Sen
                 data = bytes(data)  # bytes itself is not copied: the loaded payload is the one held
             entries.append((index, source, plan.instance(source, data)))
         except ImageError as exc:
-            out[index] = ClassificationResult.failed(source, exc, version=version)
+            out[index] = ClassificationResult.failed(source, exc, version=state.version)
         except Exception as exc:  # noqa: BLE001 - decoders and readers raise anything; one file, one row
             detail = str(exc) or type(exc).__name__
             message = detail if detail.startswith(source) else f"{source}: {detail}"
-            out[index] = ClassificationResult.failed(source, exc, version=version, message=message)
+            out[index] = ClassificationResult.failed(source, exc, version=state.version, message=message)
     if entries:
-        _send_isolating(entries, plan, send, version, out)
+        _send_isolating(entries, plan, send, state, out)
     missing = [items[i][0] for i, result in enumerate(out) if result is None]
     if missing:
         raise RuntimeError(f"no result recorded for {missing}")  # a bug here, not bad input

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from http import HTTPStatus
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice
+from urllib.parse import urlsplit
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
@@ -12,12 +14,14 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from client.batching import run_batch
-from client.errors import (RequestTimeoutError, ServerUnavailableError, TFServingError,
-                           VersionNotAvailableError, error_for_status)
+from client.batching import RunState, run_batch
+from client.errors import (InvalidArgumentError, RequestTimeoutError, ServerUnavailableError, SignatureError,
+                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError, bounded,
+                           error_for_status)
 from client.images import MAX_SIDE, ImageScaling
-from client.plan import ClassifyPlan
-from client.protocol import ModelMetadata, PredictResponse, VersionStatus, model_path, predict_body
+from client.plan import ClassifyPlan, SignatureConfig, check_class_names
+from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
+                             predict_body)
 from client.results import ClassificationResult
 from client.sources import Loader, read_file
 
@@ -26,6 +30,46 @@ __all__ = ["TFServingClient", "ImageInput", "ProgressCallback"]
 ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)
 ProgressCallback = Callable[[ClassificationResult, int], None]
 Parsed = TypeVar("Parsed")
+# requests' own complaints about a URL (all ValueError subclasses): the base URL is unusable.
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidHeader, requests.exceptions.URLRequired)
+
+
+def check_base_url(base_url: object) -> str:
+    """`base_url` without trailing '/', if it is http(s)://host[:port][/prefix]; else InvalidArgumentError.
+
+    A query or fragment is refused: the API path would land inside it (`http://host/x?` + `/v1/...`).
+    """
+    def bad(reason: str) -> InvalidArgumentError:
+        return InvalidArgumentError("base_url", base_url, reason)
+
+    if not isinstance(base_url, str):
+        raise bad(f"must be text, not {type(base_url).__name__}")
+    if not base_url.isascii() or any(c.isspace() or not c.isprintable() for c in base_url):
+        raise bad("must be printable ASCII without spaces (write an international host name in punycode)")
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - parsing the port validates it (0..65535, digits only)
+    except ValueError as exc:
+        raise bad(f"is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise bad("must start with http:// or https://, e.g. http://127.0.0.1:8501")
+    if not parts.hostname:
+        raise bad("has no host, e.g. http://127.0.0.1:8501")
+    if "?" in base_url or "#" in base_url:
+        raise bad("must not contain '?' or '#': it is the server's address, the client adds /v1/models/...")
+    return base_url.rstrip("/")
+
+
+def _answer_description(reply: requests.Response) -> str:
+    """What came back, without quoting it (it may be any internal resource the URL points at)."""
+    try:
+        phrase = " " + HTTPStatus(reply.status_code).phrase
+    except ValueError:
+        phrase = ""
+    kind = reply.headers.get("Content-Type", "").split(";")[0].strip()
+    kind = kind if kind.isascii() and kind.isprintable() and 0 < len(kind) <= 60 else "unknown content type"
+    return f"the answer is not TF Serving's JSON (HTTP {reply.status_code}{phrase}, {kind}, {len(reply.content)} bytes)"
 
 
 def _retry_policy(retries: int, backoff_factor: float) -> Retry:
@@ -39,6 +83,25 @@ def _retry_policy(retries: int, backoff_factor: float) -> Retry:
         respect_retry_after_header=True,
         raise_on_status=False,  # the last 429/503 answer is returned and mapped to a typed error
     )
+
+
+def _api_missing(exc: TFServingError) -> bool:
+    """True when the answer says this server has no such API (not TF Serving's JSON), not that the model is
+    missing: TF Serving itself always answers with {"error": ...}."""
+    return exc.foreign_answer and (exc.status in (404, 405, 501) or isinstance(exc, UnexpectedAnswerError))
+
+
+def _positive(field: str, value: object, *, zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            value >= 0 if zero else value > 0) or value != value or value == float("inf"):
+        raise InvalidArgumentError(field, value, "must be a finite number " + (">= 0" if zero else "> 0"))
+    return float(value)
+
+
+def _count(field: str, value: object, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidArgumentError(field, value, f"must be an integer >= {minimum}")
+    return value
 
 
 def _named_loader(item: ImageInput, position: int) -> tuple[str, Loader]:
@@ -77,17 +140,24 @@ class TFServingClient:
     def __init__(self, base_url: str, model: str, *, timeout: float = 30.0, retries: int = 3,
                  session: requests.Session | None = None, backoff_factor: float = 0.25,
                  labels: Sequence[str] | None = None, scaling: ImageScaling = ImageScaling(),
-                 max_side: int = MAX_SIDE, pool_size: int = 16) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.timeout = timeout
-        self.labels = tuple(labels) if labels else None
+                 max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None) -> None:
+        self.base_url = check_base_url(base_url)
+        self.model = check_name("model", model)
+        self.timeout = _positive("timeout", timeout)
+        _count("retries", retries, minimum=0)
+        _count("pool_size", pool_size, minimum=1)
+        _count("max_side", max_side, minimum=1)
+        if signature is not None and not isinstance(signature, SignatureConfig):
+            raise InvalidArgumentError("signature", signature, "must be a client.SignatureConfig")
+        self.labels = check_class_names("labels", labels) if labels else None
+        self.signature = signature
         self.scaling = scaling
         self.max_side = max_side
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._owns_session:
-            adapter = HTTPAdapter(max_retries=_retry_policy(retries, backoff_factor),
+            adapter = HTTPAdapter(max_retries=_retry_policy(retries, _positive("backoff_factor", backoff_factor,
+                                                                               zero=True)),
                                   pool_connections=1, pool_maxsize=pool_size)
             self.session.mount("http://", adapter)
             self.session.mount("https://", adapter)
@@ -111,7 +181,9 @@ class TFServingClient:
         url = self.base_url + path
         headers = {"Content-Type": "application/json"} if body is not None else None
         try:
-            reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout)
+            # No redirects: TF Serving never sends one, and following it would leave the chosen server.
+            reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
+                                         allow_redirects=False)
         except requests.Timeout as exc:  # checked first: ConnectTimeout is also a ConnectionError
             raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})", method=method, url=url) from exc
         except requests.ConnectionError as exc:
@@ -120,30 +192,35 @@ class TFServingClient:
                 raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})",
                                           method=method, url=url) from exc
             raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
+        except _BAD_URL as exc:
+            raise InvalidArgumentError("base_url", self.base_url, f"cannot be requested ({exc})",
+                                       method=method, url=url) from exc
         except requests.RequestException as exc:
             raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
         try:
             payload = reply.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, undecodable text, or absurdly nested
             payload = None
         if reply.status_code >= 400:
             error = payload.get("error") if isinstance(payload, dict) else None
-            raise error_for_status(reply.status_code, str(error or reply.text[:500] or reply.reason),
-                                   method=method, url=url)
+            if isinstance(error, str) and error:  # TF Serving's own {"error": "..."}
+                raise error_for_status(reply.status_code, bounded(error), method=method, url=url)
+            raise error_for_status(reply.status_code, _answer_description(reply), method=method, url=url,
+                                   foreign_answer=True)
         if not isinstance(payload, dict):
-            raise TFServingError(f"answer is not a JSON object: {reply.text[:200]!r}",
-                                 method=method, url=url, status=reply.status_code)
+            raise UnexpectedAnswerError(_answer_description(reply), method=method, url=url,
+                                        status=reply.status_code, foreign_answer=True)
         return payload
 
     def _parsed(self, method: str, path: str, parse: Callable[[dict[str, Any]], Parsed],
                 body: bytes | None = None) -> Parsed:
-        """Call and parse; an answer of the wrong shape is a TFServingError naming the URL."""
+        """Call and parse; JSON of the wrong shape is an UnexpectedAnswerError naming the URL."""
         answer = self._call(method, path, body)
         try:
             return parse(answer)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise TFServingError(f"unexpected answer: {type(exc).__name__}: {exc}", method=method,
-                                 url=self.base_url + path, status=200) from None
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
+            raise UnexpectedAnswerError(bounded(f"unexpected answer: {type(exc).__name__}: {exc}"),
+                                        method=method, url=self.base_url + path, status=200) from None
 
     # -- model APIs ---------------------------------------------------------------------------
     def status(self, *, version: int | None = None, label: str | None = None) -> tuple[VersionStatus, ...]:
@@ -163,8 +240,14 @@ class TFServingClient:
     def predict(self, *, instances: Any = None, inputs: Any = None, signature_name: str | None = None,
                 version: int | None = None, label: str | None = None) -> PredictResponse:
         """Raw predict in row (`instances`) or columnar (`inputs`) form; bytes are sent as {"b64": ...}."""
-        body = predict_body(instances=instances, inputs=inputs, signature_name=signature_name)
         path = model_path(self.model, version=version, label=label) + ":predict"
+        try:
+            body = predict_body(instances=instances, inputs=inputs, signature_name=signature_name)
+        except (TypeError, ValueError, RecursionError) as exc:  # not JSON-able (a set, a circular list...)
+            field = "instances" if instances is not None else "inputs"
+            raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
+                                       f"cannot be sent as JSON ({exc})", method="POST",
+                                       url=self.base_url + path) from None
         return self._parsed("POST", path, PredictResponse.from_json, body)
 
     def resolve_version(self, *, version: int | None = None, label: str | None = None) -> int:
@@ -174,7 +257,7 @@ class TFServingClient:
         answers); TF Serving's status API ignores labels and lists every version.
         """
         if version is not None:
-            model_path(self.model, version=version)  # validates it
+            model_path(self.model, version=version, label=label)  # validates them
             return int(version)
         if label is not None:
             metadata = self.metadata(label=label)
@@ -187,14 +270,50 @@ class TFServingClient:
         return max(available)
 
     # -- classification -----------------------------------------------------------------------
-    def plan(self, *, version: int | None = None, label: str | None = None,
-             signature_name: str | None = None, labels: Sequence[str] | None = None) -> tuple[int, ClassifyPlan]:
-        """Resolve the target and read its signature: (version, plan)."""
-        resolved = self.resolve_version(version=version, label=label)
-        signature = self.metadata(version=resolved).signature(signature_name)
-        plan = ClassifyPlan.from_signature(signature, labels=labels or self.labels, scaling=self.scaling,
-                                           max_side=self.max_side)
-        return resolved, plan
+    def plan(self, *, version: int | None = None, label: str | None = None, signature_name: str | None = None,
+             labels: Sequence[str] | None = None) -> tuple[int | None, ClassifyPlan]:
+        """Resolve the target and read its signature: (version, plan).
+
+        The server's metadata decides. Only when the server does not serve TF Serving's status/metadata
+        API (an answer that is not TF Serving's: a plain 404, 405, 501, or non-JSON) is the client's
+        `signature=SignatureConfig(...)` used; the version is then the one asked for, or None (unknown:
+        the server picks the latest, or the label's). Raises SignatureError when neither is available.
+        """
+        labels = check_class_names("labels", labels) if labels else self.labels
+        try:
+            resolved = self.resolve_version(version=version, label=label)
+            if version is not None and resolved in self._metadata_cache:
+                self.status(version=resolved)  # the cached signature is only good while the version is served
+            metadata = self.metadata(version=resolved)
+        except TFServingError as exc:
+            if not _api_missing(exc):
+                raise
+            return self._configured_plan(exc, version=version, signature_name=signature_name, labels=labels)
+        metadata_url = self.base_url + model_path(self.model, version=resolved) + "/metadata"
+        try:
+            signature = metadata.signature(signature_name)
+        except SignatureError as exc:
+            raise SignatureError(exc.error, signature=exc.signature, method="GET", url=metadata_url) from None
+        return resolved, ClassifyPlan.from_signature(signature, labels=labels, scaling=self.scaling,
+                                                     max_side=self.max_side, url=metadata_url)
+
+    def _configured_plan(self, missing: TFServingError, *, version: int | None, signature_name: str | None,
+                         labels: tuple[str, ...] | None) -> tuple[int | None, ClassifyPlan]:
+        config = self.signature
+        name = signature_name or (config.signature_name if config else "serving_default")
+        where = {"method": missing.method, "url": missing.url, "status": missing.status, "foreign_answer": True}
+        if config is None:
+            raise SignatureError(
+                f"cannot read the signature of model {self.model!r}: the server does not serve TF Serving's "
+                f"status/metadata API ({missing.error}); give the signature and class names in the "
+                "configuration (TFServingClient(signature=SignatureConfig(...))) to classify without it",
+                signature=name, **where) from missing
+        if name != config.signature_name:
+            raise SignatureError(f"signature {name!r} was asked for, but the server serves no metadata and the "
+                                 f"configured signature is {config.signature_name!r}", signature=name, **where)
+        plan = ClassifyPlan.from_signature(config.to_signature(), labels=labels or config.class_names,
+                                           scaling=self.scaling, max_side=self.max_side)
+        return (None if version is None else check_version(version)), plan
 
     def iter_classify(self, images: Iterable[ImageInput], *, version: int | None = None,
                       label: str | None = None, signature_name: str | None = None, batch_size: int = 16,
@@ -203,16 +322,28 @@ class TFServingClient:
         """Yield one result per input, in input order.
 
         A label is resolved once (through its metadata) and every request goes to that concrete
-        version, so `result.version` is the version that answered. Inputs are read lazily: at
-        most batch_size × concurrency images are in memory. `on_progress(result, done)` runs on
-        the caller's thread (safe for UI code) as each result is yielded.
+        version, so `result.version` is the version that answered (None when the server serves no
+        metadata and no version was asked for). Inputs are read lazily: at most batch_size ×
+        concurrency images are in memory. `on_progress(result, done)` runs on the caller's thread
+        (safe for UI code) as each result is yielded.
+
+        Raised, before anything is sent (the first `next()`): InvalidArgumentError (a bad argument),
+        ModelNotFoundError / VersionNotAvailableError (unknown model, version or label),
+        SignatureError (no such signature, one that cannot classify images, or none readable),
+        ServerUnavailableError / RequestTimeoutError / UnexpectedAnswerError (status or metadata failed).
+        Once sending has started nothing is raised: every input gets a result. A failed request
+        costs the rows of its batch (ServerUnavailableError, RequestTimeoutError, UnexpectedAnswerError
+        rows, after retries); a model or version that disappears mid-run (ModelNotFoundError,
+        VersionNotAvailableError) stops sending, and every input not yet answered gets a row naming
+        the cause. Exceptions from the caller's own iterable or `on_progress` propagate unchanged.
         """
-        if batch_size < 1 or concurrency < 1:
-            raise ValueError(f"batch_size and concurrency must be >= 1, got {batch_size}, {concurrency}")
+        _count("batch_size", batch_size, minimum=1)
+        _count("concurrency", concurrency, minimum=1)
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
+        path = model_path(self.model, version=resolved, label=None if resolved is not None else label) + ":predict"
+        state = RunState(self.model, resolved)
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            path = model_path(self.model, version=resolved) + ":predict"
             return self._parsed("POST", path, lambda answer: PredictResponse.from_json(answer).per_instance(
                 plan.output_names), predict_body(instances=instances, signature_name=plan.signature_name))
 
@@ -230,7 +361,7 @@ class TFServingClient:
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tfs-classify")
         try:
             for batch in _batches(images, batch_size):
-                window.append(pool.submit(run_batch, batch, plan, send, resolved))
+                window.append(pool.submit(run_batch, batch, plan, send, state))
                 if len(window) >= concurrency:  # bounded: at most `concurrency` batches in flight
                     yield from finish(window.popleft())
             while window:

@@ -1,24 +1,31 @@
 """Typed errors raised by the TF Serving REST client.
 
-Exception tree::
+Rule (httpx's): nothing a TFServingClient method raises escapes this tree::
 
-    TFServingError                   .method .url .status .error (TF Serving's "error" text)
+    TFServingError                   .method .url .status .error (TF Serving's "error" text, or ours)
     ├── ModelNotFoundError           404, model unknown
     ├── VersionNotAvailableError     404 for a version/label not (yet) available;
     │                                400 "Unrecognized servable version label"
     ├── InvalidInputError            400 other (bad tensor, bad image, wrong signature)
     │   └── PayloadTooLargeError     413 body over the server's limit (split like a 400)
     ├── ServerUnavailableError       connection refused/reset, 5xx, 503/429 after retries
-    └── RequestTimeoutError          connect/read timeout
-    ImageError(ValueError)           a file that is not a usable image (.source); never sent
+    ├── RequestTimeoutError          connect/read timeout
+    ├── UnexpectedAnswerError        a 2xx answer that is not TF Serving's JSON or lacks its fields
+    ├── SignatureError               the signature cannot classify images, does not exist, or
+    │                                cannot be read (no metadata API and no SignatureConfig); .signature
+    └── InvalidArgumentError         a bad argument, refused before anything is sent (model name,
+                                     version, label, base URL, batch size...); .field .value
+    ImageError(ValueError)           a file that is not a usable image (.source); never raised by a
+                                     client call: it becomes that file's result row
 
-`error_for_status` is the single place that maps an HTTP status (and, where TF Serving
-reuses a status for two meanings, its error text) to one of these classes.
+Exceptions raised by the caller's own code (the images iterable, a loader is not one: its errors
+become rows; `on_progress`) propagate unchanged. `error_for_status` is the single place that maps an
+HTTP status (and, where TF Serving reuses a status for two meanings, its error text) to a class.
 """
 from __future__ import annotations
 
 import re
-from typing import Pattern
+from typing import Any, Pattern
 
 __all__ = [
     "TFServingError",
@@ -28,22 +35,44 @@ __all__ = [
     "PayloadTooLargeError",
     "ServerUnavailableError",
     "RequestTimeoutError",
+    "UnexpectedAnswerError",
+    "SignatureError",
+    "InvalidArgumentError",
     "ImageError",
     "STATUS_RULES",
+    "MAX_ERROR_CHARS",
+    "bounded",
     "error_for_status",
 ]
 
+# TF Serving's error texts are one line or a few; anything longer is cut (rows, logs and pages stay readable).
+MAX_ERROR_CHARS = 300
+
+
+def bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was cut."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 
 class TFServingError(Exception):
-    """A request to TF Serving failed. `status` is None when no HTTP response arrived."""
+    """A request to TF Serving failed. `status` is None when no HTTP response arrived.
 
-    def __init__(self, error: str, *, method: str, url: str, status: int | None = None) -> None:
+    `foreign_answer` is True when an HTTP answer came but was not TF Serving's JSON (a proxy's
+    HTML page, a plain-text 404): `error` then only describes it and never quotes its body.
+    """
+
+    def __init__(self, error: str, *, method: str = "", url: str = "", status: int | None = None,
+                 foreign_answer: bool = False) -> None:
         self.error = error
         self.method = method
         self.url = url
         self.status = status
-        where = f"{method} {url}"
-        super().__init__(f"{where} -> {status}: {error}" if status is not None else f"{where}: {error}")
+        self.foreign_answer = foreign_answer
+        where = " ".join(part for part in (method, url) if part)
+        if status is not None:
+            where += f" -> {status}"
+        super().__init__(f"{where}: {error}" if where else error)
 
 
 class ModelNotFoundError(TFServingError):
@@ -68,6 +97,28 @@ class ServerUnavailableError(TFServingError):
 
 class RequestTimeoutError(TFServingError):
     """The connect or read timeout expired."""
+
+
+class UnexpectedAnswerError(TFServingError):
+    """A success answer that is not TF Serving's JSON, or JSON without the fields the API promises."""
+
+
+class SignatureError(TFServingError):
+    """The model's signature cannot be used to classify images (or cannot be read at all)."""
+
+    def __init__(self, error: str, *, signature: str | None = None, **where: Any) -> None:
+        self.signature = signature
+        super().__init__(error, **where)
+
+
+class InvalidArgumentError(TFServingError):
+    """An argument is unusable (`field` names it); refused before anything is sent."""
+
+    def __init__(self, field: str, value: object, reason: str, **where: Any) -> None:
+        self.field = field
+        self.value = value
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        super().__init__(f"{field} {shown}: {reason}", **where)
 
 
 class ImageError(ValueError):
@@ -100,10 +151,11 @@ STATUS_RULES: tuple[tuple[int, Pattern[str] | None, type[TFServingError]], ...] 
 )
 
 
-def error_for_status(status: int, error: str, *, method: str, url: str) -> TFServingError:
+def error_for_status(status: int, error: str, *, method: str, url: str,
+                     foreign_answer: bool = False) -> TFServingError:
     """The typed exception for an HTTP error answer (not raised: the caller raises it)."""
     for rule_status, pattern, cls in STATUS_RULES:
         if status == rule_status and (pattern is None or pattern.search(error)):
-            return cls(error, method=method, url=url, status=status)
+            return cls(error, method=method, url=url, status=status, foreign_answer=foreign_answer)
     cls = ServerUnavailableError if status >= 500 else TFServingError
-    return cls(error, method=method, url=url, status=status)
+    return cls(error, method=method, url=url, status=status, foreign_answer=foreign_answer)

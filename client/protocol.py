@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
+import numbers
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
+
+from client.errors import InvalidArgumentError, SignatureError
 
 __all__ = [
     "VersionStatus",
@@ -19,23 +23,62 @@ __all__ = [
     "PredictResponse",
     "predict_body",
     "model_path",
+    "check_name",
+    "check_version",
 ]
 
 
+# Model names and version labels as they appear in `/v1/models/NAME/labels/LABEL`: TF Serving's REST
+# router takes any run of characters but '/' and ':', so anything beyond this safe set (spaces, commas,
+# '..', non-ASCII that would need percent-encoding) is refused here, naming the field, before a URL exists.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", re.ASCII)
+MAX_NAME_LENGTH = 255
+
+
+def check_name(field: str, value: object) -> str:
+    """`value` if it is a usable model name or version label, else InvalidArgumentError naming `field`."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(field, value, f"must be text, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError(field, value, "must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(field, value, f"is {len(value)} characters long; at most {MAX_NAME_LENGTH}")
+    if not _NAME.fullmatch(value):
+        bad = next((c for c in value if not _NAME.fullmatch(c.replace(".", "_").replace("-", "_"))), None)
+        problem = f"contains {bad!r}" if bad else f"starts with {value[0]!r}"
+        raise InvalidArgumentError(field, value, f"{problem}; use ASCII letters, digits, '_', '.' and '-' "
+                                                 "(not '.' or '-' first)")
+    return value
+
+
+def check_version(value: object) -> int:
+    """`value` as an int if it is a usable version number (a non-negative integer, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
+        raise InvalidArgumentError("version", value, "must be a non-negative integer")
+    return int(value)
+
+
 def model_path(model: str, *, version: int | None = None, label: str | None = None) -> str:
-    """`/v1/models/NAME[/versions/N | /labels/L]` — the same target syntax for every API."""
+    """`/v1/models/NAME[/versions/N | /labels/L]` — the same target syntax for every API.
+
+    Raises InvalidArgumentError (field "model", "version", "label" or "version/label").
+    """
+    path = f"/v1/models/{check_name('model', model)}"
     if version is not None and label is not None:
-        raise ValueError("give version or label, not both")
-    path = f"/v1/models/{model}"
+        raise InvalidArgumentError("version/label", (version, label), "give a version or a label, not both")
     if version is not None:
-        if isinstance(version, bool) or int(version) != version or version < 0:
-            raise ValueError(f"version must be a non-negative integer, got {version!r}")
-        return f"{path}/versions/{int(version)}"
+        return f"{path}/versions/{check_version(version)}"
     if label is not None:
-        if not label or "/" in label:
-            raise ValueError(f"label must be a non-empty name without '/', got {label!r}")
-        return f"{path}/labels/{label}"
+        return f"{path}/labels/{check_name('label', label)}"
     return path
+
+
+def _int(value: Any, what: str) -> int:
+    # Parse errors name the field, never quote the server's value (it may be anything).
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} is not an integer ({type(value).__name__})") from None
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -57,7 +100,7 @@ class VersionStatus:
     def from_json(cls, entry: Mapping[str, Any]) -> "VersionStatus":
         status = entry.get("status") or {}
         return cls(
-            version=int(entry["version"]),
+            version=_int(entry["version"], "model_version_status[].version"),
             state=str(entry.get("state", "UNKNOWN")),
             error_code=str(status.get("error_code", "OK")),
             error_message=str(status.get("error_message", "")),
@@ -68,7 +111,7 @@ class VersionStatus:
         """Parse a `GET /v1/models/NAME` body into versions sorted by number."""
         entries = body.get("model_version_status")
         if not isinstance(entries, list):
-            raise ValueError(f"model status has no 'model_version_status' list: {str(body)[:200]}")
+            raise ValueError("model status has no 'model_version_status' list")
         return tuple(sorted((cls.from_json(e) for e in entries), key=lambda s: s.version))
 
 
@@ -86,7 +129,8 @@ class TensorSpec:
             shape = None
         else:
             # Protobuf JSON writes int64 as strings ("-1"); a missing "dim" list is a scalar.
-            shape = tuple(int(d.get("size", -1)) for d in tensor_shape.get("dim", []))
+            shape = tuple(_int(d.get("size", -1), f"{name}: tensor_shape.dim[].size")
+                          for d in tensor_shape.get("dim", []))
         return cls(name=name, dtype=str(info.get("dtype", "DT_INVALID")), shape=shape)
 
 
@@ -118,13 +162,14 @@ class ModelMetadata:
         return self.signature("serving_default")
 
     def signature(self, name: str | None) -> SignatureSpec:
-        """The named signature (None = serving_default), or a KeyError listing the real ones."""
+        """The named signature (None = serving_default), or a SignatureError listing the real ones."""
         name = name or "serving_default"
         try:
             return self.signatures[name]
         except KeyError:
-            raise KeyError(f"model {self.name!r} version {self.version} has no signature {name!r}; "
-                           f"it has {sorted(self.signatures)}") from None
+            callable_ = sorted(n for n in self.signatures if not n.startswith("__"))
+            raise SignatureError(f"model {self.name!r} version {self.version} has no signature {name!r}; "
+                                 f"it has {callable_}", signature=name) from None
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> "ModelMetadata":
@@ -132,10 +177,10 @@ class ModelMetadata:
         try:
             defs = body["metadata"]["signature_def"]["signature_def"]
         except (KeyError, TypeError):
-            raise ValueError(f"metadata has no metadata.signature_def.signature_def: {str(body)[:200]}") from None
+            raise ValueError("metadata has no metadata.signature_def.signature_def") from None
         return cls(
             name=str(spec.get("name", "")),
-            version=int(spec.get("version", 0)),
+            version=_int(spec.get("version", 0), "model_spec.version"),
             signatures=_frozen({n: SignatureSpec.from_json(n, d) for n, d in sorted(defs.items())}),
         )
 
@@ -151,7 +196,7 @@ class PredictResponse:
         if "outputs" in body:
             outputs = body["outputs"]
             return cls(outputs=_frozen(outputs) if isinstance(outputs, dict) else outputs)
-        raise ValueError(f"predict answer has neither 'predictions' nor 'outputs': {str(body)[:200]}")
+        raise ValueError("predict answer has neither 'predictions' nor 'outputs'")
 
     def per_instance(self, output_names: Sequence[str]) -> list[dict[str, Any]]:
         """One {output name: value} dict per instance, whichever format the server answered in.
@@ -186,7 +231,8 @@ def _json_default(value: Any) -> Any:
 def predict_body(*, instances: Any = None, inputs: Any = None, signature_name: str | None = None) -> bytes:
     """Encode a predict request in row (`instances`) or columnar (`inputs`) form."""
     if (instances is None) == (inputs is None):
-        raise ValueError("give exactly one of instances= (row form) or inputs= (columnar form)")
+        raise InvalidArgumentError("instances/inputs", (type(instances).__name__, type(inputs).__name__),
+                                   "give exactly one of instances= (row form) or inputs= (columnar form)")
     body: dict[str, Any] = {"instances": instances} if instances is not None else {"inputs": inputs}
     if signature_name:
         body["signature_name"] = signature_name

@@ -8,7 +8,7 @@ import threading
 import pytest
 from werkzeug.wrappers import Request
 
-from client import ModelNotFoundError, TFServingClient
+from client import ModelNotFoundError, SignatureError, TFServingClient
 from tests.client.conftest import fake_model_handler, fake_status, json_response, png_bytes
 
 COLOURS = {"cat": (250, 5, 5), "dog": (5, 250, 5), "other": (5, 5, 250)}
@@ -154,7 +154,7 @@ def test_labels_argument_for_models_without_a_class_output(fake_server):
 
     server = fake_server(handler)
     with TFServingClient(server.url, "m", timeout=5) as tfs:
-        with pytest.raises(ValueError, match=r"no string output of shape \[-1, 2\] names the classes"):
+        with pytest.raises(SignatureError, match=r"no string output of shape \[-1, 2\] names the classes"):
             tfs.classify([("a.png", png_bytes(COLOURS["cat"]))])
         (result,) = tfs.classify([("a.png", png_bytes(COLOURS["cat"]))], labels=["left", "right"])
     assert (result.label, dict(result.probabilities)) == ("right", {"left": 0.25, "right": 0.75})

@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 
 import client
-from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, PayloadTooLargeError,
-                           RequestTimeoutError, ServerUnavailableError, TFServingError,
-                           VersionNotAvailableError, error_for_status)
+from client.errors import (ImageError, InvalidArgumentError, InvalidInputError, ModelNotFoundError,
+                           PayloadTooLargeError, RequestTimeoutError, ServerUnavailableError, SignatureError,
+                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError, bounded,
+                           error_for_status)
 
 URL = "http://127.0.0.1:8501/v1/models/pets"
 
@@ -38,7 +39,8 @@ def test_status_table(status, error, expected):
 
 def test_every_error_is_a_tfserving_error_and_payload_too_large_splits_like_400():
     for cls in (ModelNotFoundError, VersionNotAvailableError, InvalidInputError, ServerUnavailableError,
-                RequestTimeoutError, PayloadTooLargeError):
+                RequestTimeoutError, PayloadTooLargeError, UnexpectedAnswerError, SignatureError,
+                InvalidArgumentError):
         assert issubclass(cls, TFServingError)
     assert issubclass(PayloadTooLargeError, InvalidInputError)
 
@@ -56,6 +58,31 @@ def test_public_names_are_pinned():
         "ClassificationResult", "ImageScaling",
         "TFServingError", "ModelNotFoundError", "VersionNotAvailableError", "InvalidInputError",
         "ServerUnavailableError", "RequestTimeoutError", "ImageError", "PayloadTooLargeError",
+        "UnexpectedAnswerError", "SignatureError", "InvalidArgumentError", "SignatureConfig",
     ]
     for name in client.__all__:
         assert getattr(client, name).__module__.startswith("client.")
+
+
+def test_the_docstring_tree_lists_every_error_class():
+    """The documented tree is the contract: every TFServingError subclass appears in it."""
+    import client.errors as errors
+    classes = [obj for obj in vars(errors).values() if isinstance(obj, type) and issubclass(obj, Exception)]
+    assert len(classes) == 11
+    for cls in classes:
+        assert cls.__name__ in errors.__doc__, cls.__name__
+
+
+def test_invalid_argument_and_signature_errors_carry_their_field():
+    exc = InvalidArgumentError("label", "a,,b", "contains ','")
+    assert (exc.field, exc.value, exc.method, exc.url, exc.status) == ("label", "a,,b", "", "", None)
+    assert str(exc) == "label 'a,,b': contains ','"
+    long = InvalidArgumentError("model", "m" * 500, "too long")
+    assert str(long) == "model '" + "m" * 76 + "...: too long"
+    sig = SignatureError("cannot classify", signature="x", method="GET", url="http://h/v1/models/m/metadata")
+    assert (sig.signature, str(sig)) == ("x", "GET http://h/v1/models/m/metadata: cannot classify")
+
+
+def test_bounded_says_how_much_was_cut():
+    assert bounded("short") == "short"
+    assert bounded("x" * 301) == "x" * 300 + "... (1 more characters)"

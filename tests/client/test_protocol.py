@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from client import ModelMetadata, PredictResponse, TensorSpec, VersionStatus
+from client import InvalidArgumentError, ModelMetadata, PredictResponse, SignatureError, TensorSpec, VersionStatus
 from client.protocol import model_path, predict_body
 
 STATUS_JSON = {"model_version_status": [
@@ -62,8 +62,10 @@ def test_metadata_shapes_dtypes_and_unknown_rank():
     assert default.outputs["probabilities"] == TensorSpec("probabilities", "DT_FLOAT", (-1, 3))
     init = metadata.signatures["__saved_model_init_op"].outputs["__saved_model_init_op"]
     assert init.shape is None
-    with pytest.raises(KeyError, match="has no signature 'nope'"):
+    with pytest.raises(SignatureError) as caught:
         metadata.signature("nope")
+    assert caught.value.error == "model 'pets' version 2 has no signature 'nope'; it has ['serving_default']"
+    assert caught.value.signature == "nope"
 
 
 def test_scalar_tensor_has_empty_shape():
@@ -87,15 +89,81 @@ def test_predict_body_encodes_bytes_as_b64_and_numpy_as_lists():
     assert body == {"instances": [{"image_bytes": {"b64": "AP8="}, "x": [1.5, 2.0]}],
                     "signature_name": "serving_default"}
     assert json.loads(predict_body(inputs={"x": [1]})) == {"inputs": {"x": [1]}}
-    with pytest.raises(ValueError, match="exactly one of instances"):
+    with pytest.raises(InvalidArgumentError, match="exactly one of instances") as caught:
         predict_body(instances=[1], inputs={"x": [1]})
+    assert caught.value.field == "instances/inputs"
 
 
 def test_model_path_targets():
     assert model_path("pets") == "/v1/models/pets"
     assert model_path("pets", version=2) == "/v1/models/pets/versions/2"
+    assert model_path("pets", version=np.int64(2)) == "/v1/models/pets/versions/2"
     assert model_path("pets", label="canary") == "/v1/models/pets/labels/canary"
-    with pytest.raises(ValueError, match="not both"):
+    assert model_path("half_plus-two.v1", label="v1.2_rc-3") == "/v1/models/half_plus-two.v1/labels/v1.2_rc-3"
+    assert model_path("m" * 255) == "/v1/models/" + "m" * 255
+
+
+LONG = "x" * 256
+ALLOWED = "use ASCII letters, digits, '_', '.' and '-' (not '.' or '-' first)"
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("label", "a,,b", f"contains ','; {ALLOWED}"),
+    ("label", "../x", f"contains '/'; {ALLOWED}"),
+    ("label", "..", f"starts with '.'; {ALLOWED}"),
+    ("label", "-rf", f"starts with '-'; {ALLOWED}"),
+    ("label", "stable ", f"contains ' '; {ALLOWED}"),
+    ("label", " a , b", f"contains ' '; {ALLOWED}"),
+    ("label", "canary:predict", f"contains ':'; {ALLOWED}"),
+    ("label", "a?b=1", f"contains '?'; {ALLOWED}"),
+    ("label", "a%2Fb", f"contains '%'; {ALLOWED}"),
+    ("label", "ünïcödé", f"contains 'ü'; {ALLOWED}"),
+    ("label", "\u0663", f"contains '\u0663'; {ALLOWED}"),  # ARABIC-INDIC DIGIT THREE: a digit, not ASCII
+    ("label", "tab\there", f"contains '\\t'; {ALLOWED}"),
+    ("label", "", "must not be empty"),
+    ("label", LONG, "is 256 characters long; at most 255"),
+    ("label", 7, "must be text, not int"),
+    ("model", "a,,b", f"contains ','; {ALLOWED}"),
+    ("model", "../x", f"contains '/'; {ALLOWED}"),
+    ("model", "my model", f"contains ' '; {ALLOWED}"),
+    ("model", "pêts", f"contains 'ê'; {ALLOWED}"),
+    ("model", "", "must not be empty"),
+    ("model", LONG, "is 256 characters long; at most 255"),
+    ("model", None, "must be text, not NoneType"),
+])
+def test_bad_names_are_refused_naming_the_field(field, value, reason):
+    with pytest.raises(InvalidArgumentError) as caught:
+        model_path(value, label="ok") if field == "model" else model_path("pets", label=value)
+    exc = caught.value
+    assert (exc.field, exc.value, exc.status, exc.method, exc.url) == (field, value, None, "", "")
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    assert exc.error == f"{field} {shown}: {reason}"
+    assert str(exc) == exc.error
+
+
+@pytest.mark.parametrize("version", [-1, "2", "a,,b", 2.0, 2.5, float("nan"), float("inf"), True, b"2", [2], -10 ** 30])
+def test_bad_versions_are_refused(version):
+    with pytest.raises(InvalidArgumentError) as caught:
+        model_path("pets", version=version)
+    assert (caught.value.field, caught.value.error) == (
+        "version", f"version {version!r}: must be a non-negative integer")
+
+
+def test_version_and_label_together_are_refused():
+    with pytest.raises(InvalidArgumentError) as caught:
         model_path("pets", version=1, label="stable")
-    with pytest.raises(ValueError, match="non-negative integer"):
-        model_path("pets", version=-1)
+    assert (caught.value.field, caught.value.error) == (
+        "version/label", "version/label (1, 'stable'): give a version or a label, not both")
+
+
+def test_parse_errors_never_quote_the_answer():
+    secret = "password=hunter2"
+    with pytest.raises(ValueError) as caught:
+        VersionStatus.list_from_json({"model_version_status": [{"version": secret}]})
+    assert str(caught.value) == "model_version_status[].version is not an integer (str)"
+    with pytest.raises(ValueError) as caught:
+        ModelMetadata.from_json({"secret": secret})
+    assert secret not in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        PredictResponse.from_json({"secret": secret})
+    assert secret not in str(caught.value)

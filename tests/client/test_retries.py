@@ -7,7 +7,8 @@ import time
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from client import InvalidInputError, RequestTimeoutError, ServerUnavailableError, TFServingClient, TFServingError
+from client import (InvalidInputError, RequestTimeoutError, ServerUnavailableError, TFServingClient, TFServingError,
+                    UnexpectedAnswerError)
 from tests.client.conftest import fake_model_handler, fake_status, json_response, png_bytes
 from tests.support import free_port
 
@@ -96,17 +97,29 @@ def test_slow_route_times_out_without_read_retries(fake_server):
     assert len(server.calls) == 1 and elapsed < 1.4
 
 
-def test_non_json_error_body_is_kept_as_text(fake_server):
-    server = fake_server(sequence(Response("upstream exploded", status=502)))
+def test_a_non_json_error_body_is_described_never_quoted(fake_server):
+    server = fake_server(sequence(Response("upstream exploded", status=502, content_type="text/plain")))
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
         with pytest.raises(ServerUnavailableError) as caught:
             tfs.status()
-    assert (caught.value.status, caught.value.error) == (502, "upstream exploded")
+    assert (caught.value.status, caught.value.error, caught.value.foreign_answer) == (
+        502, "the answer is not TF Serving's JSON (HTTP 502 Bad Gateway, text/plain, 17 bytes)", True)
+
+
+def test_tf_serving_error_text_is_bounded(fake_server):
+    server = fake_server(sequence(json_response({"error": "Invalid argument: " + "x" * 1000}, 400)))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(InvalidInputError) as caught:
+            tfs.predict(instances=[1])
+    assert caught.value.error == "Invalid argument: " + "x" * 282 + "... (718 more characters)"
+    assert caught.value.foreign_answer is False
 
 
 @pytest.mark.parametrize("call, path, answer, message", [
     (lambda tfs: tfs.status(), "/v1/models/pets", {"model": "?"},
      "unexpected answer: ValueError: model status has no 'model_version_status' list"),
+    (lambda tfs: tfs.status(), "/v1/models/pets", {"model_version_status": [{"version": "secret-token"}]},
+     "unexpected answer: ValueError: model_version_status[].version is not an integer (str)"),
     (lambda tfs: tfs.status(), "/v1/models/pets", {"model_version_status": [{"state": "AVAILABLE"}]},
      "unexpected answer: KeyError: 'version'"),
     (lambda tfs: tfs.metadata(version=3), "/v1/models/pets/versions/3/metadata",
@@ -120,16 +133,29 @@ def test_malformed_answers_are_tfserving_errors_naming_the_url(fake_server, call
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
         with pytest.raises(TFServingError) as caught:
             call(tfs)
-    assert type(caught.value) is TFServingError
-    assert (caught.value.url, caught.value.status) == (server.url + path, 200)
-    assert caught.value.error.startswith(message)
+    assert type(caught.value) is UnexpectedAnswerError
+    assert (caught.value.url, caught.value.status, caught.value.error) == (server.url + path, 200, message)
 
 
-def test_non_json_success_is_a_tfserving_error(fake_server):
-    server = fake_server(sequence(Response("<html>proxy login</html>", status=200)))
+@pytest.mark.parametrize("answer, description", [
+    (Response("<html>proxy login</html>", status=200, content_type="text/html"), "HTTP 200 OK, text/html, 24 bytes"),
+    (Response("secret: 42\n", status=200), "HTTP 200 OK, text/plain, 11 bytes"),
+    (json_response(["a", "list"]), "HTTP 200 OK, application/json, 13 bytes"),
+    (Response("[" * 100000 + "]" * 100000, status=200, content_type="application/json"),
+     "HTTP 200 OK, application/json, 200000 bytes"),
+    (Response(b"\xff\xfe{", status=200, content_type="application/json; charset=utf-8"),
+     "HTTP 200 OK, application/json, 3 bytes"),
+    (Response("", status=302, headers={"Location": "http://127.0.0.1:1/elsewhere"}),
+     "HTTP 302 Found, text/plain, 0 bytes"),
+])
+def test_an_answer_that_is_not_tf_servings_json_is_described_never_quoted(fake_server, answer, description):
+    server = fake_server(sequence(answer))
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
-        with pytest.raises(TFServingError, match="answer is not a JSON object: '<html>proxy login</html>'"):
+        with pytest.raises(UnexpectedAnswerError) as caught:
             tfs.status()
+    assert caught.value.error == f"the answer is not TF Serving's JSON ({description})"
+    assert (caught.value.status, caught.value.foreign_answer) == (answer.status_code, True)
+    assert len(server.calls) == 1  # a redirect is not followed
 
 
 def test_a_malformed_predict_answer_costs_its_batch_not_the_run(fake_server):
@@ -144,8 +170,8 @@ def test_a_malformed_predict_answer_costs_its_batch_not_the_run(fake_server):
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
         results = tfs.classify([(f"{i}.png", png_bytes((250, 5, 5))) for i in range(6)], batch_size=2, concurrency=1)
     assert [(r.source, r.error_type) for r in results] == [
-        ("0.png", "TFServingError"), ("1.png", "TFServingError"), ("2.png", "TFServingError"),
-        ("3.png", "TFServingError"), ("4.png", None), ("5.png", None)]
+        ("0.png", "UnexpectedAnswerError"), ("1.png", "UnexpectedAnswerError"), ("2.png", "UnexpectedAnswerError"),
+        ("3.png", "UnexpectedAnswerError"), ("4.png", None), ("5.png", None)]
     predict_url = f"{server.url}/v1/models/pets/versions/1:predict"
     assert results[0].error == (f"POST {predict_url} -> 200: unexpected answer: ValueError: unnamed predictions "
                                 "for a signature with outputs ['classes', 'probabilities']")

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from client.batching import run_batch
+from client.batching import RunState, run_batch
 from client.errors import (InvalidInputError, ModelNotFoundError, PayloadTooLargeError, ServerUnavailableError,
-                           TFServingError)
+                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError)
 from client.plan import ClassifyPlan
 from client.protocol import SignatureSpec, TensorSpec
 from tests.client.conftest import BAD_MARK, png_bytes
@@ -50,7 +50,7 @@ def test_random_batches_isolate_exactly_the_bad_instances(seed):
     bad = set(rng.sample(range(n), rng.randint(0, min(n, 4)))) if seed % 10 else set(range(n))
     batch = items(bad, n)
     send = FakeSend()
-    results = run_batch(batch, PLAN, send, 3)
+    results = run_batch(batch, PLAN, send, RunState("pets", 3))
     assert [r.source for r in results] == [f"img{i}" for i in range(n)]
     assert {r.source for r in results if not r.ok} == {f"img{i}" for i in bad}
     for i, result in enumerate(results):
@@ -67,38 +67,80 @@ def test_random_batches_isolate_exactly_the_bad_instances(seed):
 
 def test_payload_too_large_splits_like_a_400():
     send = FakeSend(error=PayloadTooLargeError)
-    results = run_batch(items({2}, 4), PLAN, send, 1)
+    results = run_batch(items({2}, 4), PLAN, send, RunState("pets", 1))
     assert [r.error_type for r in results] == [None, None, "PayloadTooLargeError", None]
 
 
 @pytest.mark.parametrize("answer, message", [
     ([], "server answered 0 predictions for 3 instances"),
-    ([{"probabilities": [0.5, 0.5]}] * 3, "answer lacks a usable 'classes' output"),
+    ([{"probabilities": [0.5, 0.5]}] * 3, "img{i}: answer lacks the 'classes' output: got outputs ['probabilities']"),
+    ([{"probabilities": [0.5, 10 ** 400], "classes": ["a", "b"]}] * 3,
+     "img{i}: answer has an unusable output (OverflowError): got outputs ['classes', 'probabilities']"),
+    ([{"probabilities": [0.5, 0.5], "classes": ["a", "b"], "extra": [{"b64": 7}]}] * 3,
+     "img{i}: answer has an unusable output (TypeError): got outputs ['classes', 'extra', 'probabilities']"),
 ])
 def test_malformed_answers_become_rows_for_that_batch(answer, message):
-    results = run_batch(items(set(), 3), PLAN, lambda instances: answer, 1)
+    results = run_batch(items(set(), 3), PLAN, lambda instances: answer, RunState("pets", 1))
     assert [r.source for r in results] == ["img0", "img1", "img2"]
-    assert all(not r.ok and message in r.error for r in results)
+    assert [(r.error, r.error_type) for r in results] == [
+        (message.format(i=i), "UnexpectedAnswerError") for i in range(3)]
 
 
 @pytest.mark.parametrize("error", [
     ServerUnavailableError("cannot reach the server", method="POST", url=URL),
     TFServingError("unexpected answer: ValueError: unnamed predictions", method="POST", url=URL, status=200),
-    ValueError("columnar outputs of unequal batch sizes: [1, 2]"),
+    UnexpectedAnswerError("unexpected answer: ValueError: columnar outputs of unequal batch sizes: [1, 2]",
+                          method="POST", url=URL, status=200),
 ])
 def test_request_failures_become_rows_not_exceptions(error):
     def send(instances):
         raise error
-    results = run_batch(items(set(), 2), PLAN, send, 1)
+    results = run_batch(items(set(), 2), PLAN, send, RunState("pets", 1))
     assert [(r.source, r.error, r.error_type) for r in results] == [
         (f"img{i}", str(error), type(error).__name__) for i in range(2)]
 
 
-def test_model_level_errors_stop_the_batch():
+@pytest.mark.parametrize("error, answered, message", [
+    (VersionNotAvailableError("Servable not found for request: Specific(pets, 1)", method="POST", url=URL,
+                              status=404), True,
+     "not classified: version 1 of model 'pets' is no longer available (unloaded during the run); "
+     "the server said: Servable not found for request: Specific(pets, 1)"),
+    (ModelNotFoundError("Could not find any versions of model pets", method="POST", url=URL, status=404), False,
+     "not classified: model 'pets' is not served; the server said: Could not find any versions of model pets"),
+])
+def test_a_missing_target_becomes_rows_and_stops_later_batches(error, answered, message):
     def send(instances):
-        raise ModelNotFoundError("Could not find any versions of model pets", method="POST", url=URL, status=404)
-    with pytest.raises(ModelNotFoundError):
-        run_batch(items(set(), 2), PLAN, send, 1)
+        raise error
+    state = RunState("pets", 1)
+    state.answered = answered  # an earlier batch was answered: the target went away during the run
+    first = run_batch(items(set(), 2), PLAN, send, state)
+    assert [(r.source, r.error, r.error_type, r.version) for r in first] == [
+        (f"img{i}", f"img{i}: {message}", type(error).__name__, 1) for i in range(2)]
+    assert state.gone is error
+    loaded = []
+    later = run_batch([("late.png", lambda: loaded.append(1) or GOOD)], PLAN, FakeSend(), state)
+    assert [(r.source, r.error) for r in later] == [("late.png", f"late.png: {message}")]
+    assert loaded == []  # not even read: nothing would be sent
+
+
+def test_a_version_gone_mid_split_answers_the_rest_without_sending():
+    """A 400 splits the batch; the version disappears before the second half is sent."""
+    calls = []
+
+    def send(instances):
+        calls.append(len(instances))
+        if len(calls) == 1:
+            raise InvalidInputError("Invalid argument: bad instance", method="POST", url=URL, status=400)
+        if len(calls) == 2:
+            return FakeSend()(instances)
+        raise VersionNotAvailableError("Servable not found for request: Specific(pets, 2)", method="POST", url=URL,
+                                       status=404)
+    results = run_batch(items(set(), 8), PLAN, send, RunState("pets", 2))
+    assert calls == [8, 4, 4]
+    assert [r.ok for r in results] == [True] * 4 + [False] * 4
+    assert {r.error_type for r in results[4:]} == {"VersionNotAvailableError"}
+    assert all("version 2 of model 'pets' is no longer available (unloaded during the run)" in r.error
+               for r in results[4:])
 
 
 def test_any_exception_while_preparing_one_item_costs_only_that_item():
@@ -108,7 +150,7 @@ def test_any_exception_while_preparing_one_item_costs_only_that_item():
     def explode():
         raise Weird("decoder blew up")
     batch = [("a", lambda: GOOD), ("b", explode), ("c", lambda: "text, not bytes"), ("d", lambda: GOOD)]
-    results = run_batch(batch, PLAN, FakeSend(), 1)
+    results = run_batch(batch, PLAN, FakeSend(), RunState("pets", 1))
     assert [(r.source, r.ok, r.error_type) for r in results] == [
         ("a", True, None), ("b", False, "Weird"), ("c", False, "ImageError"), ("d", True, None)]
     assert results[1].error == "b: decoder blew up"
