@@ -24,7 +24,7 @@ IMBALANCE_RATIO = 1.5
 RIGHT, WRONG, NO_TRUTH = "right", "wrong", "no ground truth"
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+def column_or_none(frame: pd.DataFrame, name: str) -> pd.Series:
     """A column as objects with None for missing (absent columns read as all None)."""
     if name not in frame:
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
@@ -40,16 +40,25 @@ def effective_truth(frame: pd.DataFrame) -> pd.Series:
 
 def correct_column(frame: pd.DataFrame) -> pd.Series:
     """`correct` as the schema defines it: top_class == effective truth when both are known, else None."""
-    pairs = zip(_column(frame, "top_class"), effective_truth(frame))
+    pairs = zip(column_or_none(frame, "top_class"), effective_truth(frame))
     return pd.Series([schema.is_correct(predicted, truth) for predicted, truth in pairs], index=frame.index,
                      dtype=object)
+
+
+def _classified_mask(frame: pd.DataFrame) -> pd.Series:
+    return column_or_none(frame, "error").isna() & column_or_none(frame, "top_class").notna()
+
+
+def classified(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows that got a prediction (no error)."""
+    return frame[_classified_mask(frame)]
 
 
 def evaluated(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
     """The rows inside the metrics: classified without error, with an effective truth that is a model class.
     Columns: the frame's, plus `truth` and `is_correct` (bool)."""
     truth = effective_truth(frame)
-    keep = _column(frame, "error").isna() & _column(frame, "top_class").notna() & truth.isin(list(class_names))
+    keep = _classified_mask(frame) & truth.isin(list(class_names))
     rows = frame.loc[keep].assign(truth=truth[keep])
     return rows.assign(is_correct=(rows["top_class"] == rows["truth"]).astype(bool))
 
@@ -71,7 +80,7 @@ class Coverage:
 
 
 def coverage(frame: pd.DataFrame, class_names: Sequence[str]) -> Coverage:
-    failed = _column(frame, "error").notna() | _column(frame, "top_class").isna()
+    failed = ~_classified_mask(frame)
     truth = effective_truth(frame)
     n_evaluated = len(evaluated(frame, class_names))
     without = int((~failed & truth.isna()).sum())
@@ -219,13 +228,9 @@ def mistakes(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
     return rows[~rows["is_correct"]].sort_values("confidence", ascending=False, kind="stable")
 
 
-def _classified(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[_column(frame, "error").isna() & _column(frame, "top_class").notna()]
-
-
 def confidence_histogram(frame: pd.DataFrame, class_names: Sequence[str], n_bins: int = 10) -> pd.DataFrame:
     """lower, upper, outcome (right / wrong / no ground truth), count — every classified row once."""
-    rows = _classified(frame)
+    rows = classified(frame)
     outcome = correct_column(rows).map({True: RIGHT, False: WRONG}).where(
         effective_truth(rows).isin(list(class_names)), NO_TRUTH)
     index = _bin_index(rows["confidence"].to_numpy(dtype=float), n_bins)
@@ -239,7 +244,7 @@ def confidence_histogram(frame: pd.DataFrame, class_names: Sequence[str], n_bins
 def review_queue(frame: pd.DataFrame, class_names: Sequence[str], threshold: float) -> pd.DataFrame:
     """Classified rows with confidence below `threshold`, least confident first, with the two likeliest classes:
     source, confidence, first, first_p, second, second_p, truth."""
-    rows = _classified(frame)
+    rows = classified(frame)
     rows = rows[rows["confidence"] < threshold].sort_values("confidence", kind="stable")
     probabilities = rows[[prob_column(name) for name in class_names]].to_numpy(dtype=float)
     order = np.argsort(-probabilities, axis=1, kind="stable")[:, :2] if len(rows) else np.zeros((0, 2), int)
@@ -253,18 +258,24 @@ def review_queue(frame: pd.DataFrame, class_names: Sequence[str], threshold: flo
     }, index=rows.index)
 
 
-def accuracy_coverage(frame: pd.DataFrame, class_names: Sequence[str], steps: int = 100) -> pd.DataFrame:
+def accuracy_coverage(frame: pd.DataFrame, class_names: Sequence[str], steps: int = 100,
+                      thresholds: Sequence[float] | None = None) -> pd.DataFrame:
     """threshold, kept, coverage (share of evaluated images at or above the threshold), accuracy on those kept
-    (NaN when none is kept) — for thresholds 0, 1/steps, …, 1."""
+    (NaN when none is kept) — for `thresholds`, by default 0, 1/steps, …, 1."""
     rows = evaluated(frame, class_names)
     confidence, right = rows["confidence"].to_numpy(dtype=float), rows["is_correct"].to_numpy(dtype=bool)
-    thresholds = np.arange(steps + 1) / steps
-    kept = (confidence[None, :] >= thresholds[:, None])
+    grid = np.arange(steps + 1) / steps if thresholds is None else np.asarray(thresholds, dtype=float)
+    kept = confidence[None, :] >= grid[:, None]
     n_kept = kept.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         accuracy = np.where(n_kept > 0, (kept & right[None, :]).sum(axis=1) / n_kept, np.nan)
-        share = n_kept / len(rows) if len(rows) else np.full(len(thresholds), np.nan)
-    return pd.DataFrame({"threshold": thresholds, "kept": n_kept, "coverage": share, "accuracy": accuracy})
+        share = n_kept / len(rows) if len(rows) else np.full(len(grid), np.nan)
+    return pd.DataFrame({"threshold": grid, "kept": n_kept, "coverage": share, "accuracy": accuracy})
+
+
+def accuracy_at(frame: pd.DataFrame, class_names: Sequence[str], threshold: float) -> pd.Series:
+    """One row of accuracy_coverage: kept, coverage and accuracy if images below `threshold` went to a person."""
+    return accuracy_coverage(frame, class_names, thresholds=[threshold]).iloc[0]
 
 
 def filter_results(frame: pd.DataFrame, *, classes: Sequence[str] | None = None, errors_only: bool = False,
@@ -274,18 +285,18 @@ def filter_results(frame: pd.DataFrame, *, classes: Sequence[str] | None = None,
     rows that failed. `wrong_only`: predictions that disagree with the truth. `confidence_range`: inclusive;
     narrowing it drops failed rows (they have no confidence). `review_below`: rows the review queue holds."""
     keep = pd.Series(True, index=frame.index)
-    confidence = pd.to_numeric(_column(frame, "confidence"), errors="coerce")
+    confidence = pd.to_numeric(column_or_none(frame, "confidence"), errors="coerce")
     if classes is not None:
-        keep &= _column(frame, "top_class").isin(list(classes))
+        keep &= column_or_none(frame, "top_class").isin(list(classes))
     if errors_only:
-        keep &= _column(frame, "error").notna()
+        keep &= column_or_none(frame, "error").notna()
     if wrong_only:
         keep &= correct_column(frame).eq(False)
     low, high = confidence_range
     if (low, high) != (0.0, 1.0):
         keep &= confidence.between(low, high)
     if review_below is not None:
-        keep &= _column(frame, "error").isna() & (confidence < review_below)
+        keep &= _classified_mask(frame) & (confidence < review_below)
     return frame.loc[keep]
 
 
@@ -305,7 +316,7 @@ def apply_correction(frame: pd.DataFrame, source: str, correction: str | None, c
         raise ValueError(f"correction: no result row has source {source!r}")
     updated = frame.copy()
     for name in ("correction", "corrected_at", "correct"):
-        updated[name] = _column(updated, name)
+        updated[name] = column_or_none(updated, name)
     updated.loc[match, "correction"] = correction
     updated.loc[match, "corrected_at"] = None if correction is None else (corrected_at or utc_now_text())
     updated["correct"] = correct_column(updated)

@@ -1,0 +1,15 @@
+"""A page that only draws dashboard.evaluation_view over the frame a test put in session state."""
+import streamlit as st
+
+from dashboard import evaluation, evaluation_view
+
+
+def correct(source: str, correction: str | None) -> None:
+    st.session_state["frame"] = evaluation.apply_correction(st.session_state["frame"], source, correction,
+                                                            st.session_state["class_names"])
+    st.session_state["corrections"] = [*st.session_state.get("corrections", []), (source, correction)]
+
+
+st.session_state["threshold"] = evaluation_view.render_evaluation(
+    st.session_state["frame"], st.session_state["class_names"], key_prefix="eval",
+    thumbnails=st.session_state.get("thumbnails"), on_correction=correct)

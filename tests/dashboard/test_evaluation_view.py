@@ -1,0 +1,191 @@
+"""dashboard.evaluation_view drawn by AppTest over synthetic result frames (no server, no TensorFlow)."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from client.schema import columns
+from dashboard import evaluation as ev
+from dashboard.evaluation_view import pending_corrections
+from dashboard.plain import escape_markdown
+from dashboard.thumbnails import thumbnail_data_uri
+from tests.dashboard.test_evaluation import CLASSES, LABELLED, row
+from tests.support import ROOT
+
+APP = ROOT / "tests" / "dashboard" / "apps" / "evaluation_app.py"
+BEACON = "x![b](http://127.0.0.1:9/beacon.png).jpg"
+
+
+def synthetic_frame() -> pd.DataFrame:
+    rows = [row(*item) for item in LABELLED]
+    rows.append(row("o3.jpg", "dog", "other", 0.60, correction="other"))
+    rows.append(row("broken.jpg", "cat", None, None, error="broken.jpg: corrupt image"))
+    rows.append(row("unlabelled.jpg", None, "dog", 0.50))
+    rows.append(row(BEACON, "dog", "cat", 0.99))   # a hostile file name, and the most confident mistake
+    return pd.DataFrame(rows).reindex(columns=columns(CLASSES))
+
+
+def tiny_thumbnail() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="JPEG")
+    return thumbnail_data_uri(out.getvalue())
+
+
+def start(frame: pd.DataFrame, thumbnails=None) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    app.session_state["frame"] = frame
+    app.session_state["class_names"] = CLASSES
+    if thumbnails is not None:
+        app.session_state["thumbnails"] = thumbnails
+    return app.run()
+
+
+def table_with(app: AppTest, *names: str):
+    """The one table on screen that has all these columns."""
+    [table] = [t for t in app.dataframe if set(names) <= set(t.value.columns)]
+    return table
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def test_accuracy_per_class_table_and_review_queue_match_the_rows():
+    frame = synthetic_frame()
+    app = start(frame)
+    assert not app.exception
+    summary = ev.accuracy_summary(frame, CLASSES)
+    assert (summary.correct, summary.total) == (8, 12)
+    accuracy = app.metric[0]
+    assert (accuracy.label, accuracy.value) == ("Accuracy", "66.7%")
+    assert accuracy.proto.delta == f"8/12 · {summary.interval_text()}"
+    assert "8/12" in accuracy.help and f"{summary.low:.1%} to {summary.high:.1%}" in accuracy.help
+    assert metrics(app)["Balanced accuracy"] == f"{summary.balanced:.1%}"   # supports 5, 4, 3: imbalanced
+    assert "12 of 14 images evaluated (1 failed, 1 without ground truth)" in [c.value for c in app.caption]
+
+    per_class = table_with(app, "precision", "recall", "f1").value.set_index("class")
+    expected = ev.per_class_metrics(frame, CLASSES).set_index("class")
+    pd.testing.assert_frame_equal(per_class, expected, check_dtype=False)
+    assert per_class.loc["cat", "support"] == 5 and per_class.loc["cat", "predicted"] == 6
+
+    queue = table_with(app, "first", "second").value
+    assert len(queue) == len(ev.review_queue(frame, CLASSES, 0.6)) == 4
+    assert queue["source"].tolist() == ["c5.jpg", "d3.jpg", "unlabelled.jpg", "d2.jpg"]
+    assert metrics(app)["Coverage"] == f"{ev.accuracy_at(frame, CLASSES, 0.6)['coverage']:.0%}"
+
+
+def test_the_charts_and_the_cell_selection_parameter_are_drawn():
+    app = start(synthetic_frame())
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    titles = [json.dumps(spec.get("title")) for spec in specs]
+    for title in ("Confusion matrix", "Reliability", "Top-class confidence", "Accuracy and coverage"):
+        assert sum(title in t for t in titles) == 1, title
+    heatmap = next(spec for spec in specs if "Confusion matrix" in json.dumps(spec.get("title")))
+    assert "cell" in json.dumps(heatmap.get("params", [])) + json.dumps(heatmap.get("layer", []))
+    assert {"Expected calibration error", "Brier score"} <= set(metrics(app))
+
+
+def test_selecting_a_confusion_cell_lists_its_images_with_thumbnails():
+    frame = synthetic_frame()
+    uri = tiny_thumbnail()
+    app = start(frame, thumbnails={source: uri for source in frame["source"]})
+    assert "Select a cell to list its images." in [c.value for c in app.caption]
+    app.session_state["eval_confusion"] = {"selection": {"cell": [{"true": "dog", "predicted": "cat"}]}}
+    app.run()
+    assert not app.exception
+    assert "True dog, predicted cat: 2 image(s)" in [t.value for t in app.text]
+    cell = table_with(app, "top_class", "truth", "thumbnail").value
+    assert cell["source"].tolist() == [BEACON, "d3.jpg"]   # most confident first
+    assert cell["thumbnail"].tolist() == [uri, uri]
+
+
+def test_threshold_slider_changes_the_queue():
+    frame = synthetic_frame()
+    app = start(frame)
+    app.slider(key="eval_threshold").set_value(0.5).run()
+    queue = table_with(app, "first", "second").value
+    assert queue["source"].tolist() == ev.review_queue(frame, CLASSES, 0.5)["source"].tolist() == [
+        "c5.jpg", "d3.jpg"]
+    assert app.session_state["threshold"] == 0.5
+
+
+def test_a_correction_in_the_editor_moves_accuracy_by_exactly_one_image():
+    app = start(synthetic_frame())
+    editor = app.data_editor[0]
+    shown = editor.value
+    position = shown["source"].tolist().index("c4.jpg")    # cat predicted dog: wrong
+    assert shown["correction"].isna().tolist().count(False) == 1   # only o3.jpg is corrected
+    app.session_state["eval_corrections"] = {"edited_rows": {position: {"correction": "dog"}}, "added_rows": [],
+                                             "deleted_rows": []}
+    app.run()
+    assert not app.exception
+    assert app.session_state["corrections"] == [("c4.jpg", "dog")]
+    assert app.metric[0].value == "75.0%" and app.metric[0].proto.delta.startswith("9/12 ")
+    corrected = app.session_state["frame"].set_index("source").loc["c4.jpg"]
+    assert (corrected["correction"], corrected["correct"]) == ("dog", True)
+
+
+def test_without_ground_truth_only_confidence_and_the_queue_are_shown():
+    frame = synthetic_frame().drop(columns=["ground_truth", "correction"])
+    app = start(frame)
+    assert not app.exception
+    assert [i.value for i in app.info] == [
+        "No ground truth for these images: accuracy, the confusion matrix and calibration need it. "
+        "Correct a few predictions below to start measuring."]
+    assert "Accuracy" not in metrics(app)
+    assert len(table_with(app, "first", "second").value) == len(ev.review_queue(frame, CLASSES, 0.6))
+    assert len(app.get("vega_lite_chart")) == 1
+
+
+def test_file_names_are_shown_as_plain_text():
+    app = start(synthetic_frame())
+    assert BEACON in [t.value for t in app.text]   # the mistakes grid names it with st.text
+    markdown = [m.value for m in app.markdown] + [c.value for c in app.caption]
+    assert not any("![b](" in text for text in markdown)
+
+
+def test_pending_corrections_lists_only_changed_rows():
+    before = pd.DataFrame({"source": ["a", "b", "c"], "correction": [None, "cat", None]})
+    after = before.assign(correction=["dog", "cat", None])
+    assert pending_corrections(before, after) == [("a", "dog")]
+    assert pending_corrections(before, before.assign(correction=[None, None, None])) == [("b", None)]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The fields of client.truth.TruthDetection the view reads."""
+    summary: str
+    unmatched: dict = field(default_factory=dict)
+    mapping: dict = field(default_factory=dict)
+
+
+def truth_app():
+    import streamlit as st
+
+    from dashboard.evaluation_view import render_truth_mapping, render_truth_summary
+    from tests.dashboard.test_evaluation_view import Detection
+
+    detection = Detection("ground truth from folder names: 3 classes, 60 of 63 images",
+                          unmatched={"kittens": 2, "[x](http://127.0.0.1:9)": 1}, mapping={"kittens": "cat"})
+    render_truth_summary(detection)
+    st.session_state["mapping"] = render_truth_mapping(detection, ["cat", "dog", "other"], key_prefix="truth")
+
+
+def test_truth_summary_and_mapping_editor():
+    app = AppTest.from_function(truth_app, default_timeout=60).run()
+    assert not app.exception
+    assert [c.value for c in app.caption] == [escape_markdown("ground truth from folder names: 3 classes, 60 of 63 "
+                                                              "images")]
+    assert [w.value for w in app.warning] == [
+        "2 truth value(s) on 3 image(s) match no class: map them below or they stay outside the metrics."]
+    assert app.session_state["mapping"] == {"kittens": "cat", "[x](http://127.0.0.1:9)": None}
+    app.session_state["truth_truth_mapping"] = {"edited_rows": {1: {"class": "dog"}}, "added_rows": [],
+                                                "deleted_rows": []}
+    app.run()
+    assert app.session_state["mapping"] == {"kittens": "cat", "[x](http://127.0.0.1:9)": "dog"}
