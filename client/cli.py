@@ -1,9 +1,18 @@
 """`python -m client status|metadata|classify` — the client from a shell.
 
+classify writes one row per input (client.schema's columns: source, top_class, confidence,
+prob_<class>..., ground_truth, correct, correction, corrected_at, model, target, version,
+latency_ms, error, error_type) as CSV on stdout or to --out FILE.csv/.jsonl/.parquet. An existing
+--out file is resumed: sources already done are skipped, failed ones retried, and the file ends
+with exactly one row per source (rewritten through a temporary file and a rename). CSV cells that a
+spreadsheet would run as a formula (= + - @ tab CR at the start, e.g. a file named
+`@SUM(1+1)dog.jpg`) are written with a leading apostrophe.
+
 Exit codes: 0 done, some images classified (per-file errors are rows, not failures), or everything
 was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
-not a results file or cannot be written); 3 server unreachable (including every image failing
-because the server did), or the model/version/label/signature is unusable; 130 interrupted.
+not a results file or cannot be written, an unreadable --truth file); 3 server unreachable
+(including every image failing because the server did), or the model/version/label/signature is
+unusable or went away during the run (every input still has its row; rerun to resume); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -11,17 +20,25 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from client._noprogress import NoProgress
 from client.core import TFServingClient
 from client.errors import TFServingError
-from client.outputs import RETRYABLE_ERRORS, ResultWriter, completed_sources, format_of
+from client.cli_rows import RowMaker, accuracy_text, skipped_text
+from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
 from client.protocol import ModelMetadata, TensorSpec
-from client.sources import expand_sources
+from client.resume import latest_rows, read_rows
+from client.results import ClassificationResult
+from client.schema import target_text
+from client.sources import Skipped, expand_sources
+from client.truth import TruthFileError, read_truth_file
 
 EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_URL = "http://127.0.0.1:8501"
+TRUTH_METHODS = ("auto", "folders", "names", "none")
+# The model or version went away during the run: the rest of the inputs are rows naming that.
+TARGET_GONE = frozenset({"VersionNotAvailableError", "ModelNotFoundError"})
 
 
 def _target_options() -> argparse.ArgumentParser:
@@ -43,13 +60,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", parents=[common], help="version states of the model")
     commands.add_parser("metadata", parents=[common], help="signatures of a version")
-    classify = commands.add_parser("classify", parents=[common], help="classify images, folders, ZIP archives")
-    classify.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (walked), .zip archives")
+    classify = commands.add_parser(
+        "classify", parents=[common], help="classify images, folders, ZIP archives",
+        epilog="Rows: source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, "
+               "corrected_at, model, target, version, latency_ms, error, error_type. CSV cells starting with "
+               "= + - @ tab or CR get a leading ' so spreadsheets show them as text.")
+    classify.add_argument("paths", nargs="+", metavar="PATH",
+                          help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
     classify.add_argument("--signature", dest="signature_name", help="signature (default: serving_default)")
     classify.add_argument("--batch-size", type=int, default=16, help="images per request (default: %(default)s)")
     classify.add_argument("--concurrency", type=int, default=2, help="requests in flight (default: %(default)s)")
     classify.add_argument("--labels", help="comma-separated class names, for models without a class output")
-    classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed")
+    classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed "
+                                                   "and ends with one row per source")
+    classify.add_argument("--truth", default="none", metavar="folders|names|auto|FILE",
+                          help="ground truth for the ground_truth and correct columns and the accuracy: the "
+                               "nearest folder name (cat/1.jpg), the file name's leading word (cat.1.jpg), "
+                               "auto (folders, else names), or a CSV/JSON file of source,label "
+                               "(default: %(default)s)")
     classify.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser
 
@@ -78,34 +106,97 @@ def _progress_bar(total: int, *, disabled: bool):
     return tqdm(total=total, unit="img", file=sys.stderr, disable=disabled, dynamic_ncols=True)
 
 
-def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[str]) -> int:
-    sources = [(name, load) for name, load in expand_sources(args.paths) if name not in done_before]
+def _remaining(sources: list[tuple[str, Any]], seen: set[str], exc: TFServingError) -> list[ClassificationResult]:
+    """Rows for inputs the client never returned because the run stopped (the target went away)."""
+    return [ClassificationResult.failed(name, exc, message=f"{name}: not classified: {exc}")
+            for name, _ in sources if name not in seen]
+
+
+def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[str], truth_file: Any) -> int:
+    skipped: list[Skipped] = []
+    found = list(expand_sources(args.paths, skipped=skipped))
+    sources = [(name, load) for name, load in found if name not in done_before]
     if done_before:
         print(f"resuming {args.out}: {len(done_before)} sources already done", file=sys.stderr)
+    if skipped:
+        print(skipped_text(skipped), file=sys.stderr)
     if not sources:
+        if args.out is not None:
+            compact(args.out)  # a run killed before it compacted left duplicate rows
         print("nothing to classify" + (" (all already done)" if done_before else ": no images found"),
               file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
-    classified = errors = server_errors = 0
+    maker = RowMaker([name for name, _ in found], model=args.model,
+                     target=target_text(version=args.version, label=args.label), class_names=labels,
+                     truth_method=args.truth if truth_file is None else "file", truth_file=truth_file)
+    written: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    stopped: TFServingError | None = None
     with ResultWriter(args.out) as writer, _progress_bar(len(sources), disabled=args.no_progress) as bar:
-        for result in tfs.iter_classify(sources, version=args.version, label=args.label,
-                                        signature_name=args.signature_name, batch_size=args.batch_size,
-                                        concurrency=args.concurrency, labels=labels):
-            writer.write(result)
-            classified += result.ok
-            errors += not result.ok
-            server_errors += result.error_type in RETRYABLE_ERRORS
-            bar.set_postfix(errors=errors, refresh=False)
-            bar.update(1)
-    print(f"classified {classified}, errors {errors}" + (f", written to {args.out}" if args.out else ""),
-          file=sys.stderr)
+        def emit(results: list[ClassificationResult]) -> None:
+            for result in results:
+                seen.add(result.source)
+                for row in maker.add(result):
+                    writer.write(row)
+                    written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
+                bar.set_postfix(errors=sum(r["error_type"] is not None for r in written), refresh=False)
+                bar.update(1)
+        try:
+            for result in tfs.iter_classify(sources, version=args.version, label=args.label,
+                                            signature_name=args.signature_name, batch_size=args.batch_size,
+                                            concurrency=args.concurrency, labels=labels):
+                emit([result])
+        except TFServingError as exc:
+            if not seen:
+                raise  # nothing answered: the target itself is unusable (exit 3, no rows)
+            stopped = exc
+            emit(_remaining(sources, seen, exc))
+        for row in maker.finish():
+            writer.write(row)
+            written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
+    return _report(args, maker, written, stopped)
+
+
+def _report(args: argparse.Namespace, maker: RowMaker, written: list[dict[str, Any]],
+            stopped: TFServingError | None) -> int:
+    classified = sum(row["error_type"] is None for row in written)
+    errors = len(written) - classified
+    if maker.detection is not None and args.truth != "none":
+        print(maker.detection.summary, file=sys.stderr)
+    if args.out is not None:  # accuracy over the file's rows for these sources, resumed ones included
+        wanted = set(maker.sources)
+        rows = [row for row in latest_rows(read_rows(args.out)) if str(row.get("source")) in wanted]
+    else:
+        rows = written
+    accuracy = accuracy_text(rows) if args.truth != "none" else None
+    print(f"classified {classified}, errors {errors}" + (f", {accuracy}" if accuracy else "")
+          + (f", written to {args.out}" if args.out else ""), file=sys.stderr)
+    gone = [row for row in written if row["error_type"] in TARGET_GONE]
+    if stopped is not None or gone:
+        print(f"error: the model or version went away during the run: {len(gone)} inputs not classified"
+              + (f"; rerun with --out {args.out} to resume" if args.out else ""), file=sys.stderr)
+        return EXIT_SERVER
     if classified:
         return EXIT_OK
-    if server_errors == errors:  # every image failed because the server did: rerunning resumes them
+    if all(row["error_type"] in RETRYABLE_ERRORS for row in written):
+        # every image failed because the server did: rerunning resumes them
         print("error: the server failed every request", file=sys.stderr)
         return EXIT_SERVER
     return EXIT_NOTHING_CLASSIFIED
+
+
+def _truth_file(value: str) -> tuple[str, bytes] | None:
+    """None for a method name; else (file name, contents) of a readable truth file (raises OSError /
+    TruthFileError naming it)."""
+    if value in TRUTH_METHODS:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise TruthFileError(f"{value}: no such file (or use one of {', '.join(TRUTH_METHODS)})")
+    data = path.read_bytes()
+    read_truth_file(str(path), data)  # refuse an unreadable file before any request
+    return path.name, data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: --batch-size and --concurrency must be >= 1", file=sys.stderr)
             return EXIT_USAGE
     done_before: set[str] = set()
+    truth_file: tuple[str, bytes] | None = None
+    if args.command == "classify":
+        try:
+            truth_file = _truth_file(args.truth)
+        except (OSError, TruthFileError) as exc:
+            print(f"error: --truth {exc}", file=sys.stderr)
+            return EXIT_USAGE
     if args.command == "classify" and args.out is not None:
         try:
             format_of(args.out)
@@ -135,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "metadata":
                 _print_metadata(tfs.metadata(version=args.version, label=args.label))
                 return EXIT_OK
-            return _classify(tfs, args, done_before)
+            return _classify(tfs, args, done_before, truth_file)
     except KeyboardInterrupt:
         print("\ninterrupted" + (f"; rerun with --out {args.out} to resume" if getattr(args, "out", None) else ""),
               file=sys.stderr)

@@ -1,10 +1,13 @@
-"""Result files for the CLI: CSV, JSON Lines or Parquet, appended as results arrive, with resume.
+"""Result files for the CLI: CSV, JSON Lines or Parquet in client.schema's columns, with resume.
 
-Rows: source, label, prob_<label>…, version, latency_ms, error, error_type. CSV and JSONL rows are
-appended and flushed one by one, so a killed run keeps every finished row; a partial last row is
-cut off (client.resume) before appending. Parquet cannot be appended to, so its rows go to a
-JSON Lines journal (`FILE.parquet.partial.jsonl`) and are merged into FILE.parquet, atomically,
-when the run ends; a crashed run's journal is merged by the next one.
+CSV and JSONL rows are appended and flushed one by one, so a killed run keeps every finished row;
+a partial last row is cut off (client.resume) before appending. A resumed run appends the new
+outcome of a source that already has a row; when the run ends (or is interrupted) the file is
+compacted to one row per source, the latest, by writing a temporary file and renaming it over the
+original (os.replace), so a crash at any moment leaves either the old or the new file, never a
+mix. Parquet cannot be appended to: its rows go to a JSON Lines journal (`FILE.parquet.partial.jsonl`)
+and are merged into FILE.parquet the same way when the run ends; a crashed run's journal is merged
+by the next one. CSV cells are formula-safe (client.schema.csv_cells).
 """
 from __future__ import annotations
 
@@ -13,55 +16,104 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Any, Callable, Iterable, Mapping, TextIO
 
 import pandas as pd
 
-from client.results import ClassificationResult
-from client.resume import (FORMATS, RETRYABLE_ERRORS, completed_sources, drop_partial_tail, format_of,
-                           journal_of, read_rows)
+from client import schema
+from client.resume import (FORMATS, RETRYABLE_ERRORS, completed_sources, csv_header, drop_partial_tail, format_of,
+                           journal_of, latest_rows, read_rows)
 
-__all__ = ["FORMATS", "RETRYABLE_ERRORS", "ResultWriter", "completed_sources", "format_of"]
+__all__ = ["FORMATS", "RETRYABLE_ERRORS", "ResultWriter", "compact", "completed_sources", "format_of"]
 
-_LEADING = ["source", "label"]
-_TRAILING = ["version", "latency_ms", "error", "error_type"]
-
-
-def _columns(labels: Iterable[str]) -> list[str]:
-    return [*_LEADING, *(f"prob_{label}" for label in labels), *_TRAILING]
+Row = Mapping[str, Any]
 
 
-def _labels_in(columns: Iterable[str]) -> list[str]:
-    return [c[len("prob_"):] for c in columns if c.startswith("prob_")]
-
-
-def _replace_atomically(path: Path, write) -> None:
-    """write(temporary path), then rename over `path`: a crash leaves the old file intact."""
+def _replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """write(temporary path) and fsync, then rename over `path`: a crash leaves the old file intact."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(temporary)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
 
+def _columns_for(rows: Iterable[Row]) -> list[str]:
+    """Schema columns for every class named in `rows`, in first-seen order."""
+    classes: dict[str, None] = {}
+    for row in rows:
+        classes.update(dict.fromkeys(schema.class_names_of(row)))
+    return schema.columns(classes)
+
+
+def _write_csv(path: Path, rows: list[Row], columns: list[str]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(schema.csv_cells(row, columns) for row in rows)
+
+
+def _write_jsonl(path: Path, rows: list[Row], columns: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(_json_line(row, columns))
+
+
+def _write_parquet(path: Path, rows: list[Row], columns: list[str]) -> None:
+    frame = pd.DataFrame.from_records([{c: row.get(c) for c in columns} for row in rows], columns=columns)
+    for column in ("confidence", "latency_ms", *(schema.prob_column(c) for c in schema.class_names_of(columns))):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["version"] = pd.to_numeric(frame["version"], errors="coerce").astype("Int64")
+    frame["correct"] = frame["correct"].map(_as_bool).astype("boolean")
+    frame.to_parquet(path, index=False)
+
+
+def _as_bool(value: Any) -> bool | None:
+    if schema.is_missing(value):
+        return None
+    return value if isinstance(value, bool) else str(value) == "True"
+
+
+def _json_line(row: Row, columns: list[str]) -> str:
+    return json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False, default=str) + "\n"
+
+
+_WRITERS = {"csv": _write_csv, "jsonl": _write_jsonl, "parquet": _write_parquet}
+
+
+def compact(path: Path) -> None:
+    """Rewrite `path` (and merge a Parquet journal) as one row per source in the current columns, atomically.
+    A no-op for a CSV/JSONL file that already has one current-format row per source."""
+    kind = format_of(path)
+    journal = journal_of(path)
+    if not path.exists() and not (kind == "parquet" and journal.exists()):
+        return
+    rows = read_rows(path)
+    latest = latest_rows(rows)
+    columns = _columns_for(latest)
+    current = csv_header(path) == columns if kind == "csv" else all(set(columns) <= set(r) for r in rows)
+    if len(latest) == len(rows) and current and not (kind == "parquet" and journal.exists()):
+        return
+    _replace_atomically(path, lambda temporary: _WRITERS[kind](temporary, latest, columns))
+    if kind == "parquet":
+        journal.unlink(missing_ok=True)
+
+
 class ResultWriter:
-    """Writes result rows to `path` (None = CSV on stdout). Use as a context manager."""
+    """Writes schema rows to `path` (None = CSV on stdout), then compacts it. Use as a context manager."""
 
     def __init__(self, path: Path | None, *, stream: TextIO | None = None) -> None:
         self.path = path
         self.kind = format_of(path) if path else "csv"
         self._stream = stream or sys.stdout
         self._handle: TextIO | None = None
-        self._csv: csv.DictWriter | None = None
-        self._pending: list[ClassificationResult] = []  # CSV error rows held until the labels are known
-        self._existing_columns: list[str] | None = None
+        self._columns: list[str] | None = None
         self._text_path = journal_of(path) if self.kind == "parquet" else path  # where rows are appended
         if self._text_path is not None:
             drop_partial_tail(self._text_path)
-        if self.kind == "csv" and path is not None and path.exists() and path.stat().st_size > 0:
-            with open(path, newline="", encoding="utf-8") as handle:
-                self._existing_columns = next(csv.reader(handle), None)
 
     def __enter__(self) -> "ResultWriter":
         return self
@@ -69,14 +121,31 @@ class ResultWriter:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def write(self, result: ClassificationResult) -> None:
-        if self.kind in ("jsonl", "parquet"):
-            self._text().write(json.dumps(result.as_row(list(result.probabilities)), ensure_ascii=False) + "\n")
-            self._text().flush()
-        elif self._csv is None and not result.ok and self._existing_columns is None:
-            self._pending.append(result)
+    def write(self, row: Row) -> None:
+        """Append one row (client.schema.result_row); every row of a run has the same classes."""
+        if self._columns is None:
+            self._columns = self._start(schema.columns(schema.class_names_of(row)))
+        if self.kind == "csv":
+            csv.writer(self._text()).writerow(schema.csv_cells(row, self._columns))
         else:
-            self._write_csv(result)
+            self._text().write(_json_line(row, self._columns))
+        self._text().flush()
+
+    def _start(self, columns: list[str]) -> list[str]:
+        """The columns to append with. An existing CSV with other columns (another model's classes, an
+        old format, error rows only) is first rewritten in the union of both."""
+        if self.kind != "csv":
+            return columns
+        existing = csv_header(self.path) if self.path is not None else None
+        if existing is None:
+            csv.writer(self._text()).writerow(columns)
+            return columns
+        if existing == columns:
+            return columns
+        rows = read_rows(self.path)
+        merged = _columns_for([*rows, dict.fromkeys(columns)])
+        _replace_atomically(self.path, lambda temporary: _write_csv(temporary, rows, merged))
+        return merged
 
     def _text(self) -> TextIO:
         if self._handle is None:
@@ -86,63 +155,11 @@ class ResultWriter:
                 self._handle = open(self._text_path, "a", newline="", encoding="utf-8")
         return self._handle
 
-    def _write_csv(self, result: ClassificationResult) -> None:
-        if self._csv is None:
-            columns = self._existing_columns or _columns(result.probabilities)
-            self._csv = csv.DictWriter(self._text(), fieldnames=columns, extrasaction="ignore")
-            if self._existing_columns is None:
-                self._csv.writeheader()
-            for held in self._pending:
-                self._csv.writerow(held.as_row(_labels_in(columns)))
-            self._pending.clear()
-        known = _labels_in(self._csv.fieldnames)
-        if any(label not in known for label in result.probabilities) and self.path is not None:
-            self._widen([*known, *(label for label in result.probabilities if label not in known)])
-        self._csv.writerow(result.as_row(_labels_in(self._csv.fieldnames)))
-        self._text().flush()
-
-    def _widen(self, labels: list[str]) -> None:
-        """Rewrite the CSV with prob_ columns for new labels (an earlier run wrote only error rows,
-        or classified with another model) instead of silently dropping those probabilities."""
-        assert self.path is not None and self._handle is not None
-        self._handle.close()
-        self._handle = None
-        rows = read_rows(self.path)
-        columns = _columns(labels)
-
-        def write(temporary: Path) -> None:
-            with open(temporary, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(rows)
-
-        _replace_atomically(self.path, write)
-        self._existing_columns = columns
-        self._csv = csv.DictWriter(self._text(), fieldnames=columns, extrasaction="ignore")
-
     def close(self) -> None:
-        if self.kind == "csv" and self._csv is None and self._pending:
-            self._csv = csv.DictWriter(self._text(), fieldnames=_columns([]), extrasaction="ignore")
-            self._csv.writeheader()
-            for held in self._pending:
-                self._csv.writerow(held.as_row([]))
-            self._pending.clear()
         if self._handle is not None and self._handle is not self._stream:
             self._handle.close()
         elif self._handle is not None:
             self._handle.flush()
         self._handle = None
-        if self.kind == "parquet" and self.path is not None and journal_of(self.path).exists():
-            self._merge_parquet()
-
-    def _merge_parquet(self) -> None:
-        """FILE.parquet + its journal -> FILE.parquet (atomically), then drop the journal."""
-        assert self.path is not None
-        rows = read_rows(self.path)
-        labels: dict[str, None] = {}
-        for row in rows:
-            labels.update(dict.fromkeys(_labels_in(row)))
-        frame = pd.DataFrame.from_records(rows, columns=_columns(labels))
-        frame["version"] = frame["version"].astype("Int64")
-        _replace_atomically(self.path, lambda temporary: frame.to_parquet(temporary, index=False))
-        journal_of(self.path).unlink()
+        if self.path is not None:
+            compact(self.path)

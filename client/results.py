@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+from client.schema import result_row
 
 __all__ = ["ClassificationResult"]
 
@@ -37,12 +39,17 @@ class ClassificationResult:
         return cls(source=source, label=None, probabilities=MappingProxyType({}), version=version,
                    latency_ms=latency_ms, error=message or str(error), error_type=type(error).__name__)
 
-    def as_row(self, labels: list[str] | tuple[str, ...]) -> dict[str, Any]:
-        """A flat row: source, label, prob_<label>…, version, latency_ms, error, error_type."""
-        row: dict[str, Any] = {"source": self.source, "label": self.label}
-        for name in labels:
-            row[f"prob_{name}"] = self.probabilities.get(name)
-        row.update(version=self.version,
-                   latency_ms=None if self.latency_ms is None else round(self.latency_ms, 2),
-                   error=self.error, error_type=self.error_type)
-        return row
+    @property
+    def top_class(self) -> str | None:
+        """The predicted class (client.schema's name for `label`)."""
+        return self.label if self.ok else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The top class's probability."""
+        return max(self.probabilities.values()) if self.ok and self.probabilities else None
+
+    def as_row(self, class_names: Sequence[str], *, model: str | None = None, target: str | None = None,
+               ground_truth: str | None = None) -> dict[str, Any]:
+        """A row in client.schema's columns (see schema.result_row)."""
+        return result_row(self, class_names, model=model, target=target, ground_truth=ground_truth)

@@ -102,7 +102,8 @@ def _why_not_image(member: str) -> str | None:
     if any(part.startswith(".") for part in parts):
         return "hidden file"
     if Path(member).suffix.lower() not in IMAGE_SUFFIXES and not member.lower().endswith(".zip"):
-        return f"not an image file name ({Path(member).suffix or 'no suffix'})"
+        suffix = Path(member).suffix
+        return f"not an image suffix: {suffix}" if suffix else "no file suffix"
     return None
 
 

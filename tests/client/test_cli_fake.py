@@ -1,4 +1,5 @@
-"""The CLI in-process against a fake server: works without tqdm, and reports per-file errors as rows."""
+"""The CLI in-process against a fake server: works without tqdm, reports per-file errors as rows, resumes without
+duplicates, neutralises formulas, fills ground truth, and keeps a row for every input."""
 from __future__ import annotations
 
 import csv
@@ -25,9 +26,10 @@ def test_classify_without_tqdm_installed(fake_server, tmp_path, monkeypatch, cap
     assert main(["classify", str(tmp_path / "in"), "--url", server.url, "--out", str(out)]) == 0
     assert "(install tqdm for a progress bar)" in capsys.readouterr().err
     with open(out, newline="") as handle:
-        rows = [(r["source"].rsplit("/", 1)[1], r["label"], r["version"], r["error_type"])
+        rows = [(r["source"].rsplit("/", 1)[1], r["top_class"], r["model"], r["target"], r["version"], r["error_type"])
                 for r in csv.DictReader(handle)]
-    assert rows == [("bad.jpg", "", "7", "ImageError"), ("blue.png", "other", "7", ""), ("red.png", "cat", "7", "")]
+    assert rows == [("bad.jpg", "", "pets", "latest", "7", "ImageError"),
+                    ("blue.png", "other", "pets", "latest", "7", ""), ("red.png", "cat", "pets", "latest", "7", "")]
 
 
 def photo_folder(tmp_path, bad: int = 1):
