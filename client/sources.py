@@ -96,9 +96,9 @@ def _why_not_image(member: str) -> str | None:
     if member.endswith("/"):
         return "folder"
     if ".." in parts:
-        return "path leaves the archive (..)"
+        return "path leaves the archive"
     if parts and parts[0] == "__MACOSX":
-        return "macOS metadata (__MACOSX)"
+        return "macOS metadata"
     if any(part.startswith(".") for part in parts):
         return "hidden file"
     if Path(member).suffix.lower() not in IMAGE_SUFFIXES and not member.lower().endswith(".zip"):

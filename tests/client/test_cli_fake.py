@@ -107,3 +107,148 @@ def test_interrupt_keeps_finished_rows_and_the_rerun_completes(fake_server, tmp_
     assert "resuming" in capsys.readouterr().err
     rows = read_rows(out)
     assert sorted(Path(str(r["source"])).name for r in rows) == ["0.png", "1.png", "2.png", "3.png", "bad0.jpg"]
+
+
+RED, GREEN, BLUE = (250, 5, 5), (5, 250, 5), (5, 5, 250)  # the fake model says cat, dog, other
+
+
+def failing_after(images: int):
+    """A predict that answers the first `images` images, then 503 for every later request."""
+    handler = fake_model_handler()
+    answered = {"images": 0}
+
+    def predict(request):
+        count = len(json.loads(request.get_data())["instances"])
+        if answered["images"] + count > images:
+            return json_response({"error": "overloaded"}, 503)
+        answered["images"] += count
+        return handler(request)
+    return predict
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl", "parquet"])
+def test_a_server_failing_part_way_then_a_resume_leaves_one_row_per_source(fake_server, tmp_path, capsys, suffix):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(10):
+        (folder / f"{i}.png").write_bytes(png_bytes(RED))
+    (folder / "bad.jpg").write_bytes(b"junk")
+    out = tmp_path / f"o.{suffix}"
+    flaky = fake_server(fake_model_handler(predict=failing_after(4)))
+    args = ["classify", str(folder), "--no-progress", "--batch-size", "2", "--concurrency", "1", "--retries", "0",
+            "--out", str(out)]
+    assert main([*args, "--url", flaky.url]) == 0
+    first = read_rows(out)
+    assert len(first) == 11 and sum(r["error_type"] == "ServerUnavailableError" for r in first) == 6
+    healthy = fake_server(fake_model_handler())
+    assert main([*args, "--url", healthy.url]) == 0
+    assert "resuming" in capsys.readouterr().err
+    rows = read_rows(out)
+    assert sorted(Path(str(r["source"])).name for r in rows) == sorted([f"{i}.png" for i in range(10)] + ["bad.jpg"])
+    assert [r["error_type"] or None for r in rows].count(None) == 10  # the latest outcome of each
+    assert len(healthy.bodies) == 3  # only the 6 failed images were sent again (batches of 2)
+
+
+def test_a_relative_formula_name_is_written_with_an_apostrophe(fake_server, tmp_path, monkeypatch, capsys):
+    server = fake_server(fake_model_handler())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "@SUM(1+1)dog.png").write_bytes(png_bytes(GREEN))
+    assert main(["classify", "@SUM(1+1)dog.png", "--url", server.url, "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("'@SUM(1+1)dog.png,dog,")  # a spreadsheet shows it as text, runs nothing
+
+
+def labelled_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "pets"
+    for folder, colours in {"cats": [RED, RED], "Dog": [GREEN, GREEN], "other": [BLUE, RED], "misc": [BLUE]}.items():
+        (root / folder).mkdir(parents=True)
+        for i, colour in enumerate(colours):
+            (root / folder / f"{i}.png").write_bytes(png_bytes(colour))
+    return root
+
+
+def test_truth_from_folders_fills_ground_truth_and_correct_and_prints_accuracy(fake_server, tmp_path, capsys):
+    server = fake_server(fake_model_handler())
+    out = tmp_path / "o.csv"
+    assert main(["classify", str(labelled_folder(tmp_path)), "--truth", "folders", "--url", server.url,
+                 "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "ground truth from folder names: 3 classes, 6 of 7 images; 1 without a class: 'misc' (1)" in err
+    assert err[-1] == f"classified 7, errors 0, accuracy 83.3% (5/6 with ground truth), written to {out}"
+    with open(out, newline="") as handle:
+        rows = {r["source"].split("pets/")[1]: (r["ground_truth"], r["top_class"], r["correct"])
+                for r in csv.DictReader(handle)}
+    assert rows == {"Dog/0.png": ("dog", "dog", "True"), "Dog/1.png": ("dog", "dog", "True"),
+                    "cats/0.png": ("cat", "cat", "True"), "cats/1.png": ("cat", "cat", "True"),
+                    "misc/0.png": ("", "other", ""), "other/0.png": ("other", "other", "True"),
+                    "other/1.png": ("other", "cat", "False")}
+
+
+def test_truth_from_a_csv_file_and_an_unreadable_one(fake_server, tmp_path, capsys):
+    server = fake_server(fake_model_handler())
+    root = labelled_folder(tmp_path)
+    truth = tmp_path / "truth.csv"
+    truth.write_text("file,label\nmisc/0.png,Others\nother/1.png,cat\n")
+    assert main(["classify", str(root), "--truth", str(truth), "--url", server.url, "--no-progress"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "ground truth from truth.csv: 2 classes, 2 of 7 images" in err
+    assert err[-1] == "classified 7, errors 0, accuracy 100.0% (2/2 with ground truth)"
+    truth.write_text("a,b\n")
+    assert main(["classify", str(root), "--truth", str(truth), "--url", server.url]) == 2
+    assert f"error: --truth {truth}: the header needs a source column" in capsys.readouterr().err
+    assert main(["classify", str(root), "--truth", "folder", "--url", server.url]) == 2
+    assert "error: --truth folder: no such file (or use one of auto, folders, names, none)" in capsys.readouterr().err
+    assert [c for c in server.calls if c[0] == "POST"] == [("POST", "/v1/models/pets/versions/1:predict")]
+
+
+def test_a_bad_archive_is_its_own_row_skipped_members_are_listed_and_the_rest_classified(fake_server, tmp_path,
+                                                                                          capsys):
+    from tests.client.test_archives import bad_utf8_name_zip, zip_bytes
+    server = fake_server(fake_model_handler())
+    (tmp_path / "bad.zip").write_bytes(bad_utf8_name_zip())
+    (tmp_path / "a.zip").write_bytes(zip_bytes({"cat.png": png_bytes(RED), ".DS_Store": b"x", "__MACOSX/._cat.png": b"x",
+                                                "../up.png": png_bytes(RED), "inner.zip": zip_bytes({
+                                                    "dog.png": png_bytes(GREEN)})}))
+    (tmp_path / "red.png").write_bytes(png_bytes(RED))
+    out = tmp_path / "o.jsonl"
+    paths = [str(tmp_path / name) for name in ("bad.zip", "a.zip", "red.png")]
+    assert main(["classify", *paths, "--url", server.url, "--no-progress", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    a = tmp_path / "a.zip"
+    assert (f"skipped 3: {a}/../up.png (path leaves the archive), {a}/.DS_Store (hidden file), "
+            f"{a}/__MACOSX/._cat.png (macOS metadata)") in err
+    assert err.strip().endswith(f"classified 3, errors 1, written to {out}")
+    rows = {r["source"]: (r["top_class"], r["error_type"]) for r in read_rows(out)}
+    assert rows == {paths[0]: (None, "OSError"), f"{a}/cat.png": ("cat", None), f"{a}/inner.zip/dog.png": ("dog", None),
+                    paths[2]: ("cat", None)}
+
+
+def test_a_version_unloaded_mid_run_still_leaves_a_row_for_every_input(fake_server, tmp_path, capsys):
+    handler = fake_model_handler()
+    answered = {"images": 0}
+
+    def predict(request):
+        count = len(json.loads(request.get_data())["instances"])
+        if answered["images"] >= 4:
+            return json_response({"error": "Servable not found for request: Specific(pets, 1)"}, 404)
+        answered["images"] += count
+        return handler(request)
+    server = fake_server(fake_model_handler(predict=predict))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        (folder / f"{i:02d}.png").write_bytes(png_bytes(RED))
+    out = tmp_path / "o.csv"
+    args = ["classify", str(folder), "--version", "1", "--batch-size", "2", "--concurrency", "1", "--no-progress",
+            "--out", str(out)]
+    assert main([*args, "--url", server.url]) == 3
+    err = capsys.readouterr().err
+    assert "error: the model or version went away during the run: 8 inputs not classified" in err
+    rows = read_rows(out)
+    assert len(rows) == 12 and [r["error_type"] or None for r in rows].count(None) == 4
+    assert {r["error_type"] for r in rows[4:]} == {"VersionNotAvailableError"}
+    assert all(r["error"].startswith(r["source"] + ": ") for r in rows[4:])
+    healthy = fake_server(fake_model_handler())
+    assert main([*args, "--url", healthy.url]) == 0  # the resume retries exactly those
+    assert len(read_rows(out)) == 12 and all(not r["error_type"] for r in read_rows(out))
+    assert sum(len(body["instances"]) for body in healthy.bodies) == 8

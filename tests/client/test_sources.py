@@ -35,7 +35,7 @@ def test_folder_walk_keeps_images_and_zip_members_in_order_and_lists_the_rest(tr
     assert [load() for _, load in found] == [b"A", b"B", b"C", b"D"]
     assert skipped == [Skipped(f"{root}/.hidden.jpg", "hidden file"),
                        Skipped(f"{root}/manifest.csv", "not an image suffix: .csv"),
-                       Skipped(f"{root}/sub/more.zip/__MACOSX/inner/._d.jpg", "macOS metadata (__MACOSX)"),
+                       Skipped(f"{root}/sub/more.zip/__MACOSX/inner/._d.jpg", "macOS metadata"),
                        Skipped(f"{root}/sub/more.zip/inner/notes.txt", "not an image suffix: .txt")]
 
 
