@@ -1,0 +1,183 @@
+"""One side of a run, start to end: resolve the target, classify, store each batch, end with an honest status.
+
+Called on a RunManager worker thread (dashboard.runner); no Streamlit here.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from client import ClassificationResult, TFServingClient, TFServingError, schema
+from client.sources import Loader
+from dashboard.store import Store, StoreError
+
+__all__ = ["Job", "SideResult", "run_side", "resolve_labels", "signature_digest"]
+
+Item = tuple[str, Loader]
+Thumbnailer = Callable[[bytes], Future]
+THUMBNAIL_WAIT_S = 30.0
+
+
+@dataclass
+class Job:
+    run_id: str
+    url: str
+    model: str
+    version: int | None
+    label: str | None
+    items: Sequence[Item]
+    truth: Mapping[str, str]
+    probe_labels: tuple[str, ...]
+    thumbnails: bool
+    warm_up: bool = False                      # one untimed request first (Compare: no side pays the cold start)
+    positions: Sequence[int] | None = None     # a retry re-sends only these
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class SideResult:
+    status: str                # a final status, or "unsaved" when even that could not be stored
+    failures: int              # error rows, plus rows never sent, after this pass
+    error: str | None = None
+
+
+def resolve_labels(client: TFServingClient, labels: Iterable[str | None]) -> dict[str, int]:
+    """label -> version for each label the server knows (an unknown label is left out)."""
+    found: dict[str, int] = {}
+    for label in dict.fromkeys(name for name in labels if name):
+        try:
+            found[label] = client.resolve_version(label=label)
+        except TFServingError:
+            continue
+    return found
+
+
+def signature_digest(client: TFServingClient, version: int | None, signature_name: str | None) -> str | None:
+    """SHA-256 of the signature's inputs and outputs (names, dtypes, shapes): equal digests, same interface."""
+    if version is None:
+        return None
+    try:
+        signature = client.metadata(version=version).signature(signature_name)
+    except (TFServingError, KeyError):
+        return None
+    def tensors(specs: Mapping[str, Any]) -> dict[str, list]:
+        return {name: [spec.dtype, list(spec.shape) if spec.shape is not None else None]
+                for name, spec in sorted(specs.items())}
+    canonical = {"name": signature.name, "method": signature.method_name, "inputs": tensors(signature.inputs),
+                 "outputs": tensors(signature.outputs)}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+class _RowWriter:
+    """Buffers results and stores them, one transaction per batch, as schema rows with thumbnails."""
+
+    def __init__(self, job: Job, store: Store, class_names: Sequence[str], target: str,
+                 on_stored: Callable[[int], None]) -> None:
+        self.job, self.store, self.target, self.on_stored = job, store, target, on_stored
+        self.class_names = tuple(class_names)
+        self.thumbnails: dict[int, Future] = {}
+        self.pending: list[tuple[int, ClassificationResult]] = []
+        self.failures = 0
+
+    def add(self, position: int, result: ClassificationResult) -> None:
+        self.pending.append((position, result))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if not self.class_names:  # the model's class order, from its first answer
+            first = next((r for _, r in self.pending if r.ok and r.probabilities), None)
+            if first is not None:
+                self.class_names = tuple(first.probabilities)
+                self.store.update_progress(self.job.run_id, class_names=self.class_names)
+        rows = []
+        for position, result in self.pending:
+            row = schema.result_row(result, self.class_names, model=self.job.model, target=self.target,
+                                    ground_truth=self.job.truth.get(result.source))
+            row.update(position=position, thumbnail=self._thumbnail(position),
+                       extras=dict(result.extras) if result.ok and result.extras else None)
+            rows.append(row)
+        self.store.add_rows(self.job.run_id, rows)
+        self.failures += sum(not result.ok for _, result in self.pending)
+        self.on_stored(len(rows))
+        self.pending = []
+
+    def _thumbnail(self, position: int) -> bytes | None:
+        future = self.thumbnails.pop(position, None)
+        try:
+            return future.result(timeout=THUMBNAIL_WAIT_S) if future is not None else None
+        except Exception:  # noqa: BLE001 - a missing thumbnail never costs the row
+            return None
+
+
+def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServingClient],
+             thumbnailer: Thumbnailer | None, on_stored: Callable[[int], None], *, batch_size: int,
+             concurrency: int) -> SideResult:
+    run = store.get_run(job.run_id)
+    assert run is not None, f"run {job.run_id} vanished from the store"
+    positions = list(job.positions) if job.positions is not None else list(range(len(job.items)))
+    retry = job.positions is not None
+    writer = _RowWriter(job, store, run.class_names, run.target, on_stored)
+    clock = time.monotonic()
+    status, error, labels_at_end = "cancelled", None, None
+    try:
+        if not job.cancelled.is_set():  # a queued run cancelled before it started ends here, with 0 done
+            store.update_progress(job.run_id, status="running")
+            with client_factory(job.url, job.model) as client:
+                resolved, plan = client.plan(version=job.version, label=job.label)
+                labels = resolve_labels(client, (*job.probe_labels, job.label))
+                store.update_progress(job.run_id, version=resolved, labels_at_start=None if retry else labels,
+                                      signature_digest=signature_digest(client, resolved, plan.signature_name))
+                target = {"version": resolved} if resolved is not None else {"version": job.version,
+                                                                              "label": job.label}
+                if job.warm_up:
+                    client.classify([job.items[positions[0]]], batch_size=1, concurrency=1, **target)
+                clock = time.monotonic()  # timed from here: the warm-up is not part of the run
+                _classify(job, client, target, positions, writer, thumbnailer, batch_size, concurrency)
+                labels_at_end = resolve_labels(client, (*job.probe_labels, job.label))
+            status = "cancelled" if job.cancelled.is_set() else "complete"
+    except Exception as exc:  # noqa: BLE001 - any failure ends the run with what it has, and says why
+        with contextlib.suppress(StoreError):
+            writer.flush()  # results that arrived before the failure are kept
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            status = "interrupted" if store.get_run(job.run_id).done else "failed"
+        except StoreError:
+            status = "interrupted"
+    elapsed = time.monotonic() - clock + ((run.elapsed_s or 0.0) if retry else 0.0)
+    try:
+        final = store.finish_run(job.run_id, status, error=error, elapsed_s=elapsed, labels_at_end=labels_at_end)
+    except StoreError as exc:
+        return SideResult("unsaved", len(positions), str(exc))
+    return SideResult(final.status, final.errors + (final.total - final.done), error)
+
+
+def _classify(job: Job, client: TFServingClient, target: Mapping[str, Any], positions: Sequence[int],
+              writer: _RowWriter, thumbnailer: Thumbnailer | None, batch_size: int, concurrency: int) -> None:
+    def read(position: int, loader: Loader) -> Loader:
+        def load() -> bytes:
+            data = loader()
+            if thumbnailer is not None:  # made from the bytes the client just read, while it sends them
+                writer.thumbnails[position] = thumbnailer(data)
+            return data
+        return load
+
+    wrapped = [(job.items[p][0], read(p, job.items[p][1])) for p in positions]
+    results = client.iter_classify(wrapped, batch_size=batch_size, concurrency=concurrency, **target)
+    with contextlib.closing(results):  # closing stops the client's workers when we leave early
+        last_flush = time.monotonic()
+        for position, result in zip(positions, results):
+            if job.cancelled.is_set():
+                break  # results arriving after Cancel are dropped; stored rows stay
+            writer.add(position, result)
+            # iter_classify yields a batch's results together, then waits for the next batch
+            if len(writer.pending) >= batch_size or time.monotonic() - last_flush > 1.0:
+                writer.flush()
+                last_flush = time.monotonic()
+        writer.flush()

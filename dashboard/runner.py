@@ -1,0 +1,262 @@
+"""Batches that outlive the page: app-owned worker threads, keyed by run id, writing rows as they arrive.
+
+One RunManager per app process (the page holds it with st.cache_resource). At most
+`SERVESCOPE_MAX_RUNS` jobs (default 2) run at once; the rest wait with status 'queued', visibly. A
+job classifies (name, loader) pairs (client.sources.expand_uploads) with TFServingClient.iter_classify
+and stores each batch's rows in one transaction, with ≤ 96 px thumbnails made on a separate pool
+from the bytes the client already read. A run ends complete, cancelled (finished rows kept) or
+interrupted/failed with N of M done. The loaders of a run that ended with failures are kept (for the
+newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
+its uploads at once.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from client import TFServingClient, schema
+from client.sources import Loader
+from dashboard.config import PREDICT_TIMEOUT_S
+from dashboard.run_jobs import Job, SideResult, run_side
+from dashboard.store import Comparison, RunInfo, Store
+from dashboard.thumbnail_jpeg import thumbnail_jpeg
+
+__all__ = ["RunManager", "Progress", "RetryUnavailable", "Item", "ClientFactory", "max_runs_from_env"]
+
+Item = tuple[str, Loader]
+ClientFactory = Callable[[str, str], TFServingClient]
+
+
+def max_runs_from_env() -> int:
+    text = os.environ.get("SERVESCOPE_MAX_RUNS", "2")
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"SERVESCOPE_MAX_RUNS must be a whole number >= 1, not {text!r}")
+    return int(text)
+
+
+def default_client(url: str, model: str) -> TFServingClient:
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
+
+
+class RetryUnavailable(RuntimeError):
+    """retry_failed cannot run; the message says why (e.g. the uploads were released)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    run_id: str
+    status: str
+    total: int
+    done: int                   # rows stored (results and error rows)
+    errors: int
+    elapsed_s: float
+    images_per_s: float | None  # of this pass (a retry counts only what it re-sends)
+    eta_s: float | None
+    outcome: str                # RunInfo.outcome(): honest counts of what finished and what failed
+    error: str | None
+
+
+@dataclass
+class _Retained:
+    items: Sequence[Item]
+    truth: Mapping[str, str]
+
+
+@dataclass
+class _Active:
+    job: Job
+    future: Future | None = None
+    started: float | None = None
+    passed: int = 0             # results stored in this pass
+    pass_total: int = 0
+
+
+class RunManager:
+    def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
+                 batch_size: int = 16, concurrency: int = 2, keep_for_retry: int = 4,
+                 thumbnail_workers: int = 2) -> None:
+        self.store = store
+        self.max_runs = max_runs or max_runs_from_env()
+        self.client_factory = client_factory
+        self.batch_size, self.concurrency, self.keep_for_retry = batch_size, concurrency, keep_for_retry
+        self._workers = ThreadPoolExecutor(self.max_runs, thread_name_prefix="servescope-run")
+        self._thumbnailer = ThreadPoolExecutor(thumbnail_workers, thread_name_prefix="servescope-thumb")
+        self._lock = threading.Lock()
+        self._active: dict[str, _Active] = {}
+        self._retained: OrderedDict[str, _Retained] = OrderedDict()
+        self._released: dict[str, str] = {}
+        self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
+        # Runs left 'running' by a process that ended (a crash, a restart) are settled before new ones start.
+        self.interrupted_at_start: list[RunInfo] = store.mark_interrupted_runs()
+
+    # -- starting -------------------------------------------------------------------------------
+    def submit_classify(self, url: str, model: str, items: Sequence[Item], *, version: int | None = None,
+                        label: str | None = None, session_id: str | None = None,
+                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
+                        probe_labels: Sequence[str] = (), thumbnails: bool = True) -> str:
+        """Queue a classify run; returns its id at once (status 'queued' until a worker takes it)."""
+        items = list(items)
+        if not items:
+            raise ValueError("no files to classify: upload at least one image or ZIP archive")
+        run = self.store.create_run(kind="classify", url=url, model=model, total=len(items), session_id=session_id,
+                                    target=schema.target_text(version=version, label=label),
+                                    truth_summary=truth_summary, thumbnails=thumbnails)
+        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails)
+        self._start(job)
+        return run.id
+
+    def submit_compare(self, url: str, model: str, items: Sequence[Item], targets: Sequence[tuple[int | None, str | None]],
+                       *, session_id: str | None = None, truth: Mapping[str, str] | None = None,
+                       truth_summary: str | None = None, probe_labels: Sequence[str] = ()) -> Comparison:
+        """One run per (version, label) target over the same items, run side by side as one job (one worker
+        slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
+        items = list(items)
+        if len(targets) < 2 or not items:
+            raise ValueError("a comparison needs at least two targets and one file")
+        runs = [self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
+                                      target=schema.target_text(version=v, label=lbl), truth_summary=truth_summary,
+                                      thumbnails=i == 0) for i, (v, lbl) in enumerate(targets)]
+        comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
+        sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
+                 for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
+        self._start(sides[0], sides=sides)
+        return comparison
+
+    def _start(self, job: Job, *, sides: Sequence[Job] | None = None) -> None:
+        entries = [_Active(side) for side in (sides or [job])]
+        with self._lock:
+            for entry in entries:
+                self._active[entry.job.run_id] = entry
+        future = self._workers.submit(self._work, entries)
+        for entry in entries:
+            entry.future = future
+
+    # -- the worker ------------------------------------------------------------------------------
+    def _work(self, entries: list[_Active]) -> None:
+        try:
+            if len(entries) == 1:
+                self._run_one(entries[0])
+            else:
+                with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
+                    list(sides.map(self._run_one, entries))
+        finally:
+            with self._lock:
+                for entry in entries:
+                    self._active.pop(entry.job.run_id, None)
+
+    def _run_one(self, entry: _Active) -> None:
+        job = entry.job
+        entry.started, entry.pass_total = time.monotonic(), len(job.positions or job.items)
+
+        def stored(count: int) -> None:
+            entry.passed += count
+
+        outcome: SideResult = run_side(job, self.store, self.client_factory, self._thumbnail_pool(job), stored,
+                                       batch_size=self.batch_size, concurrency=self.concurrency)
+        if outcome.status == "unsaved":
+            with self._lock:
+                self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
+        if outcome.failures and job.items:
+            self._retain(job.run_id, _Retained(job.items, job.truth))
+        else:
+            self._release(job.run_id, "the run finished without failed rows")
+
+    def _thumbnail_pool(self, job: Job) -> Callable[[bytes], Future] | None:
+        if not job.thumbnails:
+            return None
+        return lambda data: self._thumbnailer.submit(thumbnail_jpeg, data)
+
+    # -- watching and steering -------------------------------------------------------------------------
+    def progress(self, run_id: str) -> Progress:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} is not stored")
+        with self._lock:
+            entry = self._active.get(run_id)
+        elapsed = run.elapsed_s or 0.0
+        rate = eta = None
+        if entry is not None and entry.started is not None:
+            elapsed = time.monotonic() - entry.started
+            rate = entry.passed / elapsed if elapsed > 0 and entry.passed else None
+            left = entry.pass_total - entry.passed
+            eta = left / rate if rate else None
+        elif run.elapsed_s and run.done:
+            rate = run.done / run.elapsed_s
+        with self._lock:
+            error = self._unsaved.get(run_id, run.error)
+        return Progress(run_id, run.status, run.total, run.done, run.errors, elapsed, rate, eta, run.outcome(), error)
+
+    def is_active(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._active
+
+    def cancel(self, run_id: str) -> bool:
+        """Stop a queued or running run; rows already stored stay. False when it is not running here."""
+        with self._lock:
+            entry = self._active.get(run_id)
+        if entry is None:
+            return False
+        entry.job.cancelled.set()
+        return True
+
+    def retry_failed(self, run_id: str) -> int:
+        """Re-send only the failed rows (and any never sent) of a finished run, to the version that answered;
+        returns how many. Raises RetryUnavailable saying why when it cannot."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} is not stored")
+        if self.is_active(run_id):
+            raise RetryUnavailable(f"run {run_id} is still {run.status}; wait for it to finish or cancel it")
+        with self._lock:
+            kept = self._retained.pop(run_id, None)
+        if kept is None:
+            reason = self._released.get(run_id, "it was started by another dashboard process or before a restart")
+            raise RetryUnavailable(f"the files of run {run_id} are no longer held ({reason}); upload them again "
+                                   "to classify them")
+        stored = set(self.store.run_rows(run_id).index)
+        positions = sorted(set(self.store.failed_positions(run_id)) | (set(range(run.total)) - stored))
+        if not positions:
+            return 0
+        version, label = (run.version, None) if run.version is not None else _target_parts(run.target)
+        self.store.reopen_run(run_id)
+        self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
+                        run.thumbnails, positions=positions))
+        return len(positions)
+
+    def release(self, run_id: str, reason: str = "released by the page") -> None:
+        """Drop a run's uploaded files; after this, retry_failed says why it cannot run."""
+        self._release(run_id, reason)
+
+    def _retain(self, run_id: str, kept: _Retained) -> None:
+        with self._lock:
+            self._retained[run_id] = kept
+            self._retained.move_to_end(run_id)
+            while len(self._retained) > self.keep_for_retry:
+                oldest, _ = self._retained.popitem(last=False)
+                self._released[oldest] = f"only the newest {self.keep_for_retry} runs with failures keep their files"
+
+    def _release(self, run_id: str, reason: str) -> None:
+        with self._lock:
+            self._retained.pop(run_id, None)
+            self._released[run_id] = reason
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Cancel every run and stop the workers (the app is exiting); stored rows stay."""
+        with self._lock:
+            for entry in self._active.values():
+                entry.job.cancelled.set()
+        self._workers.shutdown(wait=wait, cancel_futures=False)
+        self._thumbnailer.shutdown(wait=wait)
+
+
+def _target_parts(target: str) -> tuple[int | None, str | None]:
+    kind, _, value = target.partition(":")
+    if kind == "version":
+        return int(value), None
+    return None, (value if kind == "label" else None)
+

@@ -1,0 +1,41 @@
+"""Small JPEG thumbnails (<= 96 px) for the run store, made without decoding big images at full size."""
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps
+
+__all__ = ["THUMBNAIL_SIDE", "MAX_FULL_DECODE_PIXELS", "thumbnail_jpeg"]
+
+THUMBNAIL_SIDE = 96
+# A JPEG is decoded at 1/2..1/8 scale (draft), so any size is cheap. Other formats have no reduced
+# decode: above this many pixels (~72 MB as RGB) the row simply gets no thumbnail.
+MAX_FULL_DECODE_PIXELS = 24_000_000
+
+
+def thumbnail_jpeg(data: bytes | None, side: int = THUMBNAIL_SIDE) -> bytes | None:
+    """JPEG bytes of at most side × side pixels, upright per EXIF; None when there is none to make."""
+    if not data:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format != "JPEG" and image.width * image.height > MAX_FULL_DECODE_PIXELS:
+                    return None
+                orientation = image.getexif().get(0x0112)
+                # thumbnail() asks a JPEG for a draft at >= 2× the size, then reduce()s by whole factors
+                # before resampling; the box is square, so rotating afterwards keeps it within bounds.
+                image.thumbnail((side, side), reducing_gap=2.0)
+                small = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
+        if orientation:
+            exif = small.getexif()
+            exif[0x0112] = orientation
+            small.info["exif"] = exif.tobytes()
+            small = ImageOps.exif_transpose(small)
+        out = io.BytesIO()
+        small.save(out, format="JPEG", quality=80)
+        return out.getvalue()
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
