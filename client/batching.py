@@ -10,16 +10,20 @@ of their inputs gets a row naming the cause, without being read).
 """
 from __future__ import annotations
 
+import os
 import time
-from typing import Any, Callable, Sequence
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, TFServingError,
                            UnexpectedAnswerError, VersionNotAvailableError)
 from client.plan import ClassifyPlan
 from client.results import ClassificationResult
-from client.sources import Loader
+from client.sources import Loader, read_file
 
-__all__ = ["SendBatch", "RunState", "run_batch"]
+__all__ = ["ImageInput", "SendBatch", "RunState", "named_loader", "batches", "run_batch"]
+
+ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)
 
 # Sends instances, returns one output row per instance (raises TFServingError subclasses).
 SendBatch = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
@@ -103,6 +107,32 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
         out[index] = ClassificationResult(
             source=source, label=prediction.label, probabilities=prediction.probabilities, version=version,
             latency_ms=latency_ms, error=None, extras=prediction.extras)
+
+
+def named_loader(item: ImageInput, position: int) -> tuple[str, Loader]:
+    """(name, loader) for any accepted input; an unusable item gets a loader that raises."""
+    if isinstance(item, tuple) and len(item) == 2:
+        name, payload = item
+        if callable(payload):
+            return str(name), payload
+        return str(name), (lambda data=payload: data)
+    if isinstance(item, (str, os.PathLike)):
+        return str(item), read_file(item)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return f"<bytes #{position}>", (lambda data=bytes(item): data)
+    if hasattr(item, "read"):
+        name = getattr(item, "name", None)
+        return (str(name) if isinstance(name, (str, os.PathLike)) else f"<stream #{position}>"), item.read
+
+    def unusable() -> bytes:
+        raise TypeError(f"cannot read an image from a {type(item).__name__}")
+    return f"<item #{position}>", unusable
+
+
+def batches(items: Iterable[ImageInput], size: int) -> Iterator[list[tuple[str, Loader]]]:
+    named = (named_loader(item, i) for i, item in enumerate(items))
+    while batch := list(islice(named, size)):
+        yield batch
 
 
 def run_batch(items: Sequence[tuple[str, Loader]], plan: ClassifyPlan, send: SendBatch,

@@ -1,12 +1,9 @@
 """TFServingClient: one requests.Session, one default timeout, retries via urllib3."""
 from __future__ import annotations
 
-import os
 from collections import deque
-from http import HTTPStatus
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
-from urllib.parse import urlsplit
+from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
@@ -14,7 +11,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from client.batching import RunState, run_batch
+from client.arguments import check_base_url, check_count, check_number
+from client.batching import ImageInput, RunState, batches, run_batch
 from client.errors import (InvalidArgumentError, RequestTimeoutError, ServerUnavailableError, SignatureError,
                            TFServingError, UnexpectedAnswerError, VersionNotAvailableError, bounded,
                            error_for_status)
@@ -23,42 +21,14 @@ from client.plan import ClassifyPlan, SignatureConfig, check_class_names
 from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
                              predict_body)
 from client.results import ClassificationResult
-from client.sources import Loader, read_file
 
 __all__ = ["TFServingClient", "ImageInput", "ProgressCallback"]
 
-ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)
 ProgressCallback = Callable[[ClassificationResult, int], None]
 Parsed = TypeVar("Parsed")
 # requests' own complaints about a URL (all ValueError subclasses): the base URL is unusable.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
             requests.exceptions.InvalidHeader, requests.exceptions.URLRequired)
-
-
-def check_base_url(base_url: object) -> str:
-    """`base_url` without trailing '/', if it is http(s)://host[:port][/prefix]; else InvalidArgumentError.
-
-    A query or fragment is refused: the API path would land inside it (`http://host/x?` + `/v1/...`).
-    """
-    def bad(reason: str) -> InvalidArgumentError:
-        return InvalidArgumentError("base_url", base_url, reason)
-
-    if not isinstance(base_url, str):
-        raise bad(f"must be text, not {type(base_url).__name__}")
-    if not base_url.isascii() or any(c.isspace() or not c.isprintable() for c in base_url):
-        raise bad("must be printable ASCII without spaces (write an international host name in punycode)")
-    try:
-        parts = urlsplit(base_url)
-        parts.port  # noqa: B018 - parsing the port validates it (0..65535, digits only)
-    except ValueError as exc:
-        raise bad(f"is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
-        raise bad("must start with http:// or https://, e.g. http://127.0.0.1:8501")
-    if not parts.hostname:
-        raise bad("has no host, e.g. http://127.0.0.1:8501")
-    if "?" in base_url or "#" in base_url:
-        raise bad("must not contain '?' or '#': it is the server's address, the client adds /v1/models/...")
-    return base_url.rstrip("/")
 
 
 def _answer_description(reply: requests.Response) -> str:
@@ -91,45 +61,6 @@ def _api_missing(exc: TFServingError) -> bool:
     return exc.foreign_answer and (exc.status in (404, 405, 501) or isinstance(exc, UnexpectedAnswerError))
 
 
-def _positive(field: str, value: object, *, zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            value >= 0 if zero else value > 0) or value != value or value == float("inf"):
-        raise InvalidArgumentError(field, value, "must be a finite number " + (">= 0" if zero else "> 0"))
-    return float(value)
-
-
-def _count(field: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidArgumentError(field, value, f"must be an integer >= {minimum}")
-    return value
-
-
-def _named_loader(item: ImageInput, position: int) -> tuple[str, Loader]:
-    """(name, loader) for any accepted input; an unusable item gets a loader that raises."""
-    if isinstance(item, tuple) and len(item) == 2:
-        name, payload = item
-        if callable(payload):
-            return str(name), payload
-        return str(name), (lambda data=payload: data)
-    if isinstance(item, (str, os.PathLike)):
-        return str(item), read_file(item)
-    if isinstance(item, (bytes, bytearray, memoryview)):
-        return f"<bytes #{position}>", (lambda data=bytes(item): data)
-    if hasattr(item, "read"):
-        name = getattr(item, "name", None)
-        return (str(name) if isinstance(name, (str, os.PathLike)) else f"<stream #{position}>"), item.read
-
-    def unusable() -> bytes:
-        raise TypeError(f"cannot read an image from a {type(item).__name__}")
-    return f"<item #{position}>", unusable
-
-
-def _batches(items: Iterable[ImageInput], size: int) -> Iterator[list[tuple[str, Loader]]]:
-    named = (_named_loader(item, i) for i, item in enumerate(items))
-    while batch := list(islice(named, size)):
-        yield batch
-
-
 class TFServingClient:
     """Client for one model on a TF Serving REST endpoint; use as a context manager.
 
@@ -143,10 +74,10 @@ class TFServingClient:
                  max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None) -> None:
         self.base_url = check_base_url(base_url)
         self.model = check_name("model", model)
-        self.timeout = _positive("timeout", timeout)
-        _count("retries", retries, minimum=0)
-        _count("pool_size", pool_size, minimum=1)
-        _count("max_side", max_side, minimum=1)
+        self.timeout = check_number("timeout", timeout)
+        check_count("retries", retries, minimum=0)
+        check_count("pool_size", pool_size, minimum=1)
+        check_count("max_side", max_side, minimum=1)
         if signature is not None and not isinstance(signature, SignatureConfig):
             raise InvalidArgumentError("signature", signature, "must be a client.SignatureConfig")
         self.labels = check_class_names("labels", labels) if labels else None
@@ -156,7 +87,7 @@ class TFServingClient:
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._owns_session:
-            adapter = HTTPAdapter(max_retries=_retry_policy(retries, _positive("backoff_factor", backoff_factor,
+            adapter = HTTPAdapter(max_retries=_retry_policy(retries, check_number("backoff_factor", backoff_factor,
                                                                                zero=True)),
                                   pool_connections=1, pool_maxsize=pool_size)
             self.session.mount("http://", adapter)
@@ -337,8 +268,8 @@ class TFServingClient:
         VersionNotAvailableError) stops sending, and every input not yet answered gets a row naming
         the cause. Exceptions from the caller's own iterable or `on_progress` propagate unchanged.
         """
-        _count("batch_size", batch_size, minimum=1)
-        _count("concurrency", concurrency, minimum=1)
+        check_count("batch_size", batch_size, minimum=1)
+        check_count("concurrency", concurrency, minimum=1)
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
         path = model_path(self.model, version=resolved, label=None if resolved is not None else label) + ":predict"
         state = RunState(self.model, resolved)
@@ -360,7 +291,7 @@ class TFServingClient:
         window: deque[Future[list[ClassificationResult]]] = deque()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tfs-classify")
         try:
-            for batch in _batches(images, batch_size):
+            for batch in batches(images, batch_size):
                 window.append(pool.submit(run_batch, batch, plan, send, state))
                 if len(window) >= concurrency:  # bounded: at most `concurrency` batches in flight
                     yield from finish(window.popleft())
