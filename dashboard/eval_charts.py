@@ -75,7 +75,7 @@ def confidence_histogram_chart(histogram: pd.DataFrame) -> alt.Chart:
         y=alt.Y("count:Q", stack="zero", title="images", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("outcome:N", scale=OUTCOME_SCALE, title=None, legend=alt.Legend(orient="bottom")),
         order=alt.Order("stack:Q"),
-        tooltip=["outcome", "count", alt.Tooltip("lower:Q", title="from", format=".1f"),
+        tooltip=["outcome:N", "count:Q", alt.Tooltip("lower:Q", title="from", format=".1f"),
                  alt.Tooltip("upper:Q", title="to", format=".1f")],
     ).properties(height=260)
 
@@ -90,7 +90,7 @@ def accuracy_coverage_chart(curve: pd.DataFrame, threshold: float) -> alt.LayerC
         y=alt.Y("value:Q", scale=_UNIT, title=None, axis=alt.Axis(format="%")),
         color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom"),
                         scale=alt.Scale(domain=["accuracy", "coverage"], range=["#0068c9", "#ff8700"])),
-        tooltip=[alt.Tooltip("threshold:Q", format=".2f"), "measure", alt.Tooltip("value:Q", format=".1%")],
+        tooltip=[alt.Tooltip("threshold:Q", format=".2f"), "measure:N", alt.Tooltip("value:Q", format=".1%")],
     )
     rule = alt.Chart(pd.DataFrame({"threshold": [float(threshold)]})).mark_rule(
         color="#262730", strokeDash=[6, 3]).encode(x="threshold:Q")

@@ -19,7 +19,8 @@ from client.schema import prob_column
 
 # 97.5th percentile of the standard normal: a two-sided 95% interval.
 Z_95 = 1.959963984540054
-# Balanced accuracy is shown when the largest class (by truth) has more than this many times the smallest's images.
+# "Imbalanced" (and balanced accuracy shown): among the classes with any true image, the largest has more than
+# this many times the images of the smallest.
 IMBALANCE_RATIO = 1.5
 RIGHT, WRONG, NO_TRUTH = "right", "wrong", "no ground truth"
 

@@ -153,7 +153,7 @@ def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | No
         for cell, row in zip(st.columns(GRID_COLUMNS), rows[start:start + GRID_COLUMNS]):
             uri = thumbnails.get(row.source) if thumbnails is not None else None
             if uri:
-                cell.image(uri, width="stretch")
+                cell.image(uri)
             cell.text(row.source)
             cell.caption(escape_markdown(f"true {row.truth}, predicted {row.top_class} ({row.confidence:.0%})"))
 
@@ -198,9 +198,14 @@ def _corrections(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbna
     edited = st.data_editor(editor, hide_index=True, key=f"{key_prefix}_corrections", column_order=order,
                             column_config=_columns(names), disabled=[c for c in order if c != "correction"])
     changes = pending_corrections(editor, edited)
-    for source, correction in changes:
-        on_correction(source, correction)
-    if changes:
+    sent_key = f"{key_prefix}_corrections_sent"
+    if not changes:
+        st.session_state.pop(sent_key, None)
+    elif changes != st.session_state.get(sent_key):
+        # Remembered so a caller that did not keep a correction cannot make this rerun forever.
+        st.session_state[sent_key] = changes
+        for source, correction in changes:
+            on_correction(source, correction)
         st.rerun()   # draw the metrics above again with the corrections in
 
 
@@ -208,6 +213,24 @@ def pending_corrections(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple
     """(source, correction or None) for each editor row whose correction the analyst changed."""
     old, new = ev.column_or_none(before, "correction"), ev.column_or_none(after, "correction")
     return [(source, value) for source, was, value in zip(before["source"], old, new) if was != value]
+
+
+def render_result_filters(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
+                          threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Filters for a results table (predicted class, failed only, wrong only, confidence range, needs review);
+    returns the rows to show, in frame order."""
+    classes_box, range_box, checks = st.columns([3, 3, 2])
+    classes = classes_box.multiselect("Predicted class", list(class_names), key=f"{key_prefix}_filter_classes",
+                                      placeholder="every class")
+    low, high = range_box.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.01, key=f"{key_prefix}_filter_range")
+    errors_only = checks.checkbox("Failed only", key=f"{key_prefix}_filter_failed")
+    wrong_only = checks.checkbox("Wrong only", key=f"{key_prefix}_filter_wrong",
+                                 help="Predictions that disagree with the ground truth or a correction")
+    review = checks.checkbox(f"Needs review (below {threshold:.0%})", key=f"{key_prefix}_filter_review")
+    shown = ev.filter_results(frame, classes=classes or None, errors_only=errors_only, wrong_only=wrong_only,
+                              confidence_range=(low, high), review_below=threshold if review else None)
+    st.caption(f"{len(shown)} of {len(frame)} rows")
+    return shown
 
 
 def render_truth_summary(detection) -> None:

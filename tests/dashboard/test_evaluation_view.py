@@ -131,6 +131,20 @@ def test_a_correction_in_the_editor_moves_accuracy_by_exactly_one_image():
     assert (corrected["correction"], corrected["correct"]) == ("dog", True)
 
 
+def test_a_correction_the_caller_does_not_keep_is_sent_once_not_in_a_loop():
+    app = start(synthetic_frame())
+    app.session_state["drop_corrections"] = True
+    position = app.data_editor[0].value["source"].tolist().index("c4.jpg")
+    app.session_state["eval_corrections"] = {"edited_rows": {position: {"correction": "dog"}}, "added_rows": [],
+                                             "deleted_rows": []}
+    app.run()
+    assert not app.exception
+    assert app.session_state["corrections"] == [("c4.jpg", "dog")]
+    assert app.metric[0].proto.delta.startswith("8/12 ")
+    app.run()
+    assert app.session_state["corrections"] == [("c4.jpg", "dog")]
+
+
 def test_without_ground_truth_only_confidence_and_the_queue_are_shown():
     frame = synthetic_frame().drop(columns=["ground_truth", "correction"])
     app = start(frame)
@@ -189,3 +203,34 @@ def test_truth_summary_and_mapping_editor():
                                                 "deleted_rows": []}
     app.run()
     assert app.session_state["mapping"] == {"kittens": "cat", "[x](http://127.0.0.1:9)": "dog"}
+
+
+def test_result_filters_show_what_filter_results_keeps():
+    frame = synthetic_frame()
+    app = start(frame)
+    assert app.session_state["filtered"] == frame["source"].tolist()
+    assert f"{len(frame)} of {len(frame)} rows" in [c.value for c in app.caption]
+    app.multiselect(key="results_filter_classes").set_value(["cat"])
+    app.checkbox(key="results_filter_wrong").check().run()
+    assert app.session_state["filtered"] == ["d3.jpg", BEACON] == ev.filter_results(
+        frame, classes=["cat"], wrong_only=True)["source"].tolist()
+    app.multiselect(key="results_filter_classes").set_value([])
+    app.checkbox(key="results_filter_wrong").uncheck()
+    app.checkbox(key="results_filter_review").check()
+    app.slider(key="results_filter_range").set_value((0.4, 1.0)).run()
+    assert app.session_state["filtered"] == ["d2.jpg", "d3.jpg", "unlabelled.jpg"]   # 0.55, 0.45, 0.50: in [0.4, 0.6)
+    app.checkbox(key="results_filter_review").uncheck()
+    app.slider(key="results_filter_range").set_value((0.0, 1.0))
+    app.checkbox(key="results_filter_failed").check().run()
+    assert app.session_state["filtered"] == ["broken.jpg"]
+    assert "1 of 14 rows" in [c.value for c in app.caption]
+
+
+def test_a_run_where_every_image_failed_still_draws():
+    frame = synthetic_frame()
+    failed = frame[frame["error"].notna()]
+    app = start(failed)
+    assert not app.exception
+    assert "Accuracy" not in metrics(app)
+    assert "0 image(s) below 60%, least confident first." in [c.value for c in app.caption]
+    assert app.data_editor[0].value.empty
