@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from client import schema
 from tests.support import ROOT, free_port
 
 pytestmark = pytest.mark.slow
-HEADER = ["source", "label", "prob_cat", "prob_dog", "prob_other", "version", "latency_ms", "error", "error_type"]
+HEADER = schema.columns(["cat", "dog", "other"])
 
 
 def run_cli(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
@@ -64,14 +65,17 @@ def test_classify_folder_to_csv_then_rerun_skips_all(pets_server_url, shared_ima
     assert first.returncode == 0, first.stderr
     assert "img/s" in first.stderr and "errors=0" in first.stderr  # the tqdm bar
     assert "classified 50, errors 0" in first.stderr
+    assert (f"skipped 2: {shared_images}/SOURCES.md (not an image suffix: .md), {shared_images}/manifest.csv "
+            "(not an image suffix: .csv)") in first.stderr
     rows = read_csv(out)
     assert list(rows[0]) == HEADER
-    assert len(rows) == 50 and {row["version"] for row in rows} == {"2"}
-    assert all(row["error"] == "" and row["label"] in ("cat", "dog", "other") for row in rows)
+    assert len(rows) == 50 and {(row["model"], row["target"], row["version"]) for row in rows} == {
+        ("pets", "label:canary", "2")}
+    assert all(row["error"] == "" and row["top_class"] in ("cat", "dog", "other") for row in rows)
     with open(shared_images / "manifest.csv", newline="") as handle:
         expected = {str(shared_images / row["file"]): row["label"] for row in csv.DictReader(handle)}
     assert {row["source"] for row in rows} == set(expected)
-    assert sum(row["label"] == expected[row["source"]] for row in rows) >= 40
+    assert sum(row["top_class"] == expected[row["source"]] for row in rows) >= 40
 
     again = run_cli("classify", str(shared_images), "--label", "canary", "--out", str(out), url=pets_server_url)
     assert again.returncode == 0, again.stderr
@@ -105,22 +109,39 @@ def test_classify_zip_to_csv_jsonl_and_parquet(pets_server_url, photo_zip, tmp_p
     assert len(pd.read_parquet(tmp_path / "zip.parquet")) == 6
 
 
-def test_resume_retries_rows_the_server_failed(pets_server_url, shared_images, tmp_path):
+def test_resume_retries_rows_the_server_failed_and_keeps_one_row_per_source(pets_server_url, shared_images, tmp_path):
     cats = sorted((shared_images / "cat").glob("*"))[:3]
     out = tmp_path / "partial.csv"
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER)
-        writer.writeheader()
-        writer.writerow({"source": str(cats[0]), "label": "cat", "prob_cat": 0.9, "prob_dog": 0.05,
-                         "prob_other": 0.05, "version": 1, "latency_ms": 5.0, "error": "", "error_type": ""})
-        writer.writerow({"source": str(cats[1]), "error": "cannot reach the server",
-                         "error_type": "ServerUnavailableError"})
+    out.write_bytes(schema.to_csv_bytes([
+        {"source": str(cats[0]), "top_class": "cat", "confidence": 0.9, "prob_cat": 0.9, "prob_dog": 0.05,
+         "prob_other": 0.05, "model": "pets", "target": "label:stable", "version": 1, "latency_ms": 5.0},
+        {"source": str(cats[1]), "model": "pets", "target": "label:stable", "error": "cannot reach the server",
+         "error_type": "ServerUnavailableError"}], columns=HEADER))
     done = run_cli("classify", *map(str, cats), "--label", "stable", "--no-progress", "--out", str(out),
                    url=pets_server_url)
     assert done.returncode == 0, done.stderr
     rows = read_csv(out)
-    assert [row["source"] for row in rows] == [str(cats[0]), str(cats[1]), str(cats[1]), str(cats[2])]
-    assert rows[2]["error"] == "" and rows[2]["version"] == "1"
+    assert [row["source"] for row in rows] == [str(cats[0]), str(cats[1]), str(cats[2])]
+    assert rows[0]["latency_ms"] == "5"  # done before: kept as it was
+    assert rows[1]["error"] == "" and rows[1]["version"] == "1" and rows[1]["top_class"] != ""
+
+
+def test_truth_folders_on_the_shared_photos_prints_the_accuracy_of_the_rows(pets_server_url, shared_images,
+                                                                            tmp_path):
+    out = tmp_path / "truth.csv"
+    done = run_cli("classify", str(shared_images), "--truth", "folders", "--version", "1", "--no-progress",
+                   "--out", str(out), url=pets_server_url)
+    assert done.returncode == 0, done.stderr
+    rows = read_csv(out)
+    assert all(row["ground_truth"] == Path(row["source"]).parent.name for row in rows)
+    judged = [row for row in rows if row["correct"] != ""]
+    right = sum(row["correct"] == "True" for row in judged)
+    assert len(judged) == 50 and all((row["correct"] == "True") == (row["top_class"] == row["ground_truth"])
+                                     for row in judged)
+    lines = done.stderr.splitlines()
+    assert "ground truth from folder names: 3 classes, 50 of 50 images" in lines
+    assert lines[-1] == (f"classified 50, errors 0, accuracy {100 * right / 50:.1f}% ({right}/50 with ground "
+                         f"truth), written to {out}")
 
 
 def test_stdout_csv_without_out(pets_server_url, shared_images):
@@ -129,7 +150,9 @@ def test_stdout_csv_without_out(pets_server_url, shared_images):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == ",".join(HEADER)
-    assert lines[1].startswith(f"{cat},cat,") and ",2," in lines[1]
+    (row,) = csv.DictReader(lines)
+    assert (row["source"], row["top_class"], row["model"], row["target"], row["version"], row["error"]) == (
+        str(cat), "cat", "pets", "latest", "2", "")
 
 
 def test_exit_codes(pets_server_url, tmp_path):
