@@ -6,11 +6,13 @@ through st.dataframe / st.data_editor / st.text, or escaped with dashboard.plain
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
 
+from client.truth import TruthDetection, match_class
 from dashboard import eval_charts
 from dashboard import evaluation as ev
 from dashboard.plain import escape_markdown
@@ -233,8 +235,8 @@ def render_result_filters(frame: pd.DataFrame, class_names: Sequence[str], *, ke
     return shown
 
 
-def render_truth_summary(detection) -> None:
-    """One line saying where the ground truth came from (client.truth.TruthDetection), and what did not match."""
+def render_truth_summary(detection: TruthDetection) -> None:
+    """One line saying where the ground truth came from, and a warning when some values match no class."""
     st.caption(escape_markdown(detection.summary))
     if detection.unmatched:
         values = sum(detection.unmatched.values())
@@ -242,13 +244,16 @@ def render_truth_summary(detection) -> None:
                    "or they stay outside the metrics.")
 
 
-def render_truth_mapping(detection, class_names: Sequence[str], *, key_prefix: str) -> dict[str, str | None]:
-    """An editor listing each unmatched truth value with its image count; returns value -> class (None: ignore)."""
-    if not detection.unmatched:
+def render_truth_mapping(detection: TruthDetection, class_names: Sequence[str], *, key_prefix: str) -> dict[str, str | None]:
+    """An editor listing every truth value that matches no class by name (client.truth.match_class), with its image
+    count and the class it maps to; returns value -> class (None: ignore), for detect_truth(mapping=...). Values
+    already mapped stay listed, so a choice can be changed."""
+    counts = Counter(detection.raw.values())
+    values = [value for value in counts if match_class(value, class_names) is None]
+    if not values:
         return {}
-    mapping = getattr(detection, "mapping", None) or {}
-    table = pd.DataFrame({"value": list(detection.unmatched), "images": list(detection.unmatched.values()),
-                          "class": [mapping.get(value) or IGNORE for value in detection.unmatched]})
+    table = pd.DataFrame({"value": values, "images": [counts[value] for value in values],
+                          "class": [detection.mapping.get(value) or IGNORE for value in values]})
     edited = st.data_editor(table, hide_index=True, key=f"{key_prefix}_truth_mapping", disabled=["value", "images"],
                             column_config={
                                 "value": st.column_config.TextColumn("value found"),

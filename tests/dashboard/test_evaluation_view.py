@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
 
 import pandas as pd
 import pytest
@@ -171,38 +170,44 @@ def test_pending_corrections_lists_only_changed_rows():
     assert pending_corrections(before, before.assign(correction=[None, None, None])) == [("b", None)]
 
 
-@dataclass(frozen=True)
-class Detection:
-    """The fields of client.truth.TruthDetection the view reads."""
-    summary: str
-    unmatched: dict = field(default_factory=dict)
-    mapping: dict = field(default_factory=dict)
+TRUTH_SOURCES = ["pets/cat/1.jpg", "pets/Dogs/2.jpg", "pets/kittens/3.jpg", "pets/kittens/4.jpg",
+                 "pets/[x](javascript:alert(1))/5.jpg"]
 
 
 def truth_app():
     import streamlit as st
 
+    from client.truth import detect_truth
     from dashboard.evaluation_view import render_truth_mapping, render_truth_summary
-    from tests.dashboard.test_evaluation_view import Detection
+    from tests.dashboard.test_evaluation_view import TRUTH_SOURCES
 
-    detection = Detection("ground truth from folder names: 3 classes, 60 of 63 images",
-                          unmatched={"kittens": 2, "[x](http://127.0.0.1:9)": 1}, mapping={"kittens": "cat"})
+    detection = detect_truth(TRUTH_SOURCES, ["cat", "dog", "other"], mapping=st.session_state.get("mapping"))
     render_truth_summary(detection)
     st.session_state["mapping"] = render_truth_mapping(detection, ["cat", "dog", "other"], key_prefix="truth")
+    st.session_state["truth"] = detection.truth
 
 
-def test_truth_summary_and_mapping_editor():
+def test_truth_summary_and_mapping_editor_over_detect_truth():
     app = AppTest.from_function(truth_app, default_timeout=60).run()
     assert not app.exception
-    assert [c.value for c in app.caption] == [escape_markdown("ground truth from folder names: 3 classes, 60 of 63 "
-                                                              "images")]
+    [summary] = [c.value for c in app.caption]
+    assert summary.startswith(escape_markdown("ground truth from folder names: 2 classes, 2 of 5 images; "))
+    assert "[x]" not in summary and "\\[x\\]" in summary   # the folder name is escaped, not a link
     assert [w.value for w in app.warning] == [
         "2 truth value(s) on 3 image(s) match no class: map them below or they stay outside the metrics."]
-    assert app.session_state["mapping"] == {"kittens": "cat", "[x](http://127.0.0.1:9)": None}
-    app.session_state["truth_truth_mapping"] = {"edited_rows": {1: {"class": "dog"}}, "added_rows": [],
+    editor = app.data_editor(key="truth_truth_mapping").value
+    assert editor.to_dict("records") == [{"value": "kittens", "images": 2, "class": "(ignore)"},
+                                         {"value": "[x](javascript:alert(1))", "images": 1, "class": "(ignore)"}]
+    app.session_state["truth_truth_mapping"] = {"edited_rows": {0: {"class": "cat"}}, "added_rows": [],
                                                 "deleted_rows": []}
+    app.run()   # the page passes the mapping back to detect_truth on the next run
+    assert app.session_state["mapping"] == {"kittens": "cat", "[x](javascript:alert(1))": None}
     app.run()
-    assert app.session_state["mapping"] == {"kittens": "cat", "[x](http://127.0.0.1:9)": "dog"}
+    assert app.session_state["truth"] == {"pets/cat/1.jpg": "cat", "pets/Dogs/2.jpg": "dog",
+                                          "pets/kittens/3.jpg": "cat", "pets/kittens/4.jpg": "cat"}
+    assert not app.warning   # every value is now mapped or ignored on purpose
+    assert app.data_editor(key="truth_truth_mapping").value["value"].tolist() == ["kittens",
+                                                                                  "[x](javascript:alert(1))"]
 
 
 def test_result_filters_show_what_filter_results_keeps():
