@@ -17,6 +17,7 @@ from client import ServerUnavailableError, TFServingClient
 from dashboard.runner import RetryUnavailable, RunManager
 from dashboard.store import open_store
 from dashboard.thumbnail_jpeg import thumbnail_jpeg
+from tests.pg import postgres_server  # noqa: F401  (session fixture)
 from tests.support import ROOT, wait_until
 
 try:  # the fake server moved from tests/client/conftest.py to tests/support.py
@@ -97,6 +98,18 @@ def store(tmp_path):
     opened.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """The runner's end-to-end paths on both databases the app supports."""
+    if request.param == "sqlite":
+        url = str(tmp_path / "runs.db")
+    else:
+        url = request.getfixturevalue("postgres_server").create_database()
+    opened = open_store(url)
+    yield opened
+    opened.close()
+
+
 def make_manager(store, **options) -> RunManager:
     options.setdefault("batch_size", 2)
     options.setdefault("concurrency", 1)
@@ -109,7 +122,8 @@ def wait_final(manager: RunManager, run_id: str):
     return manager.progress(run_id)
 
 
-def test_a_run_stores_every_row_with_thumbnails_truth_and_labels(fake, store):
+def test_a_run_stores_every_row_with_thumbnails_truth_and_labels(fake, any_store):
+    store = any_store
     _, server = fake
     manager = make_manager(store, batch_size=4)
     images = [png(COLOURS[i % 3]) for i in range(9)]
@@ -186,7 +200,8 @@ def test_cancel_keeps_the_finished_rows(fake, store):
     assert manager.cancel(run_id) is False
 
 
-def test_retry_resends_only_the_failed_rows(fake, store):
+def test_retry_resends_only_the_failed_rows(fake, any_store):
+    store = any_store
     model, server = fake
     manager = make_manager(store, batch_size=4)
     images = [png(COLOURS[i % 3], marked=i in (1, 5, 6)) for i in range(10)]
