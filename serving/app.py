@@ -15,7 +15,9 @@ from werkzeug.wrappers import Request, Response
 
 from serving import handlers
 from serving.errors import DeadlineExceeded, InvalidArgument, PayloadTooLarge, http_status_of
-from serving.loader import LoadedVersion
+from serving.batching import Batcher
+from serving.batching_config import BatchingOptions
+from serving.loader import DEFAULT_SIGNATURE, LoadedVersion
 from serving.metrics import ServerMetrics
 from serving.repository import ModelRepository
 
@@ -23,6 +25,10 @@ log = logging.getLogger("serving.app")
 
 MAX_VERSION = 2**63 - 1  # versions are int64 in TF Serving's ModelSpec
 UNKNOWN_MODEL_LABEL = "<unknown>"  # metrics label for requests naming a model the server has never had
+
+
+def _bounded(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "...(truncated)"
 
 
 class NameConverter(BaseConverter):
@@ -47,6 +53,7 @@ class AppOptions:
     max_request_bytes: int = 64 * 1024 * 1024
     timeout_seconds: Optional[float] = 30.0  # --rest_api_timeout_in_ms; None or 0 = no limit
     num_threads: int = 4  # model executions that may run at once
+    batching: Optional[BatchingOptions] = None  # --enable_batching: merge concurrent runs (serving/batching.py)
 
 
 class ServingApp:
@@ -58,14 +65,18 @@ class ServingApp:
         self.url_map = Map(_rules(), converters={"name": NameConverter}, merge_slashes=False)
         self._slots = threading.BoundedSemaphore(options.num_threads)
         self._pool = concurrent.futures.ThreadPoolExecutor(options.num_threads, thread_name_prefix="model-run")
+        self._batcher = Batcher(options.batching) if options.batching else None
 
     # ---- running models ---------------------------------------------------------------------------
     def _run(self, servable: LoadedVersion, signature_name: str, inputs: dict) -> dict:
-        timeout = self.options.timeout_seconds
-        if not timeout:
+        timeout = self.options.timeout_seconds or None
+        if self._batcher is not None:
+            future = self._batcher.submit(servable, signature_name or DEFAULT_SIGNATURE, inputs)
+        elif timeout is None:
             with self._slots:
                 return servable.run(signature_name, inputs)
-        future = self._pool.submit(servable.run, signature_name, inputs)
+        else:
+            future = self._pool.submit(servable.run, signature_name, inputs)
         try:
             return future.result(timeout=timeout)
         except concurrent.futures.TimeoutError:
@@ -83,9 +94,10 @@ class ServingApp:
         try:
             endpoint, args = adapter.match()
         except HTTPException:
+            shown = _bounded(f"{request.method} {request.path}")
             if request.path.lower().startswith("/v1/"):
-                return self._error(400, f"Malformed request: {request.method} {request.path}")
-            return self._error(404, f"Not found: {request.method} {request.path}")
+                return self._error(400, f"Malformed request: {shown}")
+            return self._error(404, f"Not found: {shown}")
         if endpoint == "metrics":
             self.metrics.set_version_states(self.repo.summary())
             return Response(self.metrics.render(), status=200, content_type=self.metrics.content_type)
@@ -122,7 +134,8 @@ class ServingApp:
             self.metrics.observe(model=model if known_model else UNKNOWN_MODEL_LABEL,
                                  version=str(served_version) if known_version else "", api=api, code=code,
                                  seconds=time.perf_counter() - started)
-        return Response(body, status=status, content_type="application/json")
+        # errors="replace": no text a request can put in a message may turn the answer into a 500.
+        return Response(body.encode("utf-8", "replace"), status=status, content_type="application/json")
 
     def _read_body(self, request: Request) -> bytes:
         """The body, refusing more than max_request_bytes without reading it whole (chunked reads are bounded)."""
@@ -141,3 +154,5 @@ class ServingApp:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._batcher is not None:
+            self._batcher.close()

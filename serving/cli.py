@@ -10,6 +10,16 @@ from typing import Optional, Sequence
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 
+def _flag_bool(text: str) -> bool:
+    """tensorflow_model_server's boolean flags: --flag, --flag=true, --flag=false (also 1/0)."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m serving",
@@ -34,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse larger request bodies with 413 (default 64 MiB)")
     add("--tensorflow_intra_op_parallelism", type=int, default=0, help="TensorFlow intra-op threads (0 = TF default)")
     add("--tensorflow_inter_op_parallelism", type=int, default=0, help="TensorFlow inter-op threads (0 = TF default)")
+    add("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False,
+        help="merge concurrent requests for the same model version and signature into one model run")
+    add("--batching_parameters_file", default="",
+        help="BatchingParameters in text format (max_batch_size, batch_timeout_micros, num_batch_threads, "
+             "max_enqueued_batches, allowed_batch_sizes, pad_variable_length_inputs); implies nothing without "
+             "--enable_batching")
+    add("--enable_model_warmup", type=_flag_bool, nargs="?", const=True, default=True,
+        help="replay assets.extra/tf_serving_warmup_requests before a version turns AVAILABLE (default true)")
     add("--log_level", default="INFO", help="Python logging level (default INFO)")
     return parser
 

@@ -93,7 +93,12 @@ def tf_error_message(message: str) -> str:
     return _OP_SUFFIX.sub("", message).strip()
 
 
+MAX_MESSAGE_CHARS = 4096  # a last bound on any error text (request values inside are already cut at 200)
+
+
 def http_status_of(exc: BaseException) -> tuple[int, str, str]:
     """(HTTP status, canonical code name, message) — the only place codes become HTTP statuses."""
     code, message = status_of(exc)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "...(truncated)"
     return HTTP_STATUS_BY_CODE[code], code, message

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ def parse_json_object(body: bytes) -> dict:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidArgument(f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}") from None
+    del body  # the text is the only copy we need; the caller's bytes go as soon as it drops them
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -37,9 +39,39 @@ def parse_json_object(body: bytes) -> dict:
         raise InvalidArgument(f"JSON Parse error: {wording} at offset: {exc.pos}") from None
     except RecursionError:
         raise InvalidArgument("JSON Parse error: nesting too deep") from None
+    except ValueError as exc:  # an integer literal over Python's int-conversion digit limit
+        if "integer string conversion" not in str(exc):
+            raise
+        # rapidjson reads integers that long as doubles, and they overflow.
+        raise InvalidArgument("JSON Parse error: Number too big to be stored in double.") from None
+    if _ESCAPED_SURROGATE.search(text) and _has_lone_surrogate(doc):
+        # Only a \uD800-\uDFFF escape can put one there (the UTF-8 decoding above refuses raw ones); rapidjson
+        # refuses it, and it could not be encoded back into any UTF-8 answer.
+        raise InvalidArgument("JSON Parse error: The surrogate pair in string is invalid.")
     if not isinstance(doc, dict):
         raise InvalidArgument(f"JSON Value: {value_to_string(doc)} Is not object")
     return doc
+
+
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+MAX_ECHO_CHARS = 200  # longest request value an error message repeats
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def json_type_name(value: Any) -> str:
@@ -58,11 +90,31 @@ def json_type_name(value: Any) -> str:
     return "Number"
 
 
-def value_to_string(value: Any) -> str:
-    """A JSON value as rapidjson's PrettyWriter prints it in error messages."""
+def value_to_string(value: Any, limit: int = MAX_ECHO_CHARS) -> str:
+    """A JSON value as rapidjson's PrettyWriter prints it in error messages, cut after `limit` characters.
+
+    The text is generated lazily and generation stops at the limit, so a small, deeply nested body cannot
+    make a megabyte-sized error (indentation grows with depth).
+    """
     if isinstance(value, float):
         return format_decimal(value, np.float64)
-    return json.dumps(value, indent=4, ensure_ascii=False)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"  # str() would be slow and long
+    parts, size = [], 0
+    try:
+        for chunk in _PRETTY.iterencode(value):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+    except (RecursionError, ValueError):  # deeper than the encoder goes, or an integer too long to print
+        parts.append(" ...")
+        size = limit + 1
+    text = "".join(parts)
+    return text if size <= limit else text[:limit] + "...(truncated)"
+
+
+_PRETTY = json.JSONEncoder(indent=4, ensure_ascii=False)
 
 
 def format_decimal(value: float, dtype=np.float32) -> str:

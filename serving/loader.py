@@ -63,6 +63,13 @@ class LoadedVersion:
         return self._runner(signature_name or DEFAULT_SIGNATURE, inputs)
 
 
+def as_array(value: Any) -> np.ndarray:
+    """TensorFlow hands a scalar string output back as plain bytes; everything downstream expects arrays."""
+    if isinstance(value, np.ndarray):
+        return value
+    return np.array(value, dtype=object if isinstance(value, bytes) else None)
+
+
 class SessionRunner:
     """TF1 SavedModel in its own Session; one cached Session callable per signature (feeds in key order)."""
 
@@ -97,7 +104,7 @@ class SessionRunner:
             values = run(*(inputs[k] for k in feeds))
         except (TypeError, ValueError) as exc:  # numpy conversion of a feed failed before TensorFlow ran
             raise InvalidArgument(f"signature {signature_name!r} rejected the inputs: {exc}") from None
-        return dict(zip(fetches, values))
+        return {key: as_array(value) for key, value in zip(fetches, values)}
 
 
 class FunctionRunner:
@@ -115,7 +122,7 @@ class FunctionRunner:
             outputs = function(**{key: tf.constant(value) for key, value in inputs.items()})
         except (TypeError, ValueError) as exc:  # argument binding (e.g. an incompatible shape) failed before TF ran
             raise InvalidArgument(f"signature {signature_name!r} rejected the inputs: {exc}") from None
-        return {key: value.numpy() for key, value in outputs.items()}
+        return {key: as_array(value.numpy()) for key, value in outputs.items()}
 
 
 def session_config() -> config_pb2.ConfigProto:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import signal
@@ -12,16 +13,18 @@ from typing import Optional
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from serving.app import AppOptions, ServingApp
+from serving.batching_config import BatchingOptions, read_batching_parameters
 from serving.config import ConfigError, read_config_file, single_model_config
 from serving.repository import ModelRepository
+from serving.warmup import load_and_warm_up
 
 log = logging.getLogger("serving")
 
 
 class ModelServer:
     def __init__(self, *, host: str, port: int, options: AppOptions, config_file: Optional[Path],
-                 initial_config, fs_poll_seconds: float, config_poll_seconds: float):
-        self.repo = ModelRepository()
+                 initial_config, fs_poll_seconds: float, config_poll_seconds: float, warmup: bool = True):
+        self.repo = ModelRepository(loader=functools.partial(load_and_warm_up, warmup=warmup))
         self.app = ServingApp(self.repo, options)
         self.config_file = config_file
         self.fs_poll_seconds = fs_poll_seconds
@@ -43,12 +46,17 @@ class ModelServer:
             config = read_config_file(config_file)
         else:
             config_file, config = None, single_model_config(args.model_name, args.model_base_path)
+        batching = None
+        if args.enable_batching:
+            batching = (read_batching_parameters(args.batching_parameters_file) if args.batching_parameters_file
+                        else BatchingOptions())
+            log.info("request batching on: %s", batching)
         options = AppOptions(max_request_bytes=args.max_request_bytes,
                              timeout_seconds=args.rest_api_timeout_in_ms / 1000 or None,
-                             num_threads=args.rest_api_num_threads)
+                             num_threads=args.rest_api_num_threads, batching=batching)
         return cls(host=args.host, port=args.rest_api_port, options=options, config_file=config_file,
                    initial_config=config, fs_poll_seconds=args.file_system_poll_wait_seconds,
-                   config_poll_seconds=args.model_config_file_poll_wait_seconds)
+                   config_poll_seconds=args.model_config_file_poll_wait_seconds, warmup=args.enable_model_warmup)
 
     # ---- background work ---------------------------------------------------------------------------
     def _poll_loop(self) -> None:

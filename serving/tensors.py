@@ -38,6 +38,7 @@ _EXACT_INT = {types_pb2.DT_FLOAT: 2**24 - 1, types_pb2.DT_DOUBLE: 2**53 - 1}
 _FLOAT_MAX = {types_pb2.DT_FLOAT: float(np.finfo(np.float32).max), types_pb2.DT_DOUBLE: float(np.finfo(np.float64).max)}
 
 ROW, COLUMNAR = "row", "columnar"
+MAX_RANK = 64  # numpy's limit on dimensions (TensorFlow's is 254); deeper lists are refused up front
 # absl::Base64Unescape, which TF Serving uses: standard alphabet only (no web-safe "-_"), ASCII whitespace
 # skipped anywhere, and either no padding or exactly the right padding ("=" or ".").
 _ASCII_SPACE = re.compile(r"[ \t\n\v\f\r]")
@@ -136,9 +137,12 @@ def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> No
         _fill(item, level + 1, shape, dtype, out)
 
 
-def json_to_array(value: Any, dtype: int) -> np.ndarray:
+def json_to_array(value: Any, dtype: int, max_rank: int = MAX_RANK) -> np.ndarray:
     """A JSON value (scalar, b64 object or nested lists) -> a dense numpy array of the given DataType."""
     shape = dense_shape(value)
+    if len(shape) > max_rank:
+        raise InvalidArgument(f"JSON value is nested {len(shape)} lists deep; a tensor has at most {max_rank} "
+                              "dimensions here")
     flat: list = []
     _fill(value, 0, shape, dtype, flat)  # an unsupported dtype fails on the first leaf, as in TF Serving
     if dtype not in DTYPES:  # (no leaf at all: an empty list)
@@ -167,7 +171,7 @@ def _instances_to_arrays(instances: list, infos: Mapping[str, meta_graph_pb2.Ten
     def add(item: Any, name: str) -> None:
         if name not in infos:
             raise InvalidArgument(f"JSON object: does not have named input: {name}")
-        array = json_to_array(item, infos[name].dtype)
+        array = json_to_array(item, infos[name].dtype, MAX_RANK - 1)  # instances are stacked: one more dimension
         if rows.get(name):
             first = rows[name][0]
             if first.size != array.size:

@@ -105,3 +105,21 @@ def model(policy_text: str = ""):
 ])
 def test_version_policies(policy, expected):
     assert aspired_versions(model(policy), [1, 3, 5]) == expected
+
+
+def test_batching_and_warmup_flags_like_tensorflow_model_server(monkeypatch):
+    monkeypatch.delenv("MODEL_NAME", raising=False)
+    base = ["--model_name=m", "--model_base_path=/m"]
+    args = parse_args(base)
+    assert (args.enable_batching, args.batching_parameters_file, args.enable_model_warmup) == (False, "", True)
+    args = parse_args(base + ["--enable_batching", "--batching_parameters_file=b.txt", "--enable_model_warmup=false"])
+    assert (args.enable_batching, args.batching_parameters_file, args.enable_model_warmup) == (True, "b.txt", False)
+    assert parse_args(base + ["--enable_batching=true"]).enable_batching is True
+
+
+def test_missing_batching_parameters_file_names_the_file(tmp_path):
+    from serving.batching_config import read_batching_parameters
+
+    with pytest.raises(ConfigError, match=f"^cannot read batching parameters file {tmp_path / 'nope.txt'}: "
+                                          "No such file or directory$"):
+        read_batching_parameters(tmp_path / "nope.txt")
