@@ -22,7 +22,7 @@ import pandas as pd
 
 from client.schema import csv_unsafe
 
-__all__ = ["FORMATS", "RETRYABLE_ERRORS", "completed_sources", "drop_partial_tail", "format_of", "journal_of",
+__all__ = ["FORMATS", "RETRYABLE_ERRORS", "completed_sources", "csv_header", "drop_partial_tail", "format_of", "journal_of",
            "latest_rows", "read_rows"]
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}

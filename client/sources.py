@@ -121,13 +121,15 @@ class _Archive:
     `opener` returns a fresh binary stream of the archive (a file, in-memory upload bytes, or a
     nested archive inflated from its parent). The ZipFile is opened when a member is first read
     (parsing the central directory costs ~70 ms for 20,000 members, so not once per member), reads
-    are serialised by a lock, and it is closed when every listed member has been read once, which
-    also frees a nested archive's inflated bytes.
+    are serialised by a lock, and it is closed when every listed member has been read in this pass,
+    which frees the file handle (a folder may hold many archives) and a nested archive's inflated
+    bytes. Reading again starts a new pass.
     """
 
     def __init__(self, opener: Callable[[], IO[bytes]], shown: str) -> None:
         self.opener, self.shown = opener, shown
-        self.unread = 0
+        self.members: frozenset[int] = frozenset()  # header offsets of the listed members
+        self._unread: set[int] = set()
         self._lock = threading.Lock()
         self._zip: zipfile.ZipFile | None = None
 
@@ -140,6 +142,7 @@ class _Archive:
             try:
                 if self._zip is None:
                     self._zip = zipfile.ZipFile(self.opener())
+                    self._unread = set(self.members)  # a new pass (e.g. thumbnails, then requests)
                 with self._zip.open(info) as handle:
                     return _read_capped(handle, shown, info.file_size)
             except _ZIP_ERRORS as exc:
@@ -147,8 +150,8 @@ class _Archive:
                 raise OSError(message if message.startswith(shown) else
                               f"{shown}: unreadable ZIP member ({type(exc).__name__}: {exc})") from None
             finally:
-                self.unread -= 1
-                if self.unread <= 0 and self._zip is not None:
+                self._unread.discard(info.header_offset)
+                if not self._unread and self._zip is not None:
                     self._zip.close()
                     self._zip = None
 
@@ -197,7 +200,7 @@ def _archive_items(archive: _Archive, depth: int, skipped: list[Skipped]) -> Ite
             nested.append((name, info))
         else:
             images.append((name, info))
-    archive.unread = len(images)
+    archive.members = frozenset(info.header_offset for _, info in images)
     for name, info in images:
         yield name, (lambda info=info, name=name: archive.read(info, name))
     for name, info in nested:

@@ -137,8 +137,11 @@ def test_archive_is_opened_once_for_all_its_members(tree: Path, monkeypatch):
         opened.append(args[0])
         return real(*args, **kwargs)
     monkeypatch.setattr(zipfile, "ZipFile", counting)
-    assert [load() for _, load in expand_sources([archive])] == [bytes([i]) for i in range(50)]
+    found = list(expand_sources([archive]))
+    assert [load() for _, load in found] == [bytes([i]) for i in range(50)]
     assert len(opened) == 2  # once to list, once to read every member (~70 ms each for 20,000 members)
+    assert [load() for _, load in found] == [bytes([i]) for i in range(50)]  # a second pass (thumbnails, then
+    assert len(opened) == 3                                                  # requests) opens it once more
 
 
 def test_files_and_members_over_the_size_limit_are_refused(tmp_path: Path, monkeypatch):
