@@ -110,9 +110,10 @@ class RunManager:
         self._start(job)
         return run.id
 
-    def submit_compare(self, url: str, model: str, items: Sequence[Item], targets: Sequence[tuple[int | None, str | None]],
-                       *, session_id: str | None = None, truth: Mapping[str, str] | None = None,
-                       truth_summary: str | None = None, probe_labels: Sequence[str] = ()) -> Comparison:
+    def submit_compare(self, url: str, model: str, items: Sequence[Item],
+                       targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
+                       truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
+                       probe_labels: Sequence[str] = ()) -> Comparison:
         """One run per (version, label) target over the same items, run side by side as one job (one worker
         slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
         items = list(items)
@@ -156,8 +157,11 @@ class RunManager:
         def stored(count: int) -> None:
             entry.passed += count
 
-        outcome: SideResult = run_side(job, self.store, self.client_factory, self._thumbnail_pool(job), stored,
-                                       batch_size=self.batch_size, concurrency=self.concurrency)
+        try:
+            outcome: SideResult = run_side(job, self.store, self.client_factory, self._thumbnail_pool(job), stored,
+                                           batch_size=self.batch_size, concurrency=self.concurrency)
+        except Exception as exc:  # noqa: BLE001 - the store failed before the run could even start
+            outcome = SideResult("unsaved", len(job.positions or job.items), f"{type(exc).__name__}: {exc}")
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"

@@ -127,7 +127,10 @@ def test_a_run_stores_every_row_with_thumbnails_truth_and_labels(fake, any_store
     _, server = fake
     manager = make_manager(store, batch_size=4)
     images = [png(COLOURS[i % 3]) for i in range(9)]
-    items = items_of(images) + [("batch.zip/broken.png", lambda: (_ for _ in ()).throw(OSError("batch.zip/broken.png: bad")))]
+    def broken() -> bytes:
+        raise OSError("batch.zip/broken.png: bad")
+
+    items = items_of(images) + [("batch.zip/broken.png", broken)]
     truth = {"batch.zip/0.png": "cat", "batch.zip/1.png": "cat"}
     run_id = manager.submit_classify(server.url, "pets", items, label="stable", truth=truth, session_id="s1",
                                      probe_labels=("stable", "nope"))
