@@ -130,18 +130,25 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
     maker = RowMaker([name for name, _ in found], model=args.model,
                      target=target_text(version=args.version, label=args.label), class_names=labels,
                      truth_method=args.truth if truth_file is None else "file", truth_file=truth_file)
-    written: list[dict[str, Any]] = []
+    written: list[dict[str, Any]] = []  # the columns the summary needs, per row written
     seen: set[str] = set()
     stopped: TFServingError | None = None
+    failures = 0
     with ResultWriter(args.out) as writer, _progress_bar(len(sources), disabled=args.no_progress) as bar:
+        def record(rows: list[dict[str, Any]]) -> None:
+            for row in rows:
+                writer.write(row)
+                written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
+
         def emit(results: list[ClassificationResult]) -> None:
+            nonlocal failures
             for result in results:
                 seen.add(result.source)
-                for row in maker.add(result):
-                    writer.write(row)
-                    written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
-                bar.set_postfix(errors=sum(r["error_type"] is not None for r in written), refresh=False)
+                failures += not result.ok
+                record(maker.add(result))
+                bar.set_postfix(errors=failures, refresh=False)
                 bar.update(1)
+
         try:
             for result in tfs.iter_classify(sources, version=args.version, label=args.label,
                                             signature_name=args.signature_name, batch_size=args.batch_size,
@@ -152,9 +159,7 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
                 raise  # nothing answered: the target itself is unusable (exit 3, no rows)
             stopped = exc
             emit(_remaining(sources, seen, exc))
-        for row in maker.finish():
-            writer.write(row)
-            written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
+        record(maker.finish())
     return _report(args, maker, written, stopped)
 
 

@@ -252,3 +252,27 @@ def test_a_version_unloaded_mid_run_still_leaves_a_row_for_every_input(fake_serv
     assert main([*args, "--url", healthy.url]) == 0  # the resume retries exactly those
     assert len(read_rows(out)) == 12 and all(not r["error_type"] for r in read_rows(out))
     assert sum(len(body["instances"]) for body in healthy.bodies) == 8
+
+
+def test_a_client_that_raises_part_way_still_leaves_a_row_for_every_input(fake_server, tmp_path, capsys,
+                                                                          monkeypatch):
+    """Whatever the client does when the target goes away (rows or an exception), every input gets a row."""
+    from client.core import TFServingClient
+    from client.errors import VersionNotAvailableError
+    server = fake_server(fake_model_handler())
+    real = TFServingClient.iter_classify
+
+    def two_then_raise(self, images, **kwargs):
+        for number, result in enumerate(real(self, images, **kwargs)):
+            if number == 2:
+                raise VersionNotAvailableError("Servable not found", method="POST", url=server.url, status=404)
+            yield result
+    monkeypatch.setattr(TFServingClient, "iter_classify", two_then_raise)
+    out = tmp_path / "o.csv"
+    assert main(["classify", str(photo_folder(tmp_path, bad=2)), "--url", server.url, "--no-progress", "--out",
+                 str(out)]) == 3
+    assert "error: the model or version went away during the run: 4 inputs not classified" in capsys.readouterr().err
+    rows = read_rows(out)
+    assert [Path(r["source"]).name for r in rows] == ["0.png", "1.png", "2.png", "3.png", "bad0.jpg", "bad1.jpg"]
+    assert [r["error_type"] for r in rows] == ["", "", *["VersionNotAvailableError"] * 4]
+    assert rows[2]["error"].startswith(f"{rows[2]['source']}: not classified: POST ")
