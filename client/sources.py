@@ -118,7 +118,7 @@ def _display_member(filename: str) -> str:
 class _Archive:
     """One ZIP shared by its members' loaders.
 
-    `opener` returns a fresh binary stream of the archive (a file, in-memory upload bytes, or a
+    `opener` returns the archive's path or a fresh binary stream of it (in-memory upload bytes, or a
     nested archive inflated from its parent). The ZipFile is opened when a member is first read
     (parsing the central directory costs ~70 ms for 20,000 members, so not once per member), reads
     are serialised by a lock, and it is closed when every listed member has been read in this pass,
@@ -126,7 +126,7 @@ class _Archive:
     bytes. Reading again starts a new pass.
     """
 
-    def __init__(self, opener: Callable[[], IO[bytes]], shown: str) -> None:
+    def __init__(self, opener: Callable[[], Path | IO[bytes]], shown: str) -> None:
         self.opener, self.shown = opener, shown
         self.members: frozenset[int] = frozenset()  # header offsets of the listed members
         self._unread: set[int] = set()
@@ -212,7 +212,7 @@ def _archive_items(archive: _Archive, depth: int, skipped: list[Skipped]) -> Ite
 
 
 def _file_archive(path: Path, shown: str) -> _Archive:
-    return _Archive(lambda: open(path, "rb"), shown)
+    return _Archive(lambda: path, shown)  # given a path, ZipFile opens and closes the file itself
 
 
 def _walk(folder: Path, shown: str, skipped: list[Skipped]) -> Iterator[tuple[str, Loader]]:
