@@ -138,6 +138,8 @@ def _cell(value: Any) -> str:
         return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
     if isinstance(value, int) or type(value).__name__.startswith(("int", "uint", "Int")):
         return str(int(value))
+    if hasattr(value, "isoformat"):  # a datetime or pandas Timestamp (corrected_at): ISO-8601
+        return value.isoformat()
     return csv_safe(str(value))
 
 

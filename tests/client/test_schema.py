@@ -119,3 +119,6 @@ def test_to_csv_bytes_with_chosen_columns_and_utf8():
 def test_csv_cells_format_numbers_like_the_frame_writer():
     assert schema.csv_cells({"v": 2.0, "p": 0.25, "b": True, "n": None, "s": "-1"}, ["v", "p", "b", "n", "s"]) == [
         "2", "0.25", "True", "", "'-1"]
+    when = pd.Timestamp("2026-11-26T03:04:05Z")
+    assert schema.csv_cells({"t": when, "d": when.to_pydatetime()}, ["t", "d"]) == [
+        "2026-11-26T03:04:05+00:00", "2026-11-26T03:04:05+00:00"]
