@@ -136,10 +136,13 @@ def _changed(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
 
 
 def _probabilities_long(d: Decision) -> pd.DataFrame:
-    parts = [pd.DataFrame({"source": d.paired["source"], "class": name, "prob_a": d.paired[f"prob_{name}_a"],
-                           "prob_b": d.paired[f"prob_{name}_b"]}) for name in d.classes]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["source", "class", "prob_a",
-                                                                                   "prob_b"])
+    # Both spellings of charts.agreement_scatter's columns (prob_a/prob_b before the dashboard restructuring,
+    # probability_a/probability_b after it); drop the old pair once that lands.
+    parts = [pd.DataFrame({"source": d.paired["source"], "class": name, "probability_a": d.paired[f"prob_{name}_a"],
+                           "probability_b": d.paired[f"prob_{name}_b"]}) for name in d.classes]
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["source", "class", "probability_a", "probability_b"])
+    return long.assign(prob_a=long["probability_a"], prob_b=long["probability_b"])
 
 
 def _distributions(d: Decision) -> None:
@@ -158,8 +161,12 @@ def _distributions(d: Decision) -> None:
             tables.confusion_difference_cells(d.truth.confusion_difference)), width="stretch")
         right.altair_chart(decision_charts.reliability_overlay(d.truth.calibration, d.truth.calibration_scores),
                            width="stretch")
-        st.dataframe(d.truth.per_class_recall, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(c, format="percent") for c in ("recall_a", "recall_b", "change")})
+        recall = d.truth.per_class_recall.assign(change=d.truth.per_class_recall["change"] * 100)
+        st.dataframe(recall, hide_index=True, column_config={
+            "class": st.column_config.TextColumn("true class"), "support": st.column_config.NumberColumn("images"),
+            "recall_a": st.column_config.NumberColumn("recall, A", format="percent"),
+            "recall_b": st.column_config.NumberColumn("recall, B", format="percent"),
+            "change": st.column_config.NumberColumn("change (points)", format="%+.1f")})
 
 
 def _signatures(d: Decision) -> None:
