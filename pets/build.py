@@ -1,6 +1,6 @@
 """`python -m pets.build [--output DIR]`: export pets versions 1 (128 px) and 2 (224 px) plus models.config.
 
-Writes DIR/1/, DIR/2/ (SavedModels) and DIR/models.config whose base_path is the absolute path of DIR
+Writes DIR/1/, DIR/2/ (SavedModels, each with assets.extra/tf_serving_warmup_requests) and DIR/models.config whose base_path is the absolute path of DIR
 at build time (move the directory -> rebuild). Needs only the pip-installed weights and pets/heads/.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ def build(output: Path, heads_dir: Path = HEADS_DIR, weights_path: Path | None =
     from pets.head import head_path, load_head
     from pets.serving_config import write_config
     from pets.torch_legacy import load_state_dict
+    from pets.warmup import write_warmup_requests
 
     keras.utils.set_random_seed(0)
     output = Path(output)
@@ -47,6 +48,7 @@ def build(output: Path, heads_dir: Path = HEADS_DIR, weights_path: Path | None =
         staging = output / f".{version}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
         export_saved_model(backbone, heads[version], size, staging)
+        write_warmup_requests(staging, size)  # replayed by the server before the version turns AVAILABLE
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)  # a half-written version never sits where TF Serving looks
         exported[version] = target
