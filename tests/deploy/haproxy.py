@@ -1,0 +1,136 @@
+"""Real embedded servers behind a real HAProxy (Debian's /usr/sbin/haproxy), all on loopback.
+
+Used by tests/deploy/test_load_balancer.py and benchmarks/replicas.py. HAProxy does what a Kubernetes Service
+or an ingress does in front of TF Serving replicas: round-robin, health checks on /v1/models/pets, retries on
+another replica when a connection fails.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from tests.support import PETS_CONFIG, ROOT, free_port, models_available, wait_until
+
+HAPROXY = Path("/usr/sbin/haproxy")
+MODEL = "pets"
+
+
+def haproxy_config(port: int, backends: Sequence[str], stats_socket: Path) -> str:
+    """mode http, roundrobin, health checks asking for an AVAILABLE pets version, retries/redispatch."""
+    servers = "\n".join(f"    server replica{i} {backend.removeprefix('http://')} check"
+                        for i, backend in enumerate(backends, start=1))
+    return f"""\
+global
+    stats socket {stats_socket} mode 600 level admin
+    maxconn 512
+    # Buffer whole requests (a batch of photos as JSON is a few hundred KB) so that a request whose replica
+    # died before answering can be sent again to another one (layer-7 retries need the request in the buffer).
+    tune.bufsize 1048576
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 120s
+    timeout server 120s
+    # Another replica on retry; predict has no side effects, so re-sending one is safe.
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout
+    option http-buffer-request
+
+frontend tf_serving
+    bind 127.0.0.1:{port}
+    default_backend replicas
+
+backend replicas
+    balance roundrobin
+    option httpchk GET /v1/models/{MODEL}
+    http-check expect string AVAILABLE
+    default-server inter 300ms fall 2 rise 1
+{servers}
+"""
+
+
+def server_stats(stats_socket: Path) -> dict[str, dict[str, str]]:
+    """`show stat` over the admin socket: replica name -> its CSV row (status, stot, hrsp_2xx, ...)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(stats_socket))
+        sock.sendall(b"show stat\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    lines = b"".join(chunks).decode().lstrip("# ").splitlines()
+    return {row["svname"]: row for row in csv.DictReader(lines)
+            if row["pxname"] == "replicas" and row["svname"].startswith("replica")}
+
+
+@contextlib.contextmanager
+def running_haproxy(backends: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """HAProxy on a free loopback port in front of `backends`; yields (its URL, its stats socket)."""
+    if not HAPROXY.exists():
+        raise RuntimeError(f"{HAPROXY} is missing: apt-get install haproxy (make test provisions it)")
+    workdir = Path(tempfile.mkdtemp(prefix="servescope-haproxy-"))
+    stats_socket, port = workdir / "stats.sock", free_port()
+    config = workdir / "haproxy.cfg"
+    config.write_text(haproxy_config(port, backends, stats_socket))
+    check = subprocess.run([str(HAPROXY), "-c", "-f", str(config)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError(f"haproxy rejected {config}: {check.stdout}{check.stderr}")
+    log = open(workdir / "haproxy.log", "wb")
+    proc = subprocess.Popen([str(HAPROXY), "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def all_up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"haproxy exited with {proc.returncode}: {(workdir / 'haproxy.log').read_text()}")
+            if not stats_socket.exists():
+                return False
+            return all(row["status"] == "UP" for row in server_stats(stats_socket).values())
+
+        wait_until(all_up, timeout=30, what="haproxy to see every replica UP")
+        yield f"http://127.0.0.1:{port}", stats_socket
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def pets_replica(port: int | None = None, timeout: float = 240) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m serving` for the built pets model on `port` (default: a free one); yields (process, URL) once
+    both versions are AVAILABLE. The process is exposed so that a test can kill this replica."""
+    if not PETS_CONFIG.exists():
+        raise RuntimeError(f"{PETS_CONFIG} is missing: run `make pets`")
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "serving", f"--model_config_file={PETS_CONFIG}",
+                                 f"--rest_api_port={port}"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            def ready() -> bool:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"replica exited with {proc.returncode}: {log.read()[-3000:].decode()}")
+                return models_available(url, {MODEL: 2})
+
+            wait_until(ready, timeout=timeout, interval=0.3, what=f"pets on {url}")
+            yield proc, url
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
