@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from client import (InvalidInputError, ModelNotFoundError, TFServingClient, TensorSpec, VersionNotAvailableError,
-                    VersionStatus)
+from client import (InvalidInputError, ModelNotFoundError, SignatureError, TFServingClient, TensorSpec,
+                    VersionNotAvailableError, VersionStatus)
 from client import plan as plan_module
 
 pytestmark = pytest.mark.slow
@@ -176,8 +176,9 @@ def test_exact_errors(tfs, pets_server_url, photos):
         tfs.predict(instances=[{"wrong_name": b"x"}], version=1)
     assert caught.value.status == 400 and caught.value.method == "POST"
     assert "image_bytes" in caught.value.error or "wrong_name" in caught.value.error
-    with pytest.raises(KeyError, match="has no signature 'nope'"):
+    with pytest.raises(SignatureError, match="has no signature 'nope'; it has ") as caught:
         tfs.classify([photos[0][0]], version=1, signature_name="nope")
+    assert caught.value.url == f"{pets_server_url}/v1/models/pets/versions/1/metadata"
 
 
 def test_exif_rotated_photo_is_classified_upright(tfs, photos):
