@@ -14,7 +14,7 @@ import streamlit as st
 from client import schema
 
 from dashboard import charts
-from dashboard import decision_charts as decision_charts
+from dashboard import decision_charts
 from dashboard import decision_tables as tables
 from dashboard.decision import Decision, Verdict, format_p
 from dashboard.plain import escape_markdown
