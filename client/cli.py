@@ -121,10 +121,13 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
     if skipped:
         print(skipped_text(skipped), file=sys.stderr)
     if not sources:
+        accuracy = None
         if args.out is not None:
             compact(args.out)  # a run killed before it compacted left duplicate rows
-        print("nothing to classify" + (" (all already done)" if done_before else ": no images found"),
-              file=sys.stderr)
+            accuracy = accuracy_text(_file_rows(args.out, [name for name, _ in found])) if args.truth != "none" \
+                else None
+        print("nothing to classify" + (" (all already done)" if done_before else ": no images found")
+              + (f"; in {args.out}: {accuracy}" if accuracy else ""), file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
     labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     maker = RowMaker([name for name, _ in found], model=args.model,
@@ -163,17 +166,20 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
     return _report(args, maker, written, stopped)
 
 
+def _file_rows(path: Path, sources: Sequence[str]) -> list[dict[str, Any]]:
+    """The latest row of each of `sources` in the results file."""
+    wanted = set(sources)
+    return [row for row in latest_rows(read_rows(path)) if str(row.get("source")) in wanted]
+
+
 def _report(args: argparse.Namespace, maker: RowMaker, written: list[dict[str, Any]],
             stopped: TFServingError | None) -> int:
     classified = sum(row["error_type"] is None for row in written)
     errors = len(written) - classified
     if maker.detection is not None and args.truth != "none":
         print(maker.detection.summary, file=sys.stderr)
-    if args.out is not None:  # accuracy over the file's rows for these sources, resumed ones included
-        wanted = set(maker.sources)
-        rows = [row for row in latest_rows(read_rows(args.out)) if str(row.get("source")) in wanted]
-    else:
-        rows = written
+    # accuracy over the file's rows for these sources, resumed ones included
+    rows = _file_rows(args.out, maker.sources) if args.out is not None else written
     accuracy = accuracy_text(rows) if args.truth != "none" else None
     print(f"classified {classified}, errors {errors}" + (f", {accuracy}" if accuracy else "")
           + (f", written to {args.out}" if args.out else ""), file=sys.stderr)

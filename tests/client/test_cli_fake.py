@@ -175,6 +175,10 @@ def test_truth_from_folders_fills_ground_truth_and_correct_and_prints_accuracy(f
     err = capsys.readouterr().err.splitlines()
     assert "ground truth from folder names: 3 classes, 6 of 7 images; 1 without a class: 'misc' (1)" in err
     assert err[-1] == f"classified 7, errors 0, accuracy 83.3% (5/6 with ground truth), written to {out}"
+    assert main(["classify", str(tmp_path / "pets"), "--truth", "folders", "--url", server.url, "--out",
+                 str(out)]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"nothing to classify (all already done); in {out}: accuracy 83.3% (5/6 with ground truth)")
     with open(out, newline="") as handle:
         rows = {r["source"].split("pets/")[1]: (r["ground_truth"], r["top_class"], r["correct"])
                 for r in csv.DictReader(handle)}
