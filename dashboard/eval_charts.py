@@ -16,6 +16,7 @@ from dashboard.evaluation import NO_TRUTH, RIGHT, WRONG
 CELL_SELECTION = "cell"
 OUTCOME_SCALE = alt.Scale(domain=[RIGHT, WRONG, NO_TRUTH], range=["#29b09d", "#ff2b2b", "#9e9e9e"])
 _UNIT = alt.Scale(domain=[0, 1])
+_TENTHS = alt.Axis(values=[i / 10 for i in range(11)], format=".1f")
 
 
 def confusion_heatmap(cells: pd.DataFrame, class_names: Sequence[str]) -> alt.LayerChart:
@@ -29,7 +30,7 @@ def confusion_heatmap(cells: pd.DataFrame, class_names: Sequence[str]) -> alt.La
     )
     rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color("row_share:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="share of row",
-                        legend=alt.Legend(format="%")),
+                        legend=alt.Legend(format="%", gradientLength=140)),
         opacity=alt.condition(select, alt.value(1.0), alt.value(0.35)),
         tooltip=[alt.Tooltip("true:N", title="true"), alt.Tooltip("predicted:N", title="predicted"),
                  alt.Tooltip("count:Q", title="images"), alt.Tooltip("row_share:Q", title="share of row", format=".1%")],
@@ -49,7 +50,7 @@ def reliability_diagram(bins: pd.DataFrame) -> alt.LayerChart:
     diagonal = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(color="#bbbbbb", strokeDash=[4, 4]).encode(
         x=alt.X("p:Q", scale=_UNIT), y=alt.Y("p:Q", scale=_UNIT))
     base = alt.Chart(filled).encode(
-        x=alt.X("lower:Q", scale=_UNIT, title="top-class confidence"), x2="upper:Q",
+        x=alt.X("lower:Q", scale=_UNIT, title="top-class confidence", axis=_TENTHS), x2="upper:Q",
         tooltip=[alt.Tooltip("lower:Q", title="from", format=".1f"), alt.Tooltip("upper:Q", title="to", format=".1f"),
                  alt.Tooltip("count:Q", title="images"), alt.Tooltip("confidence:Q", title="mean confidence",
                                                                       format=".3f"),
@@ -70,10 +71,9 @@ def confidence_histogram_chart(histogram: pd.DataFrame) -> alt.Chart:
     data = histogram.assign(stack=histogram["outcome"].map(order))
     return alt.Chart(data, title="Top-class confidence").mark_bar(stroke="white").encode(
         # bin="binned": the bins are made in dashboard.evaluation; Vega-Lite draws and stacks them as a histogram.
-        x=alt.X("lower:Q", bin="binned", scale=_UNIT, title="top-class confidence",
-                axis=alt.Axis(format=".1f")), x2="upper:Q",
+        x=alt.X("lower:Q", bin="binned", scale=_UNIT, title="top-class confidence", axis=_TENTHS), x2="upper:Q",
         y=alt.Y("count:Q", stack="zero", title="images", axis=alt.Axis(tickMinStep=1)),
-        color=alt.Color("outcome:N", scale=OUTCOME_SCALE, title=None, legend=alt.Legend(orient="bottom")),
+        color=alt.Color("outcome:N", scale=OUTCOME_SCALE, title=None),   # a bottom legend squashes the plot
         order=alt.Order("stack:Q"),
         tooltip=["outcome:N", "count:Q", alt.Tooltip("lower:Q", title="from", format=".1f"),
                  alt.Tooltip("upper:Q", title="to", format=".1f")],
@@ -86,9 +86,9 @@ def accuracy_coverage_chart(curve: pd.DataFrame, threshold: float) -> alt.LayerC
     long = curve.melt(id_vars=["threshold"], value_vars=["accuracy", "coverage"], var_name="measure",
                       value_name="value").dropna(subset=["value"])
     lines = alt.Chart(long).mark_line(interpolate="step-after").encode(
-        x=alt.X("threshold:Q", scale=_UNIT, title="confidence threshold (below it: review)"),
+        x=alt.X("threshold:Q", scale=_UNIT, title="confidence threshold (below it: review)", axis=_TENTHS),
         y=alt.Y("value:Q", scale=_UNIT, title=None, axis=alt.Axis(format="%")),
-        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom"),
+        color=alt.Color("measure:N", title=None,
                         scale=alt.Scale(domain=["accuracy", "coverage"], range=["#0068c9", "#ff8700"])),
         tooltip=[alt.Tooltip("threshold:Q", format=".2f"), "measure:N", alt.Tooltip("value:Q", format=".1%")],
     )

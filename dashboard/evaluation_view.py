@@ -56,8 +56,8 @@ def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str]
            key: str) -> None:
     table = _with_thumbnails(frame, thumbnails)
     order = (["thumbnail"] if thumbnails is not None else []) + [c for c in shown if c in table]
-    st.dataframe(table[order].astype({c: object for c in ("truth",) if c in order}), hide_index=True, key=key,
-                 column_config=_columns(class_names), column_order=order)
+    st.dataframe(table[order], hide_index=True, key=key, column_config=_columns(class_names), column_order=order,
+                 placeholder="")   # a blank, not "None", where there is no truth
 
 
 def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
@@ -74,7 +74,7 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
         st.caption(cover.text())
         st.subheader("Per class")
         metrics = ev.per_class_metrics(frame, names)
-        st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", column_config={
+        st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", placeholder="", column_config={
             "class": st.column_config.TextColumn("class"),
             "precision": st.column_config.NumberColumn("precision", format="percent"),
             "recall": st.column_config.NumberColumn("recall", format="percent"),
@@ -105,7 +105,6 @@ def _accuracy(summary: ev.AccuracySummary) -> None:
 
 
 def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None) -> None:
-    st.subheader("Confusion matrix")
     event = st.altair_chart(eval_charts.confusion_heatmap(ev.confusion_long(frame, names), names), width="stretch",
                             key=f"{key_prefix}_confusion", on_select="rerun",
                             selection_mode=eval_charts.CELL_SELECTION)
@@ -198,7 +197,8 @@ def _corrections(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbna
     order = (["thumbnail"] if thumbnails is not None else []) + ["source", "top_class", "confidence", "ground_truth",
                                                                   "correction"]
     edited = st.data_editor(editor, hide_index=True, key=f"{key_prefix}_corrections", column_order=order,
-                            column_config=_columns(names), disabled=[c for c in order if c != "correction"])
+                            column_config=_columns(names), disabled=[c for c in order if c != "correction"],
+                            placeholder="")
     changes = pending_corrections(editor, edited)
     sent_key = f"{key_prefix}_corrections_sent"
     if not changes:

@@ -23,11 +23,12 @@ LABELLED = [("c1.jpg", "cat", "cat", 0.95), ("c2.jpg", "cat", "cat", 0.85), ("c3
 
 
 def probabilities(predicted: str, truth: str | None, confidence: float) -> dict[str, float]:
-    """The top class gets `confidence`; the truth (else the next class) 80% of the rest."""
+    """The top class gets `confidence`; the truth (else the next class) 80% of the rest, but less than the top."""
     second = truth if truth and truth != predicted else CLASSES[(CLASSES.index(predicted) + 1) % 3]
     rest = 1 - confidence
-    probs = {name: rest * 0.2 for name in CLASSES}
-    probs.update({predicted: confidence, second: rest * 0.8})
+    second_p = min(rest * 0.8, confidence - 0.01)
+    probs = {name: rest - second_p for name in CLASSES}
+    probs.update({predicted: confidence, second: second_p})
     return {ev.prob_column(name): p for name, p in probs.items()}
 
 
