@@ -11,6 +11,8 @@ One set of rules for paths and uploads alike:
   to `skipped` as Skipped(name, reason): hidden files, `__MACOSX/`, folders, `../` or `..\\`
   members, non-image names. Paths and uploads named explicitly are always kept.
 - An absolute member name (`/etc/x.jpg`) is read under its base name (`a.zip/x.jpg`).
+- A ZIP inside a ZIP is inflated in memory (within MAX_FILE_BYTES) to list its members, then freed;
+  it is inflated again while its members are read, and freed when the last one has been.
 - Anything unreadable (a missing path, a broken archive, a member name flagged UTF-8 that is not,
   a member over the limit, a corrupt or encrypted member, an archive nested too deep) gets a loader
   that raises OSError naming it, so it becomes that item's error row and the rest go on.

@@ -18,6 +18,8 @@ def tree(tmp_path: Path) -> Path:
     (tmp_path / "photos" / "a.PNG").write_bytes(b"A")
     (tmp_path / "photos" / "manifest.csv").write_text("file,label\n")
     (tmp_path / "photos" / ".hidden.jpg").write_bytes(b"H")
+    (tmp_path / "photos" / ".thumbs").mkdir()
+    (tmp_path / "photos" / ".thumbs" / "t.jpg").write_bytes(b"T")
     (tmp_path / "photos" / "sub" / "c.jpeg").write_bytes(b"C")
     with zipfile.ZipFile(tmp_path / "photos" / "sub" / "more.zip", "w") as zf:
         zf.writestr("inner/d.jpg", b"D")
@@ -33,7 +35,7 @@ def test_folder_walk_keeps_images_and_zip_members_in_order_and_lists_the_rest(tr
     root = str(tree / "photos")
     assert names == [f"{root}/a.PNG", f"{root}/b.jpg", f"{root}/sub/c.jpeg", f"{root}/sub/more.zip/inner/d.jpg"]
     assert [load() for _, load in found] == [b"A", b"B", b"C", b"D"]
-    assert skipped == [Skipped(f"{root}/.hidden.jpg", "hidden file"),
+    assert skipped == [Skipped(f"{root}/.thumbs/", "hidden folder"), Skipped(f"{root}/.hidden.jpg", "hidden file"),
                        Skipped(f"{root}/manifest.csv", "not an image suffix: .csv"),
                        Skipped(f"{root}/sub/more.zip/__MACOSX/inner/._d.jpg", "macOS metadata"),
                        Skipped(f"{root}/sub/more.zip/inner/notes.txt", "not an image suffix: .txt")]
