@@ -105,9 +105,10 @@ def running_haproxy(backends: Sequence[str]) -> Iterator[tuple[str, Path]]:
 
 
 @contextlib.contextmanager
-def pets_replica(port: int | None = None, timeout: float = 240) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`python -m serving` for the built pets model on `port` (default: a free one); yields (process, URL) once
-    both versions are AVAILABLE. The process is exposed so that a test can kill this replica."""
+def pets_replica(port: int | None = None, extra_args: Sequence[str] = (),
+                 timeout: float = 240) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m serving` for the built pets model on `port` (default: a free one) with `extra_args`; yields
+    (process, URL) once both versions are AVAILABLE. The process is exposed so that a test can kill it."""
     if not PETS_CONFIG.exists():
         raise RuntimeError(f"{PETS_CONFIG} is missing: run `make pets`")
     port = port or free_port()
@@ -115,7 +116,7 @@ def pets_replica(port: int | None = None, timeout: float = 240) -> Iterator[tupl
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen([sys.executable, "-m", "serving", f"--model_config_file={PETS_CONFIG}",
-                                 f"--rest_api_port={port}"], cwd=ROOT, env=env, stdout=log,
+                                 f"--rest_api_port={port}", *extra_args], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
             def ready() -> bool:

@@ -17,8 +17,15 @@ from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
-KUSTOMIZATIONS = sorted(path.parent for path in DEPLOY.rglob("kustomization.yaml"))
+_KUSTOMIZE_FILES = {path.parent: yaml.safe_load(path.read_text()) for path in DEPLOY.rglob("kustomization.yaml")}
+# What `kubectl apply -k` can be pointed at; components only take effect through an overlay that lists them.
+KUSTOMIZATIONS = sorted(d for d, spec in _KUSTOMIZE_FILES.items() if spec["kind"] == "Kustomization")
+COMPONENTS = sorted(d for d, spec in _KUSTOMIZE_FILES.items() if spec["kind"] == "Component")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
+def components_of(directory: Path) -> set[Path]:
+    return {(directory / c).resolve() for c in _KUSTOMIZE_FILES[directory].get("components", [])}
 
 
 def kubectl() -> Path:

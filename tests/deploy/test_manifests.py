@@ -11,14 +11,14 @@ import pytest
 from kubernetes_validate.utils import latest_version
 from referencing import Registry, Resource
 
-from tests.deploy.manifests import DEPLOY, KUSTOMIZATIONS, find, name_of, one, render
+from tests.deploy.manifests import COMPONENTS, DEPLOY, KUSTOMIZATIONS, components_of, find, name_of, one, render
 
 # The oldest Kubernetes release still widely run (autoscaling/v2, restricted Pod Security) and the newest bundled.
 KUBERNETES_VERSIONS = ("1.30", latest_version())
 KSERVE_SCHEMA = DEPLOY.parent / "tests" / "deploy" / "kserve_inferenceservice.schema.json"
 CUSTOM_KINDS = {"InferenceService"}
 EXPECTED = {"kserve", "kubernetes/base", "kubernetes/overlays/auth", "kubernetes/overlays/gcs-model",
-            "kubernetes/overlays/kserve", "kubernetes/overlays/managed-postgres"}
+            "kubernetes/overlays/kserve", "kubernetes/overlays/managed-postgres", "kubernetes/overlays/production"}
 
 
 def kserve_validator() -> jsonschema.Draft202012Validator:
@@ -29,8 +29,10 @@ def kserve_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(KSERVE_SCHEMA.read_text()), registry=registry)
 
 
-def test_every_kustomization_is_checked():
+def test_every_kustomization_is_checked_and_every_component_is_rendered_alone_by_an_overlay():
     assert {name_of(path) for path in KUSTOMIZATIONS} == EXPECTED
+    for component in COMPONENTS:  # so a failure points at one component, not at a combination
+        assert [d for d in KUSTOMIZATIONS if components_of(d) == {component}], name_of(component)
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
