@@ -171,7 +171,7 @@ def verdict_sentence(verdict: Verdict, stats: TruthStats, alpha: float) -> str:
             Verdict.NOT_ENOUGH_EVIDENCE: f"Not enough evidence that B is {'better' if d.estimate > 0 else 'worse'}",
             }[verdict]
     significance = "significant" if stats.mcnemar_p < alpha else "not significant"
-    return (f"{lead}: {_points(d.estimate)} points (95% CI {_points(d.low)} to {_points(d.high)}), "
+    return (f"{lead}: {_points(d.estimate)} points ({d.level_text} {_points(d.low)} to {_points(d.high)}), "
             f"{_count(stats.fixes, 'fix')}, {_count(stats.regressions, 'regression')}, McNemar "
             f"{format_p(stats.mcnemar_p)} — {significance} at {alpha:g} on {_count(stats.images, 'image')}.")
 
@@ -269,7 +269,7 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
         else:
             r, kappa = agreement.rate, agreement.kappa
             sentence = (f"Not enough evidence: no ground truth for the {_count(agreement.images, 'image')} both "
-                        f"classified; B agrees with A on {r.estimate:.1%} (95% CI {r.low:.1%} to {r.high:.1%}), "
+                        f"classified; B agrees with A on {r.estimate:.1%} ({r.level_text} {r.low:.1%} to {r.high:.1%}), "
                         f"Cohen's κ = {'undefined' if kappa is None else f'{kappa:.2f}'}, "
                         f"{_count(agreement.images - agreement.agreements, 'flip')}.")
     else:

@@ -41,24 +41,24 @@ def _verdict_card(d: Decision) -> None:
         if truth is not None:
             cols = st.columns(4)
             a, b, diff = truth.accuracy_a, truth.accuracy_b, truth.difference
-            cols[0].metric(_md(f"A: {d.a}"), _percent(a.estimate), help=f"95% CI {_percent(a.low)} to "
+            cols[0].metric(_md(f"A: {d.a}"), _percent(a.estimate), help=f"{a.level_text} {_percent(a.low)} to "
                            f"{_percent(a.high)} (Wilson), {truth.images} images")
             cols[1].metric(_md(f"B: {d.b}"), _percent(b.estimate), delta=f"{diff.estimate * 100:+.1f} points",
-                           help=f"95% CI {_percent(b.low)} to {_percent(b.high)} (Wilson), {truth.images} images")
+                           help=f"{b.level_text} {_percent(b.low)} to {_percent(b.high)} (Wilson), {truth.images} images")
             cols[2].metric("McNemar's exact test", format_p(truth.mcnemar_p),
                            help=f"Two-sided, on the {truth.fixes + truth.regressions} images where exactly one "
                                 f"side is right; significant when below {d.alpha:g}")
             cols[3].metric("Fixes / regressions", f"{truth.fixes} / {truth.regressions}",
                            help="Fix: A wrong, B right. Regression: A right, B wrong.")
             boot = truth.bootstrap
-            st.caption(f"B − A: {diff.estimate * 100:+.1f} points, 95% CI {diff.low * 100:+.1f} to "
+            st.caption(f"B − A: {diff.estimate * 100:+.1f} points, {diff.level_text} {diff.low * 100:+.1f} to "
                        f"{diff.high * 100:+.1f} ({diff.method}); {boot.low * 100:+.1f} to {boot.high * 100:+.1f} "
                        f"({boot.method}).")
         elif agreement is not None:
             cols = st.columns(4)
             rate, kappa = agreement.rate, agreement.kappa
             cols[0].metric("Agreement", _percent(rate.estimate),
-                           help=f"95% CI {_percent(rate.low)} to {_percent(rate.high)} (Wilson)")
+                           help=f"{rate.level_text} {_percent(rate.low)} to {_percent(rate.high)} (Wilson)")
             cols[1].metric("Cohen's κ", "—" if kappa is None else f"{kappa:.2f}")
             cols[2].metric("Flips", agreement.images - agreement.agreements)
             cols[3].metric("Mean change in top-class confidence", f"{agreement.mean_confidence_change:+.3f}")

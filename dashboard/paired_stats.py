@@ -28,6 +28,12 @@ class Interval:
     low: float
     high: float
     method: str
+    level: float = 0.95
+
+    @property
+    def level_text(self) -> str:
+        """"95% CI"."""
+        return f"{self.level * 100:g}% CI"
 
     def covers(self, value: float) -> bool:
         return self.low <= value <= self.high
@@ -43,9 +49,9 @@ def z_value(level: float = 0.95) -> float:
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
     """evaluation.wilson_interval as an Interval; n = 0 gives the whole range around NaN."""
     if n <= 0:
-        return Interval(math.nan, 0.0, 1.0, "Wilson score")
+        return Interval(math.nan, 0.0, 1.0, "Wilson score", level)
     low, high = evaluation.wilson_interval(successes, n, z_value(level))
-    return Interval(successes / n, low, high, "Wilson score")
+    return Interval(successes / n, low, high, "Wilson score", level)
 
 
 def mcnemar_exact_p(fixes: int, regressions: int) -> float:
@@ -71,7 +77,7 @@ def newcombe_paired_interval(both_right: int, a_only: int, b_only: int, both_wro
     """
     n = both_right + a_only + b_only + both_wrong
     if n == 0:
-        return Interval(math.nan, -1.0, 1.0, "Newcombe paired (method 10)")
+        return Interval(math.nan, -1.0, 1.0, "Newcombe paired (method 10)", level)
     right_a, right_b = both_right + a_only, both_right + b_only
     wilson_a, wilson_b = wilson_interval(right_a, n, level), wilson_interval(right_b, n, level)
     p_a, p_b = wilson_a.estimate, wilson_b.estimate
@@ -89,7 +95,7 @@ def newcombe_paired_interval(both_right: int, a_only: int, b_only: int, both_wro
     up = math.sqrt(max(0.0, (wilson_b.high - p_b) ** 2 + (p_a - wilson_a.low) ** 2
                        - 2 * phi * (wilson_b.high - p_b) * (p_a - wilson_a.low)))
     return Interval(difference, max(-1.0, difference - down), min(1.0, difference + up),
-                    "Newcombe paired (method 10)")
+                    "Newcombe paired (method 10)", level)
 
 
 def paired_bootstrap_interval(a_correct: Sequence[bool], b_correct: Sequence[bool], *, seed: int = 0,
@@ -106,14 +112,14 @@ def paired_bootstrap_interval(a_correct: Sequence[bool], b_correct: Sequence[boo
     n = a.size
     method = f"paired bootstrap over images ({replicates} resamples, seed {seed})"
     if n == 0:
-        return Interval(math.nan, -1.0, 1.0, method)
+        return Interval(math.nan, -1.0, 1.0, method, level)
     regressions, fixes = int((a & ~b).sum()), int((~a & b).sum())
     shares = np.array([regressions, n - regressions - fixes, fixes]) / n
     counts = np.random.default_rng(seed).multinomial(n, shares, size=replicates)
     differences = (counts[:, 2] - counts[:, 0]) / n
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(differences, [tail, 100 - tail])
-    return Interval((fixes - regressions) / n, float(low), float(high), method)
+    return Interval((fixes - regressions) / n, float(low), float(high), method, level)
 
 
 def cohen_kappa(labels_a: Sequence, labels_b: Sequence) -> float | None:

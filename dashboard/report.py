@@ -45,7 +45,7 @@ def _percent(interval: Interval | None, signed: bool = False) -> str:
     if interval is None:
         return "—"
     sign = "+" if signed else ""
-    return (f"{interval.estimate * 100:{sign}.1f}% (95% CI {interval.low * 100:{sign}.1f} to "
+    return (f"{interval.estimate * 100:{sign}.1f}% ({interval.level_text} {interval.low * 100:{sign}.1f} to "
             f"{interval.high * 100:{sign}.1f}; {interval.method})")
 
 

@@ -256,3 +256,13 @@ def test_signatures_side_by_side_and_digests():
     decision = decide(Side(a, signature=v1), Side(b, signature=v2))
     assert decision.digests == {"A": signature_digest(v1), "B": signature_digest(v2)}
     assert decision.signatures["differs"].sum() == 2
+
+
+def test_the_confidence_level_is_the_one_asked_for():
+    a, b = fixes_and_regressions(12, 1)
+    decision = decide(Side(a), Side(b), level=0.99)
+    interval = newcombe_paired_interval(47, 1, 12, 0, level=0.99)
+    assert f"(99% CI {interval.low * 100:+.1f} to {interval.high * 100:+.1f})" in decision.sentence
+    assert decision.truth.accuracy_a.level_text == "99% CI"
+    wider = newcombe_paired_interval(47, 1, 12, 0)
+    assert interval.low < wider.low and wider.high < interval.high
