@@ -2,8 +2,8 @@
 pods, pods run as non-root, the model volume and the config files line up. Rendered with kustomize, offline."""
 from __future__ import annotations
 
+import json
 import re
-import shlex
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,7 +11,8 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pets import MODEL_NAME, VERSION_SIZES
+from client import SignatureConfig
+from pets import CLASS_NAMES, MODEL_NAME, VERSION_SIZES
 from pets.serving_config import pets_server_config
 from tests.deploy.manifests import (DEPLOY, KUBERNETES, KUSTOMIZATIONS, all_containers, container, container_port,
                                     data_keys, find, name_of, one, pod_labels, pod_spec, render, secret_value,
@@ -215,6 +216,8 @@ def test_the_dashboard_listens_on_all_interfaces_and_its_urls_point_at_real_serv
         isvc = one(objects, "InferenceService", MODEL_NAME)
         assert serving_url.hostname == f"{isvc['metadata']['name']}-predictor.{namespace}.svc.cluster.local"
         assert env["SERVESCOPE_LABELS"]["value"] == ""
+        signature = SignatureConfig.from_json(json.loads(env["SERVESCOPE_SIGNATURE"]["value"]))
+        assert signature.class_names == CLASS_NAMES
     else:
         service = one(objects, "Service", serving_url.hostname)
         assert serving_url.port in [p["port"] for p in service["spec"]["ports"]]
