@@ -1,6 +1,7 @@
 """TFServingClient: one requests.Session, one default timeout, retries via urllib3."""
 from __future__ import annotations
 
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
@@ -66,6 +67,11 @@ class TFServingClient:
 
     Each call targets the latest version, `version=N` or `label="stable"`. A session passed in
     is used as it is (its adapters decide retries) and is not closed by this client.
+
+    Every method raises only client.errors.TFServingError subclasses; the constructor refuses a bad
+    base URL, model name or option with InvalidArgumentError. `labels` are class names (model order)
+    for models without a class-name output; `signature=SignatureConfig(...)` describes the model
+    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()).
     """
 
     def __init__(self, base_url: str, model: str, *, timeout: float = 30.0, retries: int = 3,
@@ -270,6 +276,11 @@ class TFServingClient:
         """
         check_count("batch_size", batch_size, minimum=1)
         check_count("concurrency", concurrency, minimum=1)
+        if isinstance(images, (str, bytes, bytearray, os.PathLike)) or not hasattr(images, "__iter__"):
+            raise InvalidArgumentError("images", type(images).__name__,
+                                       "must be an iterable of inputs (e.g. a list of paths), not one input")
+        if on_progress is not None and not callable(on_progress):
+            raise InvalidArgumentError("on_progress", type(on_progress).__name__, "must be callable")
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
         path = model_path(self.model, version=resolved, label=None if resolved is not None else label) + ":predict"
         state = RunState(self.model, resolved)

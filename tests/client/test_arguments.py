@@ -111,12 +111,14 @@ def test_every_call_refuses_a_bad_target_before_sending(server, call, target, fi
 
 @pytest.mark.parametrize("options, field", [
     ({"batch_size": 0}, "batch_size"), ({"concurrency": 0}, "concurrency"), ({"batch_size": 2.5}, "batch_size"),
-    ({"labels": ["a", "a", "b"]}, "labels"),
+    ({"labels": ["a", "a", "b"]}, "labels"), ({"on_progress": "print"}, "on_progress"),
+    ({"images": "cat.jpg"}, "images"), ({"images": b"\x89PNG"}, "images"), ({"images": None}, "images"),
+    ({"images": 42}, "images"),
 ])
 def test_bad_classify_options_are_refused_before_sending(server, options, field):
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
         with pytest.raises(InvalidArgumentError) as caught:
-            tfs.classify(IMAGE, **options)
+            tfs.classify(**{"images": IMAGE, **options})
     assert caught.value.field == field
     assert [method for method, _ in server.calls if method == "POST"] == []
 
