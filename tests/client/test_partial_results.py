@@ -7,7 +7,7 @@ import threading
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from client import TFServingClient
+from client import TFServingClient, VersionNotAvailableError
 from tests.client.conftest import fake_model_handler, json_response, png_bytes
 
 COLOURS = {"cat": (250, 5, 5), "dog": (5, 250, 5), "other": (5, 5, 250)}
@@ -111,3 +111,16 @@ def test_a_server_that_dies_mid_run_gives_every_input_a_row(fake_server):
     for result in unreachable:
         assert result.error_type == "ServerUnavailableError"
         assert "cannot reach the server" in result.error
+
+
+def test_a_version_gone_between_runs_raises_before_sending_despite_the_cached_signature(fake_server):
+    gone = json_response({"error": "Could not find version 2 of model pets"}, 404)
+    server = fake_server(disappearing(1, gone))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        assert all(r.ok for r in tfs.classify(images(3), version=2))  # one predict: the signature is cached
+        server.calls.clear()
+        server.handler = lambda request: gone  # unloaded between the runs
+        with pytest.raises(VersionNotAvailableError) as caught:
+            tfs.classify(images(3), version=2)
+    assert caught.value.error == "Could not find version 2 of model pets"
+    assert server.calls == [("GET", "/v1/models/pets/versions/2")]
