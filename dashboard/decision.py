@@ -20,8 +20,9 @@ from client.protocol import SignatureSpec
 
 from dashboard import decision_tables as tables
 from dashboard import evaluation
-from dashboard.paired_stats import (IMAGES_NEEDED_METHOD, Interval, cohen_kappa, images_needed, mcnemar_exact_p,
-                                    newcombe_paired_interval, paired_bootstrap_interval, wilson_interval)
+from dashboard.paired_stats import (IMAGES_NEEDED_METHOD, MAX_DISCORDANT, Interval, cohen_kappa, images_needed,
+                                    mcnemar_exact_p, newcombe_paired_interval, paired_bootstrap_interval,
+                                    wilson_interval)
 from dashboard.signatures import signature_digest, signature_rows
 
 ALIGN, REFUSE = "align", "refuse"
@@ -278,8 +279,14 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
         if verdict is Verdict.NOT_ENOUGH_EVIDENCE:
             needed = images_needed(truth.fixes, truth.regressions, truth.images, alpha=alpha, power=power)
             method = IMAGES_NEEDED_METHOD.format(alpha=f"{alpha:g}", power=f"{power:g}")
-            needed_text = (f"About {needed:,} images would be needed to detect a difference of "
-                           f"{_points(truth.difference.estimate)} points (estimated by {method})." if needed else None)
+            points = _points(truth.difference.estimate)
+            if needed is not None:
+                needed_text = (f"About {needed:,} images would be needed to detect a difference of {points} "
+                               f"points (estimated by {method}).")
+            else:
+                most = MAX_DISCORDANT * truth.images // (truth.fixes + truth.regressions)
+                needed_text = (f"Detecting a difference of {points} points would take more than {most:,} images "
+                               f"(estimated by {method}).")
     have_signatures = a.signature is not None and b.signature is not None
     return Decision(
         a=a.label, b=b.label, model=a.model or b.model, classes=tuple(common), class_order=tuple(order),

@@ -14,12 +14,15 @@ import numpy as np
 from dashboard import evaluation
 
 __all__ = ["Interval", "z_value", "wilson_interval", "mcnemar_exact_p", "newcombe_paired_interval",
-           "paired_bootstrap_interval", "cohen_kappa", "images_needed", "IMAGES_NEEDED_METHOD",
+           "paired_bootstrap_interval", "cohen_kappa", "images_needed", "IMAGES_NEEDED_METHOD", "MAX_DISCORDANT",
            "jensen_shannon_distance", "total_variation_distance"]
 
 IMAGES_NEEDED_METHOD = ("the exact binomial power of McNemar's test on the discordant images at two-sided "
                         "α = {alpha} and power {power}, with fixes and regressions in the observed ratio, scaled "
                         "by the observed share of discordant images")
+
+# images_needed gives up past this many discordant images (the difference is then too small to chase).
+MAX_DISCORDANT = 200_000
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def _power_on_discordant(m: int, share: float, alpha: float, log_factorials: np.
 
 
 def images_needed(fixes: int, regressions: int, n: int, *, alpha: float = 0.05, power: float = 0.8,
-                  max_discordant: int = 200_000) -> int | None:
+                  max_discordant: int = MAX_DISCORDANT) -> int | None:
     """Rough number of images for McNemar's test to detect the observed difference (see IMAGES_NEEDED_METHOD).
 
     None when there is no observed difference to detect (or it would take more than `max_discordant`
@@ -162,14 +165,21 @@ def images_needed(fixes: int, regressions: int, n: int, *, alpha: float = 0.05, 
     z_alpha, z_power = normal.inv_cdf(1 - alpha / 2), normal.inv_cdf(power)
     # The normal approximation (Connor 1987, conditional on discordance) seeds the exact search.
     guess = ((z_alpha * 0.5 + z_power * math.sqrt(share * (1 - share))) / abs(share - 0.5)) ** 2
-    m = max(1, int(guess * 0.7))
     limit = min(max_discordant, max(int(guess * 3), 50))
     log_factorials = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, limit + 1)))))
-    while m <= limit:
-        if _power_on_discordant(m, share, alpha, log_factorials) >= power:
-            return math.ceil(m / rate)
-        m += 1
-    return None
+
+    def enough(m: int) -> bool:
+        return _power_on_discordant(m, share, alpha, log_factorials) >= power
+
+    # Power climbs with m in a sawtooth: stride to the first m that has enough, then walk back over the stride.
+    stride = max(1, int(guess) // 100)
+    m = max(1, int(guess * 0.7))
+    while m <= limit and not enough(m):
+        m += stride
+    if m > limit:
+        return None
+    first = next(k for k in range(max(1, m - stride + 1), m + 1) if enough(k))
+    return math.ceil(first / rate)
 
 
 def _rows(probabilities: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ from sklearn.metrics import cohen_kappa_score
 from client.protocol import SignatureSpec
 from dashboard.decision import ClassSetMismatch, Side, Verdict, align_classes, compare_with_baseline, decide
 from dashboard.decision_tables import changed_images, images_in_cell
-from dashboard.paired_stats import (cohen_kappa, images_needed, jensen_shannon_distance, mcnemar_exact_p,
-                                    newcombe_paired_interval, paired_bootstrap_interval, total_variation_distance)
+from dashboard.paired_stats import (MAX_DISCORDANT, cohen_kappa, images_needed, jensen_shannon_distance,
+                                    mcnemar_exact_p, newcombe_paired_interval, paired_bootstrap_interval,
+                                    total_variation_distance)
 from dashboard.signatures import signature_digest, signature_rows
 from tests.dashboard.decision_frames import CLASSES, fixes_and_regressions, result_frame
 
@@ -92,6 +93,16 @@ def test_images_needed_agrees_with_the_normal_approximation_where_it_holds():
     # All discordant images are fixes: 5 of 60 gave p = 0.0625, so more than 60 images are needed.
     assert images_needed(5, 0, 60) > 60
     assert images_needed(4, 4, 60) is None and images_needed(0, 0, 60) is None
+    # 201 fixes against 200 regressions: past MAX_DISCORDANT discordant images, it gives up rather than guess.
+    assert images_needed(201, 200, 1000) is None
+
+
+def test_a_tiny_difference_says_more_images_than_worth_counting():
+    a, b = fixes_and_regressions(101, 100, n=600)
+    decision = decide(Side(a), Side(b))
+    assert decision.verdict is Verdict.NOT_ENOUGH_EVIDENCE and decision.images_needed is None
+    assert decision.images_needed_text.startswith(
+        f"Detecting a difference of +0.2 points would take more than {MAX_DISCORDANT * 600 // 201:,} images")
 
 
 def test_distances_between_probability_vectors():
