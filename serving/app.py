@@ -18,6 +18,7 @@ from serving.errors import DeadlineExceeded, InvalidArgument, PayloadTooLarge, h
 from serving.batching import Batcher
 from serving.batching_config import BatchingOptions
 from serving.loader import DEFAULT_SIGNATURE, LoadedVersion
+from serving.memory import release_free_memory
 from serving.metrics import ServerMetrics
 from serving.repository import ModelRepository
 
@@ -25,6 +26,24 @@ log = logging.getLogger("serving.app")
 
 MAX_VERSION = 2**63 - 1  # versions are int64 in TF Serving's ModelSpec
 UNKNOWN_MODEL_LABEL = "<unknown>"  # metrics label for requests naming a model the server has never had
+
+
+READ_CHUNK = 1 << 20
+LARGE_BODY = 8 << 20  # bodies this big trigger a malloc_trim once their request is done (see serving/memory.py)
+BODY_COMPLETE = "servescope.body_complete"  # environ key: the request body was read to its end
+
+
+def _read_exactly(stream, length: int) -> bytes:
+    data = stream.read(length) if length else b""
+    if len(data) < length:  # a short read: gather the rest (rare: BufferedReader.read(n) blocks for n bytes)
+        parts = [data]
+        while length > sum(map(len, parts)):
+            chunk = stream.read(length - sum(map(len, parts)))
+            if not chunk:
+                raise InvalidArgument("Request body ended before its Content-Length")
+            parts.append(chunk)
+        data = b"".join(parts)
+    return data
 
 
 def _bounded(text: str, limit: int = 200) -> str:
@@ -66,6 +85,7 @@ class ServingApp:
         self._slots = threading.BoundedSemaphore(options.num_threads)
         self._pool = concurrent.futures.ThreadPoolExecutor(options.num_threads, thread_name_prefix="model-run")
         self._batcher = Batcher(options.batching) if options.batching else None
+        self._large_bodies = 0
 
     # ---- running models ---------------------------------------------------------------------------
     def _run(self, servable: LoadedVersion, signature_name: str, inputs: dict) -> dict:
@@ -134,18 +154,39 @@ class ServingApp:
             self.metrics.observe(model=model if known_model else UNKNOWN_MODEL_LABEL,
                                  version=str(served_version) if known_version else "", api=api, code=code,
                                  seconds=time.perf_counter() - started)
+        if self._large_bodies:
+            self._large_bodies = 0
+            release_free_memory()
         # errors="replace": no text a request can put in a message may turn the answer into a 500.
         return Response(body.encode("utf-8", "replace"), status=status, content_type="application/json")
 
     def _read_body(self, request: Request) -> bytes:
-        """The body, refusing more than max_request_bytes without reading it whole (chunked reads are bounded)."""
+        """The body, refusing more than max_request_bytes without reading it whole (chunked reads are bounded).
+
+        A declared length is read in one exact read from the connection (werkzeug's stream.read(n) would first
+        allocate and zero an n-byte buffer, then copy out of it); a chunked body is read 1 MiB at a time.
+        """
         limit = self.options.max_request_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise PayloadTooLarge(f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes "
+        length = request.content_length
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"Request body of {length} bytes exceeds the limit of {limit} bytes "
                                   "(--max_request_bytes)")
-        data = request.stream.read(limit + 1)
-        if len(data) > limit:
-            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (--max_request_bytes)")
+        if request.environ.get("wsgi.input_terminated"):  # chunked: read up to the limit, then EOF or 413
+            parts, size = [], 0
+            while True:
+                chunk = request.environ["wsgi.input"].read(min(READ_CHUNK, limit + 1 - size))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (--max_request_bytes)")
+            data = b"".join(parts)
+        else:
+            data = _read_exactly(request.environ["wsgi.input"], length or 0)
+        request.environ[BODY_COMPLETE] = True  # the connection may carry the next request (keep-alive)
+        if len(data) >= LARGE_BODY:
+            self._large_bodies += 1
         return data
 
     @staticmethod

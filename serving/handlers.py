@@ -68,10 +68,12 @@ def model_metadata(repo: ModelRepository, name: str, version: Optional[int], lab
 def predict(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
             body: bytes) -> tuple[str, int]:
     doc = parse_json_object(body)
+    del body  # large bodies: keep as few copies alive as possible (this frame holds the only reference)
     signature_name = _signature_name(doc)
     servable = repo.resolve(name, version, label)
     signature = servable.signature(signature_name)
     inputs, request_format = tensors.decode_predict_request(doc, signature.inputs, signature_name)
+    del doc  # the decoded tensors are all the run needs
     outputs = run(servable, signature_name, inputs)
     return responses.encode_predict_response(outputs, request_format), servable.version
 
@@ -92,8 +94,10 @@ def _run_examples(repo: ModelRepository, run: Runner, name: str, version: Option
                   body: bytes, method: str, kind: str):
     """Decode a classify/regress body into serialized tf.Examples and run the signature; (servable, outputs)."""
     doc = parse_json_object(body)
+    del body
     signature_name = _signature_name(doc)
     serialized = examples.serialized_examples(doc)
+    del doc
     servable = repo.resolve(name, version, label)
     signature_name, signature = _example_signature(servable, signature_name, method, kind)
     return servable, run(servable, signature_name, {next(iter(signature.inputs)): serialized})

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from serving.app import AppOptions, ServingApp
 from serving.batching_config import BatchingOptions, read_batching_parameters
 from serving.config import ConfigError, read_config_file, single_model_config
+from serving.http import KeepAliveHandler
 from serving.repository import ModelRepository
 from serving.warmup import load_and_warm_up
 
@@ -32,9 +33,10 @@ class ModelServer:
         self.repo.apply_config(list(initial_config.model_config_list.config))
         self._stopping = threading.Event()
         # Threaded: one thread per connection; model runs are bounded by the app's thread option. The server
-        # streams request bodies to the app (so oversized ones are refused unread) and closes each connection
-        # after its response.
-        self.http: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
+        # streams request bodies to the app (so oversized ones are refused unread) and keeps HTTP/1.1
+        # connections open when the body was read to its end (serving/http.py).
+        self.http: BaseWSGIServer = make_server(host, port, self.app, threaded=True,
+                                                request_handler=KeepAliveHandler)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self.url = f"http://{host}:{self.http.server_port}"
 
