@@ -251,8 +251,12 @@ def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -
 def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: int = 0,
            bootstrap_replicates: int = 4000, classes: str = ALIGN, equivalence_margin: float = 0.02,
            power: float = 0.8) -> Decision:
-    """Everything the Compare page shows about B against A. `equivalence_margin`: a non-significant result
-    whose interval lies within ± this (in accuracy, 0.02 = 2 points) is "no detectable difference"."""
+    """Everything the Compare page shows about B against A.
+
+    The verdict follows McNemar's exact test: better/worse only when p < `alpha`. Otherwise "no detectable
+    difference" when fixes equal regressions or the interval lies within ± `equivalence_margin` (0.02 = 2
+    points), else "not enough evidence" with the images needed — also when the interval alone excludes 0, as
+    Newcombe's can for 5 fixes and 0 regressions where the exact test cannot yet reject."""
     for name, side in (("A", a), ("B", b)):
         if "source" not in side.rows or not side.classes:
             raise ClassSetMismatch(f"{name} ({side.label}) has no class probabilities (no prob_<class> columns): "
