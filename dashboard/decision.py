@@ -19,7 +19,6 @@ from client import schema
 from client.protocol import SignatureSpec
 
 from dashboard import decision_tables as tables
-from dashboard import evaluation
 from dashboard.paired_stats import (IMAGES_NEEDED_METHOD, MAX_DISCORDANT, Interval, cohen_kappa, images_needed,
                                     mcnemar_exact_p, newcombe_paired_interval, paired_bootstrap_interval,
                                     wilson_interval)
@@ -76,7 +75,8 @@ class Side:
         return [int(v) for v in self._distinct("version")]
 
 
-def align_classes(classes_a: Sequence[str], classes_b: Sequence[str], policy: str = ALIGN) -> tuple[list[str], str | None]:
+def align_classes(classes_a: Sequence[str], classes_b: Sequence[str],
+                  policy: str = ALIGN) -> tuple[list[str], str | None]:
     """The classes both sides have (A's order) and a note when the sets differ; ClassSetMismatch when they
     share none, or differ and `policy` is "refuse"."""
     common = [name for name in classes_a if name in set(classes_b)]
@@ -90,7 +90,8 @@ def align_classes(classes_a: Sequence[str], classes_b: Sequence[str], policy: st
     if policy == REFUSE:
         raise ClassSetMismatch(f"A and B have different classes ({detail})")
     note = (f"Different class sets: probabilities are compared on the {len(common)} common classes "
-            f"({', '.join(common)}); only A has {', '.join(only_a) or 'none'}, only B has {', '.join(only_b) or 'none'}."
+            f"({', '.join(common)}); only A has {', '.join(only_a) or 'none'}, "
+            f"only B has {', '.join(only_b) or 'none'}."
             " Accuracy counts each side's own top class.")
     return common, note
 
@@ -195,7 +196,8 @@ def _truth_stats(paired: pd.DataFrame, a: Side, b: Side, order: list[str], commo
     both_right, fixes, regressions, both_wrong = (int(counts.get(k, 0)) for k in (
         tables.BOTH_RIGHT, tables.FIX, tables.REGRESSION, tables.BOTH_WRONG))
     n = len(known)
-    calibration, scores = tables.calibration(known, {"a": common, "b": common}, {"a": f"A: {a.label}", "b": f"B: {b.label}"})
+    calibration, scores = tables.calibration(known, {"a": common, "b": common},
+                                             {"a": f"A: {a.label}", "b": f"B: {b.label}"})
     return TruthStats(
         images=n, accuracy_a=wilson_interval(both_right + regressions, n, level),
         accuracy_b=wilson_interval(both_right + fixes, n, level),
@@ -274,7 +276,8 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
         else:
             r, kappa = agreement.rate, agreement.kappa
             sentence = (f"Not enough evidence: no ground truth for the {_count(agreement.images, 'image')} both "
-                        f"classified; B agrees with A on {r.estimate:.1%} ({r.level_text} {r.low:.1%} to {r.high:.1%}), "
+                        f"classified; B agrees with A on {r.estimate:.1%} "
+                        f"({r.level_text} {r.low:.1%} to {r.high:.1%}), "
                         f"Cohen's κ = {'undefined' if kappa is None else f'{kappa:.2f}'}, "
                         f"{_count(agreement.images - agreement.agreements, 'flip')}.")
     else:

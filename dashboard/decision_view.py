@@ -44,7 +44,8 @@ def _verdict_card(d: Decision) -> None:
             cols[0].metric(_md(f"A: {d.a}"), _percent(a.estimate), help=f"{a.level_text} {_percent(a.low)} to "
                            f"{_percent(a.high)} (Wilson), {truth.images} images")
             cols[1].metric(_md(f"B: {d.b}"), _percent(b.estimate), delta=f"{diff.estimate * 100:+.1f} points",
-                           help=f"{b.level_text} {_percent(b.low)} to {_percent(b.high)} (Wilson), {truth.images} images")
+                           help=f"{b.level_text} {_percent(b.low)} to {_percent(b.high)} (Wilson), "
+                                f"{truth.images} images")
             cols[2].metric("McNemar's exact test", format_p(truth.mcnemar_p),
                            help=f"Two-sided, on the {truth.fixes + truth.regressions} images where exactly one "
                                 f"side is right; significant when below {d.alpha:g}")

@@ -28,7 +28,8 @@ CHANGED_ROWS = 50
 NO_CHARTS = ("Charts were not rendered: vl-convert-python (the `report` extra) is not installed here; "
              "the tables carry the same numbers.")
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;overflow-wrap:anywhere}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
+overflow-wrap:anywhere}
 th{background:#f3f3f3}.verdict{font-size:1.25em;font-weight:600;padding:.6em;border-left:6px solid #4c78a8;
 background:#f5f8fc}.warn{color:#8a4b00}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}img{max-width:100%}"""
 

@@ -192,7 +192,8 @@ def test_flip_matrix_transitions_and_changed_images():
     assert images_in_cell(decision.paired, "dog", "cat")["source"].tolist() == ["img/000.jpg", "img/001.jpg",
                                                                                 "img/002.jpg"]
     recall = decision.truth.per_class_recall.set_index("class")
-    assert recall.loc["cat", "change"] == pytest.approx(3 / 20) and recall.loc["dog", "change"] == pytest.approx(-2 / 20)
+    assert recall.loc["cat", "change"] == pytest.approx(3 / 20)
+    assert recall.loc["dog", "change"] == pytest.approx(-2 / 20)
     assert decision.truth.confusion_difference.loc["cat", "dog"] == -3
 
 
