@@ -78,7 +78,7 @@ def reliability_overlay(calibration: pd.DataFrame, scores: Mapping[str, Mapping[
     encoding = {
         "x": alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="mean top-class confidence"),
         "y": alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy"),
-        "color": alt.Color("legend:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)),
+        "color": alt.Color("legend:N", title=None, legend=alt.Legend(orient="right", labelLimit=280)),
     }
     lines = alt.Chart(data).mark_line().encode(**encoding)
     points = alt.Chart(data).mark_circle(opacity=0.9).encode(
