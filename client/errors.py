@@ -1,8 +1,8 @@
 """Typed errors raised by the TF Serving REST client.
 
-Rule (httpx's): nothing a TFServingClient method raises escapes this tree::
+Rule (httpx's): nothing a TFServingClient method (or its constructor) raises escapes this tree::
 
-    TFServingError                   .method .url .status .error (TF Serving's "error" text, or ours)
+    TFServingError                   .method .url .status .error .foreign_answer
     ├── ModelNotFoundError           404, model unknown
     ├── VersionNotAvailableError     404 for a version/label not (yet) available;
     │                                400 "Unrecognized servable version label"
@@ -10,17 +10,19 @@ Rule (httpx's): nothing a TFServingClient method raises escapes this tree::
     │   └── PayloadTooLargeError     413 body over the server's limit (split like a 400)
     ├── ServerUnavailableError       connection refused/reset, 5xx, 503/429 after retries
     ├── RequestTimeoutError          connect/read timeout
-    ├── UnexpectedAnswerError        a 2xx answer that is not TF Serving's JSON or lacks its fields
-    ├── SignatureError               the signature cannot classify images, does not exist, or
-    │                                cannot be read (no metadata API and no SignatureConfig); .signature
-    └── InvalidArgumentError         a bad argument, refused before anything is sent (model name,
-                                     version, label, base URL, batch size...); .field .value
+    ├── UnexpectedAnswerError        a 2xx/3xx answer that is not TF Serving's JSON, or lacks its fields
+    ├── SignatureError               the signature cannot classify images, does not exist, or cannot
+    │                                be read (no metadata API and no SignatureConfig); .signature
+    └── InvalidArgumentError         a bad argument, refused before anything is sent (base URL, model
+                                     name, version, label, class names, batch size...); .field .value
     ImageError(ValueError)           a file that is not a usable image (.source); never raised by a
                                      client call: it becomes that file's result row
 
-Exceptions raised by the caller's own code (the images iterable, a loader is not one: its errors
-become rows; `on_progress`) propagate unchanged. `error_for_status` is the single place that maps an
-HTTP status (and, where TF Serving reuses a status for two meanings, its error text) to a class.
+`.error` is TF Serving's own "error" text, cut to MAX_ERROR_CHARS; when the answer was not TF Serving's
+JSON (`foreign_answer`), it only describes the answer (status, content type, size) and never quotes it.
+What the caller's own code raises (its images iterable, its on_progress callback) propagates unchanged;
+what a loader raises becomes that input's row. `error_for_status` is the single place that maps an HTTP
+status (and, where TF Serving reuses a status for two meanings, its error text) to a class.
 """
 from __future__ import annotations
 
