@@ -3,11 +3,14 @@ before anything is sent (model names, versions and labels are checked in client.
 from __future__ import annotations
 
 import math
+import re
 from urllib.parse import urlsplit
 
 from client.errors import InvalidArgumentError
 
 __all__ = ["check_base_url", "check_number", "check_count"]
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_-]{1,63}")
 
 
 def check_base_url(base_url: object) -> str:
@@ -24,13 +27,20 @@ def check_base_url(base_url: object) -> str:
         raise bad("must be printable ASCII without spaces (write an international host name in punycode)")
     try:
         parts = urlsplit(base_url)
-        parts.port  # noqa: B018 - parsing the port validates it (0..65535, digits only)
+        port = parts.port  # parsing the port validates it (0..65535, digits only)
     except ValueError as exc:
         raise bad(f"is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise bad("must start with http:// or https://, e.g. http://127.0.0.1:8501")
     if not parts.hostname:
         raise bad("has no host, e.g. http://127.0.0.1:8501")
+    if "@" in parts.netloc:
+        raise bad("must not hold a user name or password (messages show the URL); pass an authenticated session")
+    if port == 0:
+        raise bad("port 0 is not a server's port (1-65535)")
+    if ":" not in parts.hostname and not all(_HOST_LABEL.fullmatch(label) for label in
+                                             parts.hostname.removesuffix(".").split(".")):
+        raise bad("has an invalid host name (each dot-separated part: 1-63 letters, digits, '-' or '_')")
     if "?" in base_url or "#" in base_url:
         raise bad("must not contain '?' or '#': it is the server's address, the client adds /v1/models/...")
     return base_url.rstrip("/")

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import LocationValueError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from client.arguments import check_base_url, check_count, check_number
@@ -29,7 +29,7 @@ ProgressCallback = Callable[[ClassificationResult, int], None]
 Parsed = TypeVar("Parsed")
 # requests' own complaints about a URL (all ValueError subclasses): the base URL is unusable.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidHeader, requests.exceptions.URLRequired)
+            requests.exceptions.InvalidHeader, requests.exceptions.URLRequired, LocationValueError)
 
 
 def _answer_description(reply: requests.Response) -> str:

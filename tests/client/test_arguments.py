@@ -41,6 +41,12 @@ def server(one_server):
     ("http://exa mple:8501", "must be printable ASCII without spaces"),
     ("http://ünïcode.example", "must be printable ASCII without spaces"),
     ("http://h:1\n", "must be printable ASCII without spaces"),
+    ("http://a..b:8501", "has an invalid host name"),
+    ("http://" + "a" * 64 + ".example:8501", "has an invalid host name"),
+    ("http://.:1", "has an invalid host name"),
+    ("http://%zz:1", "has an invalid host name"),
+    ("http://user:secret@127.0.0.1:8501", "must not hold a user name or password"),
+    ("http://127.0.0.1:0", "port 0 is not a server's port"),
     (None, "must be text, not NoneType"),
     (b"http://127.0.0.1:8501", "must be text, not bytes"),
 ])
@@ -55,6 +61,7 @@ def test_a_malformed_base_url_is_refused_naming_the_field(base_url, reason):
     ("http://127.0.0.1:8501/", "http://127.0.0.1:8501"),
     ("https://serving.example:443/prefix/", "https://serving.example:443/prefix"),
     ("http://[::1]:8501", "http://[::1]:8501"),
+    ("http://tf_serving.svc.cluster.local.:8501", "http://tf_serving.svc.cluster.local.:8501"),
 ])
 def test_good_base_urls_are_kept_without_trailing_slash(base_url, kept):
     with TFServingClient(base_url, "pets") as tfs:
