@@ -1,4 +1,4 @@
-"""`python -m dashboard.launch` as a subprocess: starts what is missing, waits, and stops both children cleanly."""
+"""`python -m launcher` as a subprocess: starts what is missing, waits, and stops both children cleanly."""
 from __future__ import annotations
 
 import os
@@ -10,15 +10,16 @@ import threading
 import pytest
 import requests
 
-from dashboard import launch
-from tests.support import PETS_CONFIG, ROOT, free_port, models_available, wait_until
+from launcher import supervise as launch
+from tests.support import (PETS_CONFIG, ROOT, fake_model_handler, free_port, json_response, models_available,
+                           wait_until)
 
 
 class Launcher:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, module: str = "launcher") -> None:
         self.lines: list[str] = []
         env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dashboard.launch", *args], cwd=ROOT, env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -140,7 +141,28 @@ def test_commands_follow_the_url_and_config():
     assert launch.serving_command("http://0.0.0.0", ROOT / "m.config")[-2:] == ["--rest_api_port=8501",
                                                                                 "--host=0.0.0.0"]
     assert launch.dashboard_command(None)[2:] == ["streamlit", "run", str(ROOT / "streamlit_app.py"),
-                                                  "--server.headless=true", "--client.showSidebarNavigation=false",
-                                                  "--client.toolbarMode=viewer"]
+                                                  "--server.headless=true", "--client.toolbarMode=viewer"]
     assert launch.dashboard_command(9002)[-1] == "--server.port=9002"
     assert launch.configured_dashboard_port() == 8502
+
+
+def test_readiness_is_read_through_the_client(fake_server, unreachable_url):
+    """An unknown model's 404 is an answer (a server listens); only AVAILABLE versions, none loading, are ready."""
+    loading = {"model_version_status": [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}},
+        {"version": "2", "state": "LOADING", "status": {"error_code": "OK", "error_message": ""}}]}
+    server = fake_server(lambda request: json_response(loading) if request.path == "/v1/models/pets" else
+                         json_response({"error": "Servable not found for request: Latest(other)"}, 404))
+    assert launch.server_answers(server.url, "pets") and launch.server_answers(server.url, "other")
+    assert not launch.model_ready(server.url, "pets", 1)  # version 2 is still loading
+    assert not launch.model_ready(server.url, "other", 1)
+    ready = fake_server(fake_model_handler(version=3))
+    assert launch.model_ready(ready.url, "pets", 1) and not launch.model_ready(ready.url, "pets", 2)
+    assert not launch.server_answers(unreachable_url, "pets") and not launch.model_ready(unreachable_url, "pets", 1)
+
+
+def test_the_old_module_name_still_runs_the_launcher():
+    result = subprocess.run([sys.executable, "-m", "dashboard.launch", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m launcher")
