@@ -1,9 +1,11 @@
 """Session-wide fixtures. Suite-specific fixtures live in each tests/<suite>/conftest.py."""
 from __future__ import annotations
 
+from typing import Callable, Iterator
+
 import pytest
 
-from tests.support import PETS_CONFIG, SHARED_IMAGES, embedded_server
+from tests.support import PETS_CONFIG, SHARED_IMAGES, FakeServer, embedded_server, fake_servers
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +22,10 @@ def pets_server_url():
         pytest.fail(f"{PETS_CONFIG} is missing: run `python -m pets.build` (make test does)")
     with embedded_server([f"--model_config_file={PETS_CONFIG}"], wait_for_models={"pets": 2}) as url:
         yield url
+
+
+@pytest.fixture
+def fake_server() -> Iterator[Callable[..., FakeServer]]:
+    """start(handler, *, port=None, delay=0) -> a fake TF Serving (tests/support.py), stopped after the test."""
+    with fake_servers() as start:
+        yield start
