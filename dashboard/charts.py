@@ -67,12 +67,13 @@ def agreement_scatter(probabilities: pd.DataFrame, name_a: str, name_b: str,
     diagonal = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(color="#bbbbbb", strokeDash=[4, 4]).encode(
         x="p:Q", y="p:Q")
     points = alt.Chart(probabilities).mark_circle(size=60, opacity=0.75).encode(
-        x=alt.X("prob_a:Q", scale=alt.Scale(domain=[0, 1]), title=f"probability, A ({name_a})"),
-        y=alt.Y("prob_b:Q", scale=alt.Scale(domain=[0, 1]), title=f"probability, B ({name_b})"),
+        x=alt.X("probability_a:Q", scale=alt.Scale(domain=[0, 1]), title=f"probability, A ({name_a})"),
+        y=alt.Y("probability_b:Q", scale=alt.Scale(domain=[0, 1]), title=f"probability, B ({name_b})"),
         color=alt.Color("class:N", title="class",
                         scale=class_colours(class_names or list(dict.fromkeys(probabilities["class"])),
                                             with_error=False)),
-        tooltip=["source", "class", alt.Tooltip("prob_a:Q", format=".3f"), alt.Tooltip("prob_b:Q", format=".3f")],
+        tooltip=["source", "class", alt.Tooltip("probability_a:Q", format=".3f"),
+                 alt.Tooltip("probability_b:Q", format=".3f")],
     )
     return (diagonal + points).properties(title="Same images, both versions", height=320)
 

@@ -1,30 +1,42 @@
-"""Classify uploaded images against one model version and shape the results for tables, charts and CSV."""
+"""Classify uploaded images against one model version; rows in the client's one result schema (client.schema).
+
+Items are the (name, loader) pairs client.sources.expand_uploads makes: the client reads each one when it sends
+it, and a loader that raises becomes that item's error row, so there is one row per item, in item order.
+"""
 from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
-from client import ClassificationResult, TFServingClient
+from client import ClassificationResult, TFServingClient, schema
+from client.sources import Loader
 
 from dashboard.config import PREDICT_TIMEOUT_S
 from dashboard.targets import Target
-from dashboard.thumbnails import thumbnail_data_uri
-from dashboard.uploads import UploadItem, expand_uploads
+from dashboard.thumbnails import ThumbnailPool
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+Item = tuple[str, Loader]
 
-# Thumbnails beyond this many rows would only bloat the session; the rows keep everything else.
-MAX_THUMBNAILS = 1000
 TOP5_LABELS, TOP5_SCORES = "imagenet_top5_labels", "imagenet_top5_scores"
+# Why rows failed, in a few words, by the client's error type (the rows keep the full messages).
+REASONS = {
+    "ServerUnavailableError": "cannot reach the server",
+    "RequestTimeoutError": "no answer in time",
+    "ImageError": "not a usable image",
+    "InvalidInputError": "rejected by the server",
+    "PayloadTooLargeError": "too large for the server",
+}
 
 
-def prob_column(class_name: str) -> str:
-    return f"prob_{class_name}"
+class NothingToClassify(ValueError):
+    """The uploads held no image to send (every member skipped, or nothing uploaded)."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +48,10 @@ class ClassificationRun:
     model: str
     target: Target
     class_names: tuple[str, ...]
-    rows: pd.DataFrame               # one row per input: thumbnail, source, top_class, confidence, prob_*, ...
+    rows: pd.DataFrame               # one row per item: thumbnail, then client.schema.columns(class_names)
     extras: dict[int, dict] = field(default_factory=dict)   # row index -> the model's other outputs
     elapsed_s: float = 0.0
+    skipped: tuple = ()              # client.sources.Skipped: members the expander left out, and why
 
     @property
     def n_images(self) -> int:
@@ -67,6 +80,21 @@ class ClassificationRun:
     def csv_frame(self) -> pd.DataFrame:
         return self.rows.drop(columns=["thumbnail"])
 
+    def failure_reasons(self) -> str:
+        """'300 cannot reach the server, 40 not a usable image' (most frequent first)."""
+        kinds = Counter(REASONS.get(str(kind), "other errors") for kind in self.rows.loc[self.rows["error"].notna(),
+                                                                                        "error_type"])
+        if len(kinds) == 1:
+            return next(iter(kinds))
+        return ", ".join(f"{count} {reason}" for reason, count in kinds.most_common())
+
+    def outcome(self) -> str:
+        """The honest one-line result: 'Classified 160 of 500 image(s): 340 failed — cannot reach the server'."""
+        done = f"Classified {self.n_images - self.n_errors} of {self.n_images} image(s)"
+        if not self.n_errors:
+            return f"{done} in {self.elapsed_s:.1f} s"
+        return f"{done}: {self.n_errors} failed — {self.failure_reasons()}"
+
 
 def _class_names(results: Sequence[ClassificationResult]) -> tuple[str, ...]:
     """The model's label order, from the first successful result (the client keeps the model's order)."""
@@ -76,73 +104,50 @@ def _class_names(results: Sequence[ClassificationResult]) -> tuple[str, ...]:
     return ()
 
 
-def thumbnails(items: Sequence[UploadItem]) -> list[str | None]:
-    """One thumbnail per item (None past MAX_THUMBNAILS or for bytes Pillow cannot read)."""
-    return [thumbnail_data_uri(item.data) if index < MAX_THUMBNAILS else None for index, item in enumerate(items)]
-
-
-def _rows(items: Sequence[UploadItem], results: dict[int, ClassificationResult], class_names: tuple[str, ...],
-          item_thumbnails: Sequence[str | None]) -> pd.DataFrame:
-    rows = []
-    for index, item in enumerate(items):
-        result = results.get(index)
-        row = {"thumbnail": item_thumbnails[index], "source": item.name, "top_class": None, "confidence": None}
-        row.update({prob_column(name): None for name in class_names})
-        row.update({"version": None, "latency_ms": None, "error": item.error})
-        if result is not None:
-            if result.ok:
-                row["top_class"] = result.label
-                row["confidence"] = max(result.probabilities.values()) if result.probabilities else None
-                row.update({prob_column(name): result.probabilities.get(name) for name in class_names})
-            else:
-                row["error"] = result.error
-            row["version"] = result.version
-            row["latency_ms"] = result.latency_ms
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=["thumbnail", "source", "top_class", "confidence",
-                                        *map(prob_column, class_names), "version", "latency_ms", "error"])
+def _rows(results: Sequence[ClassificationResult], class_names: tuple[str, ...], model: str, target: Target,
+          thumbnails: Sequence[str | None]) -> pd.DataFrame:
+    asked = schema.target_text(**target.kwargs)
+    rows = [{"thumbnail": thumbnail, **schema.result_row(result, class_names, model=model, target=asked)}
+            for result, thumbnail in zip(results, thumbnails)]
+    frame = pd.DataFrame(rows, columns=["thumbnail", *schema.columns(class_names)])
     return frame.astype({"version": "Int64", "latency_ms": "float64", "confidence": "float64"})
 
 
-def classify_items(client: TFServingClient, items: Sequence[UploadItem], target: Target,
-                   on_progress: ProgressCallback | None = None) -> dict[int, ClassificationResult]:
-    """Results keyed by item index. Items that already failed (bad archive…) are never sent."""
-    sendable = [(index, item) for index, item in enumerate(items) if item.error is None]
+def classify_pass(client: TFServingClient, items: Sequence[Item], target: Target, *, kind: str,
+                  thumbnails: Sequence[str | None] | None = None, skipped: Sequence = (),
+                  on_progress: ProgressCallback | None = None) -> ClassificationRun:
+    """One pass over `items` with `target`. Thumbnails are made alongside the requests unless given (Compare's
+    second pass reuses the first's). A missing model/version or a non-image model raises the client's error."""
+    started_at, clock = datetime.now(timezone.utc), time.perf_counter()
     total = len(items)
-    done = total - len(sendable)
     if on_progress:
-        on_progress(done, total)
-    results: dict[int, ClassificationResult] = {}
-    payload = [(item.name, item.data) for _, item in sendable]
-    # iter_classify yields in input order on this thread, so progress can drive Streamlit widgets safely.
-    for (index, _), result in zip(sendable, client.iter_classify(payload, **target.kwargs)):
-        results[index] = result
-        done += 1
-        if on_progress:
-            on_progress(done, total)
-    return results
+        on_progress(0, total)
+    with ThumbnailPool(total) as pool:
+        sent = pool.wrap(items) if thumbnails is None else list(items)
+        results: list[ClassificationResult] = []
+        # iter_classify yields in input order on this thread, so progress can drive Streamlit widgets safely.
+        for result in client.iter_classify(sent, **target.kwargs):
+            results.append(result)
+            if on_progress:
+                on_progress(len(results), total)
+        uris = pool.uris() if thumbnails is None else list(thumbnails)
+    class_names = _class_names(results)
+    extras = {index: dict(result.extras) for index, result in enumerate(results) if result.ok and result.extras}
+    return ClassificationRun(run_id=uuid.uuid4().hex[:8], kind=kind, started_at=started_at, url=client.base_url,
+                             model=client.model, target=target, class_names=class_names,
+                             rows=_rows(results, class_names, client.model, target, uris), extras=extras,
+                             elapsed_s=time.perf_counter() - clock, skipped=tuple(skipped))
 
 
-def build_run(kind: str, url: str, model: str, target: Target, items: Sequence[UploadItem],
-              results: dict[int, ClassificationResult], started_at: datetime, elapsed_s: float,
-              item_thumbnails: Sequence[str | None] | None = None) -> ClassificationRun:
-    """`item_thumbnails` lets several runs over the same items (Compare) decode each image once."""
-    class_names = _class_names(list(results.values()))
-    extras = {index: dict(result.extras) for index, result in results.items() if result.ok and result.extras}
-    rows = _rows(items, results, class_names, item_thumbnails if item_thumbnails is not None else thumbnails(items))
-    return ClassificationRun(run_id=uuid.uuid4().hex[:8], kind=kind, started_at=started_at, url=url, model=model,
-                             target=target, class_names=class_names, rows=rows, extras=extras, elapsed_s=elapsed_s)
+def open_client(url: str, model: str) -> TFServingClient:
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
 
 
-def run_classification(url: str, model: str, uploads: Iterable[tuple[str, bytes]], target: Target,
+def run_classification(url: str, model: str, items: Sequence[Item], target: Target, *, skipped: Sequence = (),
                        on_progress: ProgressCallback | None = None) -> ClassificationRun:
-    """Classify uploaded images/ZIPs with one target version. Per-file problems become error rows; an
-    unreachable server or unknown model/version raises the client's error."""
-    items = expand_uploads(uploads)
+    """Classify (name, loader) items with one target. Per-file problems become error rows; an unreachable
+    server, an unknown model/version or a model that cannot classify images raises the client's error."""
     if not items:
-        raise ValueError("no files to classify: upload at least one image or ZIP archive")
-    started_at = datetime.now(timezone.utc)
-    clock = time.perf_counter()
-    with TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2) as client:
-        results = classify_items(client, items, target, on_progress)
-    return build_run("classify", url, model, target, items, results, started_at, time.perf_counter() - clock)
+        raise NothingToClassify("no images to classify: upload at least one image or ZIP archive of images")
+    with open_client(url, model) as client:
+        return classify_pass(client, items, target, kind="classify", skipped=skipped, on_progress=on_progress)

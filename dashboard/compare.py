@@ -4,17 +4,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Sequence
 
 import pandas as pd
 
-from client import TFServingClient
+from client.schema import prob_column
 
-from dashboard.classify import (ClassificationRun, ProgressCallback, build_run, classify_items, prob_column,
-                                thumbnails)
-from dashboard.config import PREDICT_TIMEOUT_S
+from dashboard.classify import ClassificationRun, Item, NothingToClassify, ProgressCallback, classify_pass, open_client
 from dashboard.targets import Target
-from dashboard.uploads import expand_uploads
 
 
 @dataclass(frozen=True)
@@ -22,7 +19,7 @@ class Comparison:
     run_a: ClassificationRun
     run_b: ClassificationRun
     table: pd.DataFrame          # per image: thumbnail, source, top_a, top_b, confidence_a/b, agree, versions, error
-    probabilities: pd.DataFrame  # long form: source, class, prob_a, prob_b (images both sides classified)
+    probabilities: pd.DataFrame  # long form: source, class, probability_a, probability_b (images both sides classified)
     latency: pd.DataFrame        # long form: target, measure, ms
 
     @property
@@ -58,10 +55,10 @@ def _probabilities(run_a: ClassificationRun, run_b: ClassificationRun) -> pd.Dat
     classes = [c for c in run_a.class_names if c in run_b.class_names]
     ok = run_a.rows["error"].isna() & run_b.rows["error"].isna()
     parts = [pd.DataFrame({"source": run_a.rows.loc[ok, "source"], "class": name,
-                           "prob_a": run_a.rows.loc[ok, prob_column(name)],
-                           "prob_b": run_b.rows.loc[ok, prob_column(name)]}) for name in classes]
+                           "probability_a": run_a.rows.loc[ok, prob_column(name)],
+                           "probability_b": run_b.rows.loc[ok, prob_column(name)]}) for name in classes]
     if not parts:
-        return pd.DataFrame(columns=["source", "class", "prob_a", "prob_b"])
+        return pd.DataFrame(columns=["source", "class", "probability_a", "probability_b"])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -79,12 +76,12 @@ def _latency(run_a: ClassificationRun, run_b: ClassificationRun) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["target", "measure", "ms"])
 
 
-def compare_versions(url: str, model: str, uploads: Iterable[tuple[str, bytes]], target_a: Target,
-                     target_b: Target, on_progress: ProgressCallback | None = None) -> Comparison:
-    """Classify the same images with `target_a` then `target_b`. Progress counts both passes."""
-    items = expand_uploads(uploads)
+def compare_versions(url: str, model: str, items: Sequence[Item], target_a: Target, target_b: Target, *,
+                     skipped: Sequence = (), on_progress: ProgressCallback | None = None) -> Comparison:
+    """Classify the same (name, loader) items with `target_a` then `target_b`. Progress counts both passes;
+    thumbnails are made once, during the first pass."""
     if not items:
-        raise ValueError("no files to compare: upload at least one image or ZIP archive")
+        raise NothingToClassify("no images to compare: upload at least one image or ZIP archive of images")
     total = 2 * len(items)
 
     def half(offset: int) -> ProgressCallback | None:
@@ -92,15 +89,9 @@ def compare_versions(url: str, model: str, uploads: Iterable[tuple[str, bytes]],
             return None
         return lambda done, _total: on_progress(offset + done, total)
 
-    item_thumbnails = thumbnails(items)
-    runs = []
-    with TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2) as client:
-        for side, target, offset in (("A", target_a, 0), ("B", target_b, len(items))):
-            started_at = datetime.now(timezone.utc)
-            clock = time.perf_counter()
-            results = classify_items(client, items, target, half(offset))
-            runs.append(build_run(f"compare {side}", url, model, target, items, results, started_at,
-                                  time.perf_counter() - clock, item_thumbnails))
-    run_a, run_b = runs
+    with open_client(url, model) as client:
+        run_a = classify_pass(client, items, target_a, kind="compare A", skipped=skipped, on_progress=half(0))
+        run_b = classify_pass(client, items, target_b, kind="compare B", skipped=skipped,
+                              thumbnails=run_a.rows["thumbnail"].tolist(), on_progress=half(len(items)))
     return Comparison(run_a=run_a, run_b=run_b, table=_table(run_a, run_b),
                       probabilities=_probabilities(run_a, run_b), latency=_latency(run_a, run_b))

@@ -5,6 +5,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from client import schema
+
 from dashboard.classify import ClassificationRun
 
 SUMMARY_COLUMNS = ["run", "time", "kind", "model", "target", "versions", "images", "errors", "class_counts"]
@@ -48,12 +50,10 @@ def all_rows(runs: Sequence[ClassificationRun]) -> pd.DataFrame:
         frame.insert(0, "run", run.run_id)
         frame.insert(1, "time", run.started_at.isoformat(timespec="seconds"))
         frame.insert(2, "kind", run.kind)
-        frame.insert(3, "target", run.target.describe())
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=["run", "time", "kind", "target", "source"])
-    return pd.concat(frames, ignore_index=True)
-
-
-def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+        return pd.DataFrame(columns=["run", "time", "kind", *schema.columns([])])
+    rows = pd.concat(frames, ignore_index=True)
+    # Class columns are the union over runs; keep schema order with every class of every run in the probability block.
+    names = class_names_of(runs)
+    return rows[["run", "time", "kind", *schema.columns(names)]]

@@ -17,6 +17,9 @@ _FAILED_TILE_SVG = (
 )
 FAILED_THUMBNAIL = "data:image/svg+xml;base64," + base64.b64encode(_FAILED_TILE_SVG.encode()).decode("ascii")
 VERSION_COLUMNS = ("version", "version_a", "version_b")
+# Schema columns a results table leaves out (they stay in the CSV): the same for every row of one run, or
+# filled in only by the evaluation pages.
+RUN_COLUMNS = ("ground_truth", "correct", "correction", "corrected_at", "model", "target", "error_type")
 
 
 def has_errors(frame: pd.DataFrame) -> bool:

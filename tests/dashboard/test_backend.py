@@ -1,8 +1,9 @@
-"""The dashboard's backend modules (no Streamlit): uploads, thumbnails, targets, errors, history, charts."""
+"""The dashboard's backend modules (no Streamlit): thumbnails, targets, errors, settings, history, charts."""
 from __future__ import annotations
 
 import base64
 import io
+import re
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -12,43 +13,12 @@ from PIL import Image
 from client import (
     InvalidInputError, ModelNotFoundError, RequestTimeoutError, ServerUnavailableError, VersionNotAvailableError,
 )
-from dashboard import charts, config, errors, history, uploads
+from client import schema
+from dashboard import charts, config, errors, history
 from dashboard.classify import ClassificationRun
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.thumbnails import thumbnail_data_uri
-from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
-
-
-def png_bytes(size=(300, 200), colour=(200, 30, 30)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
-
-
-def test_expand_uploads_keeps_order_and_expands_zip_members_in_place():
-    archive = zip_bytes({"pics/a.png": png_bytes(), "pics/": b"", "__MACOSX/pics/._a.png": b"junk",
-                         ".DS_Store": b"junk", "b.png": png_bytes()})
-    items = uploads.expand_uploads([("first.png", png_bytes()), ("batch.zip", archive), ("last.png", png_bytes())])
-    assert [item.name for item in items] == ["first.png", "batch.zip/pics/a.png", "batch.zip/b.png", "last.png"]
-    assert all(item.error is None and item.data for item in items)
-
-
-def test_a_broken_zip_or_empty_file_costs_one_item_with_a_message_naming_it():
-    items = uploads.expand_uploads([("broken.zip", b"PK\x03\x04 truncated"), ("empty.jpg", b""),
-                                    ("ok.png", png_bytes())])
-    assert [(item.name, item.data is None) for item in items] == [
-        ("broken.zip", True), ("empty.jpg", True), ("ok.png", False)]
-    assert items[0].error.startswith("broken.zip: not a readable ZIP archive")
-    assert items[1].error == "empty.jpg: the file is empty"
-
-
-def test_zip_member_over_the_size_limit_is_an_error_item(monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_MEMBER_BYTES", 1000)
-    huge = png_bytes((800, 800))
-    items = uploads.expand_uploads([("big.zip", zip_bytes({"huge.png": huge, "tiny.txt": b"x"}))])
-    assert items[0] == uploads.UploadItem(
-        "big.zip/huge.png", None, f"big.zip/huge.png: {len(huge)} bytes uncompressed, over the limit of 1000 bytes per file")
-    assert items[1] == uploads.UploadItem("big.zip/tiny.txt", b"x")
+from tests.dashboard.conftest import CORRUPT_JPEG
 
 
 def test_thumbnail_is_a_small_jpeg_data_uri_and_non_images_get_none(few_photos):
@@ -85,15 +55,41 @@ def test_explain_names_the_url_model_and_server_text(exc_class, expected):
     assert message.startswith(expected)
 
 
-def test_labels_and_url_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("TF_SERVING_URL", "http://serving:8501/")
-    monkeypatch.setenv("SERVESCOPE_MODEL", "flowers")
-    monkeypatch.setenv("SERVESCOPE_LABELS", " canary, ,stable,canary")
-    assert (config.default_url(), config.default_model(), config.default_labels()) == (
+def test_labels_and_url_come_from_the_environment():
+    environ = {"TF_SERVING_URL": "http://serving:8501/", "SERVESCOPE_MODEL": "flowers",
+               "SERVESCOPE_LABELS": " canary, ,stable,canary"}
+    assert (config.default_url(environ), config.default_model(environ), config.default_labels(environ)) == (
         "http://serving:8501", "flowers", ("canary", "stable"))
-    monkeypatch.delenv("TF_SERVING_URL")
-    monkeypatch.delenv("SERVESCOPE_LABELS")
-    assert (config.default_url(), config.default_labels()) == ("http://127.0.0.1:8501", ("stable", "canary"))
+    assert config.configured_servers(environ) == (config.Server("serving:8501", "http://serving:8501"),)
+    assert (config.default_url({}), config.default_labels({})) == ("http://127.0.0.1:8501", ("stable", "canary"))
+    assert config.configured_servers({}) == (config.Server("127.0.0.1:8501", "http://127.0.0.1:8501"),)
+
+
+def test_the_operators_server_list():
+    environ = {"TF_SERVING_URL": "http://ignored:1", "SERVESCOPE_SERVERS": "prod=http://tfs:8501/, lab = https://lab:443"}
+    assert config.configured_servers(environ) == (config.Server("prod", "http://tfs:8501"),
+                                                  config.Server("lab", "https://lab:443"))
+    assert not config.custom_url_allowed(environ)
+    assert config.custom_url_allowed({"SERVESCOPE_ALLOW_CUSTOM_URL": "1"})
+    for bad, message in (("prod", "'prod' is not name=url"), ("a=http://x,a=http://y", "the name 'a' is given twice"),
+                         ("a=ftp://x", "'ftp://x' is not an http:// or https:// URL with a host"),
+                         ("a=http://x/secret.txt?", "'http://x/secret.txt?': give the server's base URL only")):
+        with pytest.raises(config.FieldError, match=re.escape(message)) as caught:
+            config.configured_servers({"SERVESCOPE_SERVERS": bad})
+        assert caught.value.field.startswith("SERVESCOPE_SERVERS")
+
+
+@pytest.mark.parametrize("text", ["", " ", "a/b", "..", ".hidden", "a b", "x" * 129, "naïve", "a?b", "%2e", "\x00"])
+def test_names_that_cannot_go_into_a_url_path_are_refused_naming_the_field(text):
+    with pytest.raises(config.FieldError, match="^Model name: ") as caught:
+        config.check_name(text, "Model name")
+    assert caught.value.field == "Model name"
+
+
+def test_labels_are_checked_one_by_one():
+    assert config.parse_labels("stable, canary ,, v2.1-rc_3") == ("stable", "canary", "v2.1-rc_3")
+    with pytest.raises(config.FieldError, match=r"^Version labels: '\.\./x' is not a name"):
+        config.parse_labels("a,,b , ../x")
 
 
 def make_run(run_id: str, target: Target, tops: list[str | None]) -> ClassificationRun:
@@ -101,9 +97,12 @@ def make_run(run_id: str, target: Target, tops: list[str | None]) -> Classificat
         "thumbnail": [None] * len(tops), "source": [f"img{i}.jpg" for i in range(len(tops))], "top_class": tops,
         "confidence": [0.9 if t else None for t in tops],
         "prob_cat": [0.9 if t == "cat" else 0.05 for t in tops], "prob_dog": [0.9 if t == "dog" else 0.05 for t in tops],
+        "ground_truth": None, "correct": None, "correction": None, "corrected_at": None, "model": "pets",
+        "target": schema.target_text(**target.kwargs),
         "version": pd.array([1 if t else None for t in tops], dtype="Int64"),
         "latency_ms": [12.0 if t else None for t in tops],
         "error": [None if t else "img: not an image" for t in tops],
+        "error_type": [None if t else "ImageError" for t in tops],
     })
     return ClassificationRun(run_id=run_id, kind="classify", started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
                              url="http://x", model="pets", target=target, class_names=("cat", "dog"), rows=rows)
@@ -124,9 +123,13 @@ def test_run_counts_and_history_tables():
     rows = history.all_rows([first, second])
     assert list(rows["run"]) == ["aaaa"] * 4 + ["bbbb"]
     assert "thumbnail" not in rows.columns
-    csv_text = history.to_csv_bytes(rows).decode()
-    assert csv_text.splitlines()[0].startswith("run,time,kind,target,source,top_class,confidence,prob_cat,prob_dog")
+    csv_text = schema.to_csv_bytes(rows).decode()
+    assert csv_text.splitlines()[0] == ("run,time,kind,source,top_class,confidence,prob_cat,prob_dog,ground_truth,"
+                                        "correct,correction,corrected_at,model,target,version,latency_ms,error,"
+                                        "error_type")
     assert len(csv_text.splitlines()) == 6
+    assert (first.outcome(), second.outcome()) == ("Classified 3 of 4 image(s): 1 failed — not a usable image",
+                                                   "Classified 1 of 1 image(s) in 0.0 s")
     assert history.all_rows([]).empty
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from client import ModelNotFoundError, ServerUnavailableError, VersionNotAvailableError
+from client.sources import Skipped, expand_uploads
 from dashboard.classify import run_classification
 from dashboard.compare import compare_versions
 from dashboard.models import fetch_model_overview
@@ -43,15 +44,19 @@ def test_overview_errors_are_the_clients_typed_errors(pets_server_url, unreachab
 
 def test_classify_photos_zip_and_a_corrupt_file(pets_server_url, few_photos):
     photos = [as_upload(path) for path, _ in few_photos]
-    archive = zip_bytes({"inner/" + name: data for name, data in photos[:2]})
+    archive = zip_bytes({**{"inner/" + name: data for name, data in photos[:2]}, "inner/.DS_Store": b"x"})
     uploads = [*photos, ("broken.jpg", CORRUPT_JPEG), ("two.zip", archive)]
-    progress = []
-    run = run_classification(pets_server_url, "pets", uploads, Target(label="canary"),
+    progress, skipped = [], []
+    items = list(expand_uploads(uploads, skipped=skipped))
+    run = run_classification(pets_server_url, "pets", items, Target(label="canary"), skipped=skipped,
                              on_progress=lambda done, total: progress.append((done, total)))
+    assert run.skipped == (Skipped("two.zip/inner/.DS_Store", "hidden file"),)
 
     expected_sources = [name for name, _ in photos] + ["broken.jpg"] + [f"two.zip/inner/{n}" for n, _ in photos[:2]]
     assert run.rows["source"].tolist() == expected_sources
     assert progress[-1] == (9, 9) and [done for done, _ in progress] == sorted(done for done, _ in progress)
+    assert run.outcome() == "Classified 8 of 9 image(s): 1 failed — not a usable image"
+    assert set(run.rows["target"]) == {"label:canary"} and set(run.rows["model"]) == {"pets"}
     assert run.class_names == ("cat", "dog", "other")
     assert (run.n_images, run.n_errors, run.versions) == (9, 1, [2])
 
@@ -74,17 +79,18 @@ def test_classify_photos_zip_and_a_corrupt_file(pets_server_url, few_photos):
 
 
 def test_classify_by_version_and_unknown_label(pets_server_url, few_photos):
-    run = run_classification(pets_server_url, "pets", [as_upload(few_photos[0][0])], Target(version=1))
+    items = list(expand_uploads([as_upload(few_photos[0][0])]))
+    run = run_classification(pets_server_url, "pets", items, Target(version=1))
     assert run.versions == [1] and run.n_errors == 0
     with pytest.raises(VersionNotAvailableError):
-        run_classification(pets_server_url, "pets", [as_upload(few_photos[0][0])], Target(label="nosuchlabel"))
+        run_classification(pets_server_url, "pets", items, Target(label="nosuchlabel"))
 
 
 def test_compare_stable_with_canary(pets_server_url, few_photos):
     uploads = [as_upload(path) for path, _ in few_photos] + [("broken.jpg", CORRUPT_JPEG)]
     progress = []
-    comparison = compare_versions(pets_server_url, "pets", uploads, Target(label="stable"), Target(label="canary"),
-                                  on_progress=lambda done, total: progress.append((done, total)))
+    comparison = compare_versions(pets_server_url, "pets", list(expand_uploads(uploads)), Target(label="stable"),
+                                  Target(label="canary"), on_progress=lambda done, total: progress.append((done, total)))
     table = comparison.table
     assert progress[-1] == (14, 14)
     assert table["version_a"].dropna().unique().tolist() == [1]

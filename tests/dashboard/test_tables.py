@@ -86,8 +86,8 @@ def test_a_class_has_the_same_colour_on_every_chart_and_errors_are_grey():
     assert counts == {"cat": cat, "dog": dog, "other": other, "error": charts.ERROR_COLOUR}
     assert _colour_of(charts.probability_chart({"cat": 0.7, "dog": 0.2, "other": 0.1}).to_dict()) == {
         "cat": cat, "dog": dog, "other": other}
-    scatter = pd.DataFrame({"source": ["a"] * 3, "class": ["cat", "dog", "other"], "prob_a": [0.1, 0.2, 0.7],
-                            "prob_b": [0.1, 0.3, 0.6]})
+    scatter = pd.DataFrame({"source": ["a"] * 3, "class": ["cat", "dog", "other"], "probability_a": [0.1, 0.2, 0.7],
+                            "probability_b": [0.1, 0.3, 0.6]})
     assert _colour_of(charts.agreement_scatter(scatter, "A", "B", ("cat", "dog", "other")).to_dict()) == {
         "cat": cat, "dog": dog, "other": other}  # no "error" entry in its legend
 
