@@ -317,7 +317,8 @@ class TFServingClient:
                  signature_name: str | None = None, batch_size: int = 16, concurrency: int = 2,
                  on_progress: ProgressCallback | None = None,
                  labels: Sequence[str] | None = None) -> list[ClassificationResult]:
-        """Like iter_classify, collected into a list."""
+        """Like iter_classify, collected into a list: the same errors raise before anything is sent; once
+        sending has begun, the list holds one result per input, whatever happens to the server."""
         return list(self.iter_classify(images, version=version, label=label, signature_name=signature_name,
                                        batch_size=batch_size, concurrency=concurrency,
                                        on_progress=on_progress, labels=labels))
