@@ -1,25 +1,17 @@
-"""ServeScope home: where the model server is, whether it answers, and links to the pages."""
+"""ServeScope's entry script: page setup, the shared sidebar, and the one declaration of the pages."""
 import streamlit as st
 
-from dashboard import state
+from dashboard import state, widgets
 
-connection = state.start_page("ServeScope", ":material/troubleshoot:")
+st.set_page_config(page_title="ServeScope", page_icon=":material/troubleshoot:", layout="wide")
+state.init()
 
-st.title("ServeScope")
-st.write("A dashboard in front of TensorFlow Serving image classifiers: classify photos, inspect the live model "
-         "versions and their signatures, compare versions on the same images, and keep this session's history.")
-
-st.subheader("Model server")
-overview = state.load_overview(connection)
-if overview is not None:
-    available = overview.available_versions
-    st.success(f"Connected to {connection.url}: model '{connection.model}' has {len(available)} available "
-               f"version(s): {', '.join(map(str, available)) or 'none'}.", icon=":material/check_circle:")
-    cols = st.columns(3)
-    cols[0].metric("Available versions", len(available))
-    cols[1].metric("Latest version", max(available) if available else "—")
-    cols[2].metric("Labels", ", ".join(f"{k}→{v}" for k, v in overview.labels.items()) or "none")
-
-st.subheader("Pages")
-for page in state.PAGES[1:]:
-    st.page_link(page.path, label=f"{page.title} — {page.what}", icon=page.icon)
+page = st.navigation({
+    "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Analyse": [st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
+                st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
+    "Server": [st.Page("app_pages/models.py", title="Models", icon=":material/deployed_code:")],
+    "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
+})
+widgets.server_sidebar()
+page.run()

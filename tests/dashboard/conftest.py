@@ -1,4 +1,4 @@
-"""Fixtures for the dashboard suite: real photos, an unreachable URL, AppTest factories for each page."""
+"""Fixtures for the dashboard suite: real photos, an unreachable URL, a fake TF Serving, AppTest page factories."""
 from __future__ import annotations
 
 import csv
@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import ROOT, free_port
+from dashboard import state
+from tests.support import ROOT, fake_model_handler, free_port
 
-PAGES = {
-    "home": ROOT / "streamlit_app.py",
-    "classify": ROOT / "pages" / "1_Classify.py",
-    "models": ROOT / "pages" / "2_Models.py",
-    "compare": ROOT / "pages" / "3_Compare.py",
-    "history": ROOT / "pages" / "4_History.py",
-}
+ENTRY = ROOT / "streamlit_app.py"
+PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history")}
 CORRUPT_JPEG = b"\xff\xd8\xff\xe0 this is not really a JPEG"
+SERVER_SETTINGS = ("TF_SERVING_URL", "SERVESCOPE_SERVERS", "SERVESCOPE_ALLOW_CUSTOM_URL", "SERVESCOPE_MODEL",
+                   "SERVESCOPE_LABELS")
 
 
 @pytest.fixture(scope="session")
@@ -56,14 +54,30 @@ def unreachable_url() -> str:
 
 
 @pytest.fixture
-def page():
-    """page(name, url, model="pets") -> an AppTest for that page, pointed at `url` before its first run."""
-    def make(name: str, url: str, model: str = "pets") -> AppTest:
-        # Always start from the entry script, as `streamlit run` does, so page links resolve; then open the page.
-        app = AppTest.from_file(str(PAGES["home"]), default_timeout=120)
+def fake_pets(fake_server):
+    """A fake TF Serving with one model (version 1) that labels solid-colour PNGs by their dominant channel:
+    red -> cat, green -> dog, blue -> other (tests/support.py)."""
+    return fake_server(fake_model_handler())
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """page(name, url, model="pets", **environment) -> an AppTest on that page, not yet run on it.
+
+    The server comes from the operator's environment (TF_SERVING_URL unless SERVESCOPE_SERVERS is given), as in
+    production. The app starts from the entry script, as `streamlit run` does, so st.navigation registers the
+    pages and their links resolve; it runs once there, then switches to the page."""
+    def make(name: str, url: str | None, model: str = "pets", **environment: str) -> AppTest:
+        for setting in SERVER_SETTINGS:
+            monkeypatch.delenv(setting, raising=False)
+        if url is not None:
+            monkeypatch.setenv("TF_SERVING_URL", url)
+        for setting, value in environment.items():
+            monkeypatch.setenv(setting, value)
+        app = AppTest.from_file(str(ENTRY), default_timeout=60)
+        app.session_state[state.MODEL] = model
         if name != "home":
-            app.switch_page(str(PAGES[name].relative_to(ROOT)))
-        app.session_state["tf_serving_url"] = url
-        app.session_state["model_name"] = model
+            app.run()
+            app.switch_page(PAGES[name])
         return app
     return make

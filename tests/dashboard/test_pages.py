@@ -1,32 +1,50 @@
-"""Each page through Streamlit's AppTest, against the real embedded server, with real photos uploaded."""
+"""Each page through Streamlit's AppTest against the fake TF Serving (tests/support.py): milliseconds per test.
+
+The fake labels a solid-colour PNG by its dominant channel (red cat, green dog, blue other). The same pages
+against the real embedded server with real photos are in test_pages_live.py.
+"""
 from __future__ import annotations
 
+import base64
 import json
+import re
 
-import pytest
+from werkzeug.wrappers import Request
 
-from dashboard.classify import run_classification
+from dashboard import state
 from dashboard.targets import Target
 from dashboard.tables import FAILED_THUMBNAIL
 from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
+from tests.support import (BAD_MARK, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
+                           png_bytes)
 
-pytestmark = pytest.mark.slow
+RED, GREEN, BLUE = (200, 10, 10), (10, 200, 10), (10, 10, 200)
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
-def upload_files(few_photos, extra=()):
-    return [(path.name, path.read_bytes(), "image/jpeg") for path, _ in few_photos] + list(extra)
+def plain(text: str) -> str:
+    """What the reader sees of an escaped Markdown text (dashboard.plain backslash-escapes punctuation)."""
+    return _ESCAPED.sub(r"\1", text)
 
 
 def texts(elements) -> list[str]:
-    return [element.value for element in elements]
+    return [plain(element.value) for element in elements]
 
 
-def test_home_reports_a_reachable_server(page, pets_server_url):
-    app = page("home", pets_server_url).run()
+def png_upload(name: str, colour) -> tuple[str, bytes, str]:
+    return name, png_bytes(colour), "image/png"
+
+
+def test_home_reports_a_reachable_server_and_lists_the_pages(page, fake_pets):
+    app = page("home", fake_pets.url).run()
     assert not app.exception
-    assert texts(app.success) == [f"Connected to {pets_server_url}: model 'pets' has 2 available version(s): 1, 2."]
-    assert [m.value for m in app.metric] == ["2", "2", "stable→1, canary→2"]
-    assert app.sidebar.text_input(key="connection_url").value == pets_server_url
+    assert texts(app.success) == [f"Connected to {fake_pets.url}: model 'pets' has 1 available version(s): 1."]
+    assert [m.value for m in app.metric] == ["1", "1", "stable→1, canary→1"]
+    # One configured server: named in the sidebar as plain text, nothing to type or pick.
+    assert [t.value for t in app.sidebar.text] == [f"127.0.0.1:{fake_pets.port}: {fake_pets.url}"]
+    assert not app.sidebar.selectbox
+    assert [link.proto.page for link in app.get("page_link")] == [
+        "classify", "compare", "models", "history"]  # resolved by st.navigation to URL paths
 
 
 def test_home_says_no_server_is_reachable_and_how_to_start_one(page, unreachable_url):
@@ -35,146 +53,286 @@ def test_home_says_no_server_is_reachable_and_how_to_start_one(page, unreachable
     [error] = texts(app.error)
     assert error.startswith(f"No TF Serving model server is reachable at {unreachable_url}")
     assert "`make run`" in error and "python -m serving --model_config_file=pets/models.config" in error
-    assert "docker compose up" in error
 
 
-def test_sidebar_edit_changes_the_connection_and_survives_reruns(page, pets_server_url, unreachable_url):
-    app = page("home", unreachable_url).run()
-    app.sidebar.text_input(key="connection_url").set_value(pets_server_url + "/").run()
-    assert app.session_state["tf_serving_url"] == pets_server_url + "/"
-    assert len(app.success) == 1 and not app.error
-    app.run()
-    assert app.sidebar.text_input(key="connection_url").value == pets_server_url + "/"
+def test_every_page_opens_through_the_navigation(page, fake_pets):
+    for name, title in (("classify", "Classify"), ("compare", "Compare versions"), ("models", "Models"),
+                        ("history", "History")):
+        app = page(name, fake_pets.url).run()
+        assert not app.exception, name
+        assert app.title[0].value == title
 
 
-def test_models_page_lists_versions_labels_and_signatures(page, pets_server_url):
-    app = page("models", pets_server_url).run()
+def test_the_sidebar_picks_among_the_operators_servers(page, fake_server):
+    first, second = fake_server(fake_model_handler(version=1)), fake_server(fake_model_handler(version=7))
+    app = page("home", None, SERVESCOPE_SERVERS=f"first={first.url}, second={second.url}").run()
+    picker = app.sidebar.selectbox(key=state.SERVER)
+    assert picker.options == [f"first ({first.url})", f"second ({second.url})"]
+    assert len(app.sidebar.text_input) == 2  # model name and labels: no URL to type
+    assert "has 1 available version(s): 1." in texts(app.success)[0]
+    picker.select("second").run()
+    assert texts(app.success) == [f"Connected to {second.url}: model 'pets' has 1 available version(s): 7."]
+    assert second.calls and not app.exception
+
+
+def test_a_free_text_url_only_when_the_operator_allows_it(page, fake_pets, fake_server):
+    other = fake_server(fake_model_handler(version=3))
+    app = page("home", fake_pets.url).run()
+    assert len(app.sidebar.text_input) == 2 and not app.sidebar.selectbox  # no URL field, nothing to pick
+    app = page("home", fake_pets.url, SERVESCOPE_ALLOW_CUSTOM_URL="1").run()
+    app.sidebar.selectbox(key=state.SERVER).select(state.CUSTOM).run()
+    app.sidebar.text_input(key=state.CUSTOM_URL).input(other.url).run()
+    assert texts(app.success) == [f"Connected to {other.url}: model 'pets' has 1 available version(s): 3."]
+    # A URL with a query (the server-side request forgery of issue 12) is refused before any request.
+    calls_before = len(other.calls)
+    app.sidebar.text_input(key=state.CUSTOM_URL).input(f"{other.url}/secret.txt?").run()
+    assert not app.exception and len(other.calls) == calls_before
+    [error] = texts(app.error)
+    assert error.startswith(f"TF Serving URL: '{other.url}/secret.txt?': give the server's base URL only")
+
+
+GARBAGE = ["a,,b , ../x", "../../etc/passwd", "", " ", "x" * 5000, "naïve/ünïcode", "a b", "<script>alert(1)</script>",
+           "![b](http://127.0.0.1:9/beacon.png)", "%2e%2e", ".", "stable\ncanary", "\x00", "☃" * 50]
+
+
+def test_garbage_in_every_sidebar_field_gives_a_typed_error_on_every_page(page, fake_pets):
+    for name in ("home", "classify", "compare", "models", "history"):
+        app = page(name, fake_pets.url, SERVESCOPE_ALLOW_CUSTOM_URL="1").run()
+        app.sidebar.selectbox(key=state.SERVER).select(state.CUSTOM).run()
+        for key, field in ((state.CUSTOM_URL, "TF Serving URL"), (state.MODEL, "Model name"),
+                           (state.LABELS, "Version labels")):
+            for value in GARBAGE:
+                if key == state.LABELS and value in ("", " "):
+                    continue  # no labels to probe is a valid choice
+                app.sidebar.text_input(key=key).input(value).run()
+                assert not app.exception, (name, field, value)
+                errors = texts(app.error)
+                assert len(errors) == 1 and errors[0].startswith(f"{field}: "), (name, field, value, errors)
+            # Back to a good value before the next field.
+            good = {state.CUSTOM_URL: fake_pets.url, state.MODEL: "pets", state.LABELS: "stable"}[key]
+            app.sidebar.text_input(key=key).input(good).run()
+            assert not app.exception and not app.error, (name, field)
+
+
+def test_models_page_lists_versions_labels_and_signatures(page, fake_pets):
+    app = page("models", fake_pets.url).run()
     assert not app.exception and not app.error
     versions = app.dataframe[0].value
     assert versions[["version", "state", "labels"]].to_dict("records") == [
-        {"version": 1, "state": "AVAILABLE", "labels": "stable"},
-        {"version": 2, "state": "AVAILABLE", "labels": "canary"}]
-    markdown = texts(app.markdown)
-    assert "#### Version 1 · stable" in markdown and "#### Version 2 · canary" in markdown
-    assert "`serving_default` — tensorflow/serving/predict" in markdown
-    # Two signatures per version, each a table of inputs/outputs.
-    assert len(app.table) == 4
-    v2_images = app.table[2].value   # version 2, predict_images (sorted by name)
-    assert v2_images.loc[("input", "images")].tolist() == ["DT_FLOAT", "[-1, 224, 224, 3]"]
+        {"version": 1, "state": "AVAILABLE", "labels": "canary, stable"}]
+    assert "#### Version 1 · stable, canary" in [m.value for m in app.markdown]
+    assert [t.value for t in app.main.text] == ["Labels: stable → version 1, canary → version 1",
+                                           "serving_default — tensorflow/serving/predict"]
+    assert app.table[0].value.loc[("input", "image_bytes")].tolist() == ["DT_STRING", "[-1]"]
     app.button(key="models_refresh").click().run()
-    assert not app.exception and len(app.table) == 4
+    assert not app.exception and len(app.table) == 1
 
 
-def test_models_page_unknown_model(page, pets_server_url):
-    app = page("models", pets_server_url, model="nosuchmodel").run()
+def test_models_page_unknown_model(page, fake_server):
+    server = fake_server(lambda request: json_response(
+        {"error": "Servable not found for request: Latest(nosuchmodel)"}, 404))
+    app = page("models", server.url, model="nosuchmodel").run()
     [error] = texts(app.error)
-    assert error.startswith(f"The server at {pets_server_url} has no model named 'nosuchmodel'")
+    assert error.startswith(f"The server at {server.url} has no model named 'nosuchmodel'")
     assert not app.table
 
 
-def test_classify_page_uploads_photos_and_a_corrupt_file(page, pets_server_url, few_photos):
-    app = page("classify", pets_server_url).run()
-    assert app.button(key="classify_run").disabled
-    selector = app.selectbox(key="classify_target")
-    assert selector.options == ["label stable → version 1", "label canary → version 2", "version 1", "version 2",
-                                "latest"]
-    archive = zip_bytes({"more/" + path.name: path.read_bytes() for path, _ in few_photos[:2]})
-    app.file_uploader(key="classify_uploads").set_value(upload_files(
-        few_photos, [("broken.jpg", CORRUPT_JPEG, "image/jpeg"), ("more.zip", archive, "application/zip")]))
-    selector.select_index(1)
+def upload_and_run(app, page_name: str, files) -> None:
+    app.file_uploader(key=f"{page_name}_uploads").set_value(files)
     app.run()
-    app.button(key="classify_run").click().run()
-    assert not app.exception
+    app.button(key=f"{page_name}_run").click().run()
 
-    run = app.session_state["classify_last_run"]
-    assert (run.n_images, run.n_errors, run.versions, run.target) == (9, 1, [2], Target(label="canary"))
+
+def test_classify_page_images_a_zip_a_corrupt_file_and_skipped_members(page, fake_pets):
+    app = page("classify", fake_pets.url).run()
+    assert app.button(key="classify_run").disabled
+    assert app.selectbox(key="classify_target").options == [
+        "label stable → version 1", "label canary → version 1", "version 1", "latest"]
+    archive = zip_bytes({"more/green.png": png_bytes(GREEN), "more/.DS_Store": b"junk", "notes.txt": b"hi"})
+    upload_and_run(app, "classify", [png_upload("red.png", RED), png_upload("blue.png", BLUE),
+                                     ("broken.jpg", CORRUPT_JPEG, "image/jpeg"), ("more.zip", archive, "application/zip")])
+    assert not app.exception and not app.error
+
+    run = state_value(app, "classify_last_result")
+    assert (run.n_images, run.n_errors, run.target) == (4, 1, Target(label="stable"))
     assert texts(app.warning) == [
-        "9 image(s) with label canary (version 2): 8 classified, 1 error(s)."]
-    assert texts(app.markdown)[-1] == "- broken.jpg: corrupt or truncated image: Truncated File Read"
+        "label stable (version 1): Classified 3 of 4 image(s): 1 failed — not a usable image."]
+    markdown = texts(app.markdown)
+    assert "- broken.jpg: corrupt or truncated image: Truncated File Read" in markdown[-2]
+    assert markdown[-1].splitlines() == ["- more.zip/more/.DS_Store (hidden file)",
+                                         "- more.zip/notes.txt (not an image suffix: .txt)"]
     table = app.dataframe[0].value
-    assert table["source"].tolist() == ([path.name for path, _ in few_photos] + ["broken.jpg"]
-                                        + [f"more.zip/more/{path.name}" for path, _ in few_photos[:2]])
-    # What the analyst sees: the reason next to the file name, a crossed-out tile, blanks instead of "None".
+    assert table["source"].tolist() == ["red.png", "blue.png", "broken.jpg", "more.zip/more/green.png"]
+    assert table["top_class"].tolist() == ["cat", "other", "", "dog"]
     assert list(app.dataframe[0].proto.column_order) == [
         "thumbnail", "source", "error", "top_class", "prob_cat", "prob_dog", "prob_other", "version", "latency_ms"]
-    broken = table.iloc[6]
-    assert (broken["error"], broken["thumbnail"], broken["top_class"], broken["version"]) == (
-        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "", "2")
-    assert table["error"].tolist().count("") == 8
-    assert not table.drop(columns=["confidence", "prob_cat", "prob_dog", "prob_other", "latency_ms"]).isna().any().any()
-    assert app.session_state["history_runs"] == [run]
-    # Class-count chart, then the chosen image's probabilities and its ImageNet top-5.
+    broken = table.iloc[2]
+    assert (broken["error"], broken["thumbnail"], broken["version"]) == (
+        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "1")
+    assert all(uri.startswith("data:image/jpeg;base64,") for uri in table["thumbnail"].drop(index=2))
+    assert state_value(app, "history_runs") == [run]
+    assert run.csv_frame().columns.tolist()[:7] == ["source", "top_class", "confidence", "prob_cat", "prob_dog",
+                                                    "prob_other", "ground_truth"]
+    assert set(run.csv_frame()["target"]) == {"label:stable"} and set(run.csv_frame()["model"]) == {"pets"}
     charts = app.get("vega_lite_chart")
-    assert len(charts) == 3
-    first = few_photos[0][0].name
-    for chart, title in zip(charts, ["Top class per image", f"{first}: class probabilities",
-                                     "ImageNet top-5 the backbone saw"]):
-        assert f'"title": {json.dumps(title)}' in chart.proto.spec
+    assert len(charts) == 2  # class counts and the first image's probabilities (the fake has no top-5)
+    assert f'"title": {json.dumps("red.png: class probabilities")}' in charts[1].proto.spec
     assert app.get("download_button")[0].proto.label == "Download results (CSV)"
 
 
-def test_classify_page_shows_a_clear_error_when_the_server_is_down(page, unreachable_url, few_photos):
-    app = page("classify", unreachable_url).run()
-    app.file_uploader(key="classify_uploads").set_value(upload_files(few_photos[:1]))
-    app.run()
+def state_value(app, key):
+    return app.session_state[key]
+
+
+def test_a_failed_run_is_shown_open_and_old_results_are_marked_as_the_previous_run(page, fake_pets):
+    app = page("classify", fake_pets.url).run()
+    upload_and_run(app, "classify", [png_upload("red.png", RED)])
+    first = state_value(app, "classify_last_result")
+    fake_pets.stop()
     app.button(key="classify_run").click().run()
     assert not app.exception
     errors = texts(app.error)
-    assert len(errors) == 2 and all(e.startswith(f"No TF Serving model server is reachable at {unreachable_url}")
-                                    for e in errors)
-    assert app.session_state["classify_last_run"] is None and app.session_state["history_runs"] == []
+    assert len(errors) == 1 and errors[0].startswith(f"No TF Serving model server is reachable at {fake_pets.url}")
+    assert texts(app.warning)[0] == (f"The results below are from the previous run ({first.run_id}, started "
+                                     f"{first.started_at.astimezone():%H:%M:%S}), not from the attempt that just "
+                                     f"failed.")
+    [status] = app.get("status")
+    assert (status.label, status.icon, status.proto.expanded) == ("Failed", ":material/error:", True)
+    assert state_value(app, "classify_last_result") is first and state_value(app, "history_runs") == [first]
+    app.run()  # still said on the next rerun, until a run succeeds
+    assert len(app.error) == 1
 
 
-def test_compare_page_stable_against_canary(page, pets_server_url, few_photos):
-    app = page("compare", pets_server_url).run()
-    app.file_uploader(key="compare_uploads").set_value(upload_files(few_photos))
-    app.run()
+def test_the_final_status_counts_successes_and_failures(page, fake_server):
+    def predict(request: Request):
+        # Full batches (16 images) are answered; the last, short one fails as if the server had gone away.
+        if len(json.loads(request.get_data())["instances"]) < 16:
+            return json_response({"error": "backend gone"}, 500)
+        return fake_model_handler()(request)
+
+    server = fake_server(fake_model_handler(predict=predict))
+    app = page("classify", server.url).run()
+    upload_and_run(app, "classify", [png_upload(f"{i}.png", RED) for i in range(20)])
+    assert not app.exception
+    assert texts(app.warning)[0] == ("label stable (version 1): Classified 16 of 20 image(s): 4 failed — "
+                                     "cannot reach the server.")
+    [status] = app.get("status")
+    assert (plain(status.label), status.icon) == (
+        "Classified 16 of 20 image(s): 4 failed — cannot reach the server", ":material/error:")
+
+
+def test_compare_page_two_targets_on_the_same_images(page, fake_pets):
+    app = page("compare", fake_pets.url).run()
     assert app.selectbox(key="compare_target_a").value == Target(label="stable")
     assert app.selectbox(key="compare_target_b").value == Target(label="canary")
-    app.button(key="compare_run").click().run()
-    assert not app.exception
-    comparison = app.session_state["compare_last"]
-    agree = int(comparison.table["agree"].sum())
-    assert [m.value for m in app.metric] == [f"{agree / 6:.0%}", "6", str(6 - agree)]
-    assert len(app.get("vega_lite_chart")) == 2
-    assert [run.kind for run in app.session_state["history_runs"]] == ["compare A", "compare B"]
-    assert list(app.dataframe[0].proto.column_order)[:5] == ["thumbnail", "source", "top_a", "top_b", "agree"]
-    assert "error" not in app.dataframe[0].proto.column_order  # nothing failed, so no empty error column
-
-
-def test_compare_page_lists_a_failed_file_and_shows_its_error_up_front(page, pets_server_url, few_photos):
-    app = page("compare", pets_server_url).run()
-    app.file_uploader(key="compare_uploads").set_value(
-        upload_files(few_photos[:2], [("broken.jpg", CORRUPT_JPEG, "image/jpeg")]))
-    app.run()
-    app.button(key="compare_run").click().run()
-    assert not app.exception
-    assert [m.value for m in app.metric][1] == "2"
-    assert texts(app.markdown)[-1] == "- broken.jpg: corrupt or truncated image: Truncated File Read"
+    upload_and_run(app, "compare", [png_upload("red.png", RED), png_upload("green.png", GREEN),
+                                    ("broken.jpg", CORRUPT_JPEG, "image/jpeg")])
+    assert not app.exception and not app.error
+    assert [m.value for m in app.metric] == ["100%", "2", "0"]
+    assert [run.kind for run in state_value(app, "history_runs")] == ["compare A", "compare B"]
     assert list(app.dataframe[0].proto.column_order)[:3] == ["thumbnail", "source", "error"]
+    assert texts(app.markdown)[-1] == "- broken.jpg: corrupt or truncated image: Truncated File Read"
     broken = app.dataframe[0].value.iloc[2]
-    assert (broken["error"], broken["thumbnail"], broken["top_a"], broken["top_b"]) == (
-        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "", "")
+    assert (broken["thumbnail"], broken["top_a"], broken["top_b"]) == (FAILED_THUMBNAIL, "", "")
+    assert len(app.get("vega_lite_chart")) == 2
+    # Each image is read for its thumbnail once, in the first pass, while being sent.
+    assert app.dataframe[0].value["thumbnail"].iloc[0].startswith("data:image/jpeg;base64,")
 
 
-def test_history_page_shows_runs_downloads_and_clears(page, pets_server_url, few_photos):
-    empty = page("history", pets_server_url).run()
-    assert texts(empty.info) == ["No runs yet in this session: classify or compare images first."]
-
-    uploads = [(path.name, path.read_bytes()) for path, _ in few_photos]
-    runs = [run_classification(pets_server_url, "pets", uploads, Target(label="stable")),
-            run_classification(pets_server_url, "pets", uploads[:2], Target(version=2))]
-    app = page("history", pets_server_url)
-    app.session_state["history_runs"] = runs
-    app.run()
+def test_history_page_shows_runs_downloads_and_clears(page, fake_pets):
+    app = page("history", fake_pets.url).run()
+    assert texts(app.info) == ["No runs yet in this session: classify or compare images first."]
+    app.switch_page("app_pages/classify.py").run()
+    upload_and_run(app, "classify", [png_upload("red.png", RED), png_upload("blue.png", BLUE)])
+    app.switch_page("app_pages/history.py").run()
     assert not app.exception
     summary = app.dataframe[0].value
     assert summary[["target", "versions", "images", "errors"]].to_dict("records") == [
-        {"target": "label stable", "versions": "1", "images": 6, "errors": 0},
-        {"target": "version 2", "versions": "2", "images": 2, "errors": 0}]
-    assert len(app.dataframe[1].value) == 8
+        {"target": "label stable", "versions": "1", "images": 2, "errors": 0}]
+    rows = app.dataframe[1].value
     assert list(app.dataframe[1].proto.column_order)[:5] == ["run", "time", "kind", "target", "source"]
-    assert not app.dataframe[1].value[["top_class", "version", "error"]].isna().any().any()
+    assert rows["target"].tolist() == ["label:stable"] * 2
     app.button(key="history_clear").click().run()
-    assert app.session_state["history_runs"] == []
+    assert state_value(app, "history_runs") == []
     assert texts(app.info) == ["No runs yet in this session: classify or compare images first."]
+
+
+def test_status_is_not_fetched_again_within_the_cache_ttl(page, fake_server):
+    server = fake_server(fake_model_handler())
+    app = page("models", server.url).run()
+    status_calls = lambda: sum(1 for method, path in server.calls if path == "/v1/models/pets")  # noqa: E731
+    seen = status_calls()
+    app.run()
+    assert status_calls() == seen
+    app.button(key="models_refresh").click().run()
+    assert status_calls() == seen + 1
+
+
+def test_a_model_that_cannot_classify_images_gives_a_typed_error_on_classify_and_compare(page, fake_server):
+    """TF Serving's half_plus_two (one float input x of shape [-1, 1]): an explained error, no traceback."""
+    server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
+    for name in ("classify", "compare"):
+        app = page(name, server.url, model="half_plus_two").run()
+        upload_and_run(app, name, [png_upload("red.png", RED)])
+        assert not app.exception, name
+        [error] = texts(app.error)
+        assert error.startswith(f"Model 'half_plus_two' at {server.url} cannot be used to classify images: "), error
+        assert "'x'" in error  # names the input that does not fit
+        assert state_value(app, f"{name}_last_result") is None and state_value(app, "history_runs") == []
+    assert not [call for call in server.calls if call[0] == "POST"]  # nothing was sent to predict
+
+
+BEACON = "http://127.0.0.1:9/beacon.png"
+INJECTED = f"see [the docs](http://127.0.0.1:9/docs) ![b]({BEACON}) <img src='{BEACON}'> www.example.org"
+
+
+def markdown_bodies(app) -> list[str]:
+    """The text of every element Streamlit renders as Markdown (st.markdown/caption and the alert boxes)."""
+    bodies: list[str] = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            if proto is not None and proto.DESCRIPTOR.name in ("Markdown", "Alert"):
+                bodies.append(proto.body)
+            walk(child)
+
+    walk(app._tree)
+    return bodies
+
+
+def assert_plain(bodies: list[str]) -> None:
+    from markdown_it import MarkdownIt
+
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    for body in bodies:
+        tokens = parser.parse(body)
+        kinds = {token.type for token in tokens} | {child.type for token in tokens for child in token.children or []}
+        assert not kinds & {"link_open", "image", "html_inline", "html_block"}, body
+        assert "://127.0.0.1:9" not in body and "www.example" not in body, body  # no bare (auto)links either
+
+
+def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server):
+    def predict(request: Request):
+        instances = json.loads(request.get_data())["instances"]
+        images = [base64.b64decode(item["image_bytes"]["b64"]) for item in instances]
+        if any(BAD_MARK.encode() in image for image in images):  # the marked PNG's batch, with Markdown in the error
+            return json_response({"error": INJECTED}, 400)
+        return json_response({"predictions": [fake_prediction(image) for image in images]})
+
+    server = fake_server(fake_model_handler(predict=predict))
+    archive = zip_bytes({f"x![b]({BEACON}).jpg": CORRUPT_JPEG, f"y![c]({BEACON}).png": png_bytes(GREEN, marked=True),
+                         f".z![d]({BEACON}).png": b"hidden"})
+    app = page("classify", server.url).run()
+    upload_and_run(app, "classify", [("batch.zip", archive, "application/zip"), png_upload("red.png", RED)])
+    assert not app.exception
+    shown = "\n".join(texts(app.markdown) + texts(app.warning))
+    assert f"batch.zip/x![b]({BEACON}).jpg" in shown and f"batch.zip/.z![d]({BEACON}).png (hidden file)" in shown
+    assert f"batch.zip/y![c]({BEACON}).png: rejected by the server (400): {INJECTED}" in shown
+    assert_plain(markdown_bodies(app))
+
+    # The server's own error text, in the Home page's error box.
+    refusing = fake_server(lambda request: json_response({"error": INJECTED}, 404))
+    app = page("home", refusing.url).run()
+    assert not app.exception and INJECTED in texts(app.error)[0]
+    assert_plain(markdown_bodies(app))

@@ -1,0 +1,37 @@
+"""History: this session's runs, all their rows, download, clear."""
+import streamlit as st
+
+from client import schema
+from dashboard import charts, state, tables, widgets
+from dashboard.classify import ClassificationRun
+from dashboard.history import all_rows, class_counts_long, class_names_of, summary_table
+
+
+def session_runs(runs: list[ClassificationRun]) -> None:
+    st.caption(f"{len(runs)} run(s), {sum(run.n_images for run in runs)} image(s) in this session.")
+    st.dataframe(summary_table(runs), hide_index=True, key="history_summary",
+                 column_config={"class_counts": st.column_config.TextColumn("top classes", width="medium"),
+                                "images": st.column_config.NumberColumn("images", format="%d"),
+                                "errors": st.column_config.NumberColumn("errors", format="%d")})
+    st.altair_chart(charts.history_chart(class_counts_long(runs), class_names_of(runs)), width="stretch")
+    rows = all_rows(runs)
+    with st.expander(f"All {len(rows)} result rows"):
+        hidden = [column for column in tables.RUN_COLUMNS if column != "target"] + ["confidence"]
+        st.dataframe(tables.for_display(rows), hide_index=True, key="history_rows",
+                     column_config=widgets.result_columns(class_names_of(runs),
+                                                          tables.latency_scale_ms(rows["latency_ms"])),
+                     column_order=tables.column_order(rows, leading=("run", "time", "kind", "target", "source"),
+                                                      hidden=hidden))
+    left, right = st.columns(2)
+    left.download_button("Download all rows (CSV)", schema.to_csv_bytes(rows), file_name="servescope-history.csv",
+                         mime="text/csv", key="history_download")
+    if right.button("Clear history", key="history_clear"):
+        state.clear_history()
+        st.rerun()
+
+
+widgets.start_page("History")
+if runs := state.history():
+    session_runs(runs)
+else:
+    st.info("No runs yet in this session: classify or compare images first.")

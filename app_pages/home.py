@@ -1,0 +1,35 @@
+"""Home: which model server the dashboard talks to, whether it answers, and what each page is for."""
+import streamlit as st
+
+from dashboard import state, widgets
+from dashboard.plain import escape_markdown
+
+
+def server_overview(connection: state.Connection) -> None:
+    overview = widgets.load_overview(connection)
+    if overview is None:
+        return
+    available = overview.available_versions
+    st.success(escape_markdown(f"Connected to {connection.url}: model '{connection.model}' has {len(available)} "
+                               f"available version(s): {', '.join(map(str, available)) or 'none'}.", limit=None),
+               icon=":material/check_circle:")
+    cols = st.columns(3)
+    cols[0].metric("Available versions", len(available))
+    cols[1].metric("Latest version", max(available) if available else "—")
+    cols[2].metric("Labels", ", ".join(f"{k}→{v}" for k, v in overview.labels.items()) or "none")
+
+
+connection = widgets.start_page("ServeScope")
+st.write("A dashboard in front of TensorFlow Serving image classifiers: classify photos, inspect the live model "
+         "versions and their signatures, compare versions on the same images, and keep this session's history.")
+st.subheader("Model server")
+if connection is not None:
+    server_overview(connection)
+
+st.subheader("Pages")
+st.page_link("app_pages/classify.py", label="Classify — upload images or ZIPs, see class probabilities",
+             icon=":material/image_search:")
+st.page_link("app_pages/compare.py", label="Compare — the same images against two versions", icon=":material/compare:")
+st.page_link("app_pages/models.py", label="Models — versions, states, labels and signatures",
+             icon=":material/deployed_code:")
+st.page_link("app_pages/history.py", label="History — this session's runs, download, clear", icon=":material/history:")

@@ -1,0 +1,207 @@
+"""Widgets the pages share: the server picker, page start, selectors, column configs, the run-with-status block.
+
+Every text that came from a file, an archive or a server goes through dashboard.plain before it reaches a
+Markdown-rendering element (st.error, st.warning, st.caption...), or is shown with st.text / st.dataframe.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Sequence
+
+import streamlit as st
+
+from client import TFServingError
+from client.schema import prob_column
+from client.sources import Skipped, expand_uploads
+
+from dashboard import config, state
+from dashboard.classify import ClassificationRun, Item, NothingToClassify, ProgressCallback
+from dashboard.errors import explain
+from dashboard.models import ModelOverview, fetch_model_overview
+from dashboard.plain import bullet_list, escape_markdown
+from dashboard.targets import LATEST, Target, describe_option, target_options
+
+LOG = logging.getLogger("servescope.dashboard")
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff", "zip"]
+
+
+def show_error(message: object, icon: str | None = ":material/error:") -> None:
+    """An error box whose text is plain (it may quote a file name or a server's answer), bounded in length."""
+    st.error(escape_markdown(message, limit=1200), icon=icon)
+
+
+# -- sidebar and page start ----------------------------------------------------------------------
+def server_sidebar() -> None:
+    """The model server (picked from the operator's list), model name and labels; drawn by the entry script."""
+    with st.sidebar:
+        st.header("Model server")
+        try:
+            servers = config.configured_servers()
+        except config.FieldError as exc:
+            show_error(f"Server configuration: {exc}")
+            return
+        urls = {server.name: server.url for server in servers}
+        names = [*urls, *([state.CUSTOM] if config.custom_url_allowed() else [])]
+        if st.session_state.get(state.SERVER) not in names:
+            st.session_state.pop(state.SERVER, None)  # the operator's list changed since this session began
+        if len(names) > 1:
+            chosen = st.selectbox("Server", names, key=state.SERVER,
+                                  format_func=lambda name: f"{name} ({urls[name]})" if name in urls else name)
+        else:
+            chosen = names[0]
+            st.text(f"{chosen}: {urls[chosen]}")
+        if chosen == state.CUSTOM:
+            st.text_input("TF Serving URL", key=state.CUSTOM_URL, placeholder="http://host:8501")
+        st.text_input("Model name", key=state.MODEL, help="The model's name in the server's config")
+        st.text_input("Version labels", key=state.LABELS,
+                      help="Comma-separated labels to look up (TF Serving's REST API cannot list them)")
+
+
+def start_page(title: str) -> state.Connection | None:
+    """What every page does first: its title, then the sidebar's connection, or None after showing which field
+    cannot be used. (Pages branch instead of calling st.stop(): a stopped page run drops the sidebar that the
+    entry script drew in AppTest.)"""
+    st.title(title)
+    try:
+        return state.connection()
+    except config.FieldError as exc:
+        show_error(exc, icon=":material/edit_off:")
+        return None
+
+
+@st.cache_data(ttl=config.MODELS_CACHE_TTL_S, show_spinner="Asking the model server…")
+def _cached_overview(url: str, model: str, labels: tuple[str, ...]) -> ModelOverview:
+    # Plain arguments only; the client (and its requests.Session) is created inside, per call.
+    return fetch_model_overview(url, model, labels)
+
+
+def refresh_overview() -> None:
+    _cached_overview.clear()
+
+
+def load_overview(connection: state.Connection) -> ModelOverview | None:
+    """The model overview (status and metadata GETs, cached briefly), or None after showing what went wrong
+    (errors are never cached)."""
+    try:
+        return _cached_overview(connection.url, connection.model, connection.labels)
+    except TFServingError as exc:
+        show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
+        return None
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+def target_selector(label: str, key: str, overview: ModelOverview | None, index: int = 0) -> Target:
+    labels = overview.labels if overview else {}
+    options = target_options(overview.available_versions, labels) if overview else [LATEST]
+    return st.selectbox(label, options, index=min(index, len(options) - 1), key=key,
+                        format_func=lambda target: describe_option(target, labels))
+
+
+def uploader(key: str) -> list:
+    return st.file_uploader("Images or ZIP archives of images", type=UPLOAD_TYPES, accept_multiple_files=True,
+                            key=key) or []
+
+
+def expand(files: Sequence) -> tuple[list[Item], list[Skipped]]:
+    """Uploaded files -> (name, loader) items (ZIP members read only when sent) and what was skipped."""
+    skipped: list[Skipped] = []
+    items = list(expand_uploads(files, skipped=skipped))
+    return items, skipped
+
+
+# -- running and outcomes -------------------------------------------------------------------------
+def _progress(bar) -> ProgressCallback:
+    def update(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"{done} / {total} images")
+    return update
+
+
+def run_with_status(page: state.RunPage, label: str, connection: state.Connection,
+                    work: Callable[[ProgressCallback], Any], runs_of: Callable[[Any], Sequence[ClassificationRun]]
+                    ) -> None:
+    """The block Classify and Compare share: a status with a progress bar around `work`; the outcome is
+    recorded in the session (a failure keeps the previous result, which show_outcome marks as previous)."""
+    with st.status(label, expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+        try:
+            result = work(_progress(bar))
+        except (TFServingError, NothingToClassify) as exc:
+            message = (explain(exc, connection.url, connection.model) if isinstance(exc, TFServingError)
+                       else str(exc))
+        except Exception as exc:  # noqa: BLE001 - logged with its traceback here; the visitor gets no details
+            LOG.exception("%s run failed", page)
+            message = f"Unexpected error ({type(exc).__name__}); the details are in the dashboard's log."
+        else:
+            runs = runs_of(result)
+            failed = sum(run.n_errors for run in runs)
+            status.update(label=" · ".join(run.outcome() for run in runs), state="error" if failed else "complete",
+                          expanded=False)
+            state.record_success(page, result, *runs)
+            return
+        status.update(label="Failed", state="error", expanded=True)
+        state.record_failure(page, message)
+
+
+def show_outcome(page: state.RunPage, run: ClassificationRun | None) -> None:
+    """The latest attempt's failure, open; and when results are still shown, that they are the previous run's."""
+    failure = state.last_failure(page)
+    if failure is None:
+        return
+    show_error(failure)
+    if run is not None:
+        st.warning(f"The results below are from the previous run ({run.run_id}, started "
+                   f"{run.started_at.astimezone():%H:%M:%S}), not from the attempt that just failed.",
+                   icon=":material/history:")
+
+
+def show_run_summary(run: ClassificationRun, what: str, details: bool = True) -> None:
+    """Counts of successes and failures (never a plain tick over failed rows), then (`details`) the failures
+    and the skipped archive members."""
+    summary = escape_markdown(f"{what}: {run.outcome()}.", limit=None)
+    (st.warning if run.n_errors else st.success)(summary)
+    if details:
+        show_failures(run.rows["error"].dropna().tolist())
+        show_skipped(run.skipped)
+
+
+def show_failures(messages: Sequence[str]) -> None:
+    """The per-file error messages of a run, listed under an expander (open when there are only a few)."""
+    if messages:
+        with st.expander(f"{len(messages)} file(s) not classified", expanded=len(messages) <= 5):
+            st.markdown(bullet_list(messages))
+
+
+def show_skipped(skipped: Sequence[Skipped]) -> None:
+    """'skipped N: name (reason)' for archive members the expander left out on purpose."""
+    if skipped:
+        with st.expander(f"skipped {len(skipped)} archive member(s)", expanded=len(skipped) <= 5):
+            st.markdown(bullet_list(f"{item.name} ({item.reason})" for item in skipped))
+
+
+# -- column configs -------------------------------------------------------------------------------
+def latency_column(label: str, max_ms: float):
+    return st.column_config.ProgressColumn(label, min_value=0.0, max_value=max_ms, format="%.0f ms",
+                                           help="Time of the request that carried this image (one request "
+                                                "carries a batch)")
+
+
+def result_columns(class_names: Sequence[str], latency_max_ms: float = 1.0) -> dict:
+    """Column config for a results table shown through tables.for_display: thumbnails, readable headers, and
+    bars for every number (a bar draws nothing for a missing value, a number column would print "None")."""
+    columns = {
+        "thumbnail": st.column_config.ImageColumn("image", width="small"),
+        "source": st.column_config.TextColumn("file", width="medium"),
+        "top_class": st.column_config.TextColumn("top class"),
+        "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent"),
+        "version": st.column_config.TextColumn("version"),
+        "latency_ms": latency_column("latency", latency_max_ms),
+        "error": st.column_config.TextColumn("error", width="medium"),
+        "run": st.column_config.TextColumn("run"),
+        "time": st.column_config.TextColumn("time"),
+        "kind": st.column_config.TextColumn("kind"),
+        "target": st.column_config.TextColumn("target"),
+    }
+    for name in class_names:
+        columns[prob_column(name)] = st.column_config.ProgressColumn(f"P({name})", min_value=0.0, max_value=1.0,
+                                                                     format="percent")
+    return columns
