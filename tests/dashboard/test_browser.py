@@ -1,14 +1,17 @@
-"""The real app in headless Chromium: upload photos through the file input, see results; list model versions."""
+"""The real app in headless Chromium: upload photos through the file input, see results; list model versions;
+file names and server texts never become links or images the browser fetches."""
 from __future__ import annotations
 
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 import requests
+from werkzeug.wrappers import Response
 
-from dashboard.launch import dashboard_command
+from launcher.supervise import dashboard_command
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -76,12 +79,13 @@ def test_classify_uploaded_photos_shows_results_and_charts(page, dashboard_url, 
     from playwright.sync_api import expect
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
-    page.goto(f"{dashboard_url}/Classify")
+    page.goto(f"{dashboard_url}/classify")
     expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible()
     page.locator('input[type="file"]').set_input_files([str(path) for path, _ in few_photos] + [str(broken)])
     expect(page.get_by_text("broken.jpg")).to_be_visible()
     page.get_by_role("button", name="Classify", exact=True).click()
-    expect(page.get_by_text("7 image(s) with label stable (version 1): 6 classified, 1 error(s).")).to_be_visible()
+    expect(page.get_by_text("label stable (version 1): Classified 6 of 7 image(s): 1 failed — not a usable image."
+                            )).to_be_visible()
     expect(page.get_by_text("broken.jpg: corrupt or truncated image: Truncated File Read")).to_be_visible()
     # Started like `make run` (client.toolbarMode=viewer): no developer "Deploy" button for analysts.
     expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)
@@ -92,15 +96,17 @@ def test_classify_uploaded_photos_shows_results_and_charts(page, dashboard_url, 
     screenshot = README_SCREENSHOT if UPDATE_SCREENSHOT else tmp_path / "classify.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 20_000
-    # The app's own sidebar menu keeps the session: the run is in History.
-    page.get_by_role("link", name="History", exact=True).click()
+    # Streamlit's own menu (st.navigation, with sections) keeps the session: the run is in History.
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Analyse", exact=True)).to_be_visible()
+    sidebar.get_by_role("link", name="History", exact=True).click()
     expect(page.get_by_text("1 run(s), 7 image(s) in this session.")).to_be_visible()
-    expect(page.get_by_role("link", name="Home", exact=True)).to_be_visible()
+    expect(sidebar.get_by_role("link", name="Home", exact=True)).to_be_visible()
 
 
 def test_models_page_lists_both_versions(page, dashboard_url):
     from playwright.sync_api import expect
-    page.goto(f"{dashboard_url}/Models")
+    page.goto(f"{dashboard_url}/models")
     expect(page.get_by_role("heading", name="Version 1 · stable")).to_be_visible()
     expect(page.get_by_role("heading", name="Version 2 · canary")).to_be_visible()
     expect(page.get_by_text("[-1, 224, 224, 3]")).to_be_visible()
@@ -112,3 +118,21 @@ def test_home_page_reports_the_connection(page, dashboard_url, pets_server_url):
     page.goto(dashboard_url)
     expect(page.get_by_text(f"Connected to {pets_server_url}: model 'pets' has 2 available version(s): 1, 2.")
            ).to_be_visible()
+
+
+def test_a_file_name_with_markdown_never_makes_the_browser_fetch_its_url(page, dashboard_url, fake_server, tmp_path):
+    """Issue 12.7: a ZIP member named like a Markdown image is shown as text; its URL is never requested."""
+    from playwright.sync_api import expect
+    beacon = fake_server(lambda request: Response(b"", status=204))
+    name = f"x![b]({beacon.url}/beacon.png).jpg"
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(name, b"not an image")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{dashboard_url}/classify")
+    page.locator('input[type="file"]').set_input_files([str(archive)])
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.get_by_text(f"batch.zip/{name}: ", exact=False).first).to_be_visible()
+    page.wait_for_timeout(1000)  # give an injected <img> the time it would need to load
+    assert beacon.calls == [] and not [url for url in requested if url.startswith(beacon.url)]
