@@ -1,0 +1,178 @@
+"""Speed at the limit: the embedded server against the same SavedModel in-process, for pets versions 1 and 2.
+
+    python -m benchmarks.server_speed [--url http://127.0.0.1:8501] [--images 200]
+
+For each version, on the same photo bytes (the 50 test photos cycled to --images):
+- tutorial: float pixels as JSON, one image per request (`predict_images`, what TF Serving tutorials show);
+- client:   `client.TFServingClient(...).classify(...)` with its default settings, against the server;
+- in-process: the SavedModel's `serving_default` called directly in this process, 16 images per call;
+plus single-image p50 (client with batch 1 vs one image per in-process call), the client/in-process ratio,
+where a request's time goes (measured piece by piece, in this process, on one batch of 16), and the first
+request after a load with and without model warmup. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import requests
+
+from benchmarks.client_throughput import ROOT, benchmark_photos, pets_server
+from client import TFServingClient
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+VERSIONS = (1, 2)
+BATCH = 16  # the client's default batch_size
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    return f"{platform.node()}: {model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def tutorial(url: str, version: int, blobs: list[bytes], size: int) -> float:
+    """Images/s for float JSON, one image per request (the pixels are prepared beforehand, not timed)."""
+    from pets.reference_preprocessing import crop_resize_scale, decode_rgb
+
+    bodies = [json.dumps({"signature_name": "predict_images",
+                          "instances": [np.asarray(crop_resize_scale(decode_rgb(b), size)).tolist()]})
+              for b in blobs]
+    with requests.Session() as session:
+        session.post(f"{url}/v1/models/pets/versions/{version}:predict", data=bodies[0], timeout=120)
+        started = time.perf_counter()
+        for body in bodies:
+            session.post(f"{url}/v1/models/pets/versions/{version}:predict", data=body, timeout=120).raise_for_status()
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> tuple[float, float]:
+    """(images/s with default settings, single-image request p50 in ms)."""
+    with TFServingClient(url, "pets", timeout=120) as tfs:
+        tfs.classify(images[:BATCH], version=version)  # warm: metadata, connections
+        started = time.perf_counter()
+        results = tfs.classify(images, version=version)
+        rate = len(images) / (time.perf_counter() - started)
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise SystemExit(f"{len(failed)} images failed, e.g. {failed[0].error}")
+        singles = []
+        for name, data in images[:60]:
+            started = time.perf_counter()
+            tfs.classify([(name, data)], version=version, batch_size=1, concurrency=1)
+            singles.append(time.perf_counter() - started)
+    return rate, p50(singles)
+
+
+def in_process(version: int, blobs: list[bytes]) -> tuple[float, float]:
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(ROOT / "pets" / str(version))).signatures["serving_default"]
+    serve(image_bytes=tf.constant(blobs[:BATCH]))
+    serve(image_bytes=tf.constant(blobs[:1]))
+    started = time.perf_counter()
+    for start in range(0, len(blobs), BATCH):
+        serve(image_bytes=tf.constant(blobs[start:start + BATCH]))
+    rate = len(blobs) / (time.perf_counter() - started)
+    singles = []
+    for blob in blobs[:60]:
+        started = time.perf_counter()
+        serve(image_bytes=tf.constant([blob]))
+        singles.append(time.perf_counter() - started)
+    return rate, p50(singles)
+
+
+def breakdown(version: int, blobs: list[bytes]) -> str:
+    """Milliseconds per piece of one 16-image request, each piece timed on its own in this process."""
+    import tensorflow as tf
+
+    from serving.jsonvalues import parse_json_object
+    from serving.loader import load_version
+    from serving.responses import encode_predict_response
+    from serving.tensors import ROW, decode_b64
+
+    batch = blobs[:BATCH]
+    servable = load_version("pets", version, ROOT / "pets" / str(version))
+
+    def timed(call, repeats=10) -> float:
+        call()
+        started = time.perf_counter()
+        for _ in range(repeats):
+            result = call()
+        return (time.perf_counter() - started) / repeats * 1e3, result
+
+    encode_ms, body = timed(lambda: json.dumps(
+        {"instances": [{"b64": base64.b64encode(b).decode("ascii")} for b in batch]}).encode())
+    parse_ms, doc = timed(lambda: parse_json_object(body))
+    b64_ms, _ = timed(lambda: [decode_b64(item) for item in doc["instances"]])
+    array = np.empty(len(batch), dtype=object)
+    array[:] = batch
+    run_ms, outputs = timed(lambda: servable.run("serving_default", {"image_bytes": array}))
+    respond_ms, _ = timed(lambda: encode_predict_response(outputs, ROW))
+    constant_ms, _ = timed(lambda: tf.constant(array))
+    return (f"  v{version} one request of {BATCH} images ({len(body) / 1e6:.2f} MB JSON): client base64+JSON "
+            f"{encode_ms:.1f} ms | server JSON parse {parse_ms:.1f} ms, base64 decode {b64_ms:.1f} ms, "
+            f"tensor copy {constant_ms:.2f} ms, model run {run_ms:.1f} ms, response JSON {respond_ms:.1f} ms")
+
+
+def first_request_ms(warmup: bool, version: int, blob: bytes) -> float:
+    from tests.support import embedded_server  # the same start-and-poll helper the tests use
+
+    args = [f"--model_config_file={ROOT / 'pets' / 'models.config'}", f"--enable_model_warmup={str(warmup).lower()}"]
+    with embedded_server(args, wait_for_models={"pets": 2}) as url:
+        body = json.dumps({"instances": [{"b64": base64.b64encode(blob).decode()}] * BATCH})
+        started = time.perf_counter()
+        requests.post(f"{url}/v1/models/pets/versions/{version}:predict", data=body, timeout=120).raise_for_status()
+        return (time.perf_counter() - started) * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--tutorial-images", type=int, default=30, help="the float-JSON way is slow: fewer images")
+    parser.add_argument("--skip-first-request", action="store_true", help="skip the warmup before/after figures")
+    args = parser.parse_args()
+    from pets import VERSION_SIZES
+
+    photos = benchmark_photos()
+    images = [(str(photos[i % len(photos)]), photos[i % len(photos)].read_bytes()) for i in range(args.images)]
+    blobs = [data for _, data in images]
+    print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}")
+    print(f"{args.images} photos (the {len(photos)} test photos cycled); client defaults: batch {BATCH}, "
+          "concurrency 2")
+    rows = []
+    with pets_server(args.url) as url:
+        for version in VERSIONS:
+            tutorial_rate = tutorial(url, version, blobs[:args.tutorial_images], VERSION_SIZES[version])
+            client_rate, client_p50 = through_client(url, version, images)
+            rows.append((version, tutorial_rate, client_rate, client_p50))
+    print(f"{'version':>7} {'tutorial img/s':>14} {'client img/s':>12} {'in-process img/s':>16} {'ratio':>6} "
+          f"{'client 1-image p50':>18} {'in-process 1-image p50':>22}")
+    for version, tutorial_rate, client_rate, client_p50 in rows:
+        local_rate, local_p50 = in_process(version, blobs)
+        print(f"{version:>7} {tutorial_rate:>14.1f} {client_rate:>12.1f} {local_rate:>16.1f} "
+              f"{client_rate / local_rate:>5.2f}x {client_p50:>15.1f} ms {local_p50:>19.1f} ms", flush=True)
+    print("where one request's time goes:")
+    for version in VERSIONS:
+        print(breakdown(version, blobs), flush=True)
+    if not args.skip_first_request:
+        for version in VERSIONS:
+            cold, warm = first_request_ms(False, version, blobs[0]), first_request_ms(True, version, blobs[0])
+            print(f"  v{version} first request (16 images) after load: {cold:.0f} ms without warmup, "
+                  f"{warm:.0f} ms with warmup")
+
+
+if __name__ == "__main__":
+    main()
