@@ -19,7 +19,7 @@ from client.protocol import VersionStatus, model_path
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.store import Observation, Store
 
-__all__ = ["ObserveResult", "observe", "observations_from_status", "read_labels", "version_timeline",
+__all__ = ["ObserveResult", "observe", "observe_with", "observations_from_status", "read_labels", "version_timeline",
            "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "TIMELINE_COLUMNS",
            "LABEL_COLUMNS"]
 
@@ -76,10 +76,16 @@ def observe(url: str, model: str, labels: Sequence[str], store: Store,
     """Ask the server once and record every change. Raises the client's TFServingError when the status cannot
     be read (nothing is recorded then), StoreError when the store cannot record."""
     with client_factory(url, model) as client:
-        statuses = client.status()
-        found, failed = read_labels(client, labels)
+        return observe_with(client, url, labels, store)
+
+
+def observe_with(client: TFServingClient, url: str, labels: Sequence[str], store: Store) -> ObserveResult:
+    """observe() over a client the caller already holds (a run start: its labels are the run's labels_at_start).
+    `url` is the address runs are stored under, so History can match a run with what its server did."""
+    statuses = client.status()
+    found, failed = read_labels(client, labels)
     observed_at = datetime.now(timezone.utc)
-    recorded = store.record_observations(observations_from_status(url, model, statuses, found, observed_at))
+    recorded = store.record_observations(observations_from_status(url, client.model, statuses, found, observed_at))
     return ObserveResult(observed_at, statuses, found, failed, recorded)
 
 

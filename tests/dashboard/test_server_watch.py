@@ -127,6 +127,22 @@ def test_observe_records_changes_and_a_dead_server_records_nothing(store, fake_s
         (2, "AVAILABLE", None, None), (None, None, "canary", 2)]
 
 
+def test_a_label_the_server_cannot_answer_for_is_reported_not_recorded(store, fake_server):
+    server = Moving()
+
+    def handler(request: Request):
+        if request.path.endswith("/labels/canary/metadata"):
+            return json_response({"error": "label store unavailable"}, 503)
+        return server(request)
+
+    fake = fake_server(handler)
+    with TFServingClient(fake.url, "pets", retries=0) as client:
+        result = server_watch.observe_with(client, fake.url, ["stable", "canary"], store)
+    assert dict(result.labels) == {"stable": 1}
+    assert result.label_errors == {"canary": "ServerUnavailableError: label store unavailable"}
+    assert [o.label for o in store.observations("pets", url=fake.url)] == [None, "stable"]
+
+
 def test_raw_answers_are_the_servers_json_and_a_failed_request_says_so(fake_server):
     server = Moving()
     fake = fake_server(server)
