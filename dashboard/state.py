@@ -5,6 +5,7 @@ the entry script, so its widgets are drawn on every page and keep their values a
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from dashboard import config
 from dashboard.classify import ClassificationRun
+from dashboard.store import Store, database_url, open_store
 
 RunPage = Literal["classify", "compare"]
 
@@ -88,3 +90,21 @@ def history() -> list[ClassificationRun]:
 
 def clear_history() -> None:
     st.session_state[HISTORY] = []
+
+
+RUN_SESSION = "run_session_id"       # this browser session's id, stored with its runs ("this session only")
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(url: str) -> Store:
+    return open_store(url)
+
+
+def run_store() -> Store:
+    """The app's run store (SERVESCOPE_DB, else the default SQLite file), one per database per process.
+    Raises dashboard.store.StoreError when it cannot be opened (not cached: the next call tries again)."""
+    return _store_at(database_url())
+
+
+def session_id() -> str:
+    return st.session_state.setdefault(RUN_SESSION, uuid.uuid4().hex)

@@ -248,3 +248,21 @@ def test_run_query_params_accept_only_run_ids():
     assert run_history.run_query_params("0123abcd4567") == {"run": "0123abcd4567"}
     with pytest.raises(ValueError):
         run_history.run_query_params("x&y=1")
+
+
+def test_state_opens_one_store_per_database_and_keeps_the_session_id(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVESCOPE_DB", str(tmp_path / "a.db"))
+
+    def script():
+        import streamlit as st
+
+        from dashboard import state
+        seen = (state.run_store().url, state.run_store() is state.run_store(), state.session_id())
+        st.session_state["seen"] = [*st.session_state.get("seen", []), seen]
+
+    app = AppTest.from_function(script, default_timeout=60).run()
+    app.run()
+    [(url, same, first), (_, _, second)] = app.session_state["seen"]
+    assert (url, same) == (f"sqlite:///{tmp_path / 'a.db'}", True)
+    assert first == second and len(first) == 32
+    assert AppTest.from_function(script, default_timeout=60).run().session_state["seen"][0][2] != first
