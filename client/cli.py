@@ -17,6 +17,7 @@ unusable or went away during the run (every input still has its row; rerun to re
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -24,9 +25,10 @@ from typing import Any, Sequence
 
 from client._noprogress import NoProgress
 from client.core import TFServingClient
-from client.errors import TFServingError
+from client.errors import InvalidArgumentError, TFServingError
 from client.cli_rows import RowMaker, accuracy_text, skipped_text
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
+from client.plan import SignatureConfig
 from client.protocol import ModelMetadata, TensorSpec
 from client.resume import latest_rows, read_rows
 from client.results import ClassificationResult
@@ -51,6 +53,10 @@ def _target_options() -> argparse.ArgumentParser:
     target.add_argument("--label", help="a version label, e.g. stable or canary")
     common.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: %(default)s)")
     common.add_argument("--retries", type=int, default=3, help="retries on connect errors/429/503")
+    common.add_argument("--signature-config", type=Path, metavar="FILE.json",
+                        help="the signature and class names, for servers without the metadata API (e.g. a KServe "
+                             "route exposing only predict): {\"class_names\": [...], \"input_name\": ...}; "
+                             "the server's own metadata wins when it answers")
     return common
 
 
@@ -210,6 +216,16 @@ def _truth_file(value: str) -> tuple[str, bytes] | None:
     return path.name, data
 
 
+def _signature_config(path: Path | None) -> SignatureConfig | None:
+    if path is None:
+        return None
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    return SignatureConfig.from_json(body)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "classify":
@@ -234,7 +250,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --out {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries) as tfs:
+        signature = _signature_config(args.signature_config)
+    except (OSError, ValueError, InvalidArgumentError) as exc:
+        print(f"error: --signature-config {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries,
+                             signature=signature) as tfs:
             if args.command == "status":
                 statuses = tfs.status(version=args.version, label=args.label)
                 print(f"{'version':>7}  {'state':<12} {'error_code':<10} error_message")
@@ -252,9 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # writing --out failed (disk full, permissions)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except InvalidArgumentError as exc:  # a bad --url, --model, --label or --labels: refused before sending
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except TFServingError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_SERVER
-    except (KeyError, ValueError) as exc:  # e.g. unknown signature, signature unfit for images
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return EXIT_SERVER
