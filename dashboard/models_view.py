@@ -17,9 +17,8 @@ from dashboard.plain import escape_markdown
 from dashboard.store import Store, StoreError
 
 __all__ = ["render_server_watch", "render_raw_answers", "render_answer_age", "shared_answer_cache",
-           "WATCH_EVERY_S", "WATCH_WINDOWS"]
+           "WATCH_WINDOWS"]
 
-WATCH_EVERY_S = 5.0
 WATCH_WINDOWS = {"last hour": timedelta(hours=1), "last day": timedelta(days=1), "last week": timedelta(days=7),
                  "everything recorded": None}
 
@@ -37,16 +36,28 @@ def render_answer_age(fetched_at: float, *, now: float | None = None) -> None:
 
 def render_server_watch(store: Store, url: str, model: str, labels: Sequence[str], *, key_prefix: str = "models",
                         client_factory: server_watch.ClientFactory = server_watch.default_watch_client,
-                        every_s: float | None = WATCH_EVERY_S,
+                        every_s: float | None = None,
                         on_failure: Callable[[str], None] | None = None) -> None:
-    """Ask the server every `every_s` seconds while the page is open (st.fragment), record the changes, and draw
-    the version timeline and the label history from the store. `on_failure(url)` runs when the server does not
-    answer (e.g. to evict that server's cached answers)."""
+    """Ask the server every `every_s` seconds while the page is open (st.fragment; None: the operator's
+    SERVESCOPE_WATCH_SECONDS, default 5; 0: never, only what was recorded is drawn), record the changes, and
+    draw the version timeline and the label history from the store. `on_failure(url)` runs when the server
+    does not answer (e.g. to evict that server's cached answers)."""
     st.subheader("What the server did")
+    if every_s is None:
+        try:
+            every_s = server_watch.watch_seconds()
+        except ValueError as exc:
+            st.error(escape_markdown(exc), icon=":material/settings:")
+            every_s = 0.0
     window = st.selectbox("Show", list(WATCH_WINDOWS), key=f"{key_prefix}_watch_window")
 
-    @st.fragment(run_every=every_s)
+    @st.fragment(run_every=every_s or None)
     def watch() -> None:
+        if not every_s:
+            st.caption(f"Not asking the server from this page ({server_watch.WATCH_SETTING}=0); showing what "
+                       "was recorded at run starts.")
+            _draw_history(store, url, model, WATCH_WINDOWS[window])
+            return
         try:
             result = server_watch.observe(url, model, labels, store, client_factory)
         except TFServingError as exc:
@@ -59,7 +70,7 @@ def render_server_watch(store: Store, url: str, model: str, labels: Sequence[str
                                      f"{str(exc).replace(store.url, 'the run store')}"), icon=":material/error:")
         else:
             seen = f"Asked at {result.observed_at:%H:%M:%S} UTC; {result.recorded} change(s) recorded"
-            st.caption(seen + (f"; watching every {every_s:g} s while this page is open." if every_s else "."))
+            st.caption(f"{seen}; watching every {every_s:g} s while this page is open.")
             for label, reason in result.label_errors.items():
                 st.text(f"label {label}: not asked ({reason})")
         _draw_history(store, url, model, WATCH_WINDOWS[window])

@@ -8,6 +8,7 @@ histories, for dashboard.server_watch_charts. No streamlit here.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -20,12 +21,29 @@ from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.store import Observation, Store
 
 __all__ = ["ObserveResult", "observe", "observe_with", "observations_from_status", "read_labels", "version_timeline",
-           "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "TIMELINE_COLUMNS",
+           "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "watch_seconds", "WATCH_SETTING", "TIMELINE_COLUMNS",
            "LABEL_COLUMNS"]
 
 ClientFactory = Callable[[str, str], TFServingClient]
+WATCH_SETTING = "SERVESCOPE_WATCH_SECONDS"
+DEFAULT_WATCH_S = 5.0
 TIMELINE_COLUMNS = ["version", "state", "start", "end", "error"]
 LABEL_COLUMNS = ["label", "version", "start", "end"]
+
+
+def watch_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """How often the Models page asks the server while open (SERVESCOPE_WATCH_SECONDS; 0 = it only shows what
+    was recorded, e.g. at run starts)."""
+    text = (environ.get(WATCH_SETTING) or "").strip()
+    if not text:
+        return DEFAULT_WATCH_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # NaN fails this too
+        raise ValueError(f"{WATCH_SETTING} must be a number of seconds from 0 to 86400, not {text!r}")
+    return seconds
 
 
 def default_watch_client(url: str, model: str) -> TFServingClient:

@@ -23,7 +23,7 @@ def store(tmp_path):
 
 
 def start(store, url) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60)
+    app = AppTest.from_file(str(APP), default_timeout=60)  # SERVESCOPE_WATCH_SECONDS unset: every 5 s
     app.session_state["store"] = store
     app.session_state["url"] = url
     return app.run()
@@ -80,3 +80,17 @@ def test_raw_answers_only_on_demand_with_their_age(store, fake_server):
     asked = len(fake.calls)
     app.run()                                                 # shown again from the session, not asked again
     assert len(app.json) == 3 and ("GET", "/v1/models/pets/metadata") not in fake.calls[asked:]
+
+
+def test_watching_turned_off_only_draws_what_was_recorded(store, fake_server, monkeypatch):
+    server = Moving()
+    fake = fake_server(server)
+    start(store, fake.url)                                      # recorded once, as a run start would
+    monkeypatch.setenv("SERVESCOPE_WATCH_SECONDS", "0")
+    asked = len(fake.calls)
+    app = start(store, fake.url)
+    assert not app.exception and fake.calls[asked:] == []
+    assert any(c.value.startswith("Not asking the server from this page") for c in app.caption)
+    assert [mark["type"] for mark in chart_marks(app)] == ["bar", "line"]
+    monkeypatch.setenv("SERVESCOPE_WATCH_SECONDS", "often")
+    assert "SERVESCOPE\\_WATCH\\_SECONDS must be a number" in start(store, fake.url).error[0].value

@@ -87,6 +87,17 @@ def test_charts_encode_the_frames():
     assert isinstance(server_watch_charts.label_history_chart(server_watch.label_history(seen, now)), alt.Chart)
 
 
+@pytest.mark.parametrize("text, seconds", [(None, 5.0), ("", 5.0), ("0", 0.0), ("2.5", 2.5)])
+def test_watch_seconds_setting(text, seconds):
+    assert server_watch.watch_seconds({} if text is None else {"SERVESCOPE_WATCH_SECONDS": text}) == seconds
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "nan", "1e9"])
+def test_watch_seconds_refuses_what_is_not_a_sane_interval(text):
+    with pytest.raises(ValueError, match="SERVESCOPE_WATCH_SECONDS must be a number of seconds"):
+        server_watch.watch_seconds({"SERVESCOPE_WATCH_SECONDS": text})
+
+
 class Moving:
     """A fake TF Serving whose status and labels the test changes between observe() calls."""
 
