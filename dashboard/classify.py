@@ -36,7 +36,13 @@ REASONS = {
 
 
 class NothingToClassify(ValueError):
-    """The uploads held no image to send (every member skipped, or nothing uploaded)."""
+    """The uploads held no image to send (every member skipped, or nothing uploaded); says what was skipped."""
+
+    def __init__(self, verb: str, skipped: Sequence = ()) -> None:
+        listed = "; ".join(f"{item.name} ({item.reason})" for item in list(skipped)[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        super().__init__(f"no images to {verb}: upload at least one image or ZIP archive of images"
+                         + (f" (skipped {len(skipped)}: {listed}{more})" if skipped else ""))
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,6 @@ def run_classification(url: str, model: str, items: Sequence[Item], target: Targ
     """Classify (name, loader) items with one target. Per-file problems become error rows; an unreachable
     server, an unknown model/version or a model that cannot classify images raises the client's error."""
     if not items:
-        raise NothingToClassify("no images to classify: upload at least one image or ZIP archive of images")
+        raise NothingToClassify("classify", skipped)
     with open_client(url, model) as client:
         return classify_pass(client, items, target, kind="classify", skipped=skipped, on_progress=on_progress)

@@ -81,7 +81,7 @@ def compare_versions(url: str, model: str, items: Sequence[Item], target_a: Targ
     """Classify the same (name, loader) items with `target_a` then `target_b`. Progress counts both passes;
     thumbnails are made once, during the first pass."""
     if not items:
-        raise NothingToClassify("no images to compare: upload at least one image or ZIP archive of images")
+        raise NothingToClassify("compare", skipped)
     total = 2 * len(items)
 
     def half(offset: int) -> ProgressCallback | None:

@@ -336,3 +336,14 @@ def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server):
     app = page("home", refusing.url).run()
     assert not app.exception and INJECTED in texts(app.error)[0]
     assert_plain(markdown_bodies(app))
+
+
+def test_an_archive_with_nothing_to_classify_says_what_it_skipped(page, fake_pets):
+    app = page("classify", fake_pets.url).run()
+    upload_and_run(app, "classify", [("junk.zip", zip_bytes({".DS_Store": b"x", "readme.md": b"#"}),
+                                      "application/zip")])
+    assert not app.exception
+    assert texts(app.error) == ["no images to classify: upload at least one image or ZIP archive of images "
+                                "(skipped 2: junk.zip/.DS_Store (hidden file); junk.zip/readme.md (not an image "
+                                "suffix: .md))"]
+    assert not [call for call in fake_pets.calls if call[0] == "POST"]
