@@ -129,6 +129,7 @@ class Batcher:
             queue, tasks = batch
             if tasks:
                 self._run(queue, tasks)
+            del batch, queue, tasks  # an idle thread must not keep the last batch's tensors and results alive
 
     def _run(self, queue: _Queue, tasks: list[_Task]) -> None:
         if len(tasks) > 1:
@@ -140,11 +141,10 @@ class Batcher:
                 for task, result in zip(tasks, outputs):
                     task.future.set_result(result)
                 return
-        for task in tasks:
-            try:
-                task.future.set_result(queue.servable.run(queue.signature_name, task.inputs))
-            except BaseException as exc:  # handed to the waiting request, which maps it to a status
-                task.future.set_exception(exc)
+        # Popped one by one: a failed task's traceback keeps this frame alive (frame.f_back), and with it
+        # whatever this frame still references.
+        while tasks:
+            _run_alone(queue.servable, queue.signature_name, tasks.pop(0))
 
     def _run_merged(self, queue: _Queue, tasks: list[_Task]) -> list[dict]:
         rows = sum(task.size for task in tasks)
@@ -173,6 +173,19 @@ class Batcher:
                 for task in queue.tasks:
                     task.future.cancel()
             self._ready.notify_all()
+
+
+def _run_alone(servable, signature_name: str, task: _Task) -> None:
+    future, inputs = task.future, task.inputs
+    del task
+    try:
+        future.set_result(servable.run(signature_name, inputs))
+    except BaseException as exc:  # handed to the waiting request, which maps it to a status
+        future.set_exception(exc)
+    finally:
+        # The exception's traceback holds this frame: without these dels the frame, the future and the
+        # request's tensors would form a cycle that only a GC pass frees.
+        del future, inputs
 
 
 def _pad_to_common_shape(parts: list[np.ndarray]) -> list[np.ndarray]:
