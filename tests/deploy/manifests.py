@@ -17,6 +17,8 @@ from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
+BASE = KUBERNETES / "base"
+OVERLAYS = KUBERNETES / "overlays"
 _KUSTOMIZE_FILES = {path.parent: yaml.safe_load(path.read_text()) for path in DEPLOY.rglob("kustomization.yaml")}
 # What `kubectl apply -k` can be pointed at; components only take effect through an overlay that lists them.
 KUSTOMIZATIONS = sorted(d for d, spec in _KUSTOMIZE_FILES.items() if spec["kind"] == "Kustomization")
@@ -113,5 +115,11 @@ def secret_value(secret: dict, key: str) -> str:
     return base64.b64decode(secret["data"][key]).decode()
 
 
-def load_yaml_documents(path: Path) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+def rendering(kind: str, name: str) -> list[Path]:
+    """The kustomizations whose output contains kind/name (e.g. every one that runs the TF Serving Deployment)."""
+    return [d for d in KUSTOMIZATIONS if find(render(d), kind, name)]
+
+
+def args_of(c: dict) -> dict[str, str]:
+    """A container's `--flag=value` arguments as a dict."""
+    return dict(arg.removeprefix("--").split("=", 1) for arg in c.get("args", []) if "=" in arg)
