@@ -21,8 +21,8 @@ from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.store import Observation, Store
 
 __all__ = ["ObserveResult", "observe", "observe_with", "observations_from_status", "read_labels", "version_timeline",
-           "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "watch_seconds", "WATCH_SETTING", "TIMELINE_COLUMNS",
-           "LABEL_COLUMNS"]
+           "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "watch_seconds",
+           "WATCH_SETTING", "TIMELINE_COLUMNS", "LABEL_COLUMNS"]
 
 ClientFactory = Callable[[str, str], TFServingClient]
 WATCH_SETTING = "SERVESCOPE_WATCH_SECONDS"

@@ -21,6 +21,8 @@ APP = ROOT / "tests" / "dashboard" / "apps" / "history_app.py"
 CLASSES = ("cat", "dog", "other")
 URL = "http://127.0.0.1:8501"
 BEACON = "x![b](http://127.0.0.1:9/beacon.png).jpg"
+EMPTY = "No stored runs yet: classify or compare images first; every run is kept here."
+MOVED = "stable was version 1 when this ran; it is version 2 now"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -141,17 +143,17 @@ def test_selected_runs_offer_their_link_and_a_label_moved_note(sqlite_store):
     sqlite_store.record_observations([Observation(URL, "pets", label="stable", label_version=2)])
     app = start(sqlite_store)
     [table] = [t.value for t in app.dataframe if "note" in t.value.columns]
-    assert table["note"].tolist() == ["stable was version 1 when this ran; it is version 2 now"]
+    assert table["note"].tolist() == [MOVED]
     app.multiselect(key="history_selected").select(moved).run()
     [link] = app.get("page_link")
     assert (link.proto.page, link.proto.query_string) == ("classify", f"run={moved}")
     assert app.code[0].value == f"/classify?run={moved}"
-    assert [w.value for w in app.warning] == [escape_markdown("stable was version 1 when this ran; it is version 2 now")]
+    assert [w.value for w in app.warning] == [escape_markdown(MOVED)]
 
 
 def test_label_moved_note_cases(sqlite_store):
     run = sqlite_store.get_run(seed(sqlite_store, target="label:stable", version=1, labels={"stable": 1}))
-    assert run_history.label_moved_note(run, {"stable": 2}) == "stable was version 1 when this ran; it is version 2 now"
+    assert run_history.label_moved_note(run, {"stable": 2}) == MOVED
     assert run_history.label_moved_note(run, {"stable": 1}) is None
     assert run_history.label_moved_note(run, {}) is None              # unknown now: no claim
     assert run_history.label_moved_note(run, {"stable": None}) == \
@@ -206,8 +208,7 @@ def test_clear_all_needs_confirmation_and_keeps_observations(store, three_runs):
     assert any("Delete every one of the 3 stored run(s)" in w.value for w in app.warning)
     app.button(key="history_clear_yes").click().run()
     assert store.list_runs() == [] and len(store.observations("pets")) == 1
-    assert [i.value for i in app.info] == [escape_markdown("Cleared 3 run(s)."),
-                                           "No stored runs yet: classify or compare images first; every run is kept here."]
+    assert [i.value for i in app.info] == [escape_markdown("Cleared 3 run(s)."), EMPTY]
 
 
 def test_retention_keeps_the_configured_number_of_finished_runs(store, three_runs):
@@ -241,7 +242,7 @@ def test_trends_per_version_from_the_rows(sqlite_store):
 
 def test_an_empty_store_says_so(sqlite_store):
     app = start(sqlite_store)
-    assert [i.value for i in app.info] == ["No stored runs yet: classify or compare images first; every run is kept here."]
+    assert [i.value for i in app.info] == [EMPTY]
 
 
 def test_run_query_params_accept_only_run_ids():
