@@ -59,8 +59,7 @@ def server_sidebar() -> None:
 
 def start_page(title: str) -> state.Connection | None:
     """What every page does first: its title, then the sidebar's connection, or None after showing which field
-    cannot be used. (Pages branch instead of calling st.stop(): a stopped page run drops the sidebar that the
-    entry script drew in AppTest.)"""
+    cannot be used (the page then shows nothing that needs a server)."""
     st.title(title)
     try:
         return state.connection()
