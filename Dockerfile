@@ -9,7 +9,7 @@ COPY client/ client/
 COPY dashboard/ dashboard/
 COPY pets/ pets/
 COPY serving/ serving/
-COPY pages/ pages/
+COPY app_pages/ app_pages/
 COPY streamlit_app.py ./
 COPY .streamlit/ .streamlit/
 RUN useradd --create-home --uid 1000 servescope

@@ -12,7 +12,7 @@ TF_SERVING_URL ?= http://127.0.0.1:8501
 .PHONY: run test setup setup-test provision-test pets train bench clean
 
 run: $(RUN_STAMP) $(PETS_BUILT)
-	$(PY) -m dashboard.launch --url $(TF_SERVING_URL)
+	$(PY) -m launcher --url $(TF_SERVING_URL)
 
 test: provision-test $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -159,10 +159,3 @@ def test_readiness_is_read_through_the_client(fake_server, unreachable_url):
     ready = fake_server(fake_model_handler(version=3))
     assert launch.model_ready(ready.url, "pets", 1) and not launch.model_ready(ready.url, "pets", 2)
     assert not launch.server_answers(unreachable_url, "pets") and not launch.model_ready(unreachable_url, "pets", 1)
-
-
-def test_the_old_module_name_still_runs_the_launcher():
-    result = subprocess.run([sys.executable, "-m", "dashboard.launch", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("usage: python -m launcher")
