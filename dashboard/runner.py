@@ -7,7 +7,8 @@ and stores each batch's rows in one transaction, with ≤ 96 px thumbnails made 
 from the bytes the client already read. A run ends complete, cancelled (finished rows kept) or
 interrupted/failed with N of M done. The loaders of a run that ended with failures are kept (for the
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
-its uploads at once.
+them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
+can hand the same images to another run (Compare with… from a Classify result) without a new upload.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from dashboard.run_jobs import Job, SideResult, run_side
 from dashboard.store import Comparison, RunInfo, Store
 from dashboard.thumbnail_jpeg import thumbnail_jpeg
 
-__all__ = ["RunManager", "Progress", "RetryUnavailable", "Item", "ClientFactory", "max_runs_from_env"]
+__all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "Item", "ClientFactory",
+           "max_runs_from_env"]
 
 Item = tuple[str, Loader]
 ClientFactory = Callable[[str, str], TFServingClient]
@@ -45,6 +47,10 @@ def default_client(url: str, model: str) -> TFServingClient:
 
 class RetryUnavailable(RuntimeError):
     """retry_failed cannot run; the message says why (e.g. the uploads were released)."""
+
+
+class ItemsUnavailable(LookupError):
+    """items_of cannot hand a run's images out; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +85,13 @@ class _Active:
 class RunManager:
     def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
                  batch_size: int = 16, concurrency: int = 2, keep_for_retry: int = 4,
-                 thumbnail_workers: int = 2) -> None:
+                 thumbnail_workers: int = 2, keep_for_reuse: int = 4) -> None:
         self.store = store
         self.max_runs = max_runs or max_runs_from_env()
         self.client_factory = client_factory
         self.batch_size, self.concurrency, self.keep_for_retry = batch_size, concurrency, keep_for_retry
+        self.keep_for_reuse = keep_for_reuse
+        self._reusable: OrderedDict[str, Sequence[Item]] = OrderedDict()  # run id -> its items, newest last
         self._workers = ThreadPoolExecutor(self.max_runs, thread_name_prefix="servescope-run")
         self._thumbnailer = ThreadPoolExecutor(thumbnail_workers, thread_name_prefix="servescope-thumb")
         self._lock = threading.Lock()
@@ -165,6 +173,8 @@ class RunManager:
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
+        if job.positions is None and job.items:
+            self._keep_reusable(job.run_id, job.items)
         if outcome.failures and job.items:
             self._retain(job.run_id, _Retained(job.items, job.truth))
         else:
@@ -232,8 +242,33 @@ class RunManager:
                         run.thumbnails, positions=positions))
         return len(positions)
 
+    def items_of(self, run_id: str) -> list[Item]:
+        """The (name, loader) items a finished run classified, for another run over the same images.
+        Raises ItemsUnavailable saying why when they are no longer held."""
+        if self.is_active(run_id):
+            raise ItemsUnavailable(f"run {run_id} is still running; wait for it to finish")
+        with self._lock:
+            items = self._reusable.get(run_id)
+            if items is None:
+                kept = self._retained.get(run_id)
+                items = kept.items if kept is not None else None
+        if items is None:
+            raise ItemsUnavailable(f"the images of run {run_id} are no longer held (only the newest "
+                                   f"{self.keep_for_reuse} runs of this dashboard process keep them); upload them "
+                                   "again")
+        return list(items)
+
+    def _keep_reusable(self, run_id: str, items: Sequence[Item]) -> None:
+        with self._lock:
+            self._reusable[run_id] = items
+            self._reusable.move_to_end(run_id)
+            while len(self._reusable) > self.keep_for_reuse:
+                self._reusable.popitem(last=False)
+
     def release(self, run_id: str, reason: str = "released by the page") -> None:
-        """Drop a run's uploaded files; after this, retry_failed says why it cannot run."""
+        """Drop a run's uploaded files; after this, retry_failed and items_of say why they cannot run."""
+        with self._lock:
+            self._reusable.pop(run_id, None)
         self._release(run_id, reason)
 
     def _retain(self, run_id: str, kept: _Retained) -> None:
