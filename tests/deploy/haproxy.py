@@ -23,7 +23,30 @@ HAPROXY = Path("/usr/sbin/haproxy")
 MODEL = "pets"
 
 
-def haproxy_config(port: int, backends: Sequence[str], stats_socket: Path) -> str:
+# Routes that expose less than TF Serving's whole REST API, as in front of KServe. Only
+# `POST /v1/models/NAME:predict` reaches the replicas; everything else gets the answer such a route gives:
+#   predict-only        an API gateway publishing only predict: FastAPI-style 404 {"detail": "Not Found"}
+#   kserve-transformer  KServe's Python model server (v1 protocol) in front: `GET /v1/models/NAME` answers
+#                       {"name": ..., "ready": true}, anything else (metadata, versions, labels) the 404
+_NOT_PREDICT = """\
+    acl predict method POST
+    acl predict_path path_reg ^/v1/models/[^/]+:predict$
+"""
+_NOT_FOUND = """\
+    http-request return status 404 content-type application/json string "{\\"detail\\":\\"Not Found\\"}" \
+        if !predict || !predict_path
+"""
+_MODEL_READY = """\
+    acl model_ready method GET
+    acl model_ready_path path_reg ^/v1/models/pets$
+    http-request return status 200 content-type application/json string "{\\"name\\":\\"pets\\",\\"ready\\":true}" \
+        if model_ready model_ready_path
+"""
+ROUTES = {"full": "", "predict-only": _NOT_PREDICT + _NOT_FOUND,
+          "kserve-transformer": _NOT_PREDICT + _MODEL_READY + _NOT_FOUND}
+
+
+def haproxy_config(port: int, backends: Sequence[str], stats_socket: Path, *, route: str = "full") -> str:
     """mode http, roundrobin, health checks asking for an AVAILABLE pets version, retries/redispatch."""
     servers = "\n".join(f"    server replica{i} {backend.removeprefix('http://')} check"
                         for i, backend in enumerate(backends, start=1))
@@ -48,7 +71,7 @@ defaults
 
 frontend tf_serving
     bind 127.0.0.1:{port}
-    default_backend replicas
+{ROUTES[route]}    default_backend replicas
 
 backend replicas
     balance roundrobin
@@ -74,14 +97,14 @@ def server_stats(stats_socket: Path) -> dict[str, dict[str, str]]:
 
 
 @contextlib.contextmanager
-def running_haproxy(backends: Sequence[str]) -> Iterator[tuple[str, Path]]:
+def running_haproxy(backends: Sequence[str], *, route: str = "full") -> Iterator[tuple[str, Path]]:
     """HAProxy on a free loopback port in front of `backends`; yields (its URL, its stats socket)."""
     if not HAPROXY.exists():
         raise RuntimeError(f"{HAPROXY} is missing: apt-get install haproxy (make test provisions it)")
     workdir = Path(tempfile.mkdtemp(prefix="servescope-haproxy-"))
     stats_socket, port = workdir / "stats.sock", free_port()
     config = workdir / "haproxy.cfg"
-    config.write_text(haproxy_config(port, backends, stats_socket))
+    config.write_text(haproxy_config(port, backends, stats_socket, route=route))
     check = subprocess.run([str(HAPROXY), "-c", "-f", str(config)], capture_output=True, text=True)
     if check.returncode != 0:
         raise RuntimeError(f"haproxy rejected {config}: {check.stdout}{check.stderr}")

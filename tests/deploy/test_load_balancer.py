@@ -12,11 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import requests
 
+from pets import CLASS_NAMES
 from tests.deploy.haproxy import HAPROXY, pets_replica, running_haproxy, server_stats
 from tests.support import ROOT, wait_until
 
 pytestmark = pytest.mark.slow
+SIGNATURE_FILE = ROOT / "deploy" / "kubernetes" / "components" / "kserve" / "pets-signature.json"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
@@ -26,16 +29,18 @@ def two_replicas_behind_haproxy():
         pytest.fail(f"{HAPROXY} is missing: apt-get install haproxy (make test provisions it)")
     with pets_replica() as (first, first_url), pets_replica() as (second, second_url):
         with running_haproxy([first_url, second_url]) as (url, stats):
-            yield {"url": url, "stats": stats, "replicas": {"replica1": first, "replica2": second}}
+            yield {"url": url, "stats": stats, "replicas": {"replica1": first, "replica2": second},
+                   "replica_urls": [first_url, second_url]}
 
 
 def photos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
 
 
-def classify_command(url: str, folder: Path, out: Path) -> list[str]:
+def classify_command(url: str, folder: Path, out: Path, version: int | None = 2) -> list[str]:
     # Version 2 is the slower model: a run lasts long enough to lose a replica in the middle of it.
-    return [sys.executable, "-m", "client", "classify", str(folder), "--url", url, "--version", "2",
+    return [sys.executable, "-m", "client", "classify", str(folder), "--url", url,
+            *(["--version", str(version)] if version else []),
             "--batch-size", "2", "--concurrency", "4", "--retries", "2", "--out", str(out), "--no-progress"]
 
 
@@ -69,6 +74,34 @@ def test_requests_are_spread_over_both_replicas(two_replicas_behind_haproxy, sha
     assert total >= len(rows) // 2  # batches of 2 (plus the metadata lookups)
     # Round-robin: each replica answers about half; a quarter leaves room for health checks and timing.
     assert min(served.values()) >= total // 4, served
+
+
+@pytest.mark.parametrize("route", [
+    "predict-only",
+    pytest.param("kserve-transformer", marks=pytest.mark.xfail(strict=True, reason=(
+        "client: KServe's readiness answer {'name', 'ready'} on GET /v1/models/NAME is JSON but not TF Serving's "
+        "status, and is raised as UnexpectedAnswerError instead of being treated as a missing status API "
+        "(client.core._api_missing), so --signature-config is never used"))),
+])
+def test_a_route_without_metadata_classifies_with_the_signature_file_from_deploy(
+        two_replicas_behind_haproxy, shared_images, tmp_path, route):
+    """The KServe case: no status/metadata/labels on the route, only :predict. The signature file that
+    components/kserve gives the dashboard makes the client classify exactly as with metadata."""
+    replicas = two_replicas_behind_haproxy["replica_urls"]
+    with running_haproxy(replicas, route=route) as (url, _):
+        blocked = requests.get(f"{url}/v1/models/pets/metadata", timeout=5)
+        assert (blocked.status_code, blocked.json()) == (404, {"detail": "Not Found"})
+        configured = run_client([*classify_command(url, shared_images, tmp_path / "configured.csv", version=None),
+                                 "--signature-config", str(SIGNATURE_FILE)])
+        unconfigured = run_client(classify_command(url, shared_images, tmp_path / "unconfigured.csv", version=None))
+    direct = run_client(classify_command(replicas[0], shared_images, tmp_path / "direct.csv", version=2))
+    assert configured.returncode == 0 and direct.returncode == 0, configured.stderr + direct.stderr
+    assert unconfigured.returncode == 3, unconfigured.stderr  # the signature is unusable without metadata
+    _, rows = rows_by_source(tmp_path / "configured.csv")
+    _, expected = rows_by_source(tmp_path / "direct.csv")  # latest = version 2, read with metadata
+    assert [row["error"] for row in rows if row["error"]] == []
+    assert {r["source"]: r["top_class"] for r in rows} == {r["source"]: r["top_class"] for r in expected}
+    assert {r["top_class"] for r in rows} <= set(CLASS_NAMES)
 
 
 def test_a_replica_killed_mid_run_costs_no_row_and_a_rerun_completes(two_replicas_behind_haproxy,

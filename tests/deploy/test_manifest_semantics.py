@@ -122,8 +122,10 @@ def test_the_dashboard_listens_on_all_interfaces_and_its_urls_point_at_real_serv
         isvc = one(objects, "InferenceService", MODEL_NAME)
         assert serving_url.hostname == f"{isvc['metadata']['name']}-predictor.{namespace}.svc.cluster.local"
         assert env["SERVESCOPE_LABELS"]["value"] == ""
-        signature = SignatureConfig.from_json(json.loads(env["SERVESCOPE_SIGNATURE"]["value"]))
-        assert signature.class_names == CLASS_NAMES
+        reference = env["SERVESCOPE_SIGNATURE"]["valueFrom"]["configMapKeyRef"]
+        config_map = [c for c in find(objects, "ConfigMap") if c["metadata"]["name"].startswith(reference["name"])]
+        signature = SignatureConfig.from_json(json.loads(config_map[0]["data"][reference["key"]]))
+        assert signature.class_names == CLASS_NAMES and signature.signature_name == "serving_default"
     else:
         service = one(objects, "Service", serving_url.hostname)
         assert serving_url.port in [p["port"] for p in service["spec"]["ports"]]
