@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import config
 from dashboard.classify import ClassificationRun
+from dashboard.runner import RunManager
 from dashboard.store import Store, database_url, open_store
 
 RunPage = Literal["classify", "compare"]
@@ -108,3 +109,39 @@ def run_store() -> Store:
 
 def session_id() -> str:
     return st.session_state.setdefault(RUN_SESSION, uuid.uuid4().hex)
+
+
+@st.cache_resource(show_spinner=False)
+def _manager_at(url: str) -> RunManager:
+    return RunManager(_store_at(url))
+
+
+def run_manager() -> RunManager:
+    """The app's RunManager (one per database per process): its runs outlive the page and session that started
+    them. Raises dashboard.store.StoreError when the store cannot be opened."""
+    return _manager_at(database_url())
+
+
+COMPARE_REQUEST = "compare_request_run"   # a Classify run whose images Compare should run again ("Compare with…")
+COMPARISON = "compare_comparison_id"      # the comparison the Compare page shows when the URL names none
+
+
+def request_compare(run_id: str) -> None:
+    """Classify's "Compare with…": set before st.switch_page("app_pages/compare.py")."""
+    st.session_state[COMPARE_REQUEST] = run_id
+
+
+def compare_request() -> str | None:
+    return st.session_state.get(COMPARE_REQUEST)
+
+
+def clear_compare_request() -> None:
+    st.session_state.pop(COMPARE_REQUEST, None)
+
+
+def shown_comparison() -> str | None:
+    return st.session_state.get(COMPARISON)
+
+
+def show_comparison(comparison_id: str | None) -> None:
+    st.session_state[COMPARISON] = comparison_id
