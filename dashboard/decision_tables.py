@@ -61,7 +61,7 @@ def pair_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame, common: Sequence[str],
     probs = {side: np.nan_to_num(ok[[f"{prob_column(c)}_{side}" for c in common]].to_numpy(dtype=float))
              for side in ("a", "b")}
     for i, name in enumerate(common):
-        paired[f"prob_{name}_a"], paired[f"prob_{name}_b"] = probs["a"][:, i], probs["b"][:, i]
+        paired[f"{prob_column(name)}_a"], paired[f"{prob_column(name)}_b"] = probs["a"][:, i], probs["b"][:, i]
     paired["js_distance"] = jensen_shannon_distance(probs["a"], probs["b"]) if len(ok) else []
     paired["tv_distance"] = total_variation_distance(probs["a"], probs["b"]) if len(ok) else []
     # The shift of the true class's probability; A's top class stands in where the truth is unknown.
@@ -173,7 +173,7 @@ def calibration(paired: pd.DataFrame, classes_by_side: dict[str, Sequence[str]],
         classes = list(classes_by_side[side])
         frame = _as_schema(paired, side)
         for name in classes:
-            frame[prob_column(name)] = paired.get(f"prob_{name}_{side}", np.nan)
+            frame[prob_column(name)] = paired.get(f"{prob_column(name)}_{side}", np.nan)
         bins = evaluation.reliability_bins(frame, classes).assign(side=label)
         frames.append(bins)
         scores[label] = {"ece": evaluation.expected_calibration_error(frame, classes),

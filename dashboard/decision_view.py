@@ -137,13 +137,11 @@ def _changed(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
 
 
 def _probabilities_long(d: Decision) -> pd.DataFrame:
-    # Both spellings of charts.agreement_scatter's columns (prob_a/prob_b before the dashboard restructuring,
-    # probability_a/probability_b after it); drop the old pair once that lands.
-    parts = [pd.DataFrame({"source": d.paired["source"], "class": name, "probability_a": d.paired[f"prob_{name}_a"],
-                           "probability_b": d.paired[f"prob_{name}_b"]}) for name in d.classes]
-    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+    parts = [pd.DataFrame({"source": d.paired["source"], "class": name,
+                           "probability_a": d.paired[f"{schema.prob_column(name)}_a"],
+                           "probability_b": d.paired[f"{schema.prob_column(name)}_b"]}) for name in d.classes]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["source", "class", "probability_a", "probability_b"])
-    return long.assign(prob_a=long["probability_a"], prob_b=long["probability_b"])
 
 
 def _distributions(d: Decision) -> None:
