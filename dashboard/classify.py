@@ -5,19 +5,21 @@ it, and a loader that raises becomes that item's error row, so there is one row 
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from client import ClassificationResult, TFServingClient, schema
+from client import ClassificationResult, SignatureConfig, TFServingClient, schema
 from client.sources import Loader
 
-from dashboard.config import PREDICT_TIMEOUT_S
+from dashboard.config import PREDICT_TIMEOUT_S, FieldError
 from dashboard.targets import Target
 from dashboard.thumbnails import ThumbnailPool
 
@@ -145,8 +147,39 @@ def classify_pass(client: TFServingClient, items: Sequence[Item], target: Target
                              elapsed_s=time.perf_counter() - clock, skipped=tuple(skipped))
 
 
+SIGNATURE_SETTING = "SERVESCOPE_SIGNATURE"
+
+
+def configured_signature(environ: Mapping[str, str] = os.environ) -> SignatureConfig | None:
+    """The operator's SERVESCOPE_SIGNATURE (client.SignatureConfig as JSON), for servers without the metadata
+    API (e.g. a KServe route); None when unset. Raises FieldError naming the setting when it cannot be used."""
+    text = (environ.get(SIGNATURE_SETTING) or "").strip()
+    if not text:
+        return None
+    try:
+        return SignatureConfig.from_json(json.loads(text))
+    except ValueError as exc:  # JSON errors and the client's InvalidArgumentError alike
+        raise FieldError(SIGNATURE_SETTING, f"not a usable signature configuration ({exc})") from None
+
+
 def open_client(url: str, model: str) -> TFServingClient:
-    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
+    """A client for classifying: the predict timeout, two retries, and the operator's signature if set."""
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, signature=configured_signature())
+
+
+def probe_class_names(url: str, model: str, target: Target, items: Sequence[Item], tries: int = 3) -> tuple[str, ...]:
+    """The model's classes, in its order, from the configured signature or else one request with one of the
+    first `tries` items (TF Serving's metadata does not list class names). Empty when none could be read;
+    raises the client's error when the server cannot be asked at all."""
+    signature = configured_signature()
+    if signature is not None:
+        return tuple(signature.class_names)
+    with open_client(url, model) as client:
+        for item in list(items)[:tries]:
+            [result] = client.classify([item], batch_size=1, concurrency=1, **target.kwargs)
+            if result.ok and result.probabilities:
+                return tuple(result.probabilities)
+    return ()
 
 
 def run_classification(url: str, model: str, items: Sequence[Item], target: Target, *, skipped: Sequence = (),

@@ -166,8 +166,8 @@ class RunManager:
             entry.passed += count
 
         try:
-            outcome: SideResult = run_side(job, self.store, self.client_factory, self._thumbnail_pool(job), stored,
-                                           batch_size=self.batch_size, concurrency=self.concurrency)
+            outcome: SideResult = run_side(job, self.store, self._client_factory(job), self._thumbnail_pool(job),
+                                           stored, batch_size=self.batch_size, concurrency=self.concurrency)
         except Exception as exc:  # noqa: BLE001 - the store failed before the run could even start
             outcome = SideResult("unsaved", len(job.positions or job.items), f"{type(exc).__name__}: {exc}")
         if outcome.status == "unsaved":
@@ -179,6 +179,16 @@ class RunManager:
             self._retain(job.run_id, _Retained(job.items, job.truth))
         else:
             self._release(job.run_id, "the run finished without failed rows")
+
+    def _client_factory(self, job: Job) -> ClientFactory:
+        if self.on_client is None:
+            return self.client_factory
+
+        def make(url: str, model: str) -> TFServingClient:
+            client = self.client_factory(url, model)
+            self.on_client(job.run_id, client)
+            return client
+        return make
 
     def _thumbnail_pool(self, job: Job) -> Callable[[bytes], Future] | None:
         if not job.thumbnails:

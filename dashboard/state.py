@@ -12,7 +12,8 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import config
-from dashboard.classify import ClassificationRun
+from dashboard.classify import ClassificationRun, open_client
+from dashboard.inspector import Inspector
 from dashboard.runner import RunManager
 from dashboard.store import Store, database_url, open_store
 
@@ -113,7 +114,8 @@ def session_id() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _manager_at(url: str) -> RunManager:
-    return RunManager(_store_at(url))
+    # Clients carry the operator's signature (SERVESCOPE_SIGNATURE) and report to the request inspector.
+    return RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach)
 
 
 def run_manager() -> RunManager:
@@ -145,3 +147,35 @@ def shown_comparison() -> str | None:
 
 def show_comparison(comparison_id: str | None) -> None:
     st.session_state[COMPARISON] = comparison_id
+
+
+# -- background runs (dashboard.runner) -------------------------------------------------------------
+SESSION_RUNS = "run_session_runs"    # ids of the runs this session started, oldest first (the sidebar watches them)
+
+
+def _current_run_key(page: RunPage) -> str:
+    return f"{page}_current_run"     # the stored run the page shows (started here, or opened by ?run=)
+
+
+@st.cache_resource(show_spinner=False)
+def _inspector() -> Inspector:
+    return Inspector()
+
+
+def request_inspector() -> Inspector:
+    """What every run of this process said to the model server (dashboard.inspector), bounded."""
+    return _inspector()
+
+
+def current_run(page: RunPage) -> str | None:
+    return st.session_state.get(_current_run_key(page))
+
+
+def set_current_run(page: RunPage, run_id: str | None, *, started_here: bool = False) -> None:
+    st.session_state[_current_run_key(page)] = run_id
+    if started_here and run_id is not None:
+        st.session_state[SESSION_RUNS] = [*session_runs(), run_id]
+
+
+def session_runs() -> list[str]:
+    return list(st.session_state.get(SESSION_RUNS, []))
