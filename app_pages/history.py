@@ -1,8 +1,11 @@
-"""History: this session's runs, all their rows, download, clear."""
+"""History: every stored run (from any session or browser), then this session's runs that are not stored."""
+import logging
+
 import streamlit as st
 
 from client import schema
-from dashboard import charts, state, tables, widgets
+from dashboard import charts, history_view, state, tables, widgets
+from dashboard.store import StoreError
 from dashboard.classify import ClassificationRun
 from dashboard.history import all_rows, class_counts_long, class_names_of, summary_table
 
@@ -31,7 +34,13 @@ def session_runs(runs: list[ClassificationRun]) -> None:
 
 
 widgets.start_page("History")
-if runs := state.history():
-    session_runs(runs)
+try:
+    store = state.run_store()
+except StoreError:
+    logging.getLogger("servescope.dashboard").exception("the run store cannot be opened")
+    widgets.show_error("The run store cannot be opened; the dashboard's log says why.")
 else:
-    st.info("No runs yet in this session: classify or compare images first.")
+    history_view.render_history(store, session_id=state.session_id(), key_prefix="history_stored")
+if runs := state.history():
+    st.subheader("This session's runs (not stored)")
+    session_runs(runs)

@@ -1,8 +1,9 @@
 """Models: which versions are live, where the labels point, and what each signature expects."""
 import streamlit as st
 
-from dashboard import state, widgets
+from dashboard import models_view, state, widgets
 from dashboard.models import ModelOverview
+from dashboard.store import StoreError
 from dashboard.plain import escape_markdown
 
 
@@ -33,3 +34,11 @@ if (connection := widgets.start_page("Models")) is not None:
         widgets.refresh_overview()
     if (overview := widgets.load_overview(connection)) is not None:
         model_overview(overview, connection)
+    try:
+        store = state.run_store()
+    except StoreError:
+        widgets.show_error("The run store cannot be opened, so what the server did is not recorded.")
+    else:
+        models_view.render_server_watch(store, connection.url, connection.model, connection.labels,
+                                        on_failure=lambda _url: widgets.refresh_overview())
+    models_view.render_raw_answers(connection.url, connection.model, connection.labels)

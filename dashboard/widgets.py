@@ -6,6 +6,7 @@ Markdown-rendering element (st.error, st.warning, st.caption...), or is shown wi
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, Sequence
 
 import streamlit as st
@@ -17,6 +18,7 @@ from client.sources import Skipped, expand_uploads
 from dashboard import config, state
 from dashboard.classify import ClassificationRun, Item, NothingToClassify, ProgressCallback
 from dashboard.errors import explain
+from dashboard.answer_cache import AnswerCache, describe_age
 from dashboard.models import ModelOverview, fetch_model_overview
 from dashboard.plain import bullet_list, escape_markdown
 from dashboard.targets import LATEST, Target, describe_option, target_options
@@ -68,24 +70,33 @@ def start_page(title: str) -> state.Connection | None:
         return None
 
 
-@st.cache_data(ttl=config.MODELS_CACHE_TTL_S, show_spinner="Asking the model server…")
-def _cached_overview(url: str, model: str, labels: tuple[str, ...]) -> ModelOverview:
-    # Plain arguments only; the client (and its requests.Session) is created inside, per call.
-    return fetch_model_overview(url, model, labels)
+@st.cache_resource
+def _answers() -> AnswerCache:
+    """Server answers shared by every session of this process (the server is the operator's, not a visitor's)."""
+    return AnswerCache()
 
 
-def refresh_overview() -> None:
-    _cached_overview.clear()
+def refresh_overview(url: str | None = None) -> None:
+    """Forget cached answers (of one server, or all): the next page run asks again."""
+    _answers().invalidate_where(lambda key: url is None or key[0] == url)
 
 
 def load_overview(connection: state.Connection) -> ModelOverview | None:
-    """The model overview (status and metadata GETs, cached briefly), or None after showing what went wrong
-    (errors are never cached)."""
+    """The model overview (status and metadata GETs, cached briefly, with its age shown), or None after showing
+    what went wrong; a failed request forgets the server's cached answers."""
+    key = (connection.url, connection.model, connection.labels)
+
+    def fetch() -> ModelOverview:
+        with st.spinner("Asking the model server…"):
+            return fetch_model_overview(*key)
     try:
-        return _cached_overview(connection.url, connection.model, connection.labels)
+        overview, fetched_at = _answers().get(key, fetch, ttl=config.MODELS_CACHE_TTL_S)
     except TFServingError as exc:
+        refresh_overview(connection.url)
         show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
         return None
+    st.caption(describe_age(max(0.0, time.time() - fetched_at)))
+    return overview
 
 
 # -- inputs ---------------------------------------------------------------------------------------

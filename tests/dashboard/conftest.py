@@ -61,7 +61,7 @@ def fake_pets(fake_server):
 
 
 @pytest.fixture
-def page(monkeypatch):
+def page(monkeypatch, tmp_path):
     """page(name, url, model="pets", **environment) -> an AppTest on that page, not yet run on it.
 
     The server comes from the operator's environment (TF_SERVING_URL unless SERVESCOPE_SERVERS is given), as in
@@ -70,6 +70,7 @@ def page(monkeypatch):
     def make(name: str, url: str | None, model: str = "pets", **environment: str) -> AppTest:
         for setting in SERVER_SETTINGS:
             monkeypatch.delenv(setting, raising=False)
+        monkeypatch.setenv("SERVESCOPE_DB", str(tmp_path / "runs.db"))  # the test's own run store
         if url is not None:
             monkeypatch.setenv("TF_SERVING_URL", url)
         for setting, value in environment.items():

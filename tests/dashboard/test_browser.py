@@ -36,7 +36,8 @@ def dashboard_url(pets_server_url, tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets")
+    env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets",
+               SERVESCOPE_DB=str(tmp_path_factory.mktemp("store") / "runs.db"))  # the test's own run store
     with open(log_path, "wb") as log:
         # Started the way `make run` starts it (same flags), on a free port.
         proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -241,7 +241,7 @@ def test_compare_page_two_targets_on_the_same_images(page, fake_pets):
 
 def test_history_page_shows_runs_downloads_and_clears(page, fake_pets):
     app = page("history", fake_pets.url).run()
-    assert texts(app.info) == ["No runs yet in this session: classify or compare images first."]
+    assert texts(app.info) == ["No stored runs yet: classify or compare images first; every run is kept here."]
     app.switch_page("app_pages/classify.py").run()
     upload_and_run(app, "classify", [png_upload("red.png", RED), png_upload("blue.png", BLUE)])
     app.switch_page("app_pages/history.py").run()
@@ -254,12 +254,12 @@ def test_history_page_shows_runs_downloads_and_clears(page, fake_pets):
     assert rows["target"].tolist() == ["label:stable"] * 2
     app.button(key="history_clear").click().run()
     assert state_value(app, "history_runs") == []
-    assert texts(app.info) == ["No runs yet in this session: classify or compare images first."]
+    assert texts(app.info) == ["No stored runs yet: classify or compare images first; every run is kept here."]
 
 
 def test_status_is_not_fetched_again_within_the_cache_ttl(page, fake_server):
     server = fake_server(fake_model_handler())
-    app = page("models", server.url).run()
+    app = page("models", server.url, SERVESCOPE_WATCH_SECONDS="0").run()  # the watch asks every run on purpose
     status_calls = lambda: sum(1 for method, path in server.calls if path == "/v1/models/pets")  # noqa: E731
     seen = status_calls()
     app.run()
