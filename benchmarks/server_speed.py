@@ -75,22 +75,64 @@ def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> t
     return rate, p50(singles)
 
 
-def in_process(version: int, blobs: list[bytes]) -> tuple[float, float]:
+def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> float:
+    """Images/s for prebuilt 16-image bodies over 2 connections (the client's batching, without its Pillow check,
+    base64 and JSON work): what the server itself sustains."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [json.dumps({"instances": [{"b64": base64.b64encode(b).decode()} for b in blobs[i:i + BATCH]]})
+              for i in range(0, len(blobs), BATCH)]
+    sessions = [requests.Session() for _ in range(2)]
+
+    def send(index: int) -> None:
+        for body in bodies[index::2]:
+            sessions[index].post(f"{url}/v1/models/pets/versions/{version}:predict", data=body,
+                                 timeout=120).raise_for_status()
+
+    send(0)
+    with ThreadPoolExecutor(2) as pool:
+        started = time.perf_counter()
+        list(pool.map(send, range(2)))
+    return len(blobs) / (time.perf_counter() - started)
+
+
+def raw_rest_p50(url: str, version: int, blobs: list[bytes]) -> float:
+    """Single-image request p50 with a prebuilt body over one kept-alive connection: the server's share."""
+    bodies = [json.dumps({"instances": [{"b64": base64.b64encode(b).decode()}]}) for b in blobs[:60]]
+    samples = []
+    with requests.Session() as session:
+        session.post(f"{url}/v1/models/pets/versions/{version}:predict", data=bodies[0], timeout=60)
+        for body in bodies:
+            started = time.perf_counter()
+            session.post(f"{url}/v1/models/pets/versions/{version}:predict", data=body, timeout=60).raise_for_status()
+            samples.append(time.perf_counter() - started)
+    return p50(samples)
+
+
+def in_process(version: int, blobs: list[bytes]) -> tuple[float, float, float]:
+    """(images/s with one caller, images/s with two callers, single-image p50 ms); batches of 16."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import tensorflow as tf
 
     serve = tf.saved_model.load(str(ROOT / "pets" / str(version))).signatures["serving_default"]
     serve(image_bytes=tf.constant(blobs[:BATCH]))
     serve(image_bytes=tf.constant(blobs[:1]))
+    batches = [blobs[start:start + BATCH] for start in range(0, len(blobs), BATCH)]
     started = time.perf_counter()
-    for start in range(0, len(blobs), BATCH):
-        serve(image_bytes=tf.constant(blobs[start:start + BATCH]))
+    for batch in batches:
+        serve(image_bytes=tf.constant(batch))
     rate = len(blobs) / (time.perf_counter() - started)
+    with ThreadPoolExecutor(2) as pool:  # the client's default concurrency, same batches
+        started = time.perf_counter()
+        list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
+        rate_two = len(blobs) / (time.perf_counter() - started)
     singles = []
     for blob in blobs[:60]:
         started = time.perf_counter()
         serve(image_bytes=tf.constant([blob]))
         singles.append(time.perf_counter() - started)
-    return rate, p50(singles)
+    return rate, rate_two, p50(singles)
 
 
 def breakdown(version: int, blobs: list[bytes]) -> str:
@@ -157,13 +199,17 @@ def main() -> None:
         for version in VERSIONS:
             tutorial_rate = tutorial(url, version, blobs[:args.tutorial_images], VERSION_SIZES[version])
             client_rate, client_p50 = through_client(url, version, images)
-            rows.append((version, tutorial_rate, client_rate, client_p50))
-    print(f"{'version':>7} {'tutorial img/s':>14} {'client img/s':>12} {'in-process img/s':>16} {'ratio':>6} "
-          f"{'client 1-image p50':>18} {'in-process 1-image p50':>22}")
-    for version, tutorial_rate, client_rate, client_p50 in rows:
-        local_rate, local_p50 = in_process(version, blobs)
-        print(f"{version:>7} {tutorial_rate:>14.1f} {client_rate:>12.1f} {local_rate:>16.1f} "
-              f"{client_rate / local_rate:>5.2f}x {client_p50:>15.1f} ms {local_p50:>19.1f} ms", flush=True)
+            rows.append((version, tutorial_rate, client_rate, client_p50, raw_rest_rate(url, version, blobs),
+                         raw_rest_p50(url, version, blobs)))
+    print("img/s: tutorial (float JSON, 1 per request) | client defaults | raw REST (prebuilt 16-image bodies, 2 "
+          "connections) | in-process 1 caller / 2 callers | ratios client and raw REST / best in-process")
+    print("1-image p50: client | raw REST (prebuilt body) | in-process")
+    for version, tutorial_rate, client_rate, client_p50, raw_rate, raw_p50 in rows:
+        one, two, local_p50 = in_process(version, blobs)
+        best = max(one, two)
+        print(f"v{version}: img/s {tutorial_rate:.1f} | {client_rate:.1f} | {raw_rate:.1f} | {one:.1f} / {two:.1f} | "
+              f"{client_rate / best:.2f}x, {raw_rate / best:.2f}x;   1-image p50 {client_p50:.1f} | {raw_p50:.1f} | "
+              f"{local_p50:.1f} ms", flush=True)
     print("where one request's time goes:")
     for version in VERSIONS:
         print(breakdown(version, blobs), flush=True)
