@@ -151,13 +151,16 @@ class TFServingClient:
 
     def _parsed(self, method: str, path: str, parse: Callable[[dict[str, Any]], Parsed],
                 body: bytes | None = None) -> Parsed:
-        """Call and parse; JSON of the wrong shape is an UnexpectedAnswerError naming the URL."""
+        """Call and parse; JSON of the wrong shape is an UnexpectedAnswerError naming the URL. It is a foreign
+        answer too: TF Serving always answers in its own shape, so e.g. KServe's readiness answer
+        {"name": ..., "ready": true} on GET /v1/models/NAME means this route has no TF Serving status API."""
         answer = self._call(method, path, body)
         try:
             return parse(answer)
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
             raise UnexpectedAnswerError(bounded(f"unexpected answer: {type(exc).__name__}: {exc}"),
-                                        method=method, url=self.base_url + path, status=200) from None
+                                        method=method, url=self.base_url + path, status=200,
+                                        foreign_answer=True) from None
 
     # -- model APIs ---------------------------------------------------------------------------
     def status(self, *, version: int | None = None, label: str | None = None) -> tuple[VersionStatus, ...]:

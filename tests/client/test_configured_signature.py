@@ -149,3 +149,22 @@ def test_bad_signature_configuration_names_the_field(body, field, reason):
         SignatureConfig.from_json(body)
     assert caught.value.field == field and reason in caught.value.error
 
+
+
+def test_a_readiness_answer_instead_of_tf_servings_status_uses_the_configured_signature(fake_server):
+    """KServe behind a transformer answers GET /v1/models/NAME with {"name", "ready"}: JSON, but not TF Serving's
+    status, so the route has no status API and the configured signature is used."""
+    predict = predict_only()
+
+    def kserve_transformer(request):
+        if request.method == "GET" and request.path == "/v1/models/pets":
+            return json_response({"name": "pets", "ready": True})
+        return predict(request)
+    server = fake_server(kserve_transformer)
+    with TFServingClient(server.url, "pets", timeout=5, retries=0, signature=PETS) as tfs:
+        results = tfs.classify(items())
+    assert [(r.source, r.label, r.error) for r in results] == [
+        ("cat.png", "cat", None), ("dog.png", "dog", None), ("other.png", "other", None)]
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(SignatureError):
+            tfs.classify(items())

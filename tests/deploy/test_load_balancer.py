@@ -78,10 +78,7 @@ def test_requests_are_spread_over_both_replicas(two_replicas_behind_haproxy, sha
 
 @pytest.mark.parametrize("route", [
     "predict-only",
-    pytest.param("kserve-transformer", marks=pytest.mark.xfail(strict=True, reason=(
-        "client: KServe's readiness answer {'name', 'ready'} on GET /v1/models/NAME is JSON but not TF Serving's "
-        "status, and is raised as UnexpectedAnswerError instead of being treated as a missing status API "
-        "(client.core._api_missing), so --signature-config is never used"))),
+    "kserve-transformer",  # GET /v1/models/pets answers KServe's {"name", "ready"}, not TF Serving's status
 ])
 def test_a_route_without_metadata_classifies_with_the_signature_file_from_deploy(
         two_replicas_behind_haproxy, shared_images, tmp_path, route):
