@@ -168,6 +168,13 @@ class TFServingClient:
         return self._parsed("GET", model_path(self.model, version=version, label=label),
                             VersionStatus.list_from_json)
 
+    def raw_answer(self, *, version: int | None = None, label: str | None = None,
+                   metadata: bool = False) -> dict[str, Any]:
+        """TF Serving's own JSON for the status (or, with metadata=True, the metadata) request, unparsed: for
+        showing an operator the answer as it came. Errors as for status()/metadata()."""
+        path = model_path(self.model, version=version, label=label)
+        return self._call("GET", path + "/metadata" if metadata else path)
+
     def metadata(self, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
         if version is not None and version in self._metadata_cache:
             return self._metadata_cache[version]

@@ -167,14 +167,14 @@ def fetch_raw_answers(client: TFServingClient, labels: Sequence[str] = ()) -> di
     is shown as {"failed": <HTTP status or None>, "error": "<class>: <reason>"} in its place (the others still
     show)."""
     base = model_path(client.model)
-    paths = [base, base + "/metadata", *(model_path(client.model, label=label) + "/metadata"
-                                         for label in dict.fromkeys(labels) if label)]
+    requests = [(base, {}), (base + "/metadata", {"metadata": True}),
+                *((model_path(client.model, label=label) + "/metadata", {"label": label, "metadata": True})
+                  for label in dict.fromkeys(labels) if label)]
     answers: dict[str, Any] = {}
-    for path in paths:
+    for path, options in requests:
         try:
-            # The client's one request method (errors mapped, no redirects, bounded texts); the parsed calls
-            # (status/metadata) drop fields the operator may want to see here.
-            answers[path] = client._call("GET", path)
+            # Unparsed: the parsed calls (status/metadata) drop fields the operator may want to see here.
+            answers[path] = client.raw_answer(**options)
         except TFServingError as exc:
             answers[path] = {"failed": exc.status, "error": f"{type(exc).__name__}: {exc.error}"}
     return answers

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from client import InvalidArgumentError, ModelMetadata, PredictResponse, SignatureError, TensorSpec, VersionStatus
+from client import (InvalidArgumentError, ModelMetadata, PredictResponse, SignatureError, TensorSpec, TFServingClient,
+                    VersionStatus)
 from client.protocol import model_path, predict_body
 
 STATUS_JSON = {"model_version_status": [
@@ -167,3 +168,14 @@ def test_parse_errors_never_quote_the_answer():
     with pytest.raises(ValueError) as caught:
         PredictResponse.from_json({"secret": secret})
     assert secret not in str(caught.value)
+
+
+def test_raw_answer_returns_tf_servings_json_unparsed(fake_server):
+    from tests.support import fake_model_handler
+    server = fake_server(fake_model_handler(version=3))
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        status = tfs.raw_answer()
+        metadata = tfs.raw_answer(version=3, metadata=True)
+    assert status["model_version_status"][0]["version"] == "3"
+    assert metadata["model_spec"]["version"] == "3"
+    assert "signature_def" in metadata["metadata"]
