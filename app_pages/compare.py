@@ -1,77 +1,98 @@
-"""Compare: the same images against two versions or labels — agreement, disagreements, latency."""
-import pandas as pd
+"""Compare: should B (the canary) replace A (stable)? The same images on two or more targets, decided against a
+baseline; the runs go on in the background and the comparison reopens by `?comparison=<id>`."""
 import streamlit as st
 
-from dashboard import charts, state, tables, widgets
-from dashboard.compare import Comparison, compare_versions
+from dashboard import compare_view, state, widgets
+from dashboard.classify import NothingToClassify
+from dashboard.compare import stored_truth, target_of
+from dashboard.plain import escape_markdown
+from dashboard.runner import ItemsUnavailable
+from dashboard.store import StoreError
+from dashboard.targets import LATEST, describe_option, target_options
 
 
-def compare_form(connection: state.Connection) -> None:
-    overview = widgets.load_overview(connection)
-    files = widgets.uploader("compare_uploads")
-    left, right = st.columns(2)
-    with left:
-        target_a = widgets.target_selector("A", key="compare_target_a", overview=overview, index=0)
-    with right:
-        target_b = widgets.target_selector("B", key="compare_target_b", overview=overview, index=1)
-    if st.button("Compare", key="compare_run", type="primary", disabled=not files):
-        items, skipped = widgets.expand(files)
-        widgets.run_with_status(
-            "compare", f"Comparing {target_a.describe()} with {target_b.describe()}…", connection,
-            lambda progress: compare_versions(connection.url, connection.model, items, target_a, target_b,
-                                              skipped=skipped, on_progress=progress),
-            runs_of=lambda comparison: [comparison.run_a, comparison.run_b])
+def choose_targets(overview, fixed=None):
+    """The targets (two or more) and the baseline's index among them. `fixed`: a target that must be one of
+    them (Compare with… from a Classify run: the run's own target, and the baseline)."""
+    labels = overview.labels if overview else {}
+    options = target_options(overview.available_versions, labels) if overview else [LATEST]
+    if fixed is not None and fixed not in options:
+        options.insert(0, fixed)
+    default = [fixed, *[o for o in options if o != fixed][:1]] if fixed is not None else options[:2]
+    chosen = st.multiselect("Targets (two or more)", options, default=default, key="compare_targets",
+                            format_func=lambda t: describe_option(t, labels))
+    if not chosen:
+        return [], 0
+    baseline = st.selectbox("Baseline (A)", range(len(chosen)), key="compare_baseline_target",
+                            format_func=lambda i: describe_option(chosen[i], labels),
+                            index=chosen.index(fixed) if fixed in chosen else 0,
+                            help="The version in service now; every other target is decided against it")
+    return chosen, baseline
 
 
-def highlight_disagreement(row):
-    disagrees = pd.notna(row["agree"]) and not bool(row["agree"])
-    colour = "background-color: #ffe0e0" if disagrees else ""
-    return [colour] * len(row)
+def start(connection, manager, items, skipped, targets, baseline, truth, summary) -> None:
+    ordered = [targets[baseline], *[t for i, t in enumerate(targets) if i != baseline]]
+    comparison = manager.submit_compare(connection.url, connection.model, items,
+                                        [(t.version, t.label) for t in ordered], session_id=state.session_id(),
+                                        truth=truth, truth_summary=summary, probe_labels=connection.labels)
+    state.show_comparison(comparison.id)
+    st.query_params["comparison"] = comparison.id
+    widgets.show_skipped(skipped)
 
 
-def results(comparison: Comparison) -> None:
-    name_a, name_b = comparison.run_a.target.describe(), comparison.run_b.target.describe()
-    rate = comparison.agreement_rate
-    cols = st.columns(3)
-    cols[0].metric("Agreement", "—" if rate is None else f"{rate:.0%}",
-                   help="Share of images both sides classified that got the same top class")
-    cols[1].metric("Images compared", comparison.n_compared)
-    cols[2].metric("Disagreements", comparison.n_disagreements)
-    widgets.show_run_summary(comparison.run_a, f"A, {name_a}", details=False)
-    widgets.show_run_summary(comparison.run_b, f"B, {name_b}", details=False)
-    widgets.show_failures(comparison.table["error"].dropna().tolist())
-    widgets.show_skipped(comparison.run_a.skipped)
-
-    table = comparison.table
-    columns = widgets.result_columns([])
-    latency_max = tables.latency_scale_ms(table["latency_a_ms"], table["latency_b_ms"])
-    columns.update({
-        "top_a": st.column_config.TextColumn(f"A: {name_a}"), "top_b": st.column_config.TextColumn(f"B: {name_b}"),
-        "confidence_a": st.column_config.ProgressColumn("P(A top)", min_value=0.0, max_value=1.0, format="percent"),
-        "confidence_b": st.column_config.ProgressColumn("P(B top)", min_value=0.0, max_value=1.0, format="percent"),
-        "version_a": st.column_config.TextColumn("A version"),
-        "version_b": st.column_config.TextColumn("B version"),
-        "agree": st.column_config.CheckboxColumn("agree"),
-        "latency_a_ms": widgets.latency_column("A latency", latency_max),
-        "latency_b_ms": widgets.latency_column("B latency", latency_max),
-    })
-    st.dataframe(tables.for_display(table).style.apply(highlight_disagreement, axis=1), hide_index=True,
-                 column_config=columns, column_order=tables.column_order(table), key="compare_table")
-    chart_left, chart_right = st.columns(2)
-    with chart_left:
-        if len(comparison.probabilities):
-            st.altair_chart(charts.agreement_scatter(comparison.probabilities, name_a, name_b,
-                                                     comparison.run_a.class_names), width="stretch")
-    with chart_right:
-        if len(comparison.latency):
-            st.altair_chart(charts.latency_chart(comparison.latency), width="stretch")
+def compare_form(connection, overview, store, manager) -> None:
+    requested = state.compare_request()
+    source_run = store.get_run(requested) if requested else None
+    if source_run is not None:
+        st.info(escape_markdown(f"Comparing the {source_run.total} image(s) of run {source_run.id} "
+                                f"({source_run.target}) with other targets: no new upload needed."))
+        if st.button("Upload other images instead", key="compare_forget_request"):
+            state.clear_compare_request()
+            st.rerun()
+    targets, baseline = choose_targets(overview, target_of(source_run) if source_run else None)
+    files = [] if source_run else widgets.uploader("compare_uploads")
+    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets)) if targets else []
+    usable = compare_view.render_target_checks(checks, baseline, key_prefix="compare") if checks else False
+    items, skipped = widgets.expand(files) if files else ([], [])
+    truth, summary = {}, None
+    if source_run is not None:
+        truth = stored_truth(store, source_run.id)
+        summary = f"ground truth of run {source_run.id}: {len(truth)} of {source_run.total} images"
+        st.caption(escape_markdown(summary))
+    elif items and usable:
+        detection = compare_view.truth_controls([name for name, _ in items], checks[baseline].classes,
+                                                key_prefix="compare")
+        truth, summary = detection.truth, detection.summary
+    ready = usable and len(targets) >= 2 and (bool(files) or source_run is not None)
+    if not st.button("Compare", key="compare_run", type="primary", disabled=not ready):
+        return
+    try:
+        if source_run is not None:
+            items = manager.items_of(source_run.id)
+        if not items:
+            raise NothingToClassify("compare", skipped)
+        start(connection, manager, items, skipped, targets, baseline, truth, summary)
+    except (ItemsUnavailable, NothingToClassify, StoreError) as exc:
+        widgets.show_error(exc)
+        return
+    state.clear_compare_request()
 
 
 if (connection := widgets.start_page("Compare versions")) is not None:
-    compare_form(connection)
-    comparison = state.last_result("compare")
-    widgets.show_outcome("compare", comparison.run_a if comparison else None)
-    if comparison is None:
-        st.info("Upload images, choose two versions or labels, then press Compare.")
+    try:
+        store, manager = state.run_store(), state.run_manager()
+    except StoreError:
+        widgets.LOG.exception("the run store cannot be opened")
+        widgets.show_error("The run store cannot be opened; the details are in the dashboard's log.")
+        st.stop()
+    if (linked := st.query_params.get("comparison")) is not None:
+        state.show_comparison(linked)
+    shown = state.shown_comparison()
+    overview = widgets.load_overview(connection)
+    with st.expander("New comparison", expanded=shown is None):
+        compare_form(connection, overview, store, manager)
+    if (shown := state.shown_comparison()) is not None:
+        compare_view.render_comparison(store, manager, shown, labels_now=overview.labels if overview else None,
+                                       versions_now=overview.available_versions if overview else ())
     else:
-        results(comparison)
+        st.info("Upload images, choose two or more versions or labels and the baseline, then press Compare.")

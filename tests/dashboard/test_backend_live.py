@@ -9,7 +9,6 @@ import pytest
 from client import ModelNotFoundError, ServerUnavailableError, VersionNotAvailableError
 from client.sources import Skipped, expand_uploads
 from dashboard.classify import run_classification
-from dashboard.compare import compare_versions
 from dashboard.models import fetch_model_overview
 from dashboard.targets import Target
 from tests.dashboard.conftest import CORRUPT_JPEG, as_upload, zip_bytes
@@ -84,26 +83,3 @@ def test_classify_by_version_and_unknown_label(pets_server_url, few_photos):
     assert run.versions == [1] and run.n_errors == 0
     with pytest.raises(VersionNotAvailableError):
         run_classification(pets_server_url, "pets", items, Target(label="nosuchlabel"))
-
-
-def test_compare_stable_with_canary(pets_server_url, few_photos):
-    uploads = [as_upload(path) for path, _ in few_photos] + [("broken.jpg", CORRUPT_JPEG)]
-    progress = []
-    comparison = compare_versions(pets_server_url, "pets", list(expand_uploads(uploads)), Target(label="stable"),
-                                  Target(label="canary"), on_progress=lambda done, total: progress.append((done, total)))
-    table = comparison.table
-    assert progress[-1] == (14, 14)
-    assert table["version_a"].dropna().unique().tolist() == [1]
-    assert table["version_b"].dropna().unique().tolist() == [2]
-    assert table["agree"].isna().tolist() == [False] * 6 + [True]   # the broken file is not compared
-    same = (table["top_a"] == table["top_b"]).iloc[:6]
-    assert table["agree"].iloc[:6].tolist() == same.tolist()
-    assert comparison.n_compared == 6
-    assert comparison.agreement_rate == pytest.approx(same.mean())
-    assert len(comparison.probabilities) == 6 * 3
-    assert comparison.n_disagreements == 6 - int(same.sum())
-    latency = comparison.latency.set_index(["target", "measure"])["ms"]
-    assert latency[("A: label stable", "request latency (median)")] == comparison.run_a.rows["latency_ms"].median()
-    assert latency[("B: label canary", "wall time per image")] == pytest.approx(
-        1000 * comparison.run_b.elapsed_s / 7)
-    assert (comparison.run_a.kind, comparison.run_b.kind) == ("compare A", "compare B")

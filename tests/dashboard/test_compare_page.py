@@ -1,0 +1,333 @@
+"""The Compare page through Streamlit's AppTest: a fake TF Serving with two versions that disagree in a known way
+(fast), and one live test on the embedded server's pets versions 1 and 2 with real photos (slow).
+
+Every verdict number is checked against what the test computes from the runs' stored rows, with scipy's exact
+binomial test as the cross-check of McNemar's p.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import pytest
+from PIL import Image
+from scipy.stats import binomtest
+from werkzeug.wrappers import Request
+
+from dashboard import state
+from dashboard.runner import ItemsUnavailable, RunManager
+from dashboard.store import open_store
+from dashboard.targets import Target
+from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
+from tests.support import (fake_metadata, fake_model_handler, fake_status, half_plus_two_metadata, json_response,
+                           png_bytes, wait_until)
+
+FINAL = ("complete", "cancelled", "interrupted", "failed")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+RED, GREEN, BLUE = (200, 10, 10), (10, 200, 10), (10, 10, 200)
+SWAPPED = (10, 200, 77)   # version 2 swaps cat and dog for this colour (blue channel 77): v1 says dog, v2 cat
+
+
+def plain(text: str) -> str:
+    return _ESCAPED.sub(r"\1", text).replace("\u2060", "")  # dashboard.plain: word joiners stop autolinks
+
+
+def texts(elements) -> list[str]:
+    return [plain(element.value) for element in elements]
+
+
+def probabilities(image: bytes, version: int) -> list[float]:
+    red, green, blue = Image.open(io.BytesIO(image)).convert("RGB").getpixel((0, 0))
+    total = red + green + blue or 1
+    cat, dog, other = red / total, green / total, blue / total
+    if version == 2 and blue == 77:
+        cat, dog = dog, cat
+    return [cat, dog, other]
+
+
+class TwoVersions:
+    """pets versions 1 and 2, labels stable -> 1 and canary -> 2; version 2 answers SWAPPED images differently."""
+
+    def __init__(self) -> None:
+        self.labels = {"stable": 1, "canary": 2}
+        self.predicts: list[tuple[int, int]] = []   # (version, images) per predict request
+
+    def __call__(self, request: Request):
+        path = request.path
+        if request.method == "GET":
+            if label := re.search(r"/labels/([^/]+)/metadata$", path):
+                if label[1] not in self.labels:
+                    return json_response({"error": f"Unrecognized servable version label: {label[1]}"}, 400)
+                return json_response(fake_metadata(version=self.labels[label[1]]))
+            if version := re.search(r"/versions/(\d+)/metadata$", path):
+                return json_response(fake_metadata(version=int(version[1])))
+            if path.endswith("/metadata"):
+                return json_response(fake_metadata(version=2))
+            if version := re.search(r"/versions/(\d+)$", path):
+                return json_response(fake_status(int(version[1])))
+            return json_response(fake_status(1, 2))
+        version = int(re.search(r"/versions/(\d+):predict$", path)[1])
+        images = [base64.b64decode(i["image_bytes"]["b64"]) for i in json.loads(request.get_data())["instances"]]
+        self.predicts.append((version, len(images)))
+        return json_response({"predictions": [{"probabilities": probabilities(image, version),
+                                               "classes": ["cat", "dog", "other"]} for image in images]})
+
+
+def labelled_zip() -> bytes:
+    """18 images in class folders: 5 fixes (cat folder, SWAPPED) and 1 regression (dog folder, SWAPPED)."""
+    members = {}
+    for i in range(4):
+        members[f"pets/cat/red{i}.png"] = png_bytes(RED)
+        members[f"pets/dog/green{i}.png"] = png_bytes(GREEN)
+        members[f"pets/other/blue{i}.png"] = png_bytes(BLUE)
+    for i in range(5):
+        members[f"pets/cat/swapped{i}.png"] = png_bytes(SWAPPED)
+    members["pets/dog/swapped.png"] = png_bytes(SWAPPED)
+    return zip_bytes(members)
+
+
+@pytest.fixture
+def two_versions(fake_server):
+    model = TwoVersions()
+    server = fake_server(model)
+    return model, server
+
+
+@pytest.fixture
+def database(tmp_path) -> str:
+    return str(tmp_path / "runs.db")
+
+
+def open_compare(page, url: str, database: str, **environment):
+    return page("compare", url, SERVESCOPE_DB=database, **environment).run()
+
+
+def start_comparison(app, upload) -> str:
+    app.file_uploader(key="compare_uploads").set_value([upload]).run()
+    assert not app.exception, app.exception
+    app.button(key="compare_run").click().run()
+    assert not app.exception, app.exception
+    return app.session_state[state.COMPARISON]
+
+
+def wait_for(database: str, comparison_id: str):
+    store = open_store(database)
+    comparison = store.get_comparison(comparison_id)
+    run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
+    wait_until(lambda: all(store.get_run(r).status in FINAL for r in run_ids), timeout=60,
+               what=f"the runs of comparison {comparison_id}")
+    return store, run_ids
+
+
+def frame_with(app, column: str, index: int = 0):
+    """The `index`-th dataframe on the page that has `column` (the page's tables in page order)."""
+    return [frame.value for frame in app.dataframe if column in frame.value.columns][index]
+
+
+def verdict_of(app) -> str:
+    boxes = texts(app.success) + texts(app.info) + texts(app.error)
+    [sentence] = [b for b in boxes if re.match(r"^(B is|No detectable|Not enough)", b)]
+    return sentence
+
+
+def paired_counts(store, baseline: str, other: str) -> dict:
+    a, b = store.run_rows(baseline).set_index("source"), store.run_rows(other).set_index("source")
+    truth = a["correction"].where(a["correction"].notna(), a["ground_truth"])
+    right_a, right_b = a["top_class"] == truth, b.loc[a.index, "top_class"] == truth
+    return {"n": len(a), "fixes": int((~right_a & right_b).sum()), "regressions": int((right_a & ~right_b).sum()),
+            "acc_a": float(right_a.mean()), "acc_b": float(right_b.mean())}
+
+
+def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, database):
+    model, server = two_versions
+    app = open_compare(page, server.url, database)
+    assert app.multiselect(key="compare_targets").value == [Target(label="stable"), Target(label="canary")]
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    assert app.query_params["comparison"] == comparison_id
+    store, (run_a, run_b) = wait_for(database, comparison_id)
+    app.run()
+    assert not app.exception, app.exception
+
+    counts = paired_counts(store, run_a, run_b)
+    assert (counts["n"], counts["fixes"], counts["regressions"]) == (18, 5, 1)
+    p = binomtest(counts["fixes"], counts["fixes"] + counts["regressions"], 0.5).pvalue
+    sentence = verdict_of(app)
+    assert sentence.startswith(f"Not enough evidence that B is better: {(counts['acc_b'] - counts['acc_a']) * 100:+.1f}"
+                               " points (95% CI")
+    assert f"5 fixes, 1 regression, McNemar p = {p:.4g} — not significant at 0.05 on 18 images." in sentence
+    metrics = {plain(m.label): m.value for m in app.metric}
+    assert metrics["A: label stable (v1)"] == f"{counts['acc_a']:.1%}"
+    assert metrics["B: label canary (v2)"] == f"{counts['acc_b']:.1%}"
+    assert metrics["McNemar's exact test"] == f"p = {p:.4g}"
+    assert metrics["Fixes / regressions"] == "5 / 1"
+    # The cost table: both sides warm (one warm-up request each, not timed), every image answered.
+    cost = frame_with(app, "p95_ms")
+    assert cost["side"].tolist() == ["A: label stable (v1)", "B: label canary (v2)"]
+    assert cost["images"].tolist() == [18, 18] and cost["errors"].tolist() == [0, 0]
+    assert (cost["images_per_s"] > 0).all()
+    warm_ups = [(v, n) for v, n in model.predicts if n == 1]
+    assert sorted(v for v, _ in warm_ups) == [1, 1, 2, 2]   # one warm-up per side, one probe per target
+
+
+def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_every_run(page, two_versions,
+                                                                                       database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    app.run()
+    cell = app.selectbox(key="compare_0_flip_cell")
+    assert cell.options == ["every image where the top class changed", "cat → cat (4)", "dog → cat (6)",
+                            "dog → dog (4)", "other → other (4)"]
+    cell.set_value("dog → cat (6)").run()
+    listed = frame_with(app, "js_distance")
+    assert sorted(listed["source"]) == sorted([f"pets.zip/pets/cat/swapped{i}.png" for i in range(5)]
+                                              + ["pets.zip/pets/dog/swapped.png"])
+    assert all(uri.startswith("data:image/jpeg;base64,") for uri in listed["thumbnail"])
+
+    # The dog folder's swapped image is really a cat: corrected, it is a fix, not a regression, on both runs.
+    app.selectbox(key="compare_0_correct_image").set_value("pets.zip/pets/dog/swapped.png")
+    app.selectbox(key="compare_0_correct_class").set_value("cat")
+    app.button(key="compare_0_correct_save").click().run()
+    assert not app.exception
+    for run_id in run_ids:
+        rows = store.run_rows(run_id).set_index("source")
+        assert rows.at["pets.zip/pets/dog/swapped.png", "correction"] == "cat"
+    counts = paired_counts(store, *run_ids)
+    assert (counts["fixes"], counts["regressions"]) == (6, 0)
+    p = binomtest(6, 6, 0.5).pvalue
+    assert f"6 fixes, 0 regressions, McNemar p = {p:.4g}" in verdict_of(app)
+
+
+def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    wait_for(database, comparison_id)
+    app.run()
+    first = verdict_of(app)
+
+    again = page("compare", server.url, SERVESCOPE_DB=database)
+    again.query_params["comparison"] = comparison_id
+    again.run()
+    assert not again.exception
+    assert verdict_of(again) == first
+    assert any(f"?comparison={comparison_id}" in code.value for code in again.code)
+
+    missing = page("compare", server.url, SERVESCOPE_DB=database)
+    missing.query_params["comparison"] = "0123456789ab"
+    missing.run()
+    assert "No comparison 0123456789ab is stored (it may have been deleted)." in texts(missing.error)
+
+
+def test_three_targets_each_against_the_chosen_baseline(page, two_versions, database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    app.multiselect(key="compare_targets").set_value(
+        [Target(label="stable"), Target(label="canary"), Target(version=2)]).run()
+    app.selectbox(key="compare_baseline_target").set_value(1).run()   # canary is A
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    assert [store.get_run(r).target for r in run_ids] == ["label:canary", "label:stable", "version:2"]
+    app.run()
+    assert not app.exception
+    assert [plain(t.label) for t in app.tabs] == ["B: label stable (v1)", "B: version 2"]
+    sentences = [verdict_of_tab for verdict_of_tab in texts(app.success) + texts(app.info)
+                 if re.match(r"^(B is|No detectable|Not enough)", verdict_of_tab)]
+    assert sentences[0].startswith("Not enough evidence that B is worse")   # stable against canary: reversed
+    assert sentences[1].startswith("No detectable difference: +0.0 points")  # version 2 is canary's version
+    assert ("A (label canary (v2)) and B (version 2) were both answered by version 2: any difference between them "
+            "is noise, not a change of model.") in texts(app.warning)
+
+
+def test_the_same_version_twice_is_warned_before_running(page, two_versions, database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    app.multiselect(key="compare_targets").set_value([Target(label="stable"), Target(version=1)]).run()
+    assert not app.exception
+    assert "label stable and version 1 all reach version 1: any difference between them is noise, not a change " \
+           "of model." in texts(app.warning)
+    signatures = frame_with(app, "differs")
+    assert list(signatures.columns) == ["part", "name", "label stable (v1)", "version 1", "differs"]
+    assert signatures.set_index("name").at["names", "version 1"] == "cat, dog, other"
+    assert not signatures["differs"].any()
+
+
+def test_a_model_that_cannot_classify_images_gets_a_clear_message_and_nothing_is_sent(page, fake_server, database):
+    """TF Serving's half_plus_two (one float input x of shape [-1, 1]): explained before any image is sent."""
+    server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
+    app = open_compare(page, server.url, database, SERVESCOPE_MODEL="half_plus_two")
+    app.session_state[state.MODEL] = "half_plus_two"
+    app.run()
+    assert not app.exception
+    errors = texts(app.error)
+    assert [e.split(": Model", 1)[0] for e in errors] == ["label stable", "label canary"]
+    assert all(e.split(": ", 1)[1].startswith(f"Model 'half_plus_two' at {server.url} cannot be used to classify "
+                                              "images: ") for e in errors), errors
+    assert "'x'" in errors[0]   # names the input that does not fit
+    app.file_uploader(key="compare_uploads").set_value([("red.png", png_bytes(RED), "image/png")]).run()
+    assert app.button(key="compare_run").disabled
+    assert not [call for call in server.calls if call[0] == "POST"]
+
+
+def test_an_upload_with_a_corrupt_file_costs_one_row_on_each_side(page, two_versions, database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    archive = zip_bytes({"cat/red.png": png_bytes(RED), "dog/green.png": png_bytes(GREEN),
+                         "cat/broken.jpg": CORRUPT_JPEG})
+    comparison_id = start_comparison(app, ("few.zip", archive, "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    app.run()
+    assert [store.get_run(r).errors for r in run_ids] == [1, 1]
+    assert "1 image failed on A or B and is left out of the paired statistics." in texts(app.warning)
+
+
+def test_compare_with_reruns_a_classify_runs_images_without_an_upload(page, two_versions, database, monkeypatch):
+    _, server = two_versions
+    monkeypatch.setenv("SERVESCOPE_DB", database)
+    manager = state.run_manager()  # the app's own manager (one per database per process)
+    items = [(f"photos/cat/{i}.png", (lambda: png_bytes(RED))) for i in range(3)]
+    run_id = manager.submit_classify(server.url, "pets", items, label="stable", truth={})
+    wait_until(lambda: manager.store.get_run(run_id).status in FINAL and not manager.is_active(run_id),
+               timeout=30, what="the classify run")
+    app = page("compare", server.url, SERVESCOPE_DB=database)
+    app.session_state[state.COMPARE_REQUEST] = run_id
+    app.run()
+    assert not app.exception
+    assert f"Comparing the 3 image(s) of run {run_id} (label:stable) with other targets: no new upload needed." \
+        in texts(app.info)
+    assert app.multiselect(key="compare_targets").value == [Target(label="stable"), Target(label="canary")]
+    app.button(key="compare_run").click().run()
+    comparison_id = app.session_state[state.COMPARISON]
+    store, run_ids = wait_for(database, comparison_id)
+    assert [store.get_run(r).target for r in run_ids] == ["label:stable", "label:canary"]
+    assert store.run_rows(run_ids[1])["source"].tolist() == [name for name, _ in items]
+
+    # Images a process no longer holds: said plainly, nothing started.
+    gone = manager.store.create_run(kind="classify", url=server.url, model="pets", target="label:stable", total=2)
+    app = page("compare", server.url, SERVESCOPE_DB=database)
+    app.session_state[state.COMPARE_REQUEST] = gone.id
+    app.run()
+    app.button(key="compare_run").click().run()
+    assert texts(app.error) == [f"the images of run {gone.id} are no longer held (only the newest 4 runs of this "
+                                "dashboard process keep them); upload them again"]
+
+
+def test_items_of_keeps_the_newest_runs_images_and_says_when_they_are_gone(two_versions, tmp_path):
+    _, server = two_versions
+    manager = RunManager(open_store(tmp_path / "runs.db"), max_runs=1, keep_for_reuse=2, batch_size=2)
+    items = [(f"{i}.png", (lambda: png_bytes(RED))) for i in range(2)]
+    runs = [manager.submit_classify(server.url, "pets", items) for _ in range(3)]
+    for run_id in runs:
+        wait_until(lambda run_id=run_id: manager.store.get_run(run_id).status in FINAL
+                   and not manager.is_active(run_id), timeout=30, what="runs to finish")
+    assert [name for name, _ in manager.items_of(runs[2])] == ["0.png", "1.png"]
+    assert manager.items_of(runs[1])[0][1]() == png_bytes(RED)
+    with pytest.raises(ItemsUnavailable, match=f"the images of run {runs[0]} are no longer held"):
+        manager.items_of(runs[0])
+    manager.release(runs[2])
+    with pytest.raises(ItemsUnavailable):
+        manager.items_of(runs[2])
+    manager.shutdown()
