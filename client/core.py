@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
@@ -30,6 +31,31 @@ Parsed = TypeVar("Parsed")
 # requests' own complaints about a URL (all ValueError subclasses): the base URL is unusable.
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
             requests.exceptions.InvalidHeader, requests.exceptions.URLRequired, LocationValueError)
+
+
+# The root causes worth naming when no answer came; anything else is named by its class.
+_CONNECTION_CAUSES = ((ConnectionRefusedError, "connection refused"), (ConnectionResetError, "connection reset"),
+                      (ConnectionAbortedError, "connection aborted"), (socket.gaierror, "host name not resolved"),
+                      (TimeoutError, "connect timed out"), (OSError, "network error"))
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """'connection refused' rather than urllib3's nested repr (pool, retries, object addresses)."""
+    seen: set[int] = set()
+    chain: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        chain.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None),
+                    *(arg for arg in current.args if isinstance(arg, BaseException))]
+    for cause, text in _CONNECTION_CAUSES:
+        if any(isinstance(error, cause) for error in chain):
+            return text
+    return type(exc).__name__
 
 
 def _answer_description(reply: requests.Response) -> str:
@@ -128,12 +154,14 @@ class TFServingClient:
             if exc.args and isinstance(exc.args[0], ReadTimeoutError):
                 raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})",
                                           method=method, url=url) from exc
-            raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
+            raise ServerUnavailableError(f"cannot reach the server ({_connection_reason(exc)})",
+                                         method=method, url=url) from exc
         except _BAD_URL as exc:
             raise InvalidArgumentError("base_url", self.base_url, f"cannot be requested ({exc})",
                                        method=method, url=url) from exc
         except requests.RequestException as exc:
-            raise ServerUnavailableError(f"cannot reach the server ({exc})", method=method, url=url) from exc
+            raise ServerUnavailableError(f"cannot reach the server ({_connection_reason(exc)})",
+                                         method=method, url=url) from exc
         try:
             payload = reply.json()
         except (ValueError, RecursionError):  # not JSON, undecodable text, or absurdly nested

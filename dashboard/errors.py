@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 START_HINT = (
     "Start one with `make run` (starts the model server and this dashboard), or "
     "`python -m serving --model_config_file=pets/models.config`, or `docker compose up`, "
-    "then set the TF Serving URL in the sidebar."
+    "then pick it in the sidebar (the operator lists the servers with TF_SERVING_URL or SERVESCOPE_SERVERS)."
 )
 # InvalidArgumentError.field -> what the sidebar calls it.
 _FIELD_NAMES = {"base_url": "TF Serving URL", "model": "model name", "label": "version label",

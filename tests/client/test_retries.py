@@ -80,6 +80,15 @@ def test_server_down_for_good_is_unavailable():
             tfs.metadata()
     assert (caught.value.method, caught.value.url, caught.value.status) == (
         "GET", f"{url}/v1/models/pets/metadata", None)
+    # The root cause by name, not urllib3's nested repr (pool, retries, object addresses).
+    assert caught.value.error == "cannot reach the server (connection refused)"
+
+
+def test_an_unresolvable_host_is_named_as_such():
+    with TFServingClient("http://no-such-host.invalid:8501", "pets", timeout=5, retries=0) as tfs:
+        with pytest.raises(ServerUnavailableError) as caught:
+            tfs.status()
+    assert caught.value.error == "cannot reach the server (host name not resolved)"
 
 
 def test_slow_route_times_out_without_read_retries(fake_server):
