@@ -23,8 +23,9 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def plain(text: str) -> str:
-    """What the reader sees of an escaped Markdown text (dashboard.plain backslash-escapes punctuation)."""
-    return _ESCAPED.sub(r"\1", text)
+    """What the reader sees of an escaped Markdown text (dashboard.plain backslash-escapes punctuation and puts an
+    invisible word joiner after ':' and '@' and inside 'www' against autolinks)."""
+    return _ESCAPED.sub(r"\1", text).replace("\u2060", "")
 
 
 def texts(elements) -> list[str]:
