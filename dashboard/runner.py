@@ -85,8 +85,10 @@ class _Active:
 class RunManager:
     def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
                  batch_size: int = 16, concurrency: int = 2, keep_for_retry: int = 4,
-                 thumbnail_workers: int = 2, keep_for_reuse: int = 4) -> None:
+                 thumbnail_workers: int = 2, keep_for_reuse: int = 4,
+                 on_client: Callable[[str, TFServingClient], None] | None = None) -> None:
         self.store = store
+        self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
         self.max_runs = max_runs or max_runs_from_env()
         self.client_factory = client_factory
         self.batch_size, self.concurrency, self.keep_for_retry = batch_size, concurrency, keep_for_retry

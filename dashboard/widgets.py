@@ -81,9 +81,10 @@ def refresh_overview(url: str | None = None) -> None:
     _answers().invalidate_where(lambda key: url is None or key[0] == url)
 
 
-def load_overview(connection: state.Connection) -> ModelOverview | None:
+def load_overview(connection: state.Connection, quiet: bool = False) -> ModelOverview | None:
     """The model overview (status and metadata GETs, cached briefly, with its age shown), or None after showing
-    what went wrong; a failed request forgets the server's cached answers."""
+    what went wrong (`quiet`: nothing shown, for a server the operator says has no metadata API); a failed request
+    forgets the server's cached answers."""
     key = (connection.url, connection.model, connection.labels)
 
     def fetch() -> ModelOverview:
@@ -93,7 +94,8 @@ def load_overview(connection: state.Connection) -> ModelOverview | None:
         overview, fetched_at = _answers().get(key, fetch, ttl=config.MODELS_CACHE_TTL_S)
     except TFServingError as exc:
         refresh_overview(connection.url)
-        show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
+        if not quiet:
+            show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
         return None
     st.caption(describe_age(max(0.0, time.time() - fetched_at)))
     return overview

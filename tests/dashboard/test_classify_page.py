@@ -1,0 +1,378 @@
+"""The Classify page through AppTest: background runs on the RunManager (progress, cancel, retry, a new session
+opening a run by `?run=`), ground truth found on the uploaded names, the evaluation, corrections and exports.
+
+Fast tests use the fake TF Serving (tests/support.py: it labels an image by the dominant channel of its first
+pixel, so real photos get deterministic, arbitrary classes); every expected figure is computed here from the rows
+the run stored. One slow test runs the real pets model on the embedded server. Each test has its own
+SERVESCOPE_DB (the `page` fixture).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import threading
+import time
+
+import pandas as pd
+import pytest
+from werkzeug.wrappers import Request
+
+from client import schema
+from dashboard import classify_runs
+from dashboard.store import RunInfo, open_store
+from dashboard.tables import FAILED_THUMBNAIL
+from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
+from tests.dashboard.test_pages import BEACON, BLUE, GREEN, INJECTED, RED, assert_plain, markdown_bodies, png_upload
+from tests.dashboard.test_pages import texts as escaped_texts
+from tests.support import (BAD_MARK, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
+                           png_bytes, wait_until)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def texts(elements) -> list[str]:
+    """What the reader sees (escapes undone; dashboard.plain puts a word joiner after ':' against directives)."""
+    return [text.replace("\u2060", "") for text in escaped_texts(elements)]
+
+
+def run_id_of(app) -> str:
+    value = app.query_params["run"]
+    return value if isinstance(value, str) else value[0]
+
+
+def store_of(tmp_path):
+    return open_store(tmp_path / "runs.db")
+
+
+def upload(app, files) -> None:
+    app.file_uploader[0].set_value(files)
+    app.run()
+
+
+def press_classify(app) -> str:
+    app.button(key="classify_run").click().run()
+    assert not app.exception
+    return run_id_of(app)
+
+
+def finish(app, tmp_path, run_id: str | None = None, timeout: float = 60) -> RunInfo:
+    """Wait for the run to end in the store, then draw the page again."""
+    store = store_of(tmp_path)
+    run_id = run_id or run_id_of(app)
+    wait_until(lambda: store.get_run(run_id).finished, timeout=timeout, what=f"run {run_id} to finish")
+    app.run()
+    assert not app.exception
+    return store.get_run(run_id)
+
+
+def labelled_zip(shared_images) -> tuple[bytes, dict[str, str]]:
+    """Every test photo under photos/<class>/, a corrupt file in cat/, one photo in a folder naming no class."""
+    members, truth = {}, {}
+    for folder in ("cat", "dog", "other"):
+        for path in sorted((shared_images / folder).iterdir()):
+            members[f"photos/{folder}/{path.name}"] = path.read_bytes()
+            truth[f"photos/{folder}/{path.name}"] = folder
+    members["photos/cat/broken.jpg"] = CORRUPT_JPEG
+    truth["photos/cat/broken.jpg"] = "cat"
+    members["photos/unsorted/mystery.jpg"] = sorted((shared_images / "dog").iterdir())[0].read_bytes()
+    return zip_bytes(members), truth
+
+
+def metric(app, label: str):
+    [found] = [m for m in app.metric if m.label == label]
+    return found
+
+
+def accuracy_of(rows: pd.DataFrame) -> tuple[int, int]:
+    truth = [schema.effective_truth(row) for row in rows.to_dict("records")]
+    judged = [(top, true) for top, true in zip(rows["top_class"], truth) if isinstance(top, str) and true]
+    return sum(top == true for top, true in judged), len(judged)
+
+
+def wilson(successes: int, total: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval, worked from its textbook formula."""
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z / (1 + z * z / total) * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return centre - half, centre + half
+
+
+def frame_with(app, column: str) -> pd.DataFrame:
+    """The one table on the page with this column (read-only tables carry no key to find them by)."""
+    [found] = [frame.value for frame in app.dataframe if column in frame.value.columns]
+    return found
+
+
+def editor_key(app) -> str:
+    [editor] = app.data_editor
+    return editor.key
+
+
+# -- ground truth, evaluation, corrections ------------------------------------------------------------------
+def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, shared_images, tmp_path):
+    archive, truth = labelled_zip(shared_images)
+    app = page("classify", fake_pets.url).run()
+    upload(app, [("photos.zip", archive, "application/zip")])
+    total = len(truth) + 1
+    assert texts(app.caption)[-1] == (f"ground truth from folder names: 3 classes, {len(truth)} of {total} images; "
+                                      "1 without a class: 'unsorted' (1)")
+    assert texts(app.warning) == ["1 truth value(s) on 1 image(s) match no class: map them below or they stay "
+                                  "outside the metrics."]
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert (run.status, run.total, run.done, run.errors) == ("complete", total, total, 1)
+    assert texts(app.warning)[0] == f"Run {run_id}: complete: {total - 1} of {total} image(s) classified, 1 failed."
+
+    rows = store_of(tmp_path).run_rows(run_id)
+    stored_truth = rows["ground_truth"].astype(object).where(rows["ground_truth"].notna(), None)
+    assert dict(zip(rows["source"], stored_truth)) == {**{f"photos.zip/{s}": t for s, t in truth.items()},
+                                                       "photos.zip/photos/unsorted/mystery.jpg": None}
+    correct, judged = accuracy_of(rows)
+    assert judged == len(truth) - 1   # the corrupt file has truth but no prediction
+    accuracy = metric(app, "Accuracy")
+    low, high = wilson(correct, judged)
+    assert (accuracy.value, accuracy.proto.delta) == (f"{correct / judged:.1%}",
+                                                      f"{correct}/{judged} · 95% CI {low:.1%}–{high:.1%}")
+
+    # The per-class table's counts are the confusion matrix's margins, computed here from the stored rows.
+    good = rows[rows["top_class"].notna() & rows["ground_truth"].notna()]
+    confusion = pd.crosstab(good["ground_truth"], good["top_class"]).reindex(
+        index=["cat", "dog", "other"], columns=["cat", "dog", "other"], fill_value=0)
+    per_class = frame_with(app, "precision").set_index("class")
+    assert per_class["support"].tolist() == confusion.sum(axis=1).tolist()
+    assert per_class["predicted"].tolist() == confusion.sum(axis=0).tolist()
+    for name in ("cat", "dog", "other"):
+        recall = confusion.at[name, name] / confusion.loc[name].sum()
+        assert math.isclose(per_class.at[name, "recall"], recall)
+
+    # The review queue: every classified image below 60 %, least confident first.
+    below = rows[rows["confidence"] < 0.6].sort_values("confidence", kind="stable")
+    queue = frame_with(app, "first_p")
+    assert queue["source"].tolist() == below["source"].tolist()
+
+    # The results table: short names, thumbnails from the store, the corrupt file's crossed-out tile.
+    table = app.data_editor[0].value
+    assert table["name"].tolist() == [source.split("/")[-1] for source in rows["source"]]
+    broken = table[table["name"] == "broken.jpg"].iloc[0]
+    assert broken["thumbnail"] == FAILED_THUMBNAIL
+    assert all(uri.startswith("data:image/jpeg;base64,") for uri in table.loc[table["name"] != "broken.jpg",
+                                                                                "thumbnail"])
+    # Exports: every row in the CLI's columns, with the truth and the run's model, target and version.
+    assert [button.proto.label for button in app.get("download_button")] == ["Download results (CSV)",
+                                                                            "Download results (JSON)"]
+    exported = pd.read_csv(io.BytesIO(classify_runs.csv_bytes(rows, ["cat", "dog", "other"])))
+    assert exported.columns.tolist() == schema.columns(["cat", "dog", "other"])
+    assert set(exported["target"]) == {"label:stable"} and set(exported["model"]) == {"pets"}
+    assert exported["correct"].dropna().astype(bool).sum() == correct
+
+
+def test_a_correction_moves_accuracy_by_exactly_one_image(page, fake_pets, shared_images, tmp_path):
+    archive, _ = labelled_zip(shared_images)
+    app = page("classify", fake_pets.url).run()
+    upload(app, [("photos.zip", archive, "application/zip")])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    store = store_of(tmp_path)
+    correct, judged = accuracy_of(store.run_rows(run_id))
+    assert metric(app, "Accuracy").value == f"{correct / judged:.1%}"
+    # Correct the first wrong prediction (the editor's row positions are the table's, in run order).
+    table = app.data_editor[0].value.reset_index(drop=True)
+    wrong = table.index[(table["correct"] == False)].tolist()  # noqa: E712 - a nullable column
+    assert wrong, "the fake labels some photos wrongly"
+    position = wrong[0]
+    app.session_state[editor_key(app)] = {"edited_rows": {position: {"correction": table.at[position, "top_class"]}},
+                                          "added_rows": [], "deleted_rows": []}
+    app.run()
+    assert not app.exception
+    rows = store.run_rows(run_id)
+    assert rows["correction"].notna().sum() == 1 and rows["corrected_at"].notna().sum() == 1
+    assert accuracy_of(rows) == (correct + 1, judged)
+    assert metric(app, "Accuracy").value == f"{(correct + 1) / judged:.1%}"
+    # The JSON export carries the correction and when it was made.
+    exported = json.loads(classify_runs.json_bytes(rows, ["cat", "dog", "other"]))
+    assert [(row["correction"] is not None, row["corrected_at"] is not None) for row in exported].count(
+        (True, True)) == 1
+
+
+def test_a_csv_truth_file_gives_the_ground_truth(page, fake_pets, few_photos, tmp_path):
+    uploads = [(path.name, path.read_bytes(), "image/jpeg") for path, _ in few_photos]
+    csv_text = "file,label\n" + "".join(f"{path.name},{label.upper()}S\n" for path, label in few_photos)
+    app = page("classify", fake_pets.url).run()
+    upload(app, uploads)
+    assert texts(app.caption)[-1].startswith("no ground truth found")
+    app.file_uploader[1].set_value([("truth.csv", csv_text.encode(), "text/csv")])
+    app.run()
+    assert texts(app.caption)[-1] == f"ground truth from the truth file: 3 classes, {len(few_photos)} of " \
+                                     f"{len(few_photos)} images"
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    rows = store_of(tmp_path).run_rows(run_id)
+    assert rows["ground_truth"].tolist() == [label for _, label in few_photos]
+    correct, judged = accuracy_of(rows)
+    assert metric(app, "Accuracy").value == f"{correct / judged:.1%}"
+
+
+# -- runs that last ---------------------------------------------------------------------------------------
+def test_the_run_survives_a_new_session_and_opens_by_its_link(page, fake_pets, tmp_path):
+    app = page("classify", fake_pets.url).run()
+    upload(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    # A new session (a reload, a second tab, a colleague) on the same database opens it by ?run=.
+    other = page("classify", fake_pets.url)
+    other.query_params["run"] = run_id
+    other.run()
+    assert not other.exception
+    assert texts(other.success) == [f"Run {run_id}: complete: 2 of 2 image(s) classified."]
+    assert other.data_editor[0].value["name"].tolist() == ["red.png", "green.png"]
+    # Without a link, a new session finds the newest stored run.
+    third = page("classify", fake_pets.url).run()
+    assert run_id_of(third) == run_id
+    assert f"Showing the newest stored run ({run_id}); classify images to start another." in texts(third.caption)
+
+
+def slow_predict(delay: float, gate: threading.Event | None = None):
+    def predict(request: Request):
+        if gate is not None:
+            gate.wait(timeout=30)
+        time.sleep(delay)
+        return fake_model_handler()(request)
+    return predict
+
+
+def test_cancel_keeps_the_finished_rows(page, fake_server, tmp_path):
+    server = fake_server(fake_model_handler(predict=slow_predict(0.3)))
+    app = page("classify", server.url).run()
+    upload(app, [png_upload(f"{i}.png", RED) for i in range(200)])
+    run_id = press_classify(app)
+    store = store_of(tmp_path)
+    wait_until(lambda: store.get_run(run_id).done >= 32, timeout=60, what="two batches stored")
+    app.run()
+    assert "images" in app.get("progress")[0].proto.text  # the progress fragment, drawn on the page
+    app.button(key="classify_cancel").click().run()
+    run = finish(app, tmp_path, run_id)
+    assert run.status == "cancelled" and 32 <= run.done < 200 and run.errors == 0
+    assert len(store.run_rows(run_id)) == run.done
+    assert texts(app.warning)[0] == (f"Run {run_id}: cancelled with {run.done} of 200 done: {run.done} of 200 "
+                                     f"image(s) classified, {200 - run.done} not run.")
+
+
+def test_retry_sends_only_the_failed_rows(page, fake_server, tmp_path):
+    down = {"yes": True}
+
+    def predict(request: Request):
+        instances = json.loads(request.get_data())["instances"]
+        images = [base64.b64decode(item["image_bytes"]["b64"]) for item in instances]
+        if down["yes"] and any(BAD_MARK.encode() in image for image in images):
+            return json_response({"error": "backend warming up"}, 503)
+        return json_response({"predictions": [fake_prediction(image) for image in images]})
+
+    server = fake_server(fake_model_handler(predict=predict))
+    app = page("classify", server.url).run()
+    uploads = [png_upload(f"{i}.png", RED) for i in range(16)] + [
+        (f"m{i}.png", png_bytes(BLUE, marked=True), "image/png") for i in range(3)]
+    upload(app, uploads)
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert (run.done, run.errors) == (19, 3)
+    sent_before = len(server.bodies)
+    down["yes"] = False
+    app.button(key="classify_retry").click().run()
+    run = finish(app, tmp_path, run_id)
+    assert (run.status, run.done, run.errors) == ("complete", 19, 0)
+    resent = [item for body in server.bodies[sent_before:] for item in body.get("instances", [])]
+    assert len(resent) == 3   # only the three failed images, nothing else
+    assert texts(app.success) == [f"Run {run_id}: complete: 19 of 19 image(s) classified."]
+
+
+def test_a_queued_run_says_so_and_the_sidebar_shows_the_sessions_running_runs(page, fake_server, tmp_path):
+    gate = threading.Event()
+    server = fake_server(fake_model_handler(predict=slow_predict(0.0, gate)))
+    app = page("classify", server.url, SERVESCOPE_MAX_RUNS="1").run()
+    try:
+        upload(app, [png_upload("a.png", RED)])
+        first = press_classify(app)
+        upload(app, [png_upload("b.png", GREEN)])
+        second = press_classify(app)
+        assert texts(app.info)[-1].startswith("Queued: waiting for a free worker")
+        assert [p.proto.text for p in app.sidebar.get("progress")] == [f"Run {first}: 0 / 1 images"]
+        assert f"Run {second}: queued" in [t.value for t in app.sidebar.text]
+        app.switch_page("app_pages/models.py").run()   # another page: the runs go on, the sidebar shows them
+        assert f"Run {second}: queued" in [t.value for t in app.sidebar.text]
+    finally:
+        gate.set()
+    finish(app, tmp_path, second)
+    assert store_of(tmp_path).get_run(first).status == "complete"
+
+
+# -- outcomes and plain text (moved from test_pages.py) ----------------------------------------------------
+def test_the_final_status_counts_successes_and_failures(page, fake_server, tmp_path):
+    def predict(request: Request):
+        # Full batches (16 images) are answered; the last, short one fails as if the server had gone away.
+        if len(json.loads(request.get_data())["instances"]) < 16:
+            return json_response({"error": "backend gone"}, 500)
+        return fake_model_handler()(request)
+
+    server = fake_server(fake_model_handler(predict=predict))
+    app = page("classify", server.url).run()
+    upload(app, [png_upload(f"{i}.png", RED) for i in range(20)])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    assert texts(app.warning)[0] == f"Run {run_id}: complete: 16 of 20 image(s) classified, 4 failed."
+    assert app.button(key="classify_retry").label == "Retry failed rows (4)"
+
+
+def test_a_failed_run_is_shown_open(page, fake_pets, tmp_path):
+    app = page("classify", fake_pets.url).run()
+    upload(app, [png_upload("red.png", RED)])
+    fake_pets.stop()
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert run.status == "failed"
+    [error] = texts(app.error)
+    assert error.startswith(f"Run {run_id}: failed with 0 of 1 done: 0 of 1 image(s) classified, 1 not run (")
+
+
+def test_a_model_that_cannot_classify_images_fails_with_a_typed_error(page, fake_server, tmp_path):
+    server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
+    app = page("classify", server.url, model="half_plus_two").run()
+    upload(app, [png_upload("red.png", RED)])
+    assert not app.exception
+    assert texts(app.error)[0].startswith(f"Model 'half_plus_two' at {server.url} cannot be used to classify images")
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert run.status == "failed" and "'x'" in run.error
+    assert not [call for call in server.calls if call[0] == "POST"]  # nothing was sent to predict
+
+
+def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server, tmp_path):
+    def predict(request: Request):
+        instances = json.loads(request.get_data())["instances"]
+        images = [base64.b64decode(item["image_bytes"]["b64"]) for item in instances]
+        if any(BAD_MARK.encode() in image for image in images):  # the marked PNG's batch, with Markdown in the error
+            return json_response({"error": INJECTED}, 400)
+        return json_response({"predictions": [fake_prediction(image) for image in images]})
+
+    server = fake_server(fake_model_handler(predict=predict))
+    archive = zip_bytes({f"x![b]({BEACON}).jpg": CORRUPT_JPEG, f"y![c]({BEACON}).png": png_bytes(GREEN, marked=True),
+                         f".z![d]({BEACON}).png": b"hidden"})
+    app = page("classify", server.url).run()
+    upload(app, [("batch.zip", archive, "application/zip"), png_upload("red.png", RED)])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    shown = "\n".join(texts(app.markdown) + texts(app.warning))
+    assert f"batch.zip/x![b]({BEACON}).jpg" in shown and f"batch.zip/.z![d]({BEACON}).png (hidden file)" in shown
+    assert f"batch.zip/y![c]({BEACON}).png: rejected by the server (400): {INJECTED}" in shown
+    assert_plain(markdown_bodies(app))
+
+
+def test_an_archive_with_nothing_to_classify_says_what_it_skipped(page, fake_pets):
+    app = page("classify", fake_pets.url).run()
+    upload(app, [("junk.zip", zip_bytes({".DS_Store": b"x", "readme.md": b"#"}), "application/zip")])
+    app.button(key="classify_run").click().run()
+    assert not app.exception
+    assert texts(app.error) == ["no images to classify: upload at least one image or ZIP archive of images "
+                                "(skipped 2: junk.zip/.DS_Store (hidden file); junk.zip/readme.md (not an image "
+                                "suffix: .md))"]
+    assert not [call for call in fake_pets.calls if call[0] == "POST"]
