@@ -20,11 +20,10 @@ from serving.batching_config import BatchingOptions
 from serving.loader import DEFAULT_SIGNATURE, LoadedVersion
 from serving.memory import release_free_memory
 from serving.metrics import ServerMetrics
-from serving.repository import ModelRepository
+from serving.repository import MAX_VERSION, ModelRepository
 
 log = logging.getLogger("serving.app")
 
-MAX_VERSION = 2**63 - 1  # versions are int64 in TF Serving's ModelSpec
 UNKNOWN_MODEL_LABEL = "<unknown>"  # metrics label for requests naming a model the server has never had
 
 

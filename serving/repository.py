@@ -44,7 +44,7 @@ class ManagedModel:
 
 
 _VERSION_DIR = re.compile(r"[0-9]+")
-MAX_VERSION = 2**63 - 1
+MAX_VERSION = 2**63 - 1  # versions are int64, in folder names as in TF Serving's ModelSpec
 
 
 def versions_on_disk(base_path: Path) -> dict[int, Path]:
