@@ -48,7 +48,7 @@ def _uploads(generation: int) -> list:
     if kind == "Camera":
         photo = st.camera_input("Take a photo", key=f"classify_camera_{generation}")
         return [photo] if photo is not None else []
-    return widgets.uploader(f"classify_uploads_{generation}")
+    return widgets.uploader("classify_uploads" if not generation else f"classify_uploads_{generation}")
 
 
 def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -> TruthDetection | None:

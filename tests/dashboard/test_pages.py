@@ -1,22 +1,15 @@
 """Each page through Streamlit's AppTest against the fake TF Serving (tests/support.py): milliseconds per test.
 
 The fake labels a solid-colour PNG by its dominant channel (red cat, green dog, blue other). The same pages
-against the real embedded server with real photos are in test_pages_live.py.
+against the real embedded server with real photos are in test_pages_live.py; Classify's own tests are in
+test_classify_page.py.
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
 
-from werkzeug.wrappers import Request
-
 from dashboard import state
-from dashboard.targets import Target
-from dashboard.tables import FAILED_THUMBNAIL
-from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
-from tests.support import (BAD_MARK, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
-                           png_bytes)
+from tests.support import fake_model_handler, json_response, png_bytes
 
 RED, GREEN, BLUE = (200, 10, 10), (10, 200, 10), (10, 10, 200)
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -144,82 +137,8 @@ def upload_and_run(app, page_name: str, files) -> None:
     app.button(key=f"{page_name}_run").click().run()
 
 
-def test_classify_page_images_a_zip_a_corrupt_file_and_skipped_members(page, fake_pets):
-    app = page("classify", fake_pets.url).run()
-    assert app.button(key="classify_run").disabled
-    assert app.selectbox(key="classify_target").options == [
-        "label stable → version 1", "label canary → version 1", "version 1", "latest"]
-    archive = zip_bytes({"more/green.png": png_bytes(GREEN), "more/.DS_Store": b"junk", "notes.txt": b"hi"})
-    upload_and_run(app, "classify", [png_upload("red.png", RED), png_upload("blue.png", BLUE),
-                                     ("broken.jpg", CORRUPT_JPEG, "image/jpeg"), ("more.zip", archive, "application/zip")])
-    assert not app.exception and not app.error
-
-    run = state_value(app, "classify_last_result")
-    assert (run.n_images, run.n_errors, run.target) == (4, 1, Target(label="stable"))
-    assert texts(app.warning) == [
-        "label stable (version 1): Classified 3 of 4 image(s): 1 failed — not a usable image."]
-    markdown = texts(app.markdown)
-    assert "- broken.jpg: corrupt or truncated image: Truncated File Read" in markdown[-2]
-    assert markdown[-1].splitlines() == ["- more.zip/more/.DS_Store (hidden file)",
-                                         "- more.zip/notes.txt (not an image suffix: .txt)"]
-    table = app.dataframe[0].value
-    assert table["source"].tolist() == ["red.png", "blue.png", "broken.jpg", "more.zip/more/green.png"]
-    assert table["top_class"].tolist() == ["cat", "other", "", "dog"]
-    assert list(app.dataframe[0].proto.column_order) == [
-        "thumbnail", "source", "error", "top_class", "prob_cat", "prob_dog", "prob_other", "version", "latency_ms"]
-    broken = table.iloc[2]
-    assert (broken["error"], broken["thumbnail"], broken["version"]) == (
-        "corrupt or truncated image: Truncated File Read", FAILED_THUMBNAIL, "1")
-    assert all(uri.startswith("data:image/jpeg;base64,") for uri in table["thumbnail"].drop(index=2))
-    assert state_value(app, "history_runs") == [run]
-    assert run.csv_frame().columns.tolist()[:7] == ["source", "top_class", "confidence", "prob_cat", "prob_dog",
-                                                    "prob_other", "ground_truth"]
-    assert set(run.csv_frame()["target"]) == {"label:stable"} and set(run.csv_frame()["model"]) == {"pets"}
-    charts = app.get("vega_lite_chart")
-    assert len(charts) == 2  # class counts and the first image's probabilities (the fake has no top-5)
-    assert f'"title": {json.dumps("red.png: class probabilities")}' in charts[1].proto.spec
-    assert app.get("download_button")[0].proto.label == "Download results (CSV)"
-
-
 def state_value(app, key):
     return app.session_state[key]
-
-
-def test_a_failed_run_is_shown_open_and_old_results_are_marked_as_the_previous_run(page, fake_pets):
-    app = page("classify", fake_pets.url).run()
-    upload_and_run(app, "classify", [png_upload("red.png", RED)])
-    first = state_value(app, "classify_last_result")
-    fake_pets.stop()
-    app.button(key="classify_run").click().run()
-    assert not app.exception
-    errors = texts(app.error)
-    assert len(errors) == 1 and errors[0].startswith(f"No TF Serving model server is reachable at {fake_pets.url}")
-    assert texts(app.warning)[0] == (f"The results below are from the previous run ({first.run_id}, started "
-                                     f"{first.started_at.astimezone():%H:%M:%S}), not from the attempt that just "
-                                     f"failed.")
-    [status] = app.get("status")
-    assert (status.label, status.icon, status.proto.expanded) == ("Failed", ":material/error:", True)
-    assert state_value(app, "classify_last_result") is first and state_value(app, "history_runs") == [first]
-    app.run()  # still said on the next rerun, until a run succeeds
-    assert len(app.error) == 1
-
-
-def test_the_final_status_counts_successes_and_failures(page, fake_server):
-    def predict(request: Request):
-        # Full batches (16 images) are answered; the last, short one fails as if the server had gone away.
-        if len(json.loads(request.get_data())["instances"]) < 16:
-            return json_response({"error": "backend gone"}, 500)
-        return fake_model_handler()(request)
-
-    server = fake_server(fake_model_handler(predict=predict))
-    app = page("classify", server.url).run()
-    upload_and_run(app, "classify", [png_upload(f"{i}.png", RED) for i in range(20)])
-    assert not app.exception
-    assert texts(app.warning)[0] == ("label stable (version 1): Classified 16 of 20 image(s): 4 failed — "
-                                     "cannot reach the server.")
-    [status] = app.get("status")
-    assert (plain(status.label), status.icon) == (
-        "Classified 16 of 20 image(s): 4 failed — cannot reach the server", ":material/error:")
 
 
 def test_history_page_shows_runs_downloads_and_clears(page, fake_pets):
@@ -249,21 +168,6 @@ def test_status_is_not_fetched_again_within_the_cache_ttl(page, fake_server):
     assert status_calls() == seen
     app.button(key="models_refresh").click().run()
     assert status_calls() == seen + 1
-
-
-def test_a_model_that_cannot_classify_images_gives_a_typed_error_on_classify(page, fake_server):
-    """TF Serving's half_plus_two (one float input x of shape [-1, 1]): an explained error, no traceback.
-    Compare's own check is in test_compare_page.py."""
-    server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
-    for name in ("classify",):
-        app = page(name, server.url, model="half_plus_two").run()
-        upload_and_run(app, name, [png_upload("red.png", RED)])
-        assert not app.exception, name
-        [error] = texts(app.error)
-        assert error.startswith(f"Model 'half_plus_two' at {server.url} cannot be used to classify images: "), error
-        assert "'x'" in error  # names the input that does not fit
-        assert state_value(app, f"{name}_last_result") is None and state_value(app, "history_runs") == []
-    assert not [call for call in server.calls if call[0] == "POST"]  # nothing was sent to predict
 
 
 BEACON = "http://127.0.0.1:9/beacon.png"
@@ -296,25 +200,8 @@ def assert_plain(bodies: list[str]) -> None:
         assert "://127.0.0.1:9" not in body and "www.example" not in body, body  # no bare (auto)links either
 
 
-def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server):
-    def predict(request: Request):
-        instances = json.loads(request.get_data())["instances"]
-        images = [base64.b64decode(item["image_bytes"]["b64"]) for item in instances]
-        if any(BAD_MARK.encode() in image for image in images):  # the marked PNG's batch, with Markdown in the error
-            return json_response({"error": INJECTED}, 400)
-        return json_response({"predictions": [fake_prediction(image) for image in images]})
-
-    server = fake_server(fake_model_handler(predict=predict))
-    archive = zip_bytes({f"x![b]({BEACON}).jpg": CORRUPT_JPEG, f"y![c]({BEACON}).png": png_bytes(GREEN, marked=True),
-                         f".z![d]({BEACON}).png": b"hidden"})
-    app = page("classify", server.url).run()
-    upload_and_run(app, "classify", [("batch.zip", archive, "application/zip"), png_upload("red.png", RED)])
-    assert not app.exception
-    shown = "\n".join(texts(app.markdown) + texts(app.warning))
-    assert f"batch.zip/x![b]({BEACON}).jpg" in shown and f"batch.zip/.z![d]({BEACON}).png (hidden file)" in shown
-    assert f"batch.zip/y![c]({BEACON}).png: rejected by the server (400): {INJECTED}" in shown
-    assert_plain(markdown_bodies(app))
-
+def test_a_servers_error_text_is_shown_as_plain_text(page, fake_server):
+    """File names and server texts on Classify: test_classify_page.py."""
     # The server's own error text, in the Home page's error box.
     refusing = fake_server(lambda request: json_response({"error": INJECTED}, 404))
     app = page("home", refusing.url).run()
@@ -322,12 +209,3 @@ def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server):
     assert_plain(markdown_bodies(app))
 
 
-def test_an_archive_with_nothing_to_classify_says_what_it_skipped(page, fake_pets):
-    app = page("classify", fake_pets.url).run()
-    upload_and_run(app, "classify", [("junk.zip", zip_bytes({".DS_Store": b"x", "readme.md": b"#"}),
-                                      "application/zip")])
-    assert not app.exception
-    assert texts(app.error) == ["no images to classify: upload at least one image or ZIP archive of images "
-                                "(skipped 2: junk.zip/.DS_Store (hidden file); junk.zip/readme.md (not an image "
-                                "suffix: .md))"]
-    assert not [call for call in fake_pets.calls if call[0] == "POST"]
