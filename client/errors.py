@@ -119,6 +119,7 @@ class InvalidArgumentError(TFServingError):
     def __init__(self, field: str, value: object, reason: str, **where: Any) -> None:
         self.field = field
         self.value = value
+        self.reason = reason
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
         super().__init__(f"{field} {shown}: {reason}", **where)
 

@@ -9,10 +9,14 @@ The model server is the operator's choice (a dashboard shared by a team must not
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
+
+from client import InvalidArgumentError
+from client.arguments import check_base_url
+from client.errors import bounded
+from client.protocol import check_name as check_model_name
 
 DEFAULT_URL = "http://127.0.0.1:8501"
 DEFAULT_MODEL = "pets"
@@ -23,11 +27,6 @@ DEFAULT_LABELS = ("stable", "canary")
 STATUS_TIMEOUT_S = 5.0
 PREDICT_TIMEOUT_S = 60.0
 MODELS_CACHE_TTL_S = 30
-
-# Model names and labels go into URL paths (/v1/models/NAME/labels/LABEL): no '/', '?', '%', spaces or dot-only
-# names that would address another resource. TF Serving's own names fit this easily.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
 
 class FieldError(ValueError):
     """A sidebar field or an operator setting that cannot be used; `field` names it, the message says why."""
@@ -44,26 +43,20 @@ class Server:
 
 
 def check_url(text: str, field: str) -> str:
-    """An http(s) URL with a host and nothing after the path (TF Serving's base URL), without a trailing '/'."""
-    url = text.strip().rstrip("/")
+    """An http(s) URL with a host and nothing after the path (TF Serving's base URL), without a trailing '/'.
+    The client's own check decides (one rule for the dashboard, the CLI and the library)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError as exc:
-        raise FieldError(field, f"{url!r} is not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FieldError(field, f"{url!r} is not an http:// or https:// URL with a host")
-    if parts.query or parts.fragment or parts.username or parts.password or "?" in url or "#" in url:
-        raise FieldError(field, f"{url!r}: give the server's base URL only (no user, query or fragment)")
-    return url
+        return check_base_url(text.strip())
+    except InvalidArgumentError as exc:
+        raise FieldError(field, f"{bounded(repr(text.strip()), 80)} {exc.reason}") from None
 
 
 def check_name(text: str, field: str) -> str:
-    name = text.strip()
-    if not _NAME.fullmatch(name):
-        raise FieldError(field, f"{name!r} is not a name TF Serving can be asked for: use 1 to 128 letters, "
-                                f"digits, '_', '-' or '.', starting with a letter, digit or '_'")
-    return name
+    """A model name or version label TF Serving can be asked for (the client's rule), else FieldError."""
+    try:
+        return check_model_name(field, text.strip())
+    except InvalidArgumentError as exc:
+        raise FieldError(field, f"{bounded(repr(text.strip()), 80)} {exc.reason}") from None
 
 
 def parse_labels(raw: str, field: str = "Version labels") -> tuple[str, ...]:

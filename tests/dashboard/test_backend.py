@@ -72,14 +72,14 @@ def test_the_operators_server_list():
     assert not config.custom_url_allowed(environ)
     assert config.custom_url_allowed({"SERVESCOPE_ALLOW_CUSTOM_URL": "1"})
     for bad, message in (("prod", "'prod' is not name=url"), ("a=http://x,a=http://y", "the name 'a' is given twice"),
-                         ("a=ftp://x", "'ftp://x' is not an http:// or https:// URL with a host"),
-                         ("a=http://x/secret.txt?", "'http://x/secret.txt?': give the server's base URL only")):
+                         ("a=ftp://x", "'ftp://x' must start with http:// or https://"),
+                         ("a=http://x/secret.txt?", "'http://x/secret.txt?' must not contain '?' or '#'")):
         with pytest.raises(config.FieldError, match=re.escape(message)) as caught:
             config.configured_servers({"SERVESCOPE_SERVERS": bad})
         assert caught.value.field.startswith("SERVESCOPE_SERVERS")
 
 
-@pytest.mark.parametrize("text", ["", " ", "a/b", "..", ".hidden", "a b", "x" * 129, "naïve", "a?b", "%2e", "\x00"])
+@pytest.mark.parametrize("text", ["", " ", "a/b", "..", ".hidden", "a b", "x" * 256, "naïve", "a?b", "%2e", "\x00"])
 def test_names_that_cannot_go_into_a_url_path_are_refused_naming_the_field(text):
     with pytest.raises(config.FieldError, match="^Model name: ") as caught:
         config.check_name(text, "Model name")
@@ -88,7 +88,7 @@ def test_names_that_cannot_go_into_a_url_path_are_refused_naming_the_field(text)
 
 def test_labels_are_checked_one_by_one():
     assert config.parse_labels("stable, canary ,, v2.1-rc_3") == ("stable", "canary", "v2.1-rc_3")
-    with pytest.raises(config.FieldError, match=r"^Version labels: '\.\./x' is not a name"):
+    with pytest.raises(config.FieldError, match=r"^Version labels: '\.\./x' contains '/'"):
         config.parse_labels("a,,b , ../x")
 
 
