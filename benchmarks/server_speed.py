@@ -9,6 +9,9 @@ For each version, on the same photo bytes (the 50 test photos cycled to --images
 plus single-image p50 (client with batch 1 vs one image per in-process call), the client/in-process ratio,
 where a request's time goes (measured piece by piece, in this process, on one batch of 16), and the first
 request after a load with and without model warmup. Prints figures; asserts nothing.
+
+The machine may be shared: client, raw REST and in-process are measured interleaved, --repeats times, and the
+median of each is printed with every sample and the load average before and after.
 """
 from __future__ import annotations
 
@@ -36,6 +39,10 @@ def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                  platform.processor())
     return f"{platform.node()}: {model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 def p50(samples: list[float]) -> float:
@@ -109,8 +116,9 @@ def raw_rest_p50(url: str, version: int, blobs: list[bytes]) -> float:
     return p50(samples)
 
 
-def in_process(version: int, blobs: list[bytes]) -> tuple[float, float, float]:
-    """(images/s with one caller, images/s with two callers, single-image p50 ms); batches of 16."""
+def in_process_runner(version: int, blobs: list[bytes]):
+    """Load the SavedModel once; the returned call measures (images/s with one caller, images/s with two
+    callers, single-image p50 ms) on batches of 16."""
     from concurrent.futures import ThreadPoolExecutor
 
     import tensorflow as tf
@@ -119,20 +127,23 @@ def in_process(version: int, blobs: list[bytes]) -> tuple[float, float, float]:
     serve(image_bytes=tf.constant(blobs[:BATCH]))
     serve(image_bytes=tf.constant(blobs[:1]))
     batches = [blobs[start:start + BATCH] for start in range(0, len(blobs), BATCH)]
-    started = time.perf_counter()
-    for batch in batches:
-        serve(image_bytes=tf.constant(batch))
-    rate = len(blobs) / (time.perf_counter() - started)
-    with ThreadPoolExecutor(2) as pool:  # the client's default concurrency, same batches
+
+    def measure() -> tuple[float, float, float]:
         started = time.perf_counter()
-        list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
-        rate_two = len(blobs) / (time.perf_counter() - started)
-    singles = []
-    for blob in blobs[:60]:
-        started = time.perf_counter()
-        serve(image_bytes=tf.constant([blob]))
-        singles.append(time.perf_counter() - started)
-    return rate, rate_two, p50(singles)
+        for batch in batches:
+            serve(image_bytes=tf.constant(batch))
+        rate = len(blobs) / (time.perf_counter() - started)
+        with ThreadPoolExecutor(2) as pool:  # the client's default concurrency, same batches
+            started = time.perf_counter()
+            list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
+            rate_two = len(blobs) / (time.perf_counter() - started)
+        singles = []
+        for blob in blobs[:60]:
+            started = time.perf_counter()
+            serve(image_bytes=tf.constant([blob]))
+            singles.append(time.perf_counter() - started)
+        return rate, rate_two, p50(singles)
+    return measure
 
 
 def breakdown(version: int, blobs: list[bytes]) -> str:
@@ -185,6 +196,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--tutorial-images", type=int, default=30, help="the float-JSON way is slow: fewer images")
     parser.add_argument("--skip-first-request", action="store_true", help="skip the warmup before/after figures")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
+    parser.add_argument("--skip-tutorial", action="store_true")
+    parser.add_argument("--skip-breakdown", action="store_true", help="also skips the first-request figures")
     args = parser.parse_args()
     from pets import VERSION_SIZES
 
@@ -194,22 +208,41 @@ def main() -> None:
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}")
     print(f"{args.images} photos (the {len(photos)} test photos cycled); client defaults: batch {BATCH}, "
           "concurrency 2")
-    rows = []
+    print(f"load average before: {load_average()}")
+    samples: dict[int, list[tuple[float, ...]]] = {version: [] for version in VERSIONS}
+    tutorial_rates = {}
     with pets_server(args.url) as url:
-        for version in VERSIONS:
-            tutorial_rate = tutorial(url, version, blobs[:args.tutorial_images], VERSION_SIZES[version])
-            client_rate, client_p50 = through_client(url, version, images)
-            rows.append((version, tutorial_rate, client_rate, client_p50, raw_rest_rate(url, version, blobs),
-                         raw_rest_p50(url, version, blobs)))
+        in_process = {version: in_process_runner(version, blobs) for version in VERSIONS}
+        if not args.skip_tutorial:
+            for version in VERSIONS:
+                tutorial_rates[version] = tutorial(url, version, blobs[:args.tutorial_images],
+                                                   VERSION_SIZES[version])
+        for _ in range(args.repeats):  # interleaved, so a busy minute on the machine hits every column alike
+            for version in VERSIONS:
+                client_rate, client_p50 = through_client(url, version, images)
+                raw_rate, raw_p50 = raw_rest_rate(url, version, blobs), raw_rest_p50(url, version, blobs)
+                one, two, local_p50 = in_process[version]()
+                samples[version].append((client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50))
+    print(f"load average after: {load_average()}")
+    print(f"medians of {args.repeats} interleaved repeats (all samples in brackets)")
     print("img/s: tutorial (float JSON, 1 per request) | client defaults | raw REST (prebuilt 16-image bodies, 2 "
           "connections) | in-process 1 caller / 2 callers | ratios client and raw REST / best in-process")
     print("1-image p50: client | raw REST (prebuilt body) | in-process")
-    for version, tutorial_rate, client_rate, client_p50, raw_rate, raw_p50 in rows:
-        one, two, local_p50 = in_process(version, blobs)
+    for version in VERSIONS:
+        columns = list(zip(*samples[version]))
+        client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50 = map(statistics.median, columns)
         best = max(one, two)
-        print(f"v{version}: img/s {tutorial_rate:.1f} | {client_rate:.1f} | {raw_rate:.1f} | {one:.1f} / {two:.1f} | "
+        tutorial_text = f"{tutorial_rates[version]:.1f}" if version in tutorial_rates else "-"
+        print(f"v{version}: img/s {tutorial_text} | {client_rate:.1f} | {raw_rate:.1f} | {one:.1f} / {two:.1f} | "
               f"{client_rate / best:.2f}x, {raw_rate / best:.2f}x;   1-image p50 {client_p50:.1f} | {raw_p50:.1f} | "
               f"{local_p50:.1f} ms", flush=True)
+        ratios = [row[0] / max(row[2], row[3]) for row in samples[version]]
+        print("    samples: " + "; ".join(
+            f"{name} [{', '.join(f'{value:.1f}' for value in column)}]" for name, column in zip(
+                ("client", "raw", "in-process 1", "in-process 2", "client p50", "raw p50", "in-process p50"),
+                columns)) + f"; client/best in-process per repeat [{', '.join(f'{r:.2f}' for r in ratios)}]")
+    if args.skip_breakdown:
+        return
     print("where one request's time goes:")
     for version in VERSIONS:
         print(breakdown(version, blobs), flush=True)
