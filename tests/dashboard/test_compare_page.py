@@ -112,11 +112,11 @@ def start_comparison(app, upload) -> str:
     return app.session_state[state.COMPARISON]
 
 
-def wait_for(database: str, comparison_id: str):
+def wait_for(database: str, comparison_id: str, timeout: float = 60):
     store = open_store(database)
     comparison = store.get_comparison(comparison_id)
     run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
-    wait_until(lambda: all(store.get_run(r).status in FINAL for r in run_ids), timeout=60,
+    wait_until(lambda: all(store.get_run(r).status in FINAL for r in run_ids), timeout=timeout,
                what=f"the runs of comparison {comparison_id}")
     return store, run_ids
 
@@ -331,3 +331,39 @@ def test_items_of_keeps_the_newest_runs_images_and_says_when_they_are_gone(two_v
     with pytest.raises(ItemsUnavailable):
         manager.items_of(runs[2])
     manager.shutdown()
+
+
+def counted(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('x') else 's'}"
+
+
+@pytest.mark.slow
+def test_pets_versions_1_and_2_on_labelled_photos(page, pets_server_url, labelled_photos, database):
+    """The real model server and the real photos in a ZIP of class folders: every number of the verdict equals
+    what the two stored runs' rows say."""
+    archive = zip_bytes({f"photos/{label}/{path.name}": path.read_bytes() for path, label in labelled_photos})
+    app = open_compare(page, pets_server_url, database)
+    app.multiselect(key="compare_targets").set_value([Target(version=1), Target(version=2)]).run()
+    comparison_id = start_comparison(app, ("photos.zip", archive, "application/zip"))
+    store, (run_a, run_b) = wait_for(database, comparison_id, timeout=300)
+    app.run()
+    assert not app.exception, app.exception
+    assert [store.get_run(r).version for r in (run_a, run_b)] == [1, 2]
+
+    counts = paired_counts(store, run_a, run_b)
+    assert counts["n"] == len(labelled_photos)
+    discordant = counts["fixes"] + counts["regressions"]
+    p = binomtest(counts["fixes"], discordant, 0.5).pvalue if discordant else 1.0
+    shown_p = "p < 0.0001" if p < 0.0001 else f"p = {p:.4g}"
+    difference = (counts["acc_b"] - counts["acc_a"]) * 100
+    sentence = verdict_of(app)
+    assert f": {difference:+.1f} points (95% CI " in sentence
+    assert (f"{counted(counts['fixes'], 'fix')}, {counted(counts['regressions'], 'regression')}, McNemar {shown_p} — "
+            f"{'significant' if p < 0.05 else 'not significant'} at 0.05 on {counts['n']} images.") in sentence
+    metrics = {plain(m.label): m.value for m in app.metric}
+    assert metrics["A: version 1"] == f"{counts['acc_a']:.1%}"
+    assert metrics["B: version 2"] == f"{counts['acc_b']:.1%}"
+    assert metrics["McNemar's exact test"] == shown_p
+    assert metrics["Fixes / regressions"] == f"{counts['fixes']} / {counts['regressions']}"
+    cost = frame_with(app, "p95_ms")
+    assert cost["errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
