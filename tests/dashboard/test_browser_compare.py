@@ -78,7 +78,7 @@ def test_the_verdict_card_and_a_flip_cell_listing_its_images(tab, compare_dashbo
     chosen = flips[0] if flips else names[1]
     options.filter(has_text=chosen).first.click()
     count = re.search(r"\((\d+)\)$", chosen)[1]
-    expect(cell_box).to_contain_text(chosen)
+    expect(tab.get_by_role("combobox", name="Images in a cell (or click a cell)")).to_have_value(chosen)
     expect(tab.get_by_text(f"{count} image(s)", exact=True)).to_be_visible()
     # The same view reopens from its link in another tab.
     other = tab.context.new_page()
