@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from client import ClassificationResult, SignatureConfig, TFServingClient, schema
+from client import ClassificationResult, InvalidArgumentError, SignatureConfig, TFServingClient, schema
 from client.sources import Loader
 
 from dashboard.config import PREDICT_TIMEOUT_S, FieldError
@@ -158,7 +158,7 @@ def configured_signature(environ: Mapping[str, str] = os.environ) -> SignatureCo
         return None
     try:
         return SignatureConfig.from_json(json.loads(text))
-    except ValueError as exc:  # JSON errors and the client's InvalidArgumentError alike
+    except (ValueError, InvalidArgumentError) as exc:
         raise FieldError(SIGNATURE_SETTING, f"not a usable signature configuration ({exc})") from None
 
 

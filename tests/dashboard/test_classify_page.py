@@ -376,3 +376,66 @@ def test_an_archive_with_nothing_to_classify_says_what_it_skipped(page, fake_pet
                                 "(skipped 2: junk.zip/.DS_Store (hidden file); junk.zip/readme.md (not an image "
                                 "suffix: .md))"]
     assert not [call for call in fake_pets.calls if call[0] == "POST"]
+
+
+# -- servers without the metadata API (issue 13, KServe) ----------------------------------------------------
+def test_a_configured_signature_classifies_where_the_server_serves_no_metadata(page, fake_server, tmp_path):
+    from pathlib import Path
+
+    from werkzeug.wrappers import Response
+
+    def predict_only(request: Request):
+        if request.method != "POST":   # a router's plain 404 for status and metadata, as in front of KServe
+            return Response("404 page not found\n", status=404, content_type="text/plain")
+        return fake_model_handler()(request)
+
+    server = fake_server(predict_only)
+    # The same JSON the Kubernetes KServe component hands the dashboard as SERVESCOPE_SIGNATURE.
+    signature = (Path(__file__).resolve().parents[2] / "deploy/kubernetes/components/kserve/pets-signature.json")
+    app = page("classify", server.url, SERVESCOPE_SIGNATURE=signature.read_text(), SERVESCOPE_LABELS="").run()
+    assert not app.exception, app.exception[0].stack
+    assert not app.error
+    assert texts(app.info)[0] == (
+        "This server does not serve TF Serving's status and metadata API (e.g. a KServe route): versions, labels "
+        "and signatures are not available from it. Images are classified with the signature the operator "
+        "configured (SERVESCOPE_SIGNATURE): classes cat, dog, other.")
+    upload(app, [png_upload("cat/red.png", RED), png_upload("dog/blue.png", BLUE)])
+    assert texts(app.caption)[-1] == "ground truth from folder names: 2 classes, 2 of 2 images"
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert (run.status, run.done, run.errors, run.version) == ("complete", 2, 0, None)
+    assert metric(app, "Accuracy").value == "50.0%"
+    assert {path for method, path in server.calls if method == "POST"} == {"/v1/models/pets:predict"}
+
+
+def test_a_bad_signature_setting_is_named(page, fake_pets):
+    app = page("classify", fake_pets.url, SERVESCOPE_SIGNATURE='{"class_names": ["cat"], "colour": 1}').run()
+    [error] = texts(app.error)
+    assert error.startswith("SERVESCOPE_SIGNATURE: not a usable signature configuration (")
+
+
+# -- the real pets model -----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_real_photos_on_the_canary_are_evaluated_and_one_photo_shows_its_imagenet_top5(page, pets_server_url,
+                                                                                      shared_images, tmp_path):
+    archive, truth = labelled_zip(shared_images)
+    app = page("classify", pets_server_url).run()
+    app.selectbox(key="classify_target").select_index(1)   # label canary -> version 2
+    upload(app, [("photos.zip", archive, "application/zip")])
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id, timeout=300)
+    assert (run.status, run.version, run.target, run.errors) == ("complete", 2, "label:canary", 1)
+    assert run.labels_at_start == {"stable": 1, "canary": 2}
+    rows = store_of(tmp_path).run_rows(run_id)
+    correct, judged = accuracy_of(rows)
+    assert judged == len(truth) - 1 and metric(app, "Accuracy").value == f"{correct / judged:.1%}"
+    assert correct / judged > 0.5   # the demo model is far better than chance on its own test photos
+
+    photo = sorted((shared_images / "cat").iterdir())[0]
+    upload(app, [(photo.name, photo.read_bytes(), "image/jpeg")])
+    single = press_classify(app)
+    finish(app, tmp_path, single, timeout=120)
+    [preview] = app.image   # the photo itself, large (a stored run has only its 96 px thumbnail)
+    assert preview.value[0] and app.session_state["classify_preview"][0] == single
+    specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    assert any("ImageNet top-5" in spec for spec in specs) and any("Class probabilities" in spec for spec in specs)
