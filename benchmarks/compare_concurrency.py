@@ -1,0 +1,109 @@
+"""Compare's two sides run side by side: the total time of a two-side comparison against each side alone.
+
+    python -m benchmarks.compare_concurrency                   # embedded server with pets, 200 photos
+    python -m benchmarks.compare_concurrency --images 500 --repeats 3 --url http://127.0.0.1:8501
+
+The photos of ../shared/images are cycled to `--images` items. Everything goes through the dashboard's own
+RunManager (a temporary SQLite run store, thumbnails on, batch 16, 2 requests in flight per side, as the
+dashboard runs them):
+  - version 1 alone and version 2 alone (submit_classify), each after one untimed warm-up request;
+  - the comparison of version 1 with version 2 (submit_compare: both sides at once, each with its own warm-up
+    request, which is inside the measured time as the analyst waits for it).
+Times are wall clock from submit until every run has ended. Repeats are interleaved and the median is printed.
+Goal (issue 9): comparison ≤ 1.2 × the slower side alone.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.client_throughput import benchmark_photos, pets_server
+from client import TFServingClient
+from dashboard.runner import RunManager
+from dashboard.store import open_store
+
+FINAL = ("complete", "cancelled", "interrupted", "failed")
+
+
+def wait_final(manager: RunManager, run_ids: list[str], timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(manager.store.get_run(r).status in FINAL and not manager.is_active(r) for r in run_ids):
+            return
+        time.sleep(0.02)
+    raise SystemExit(f"runs {run_ids} did not finish in {timeout:.0f} s")
+
+
+def check_complete(manager: RunManager, run_ids: list[str], total: int) -> None:
+    for run_id in run_ids:
+        run = manager.store.get_run(run_id)
+        if run.status != "complete" or run.done != total or run.errors:
+            raise SystemExit(f"run {run_id} ({run.target}) did not classify every image: {run.outcome()}")
+
+
+def alone(manager: RunManager, url: str, items: list, version: int) -> tuple[float, float]:
+    """(wall s, the run's own elapsed s) for one version, after an untimed warm-up request."""
+    with TFServingClient(url, "pets", timeout=60) as client:
+        client.classify(items[:1], version=version, batch_size=1, concurrency=1)
+    started = time.perf_counter()
+    run_id = manager.submit_classify(url, "pets", items, version=version)
+    wait_final(manager, [run_id])
+    wall = time.perf_counter() - started
+    check_complete(manager, [run_id], len(items))
+    return wall, manager.store.get_run(run_id).elapsed_s
+
+
+def together(manager: RunManager, url: str, items: list) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    comparison = manager.submit_compare(url, "pets", items, [(1, None), (2, None)])
+    run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
+    wait_final(manager, run_ids)
+    wall = time.perf_counter() - started
+    check_complete(manager, run_ids, len(items))
+    return wall, [manager.store.get_run(r).elapsed_s for r in run_ids]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--url", help="a running TF Serving with pets versions 1 and 2 (default: start one)")
+    args = parser.parse_args(argv)
+    photos = [(p.name, p.read_bytes()) for p in benchmark_photos()]
+    items = [(f"{i:04d}-{name}", (lambda data=data: data)) for i, (name, data) in
+             ((i, photos[i % len(photos)]) for i in range(args.images))]
+    print(f"compare_concurrency: {args.images} photos (cycling {len(photos)}), {args.repeats} repeat(s), "
+          f"{os.cpu_count()} CPU(s), {platform.python_version()}; load average {os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as folder, pets_server(args.url) as url:
+        manager = RunManager(open_store(Path(folder) / "runs.db"), max_runs=2)
+        figures: dict[str, list[float]] = {"v1": [], "v2": [], "both": [], "v1 in both": [], "v2 in both": []}
+        for _ in range(args.repeats):
+            for version in (1, 2):
+                wall, _elapsed = alone(manager, url, items, version)
+                figures[f"v{version}"].append(wall)
+            wall, elapsed = together(manager, url, items)
+            figures["both"].append(wall)
+            figures["v1 in both"].append(elapsed[0])
+            figures["v2 in both"].append(elapsed[1])
+        manager.shutdown()
+    median = {name: statistics.median(values) for name, values in figures.items()}
+    slower = max(median["v1"], median["v2"])
+    n = args.images
+    print(f"  version 1 alone        {median['v1']:7.2f} s  ({n / median['v1']:6.1f} images/s)")
+    print(f"  version 2 alone        {median['v2']:7.2f} s  ({n / median['v2']:6.1f} images/s)")
+    print(f"  both, side by side     {median['both']:7.2f} s  (sides' own warm time: version 1 "
+          f"{median['v1 in both']:.2f} s, version 2 {median['v2 in both']:.2f} s)")
+    print(f"  sum of the sides alone {median['v1'] + median['v2']:7.2f} s")
+    ratio = median["both"] / slower
+    print(f"  comparison / slower side alone = {ratio:.2f}x (goal <= 1.2x: {'met' if ratio <= 1.2 else 'NOT met'}); "
+          f"load average now {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
