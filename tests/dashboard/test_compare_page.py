@@ -169,6 +169,31 @@ def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, databas
     assert (cost["images_per_s"] > 0).all()
     warm_ups = [(v, n) for v, n in model.predicts if n == 1]
     assert sorted(v for v, _ in warm_ups) == [1, 1, 2, 2]   # one warm-up per side, one probe per target
+    # What promoting B means: the stable label moved to version 2, after version 2 is loaded beside version 1.
+    codes = [code.value for code in app.code]
+    assert any('key: "stable"\n      value: 2' in code and "versions: 1\n      versions: 2" in code for code in codes)
+    assert [b.proto.label for b in app.get("download_button")] == [
+        "Per-image CSV", "Per-image JSON", "Report (HTML)", "Report (Markdown)"]
+
+
+def test_a_label_that_moves_during_the_run_is_warned(page, two_versions, database):
+    model, server = two_versions
+    real = model.__call__
+
+    def moving(request):
+        answer = real(request)
+        if request.method == "POST" and "/versions/2:" in request.path and model.predicts[-1][1] > 1:
+            model.labels["canary"] = 1   # the operator moves canary back while the comparison runs
+        return answer
+
+    server.handler = moving
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    app.run()
+    assert dict(store.get_run(run_ids[1]).labels_at_end)["canary"] == 1
+    assert ("B (label canary (v2)) pointed at version 2 when the run started and at version 1 when it ended: the "
+            "comparison may mix versions.") in texts(app.warning)
 
 
 def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_every_run(page, two_versions,
