@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from launcher.supervise import dashboard_command
-from tests.dashboard.test_browser import CHROMIUM_ARGS, browser, healthy  # noqa: F401 - browser is a fixture
+from tests.dashboard.test_browser import browser, healthy  # noqa: F401 - browser is a fixture
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
