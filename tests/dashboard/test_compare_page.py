@@ -7,6 +7,7 @@ binomial test as the cross-check of McNemar's p.
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from scipy.stats import binomtest
@@ -88,6 +89,31 @@ def test_a_label_that_moves_during_the_run_is_warned(page, two_versions, databas
     assert dict(store.get_run(run_ids[1]).labels_at_end)["canary"] == 1
     assert ("B (label canary (v2)) pointed at version 2 when the run started and at version 1 when it ended: the "
             "comparison may mix versions.") in texts(app.warning)
+
+
+def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished(page, two_versions, database):
+    model, server = two_versions
+    model.gate = threading.Event()
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    bars = [plain(bar.proto.text) for bar in app.get("progress")]
+    assert [bar.split(":", 1)[0] for bar in bars] == ["label stable", "label canary"]
+    assert all(re.search(r": (queued|running): 0 of 18 image\(s\) classified so far$", bar) for bar in bars), bars
+    app.switch_page("app_pages/history.py").run()
+    app.switch_page("app_pages/compare.py").run()   # back: the session still shows the running comparison
+    assert not app.exception
+    store = open_store(database)
+    comparison = store.get_comparison(comparison_id)
+    run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
+    assert all(store.get_run(r).status in ("queued", "running") for r in run_ids)
+    app.button(key="compare_cancel").click().run()
+    model.gate.set()
+    wait_for(database, comparison_id)
+    app.run()
+    assert not app.exception
+    assert [store.get_run(r).status for r in run_ids] == ["cancelled", "cancelled"]
+    outcomes = [w for w in texts(app.warning) if " cancelled with " in w]
+    assert [o.split(":", 1)[0] for o in outcomes] == ["label stable (v1)", "label canary (v2)"]
 
 
 def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_every_run(page, two_versions,
