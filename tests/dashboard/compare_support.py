@@ -39,12 +39,14 @@ def probabilities(image: bytes, version: int) -> list[float]:
 
 
 class TwoVersions:
-    """pets versions 1 and 2, labels stable -> 1 and canary -> 2; version 2 answers SWAPPED images differently."""
+    """pets versions 1 and 2, labels stable -> 1 and canary -> 2; version 2 answers SWAPPED images differently.
+    Version 3 (served when listed in `versions`) names its third class "bird" instead of "other"."""
 
     def __init__(self) -> None:
         self.labels = {"stable": 1, "canary": 2}
         self.predicts: list[tuple[int, int]] = []   # (version, images) per predict request
         self.gate: threading.Event | None = None      # when set up, batches (not probes) wait for it
+        self.versions = (1, 2)
 
     def __call__(self, request: Request):
         path = request.path
@@ -59,14 +61,15 @@ class TwoVersions:
                 return json_response(fake_metadata(version=2))
             if version := re.search(r"/versions/(\d+)$", path):
                 return json_response(fake_status(int(version[1])))
-            return json_response(fake_status(1, 2))
+            return json_response(fake_status(*self.versions))
         version = int(re.search(r"/versions/(\d+):predict$", path)[1])
         images = [base64.b64decode(i["image_bytes"]["b64"]) for i in json.loads(request.get_data())["instances"]]
         self.predicts.append((version, len(images)))
         if self.gate is not None and len(images) > 1:
             self.gate.wait(timeout=60)
-        return json_response({"predictions": [{"probabilities": probabilities(image, version),
-                                               "classes": ["cat", "dog", "other"]} for image in images]})
+        classes = ["cat", "dog", "bird" if version == 3 else "other"]
+        return json_response({"predictions": [{"probabilities": probabilities(image, version), "classes": classes}
+                                              for image in images]})
 
 
 def labelled_zip() -> bytes:

@@ -200,6 +200,43 @@ def test_the_same_version_twice_is_warned_before_running(page, two_versions, dat
     assert not signatures["differs"].any()
 
 
+def test_different_class_sets_are_aligned_with_a_note_or_refused(page, two_versions, database):
+    model, server = two_versions
+    model.versions = (1, 2, 3)
+    app = open_compare(page, server.url, database)
+    app.multiselect(key="compare_targets").set_value([Target(version=1), Target(version=3)]).run()
+    note = ("version 3: Different class sets: probabilities are compared on the 2 common classes (cat, dog); only A "
+            "has other, only B has bird. Accuracy counts each side's own top class.")
+    assert note in texts(app.info)
+    signatures = frame_with(app, "differs").set_index("name")
+    assert signatures.at["names", "version 3"] == "cat, dog, bird" and signatures.at["names", "differs"]
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    wait_for(database, comparison_id)
+    app.run()
+    assert not app.exception
+    assert "Not enough evidence" in verdict_of(app) or "B is" in verdict_of(app)
+    app.radio(key="compare_classes").set_value("refuse").run()
+    assert texts(app.error) == ["These targets cannot be compared: A and B have different classes (A has cat, dog, "
+                                "other; B has cat, dog, bird)"]
+
+
+def test_a_truth_file_gives_the_ground_truth_that_is_stored(page, two_versions, database):
+    _, server = two_versions
+    app = open_compare(page, server.url, database)
+    archive = zip_bytes({"a.png": png_bytes(RED), "b.png": png_bytes(GREEN)})
+    app.file_uploader(key="compare_uploads").set_value([("plain.zip", archive, "application/zip")]).run()
+    assert "no ground truth found: neither folder nor file names match the classes cat, dog, other" in [
+        plain(c.value) for c in app.caption]
+    truth = b"source,label\nplain.zip/a.png,cat\nplain.zip/b.png,Cats\n"
+    app.file_uploader(key="compare_truth_file").set_value([("truth.csv", truth, "text/csv")]).run()
+    assert "ground truth from the truth file: 1 class, 2 of 2 images" in [plain(c.value) for c in app.caption]
+    app.button(key="compare_run").click().run()
+    store, run_ids = wait_for(database, app.session_state[state.COMPARISON])
+    for run_id in run_ids:
+        assert store.run_rows(run_id)["ground_truth"].tolist() == ["cat", "cat"]
+        assert store.get_run(run_id).truth_summary == "ground truth from the truth file: 1 class, 2 of 2 images"
+
+
 def test_a_model_that_cannot_classify_images_gets_a_clear_message_and_nothing_is_sent(page, fake_server, database):
     """TF Serving's half_plus_two (one float input x of shape [-1, 1]): explained before any image is sent."""
     server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
