@@ -136,6 +136,11 @@ def _as_schema(paired: pd.DataFrame, side: str) -> pd.DataFrame:
                          "correction": None, "error": None}, index=paired.index)
 
 
+def side_frame(paired: pd.DataFrame, side: str) -> pd.DataFrame:
+    """Side "a" or "b" of the paired frame in the schema's names (for dashboard.evaluation and its charts)."""
+    return _as_schema(paired, side)
+
+
 def confusion_difference(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """B's confusion matrix minus A's (true class on rows), on the images both classified with a truth."""
     confusion_a = evaluation.confusion_matrix(_as_schema(paired, "a"), order)

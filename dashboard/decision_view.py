@@ -13,7 +13,7 @@ import streamlit as st
 
 from client import schema
 
-from dashboard import charts
+from dashboard import charts, eval_charts, evaluation
 from dashboard import decision_charts
 from dashboard import decision_tables as tables
 from dashboard.decision import Decision, Verdict, format_p
@@ -155,6 +155,11 @@ def _distributions(d: Decision) -> None:
         st.altair_chart(decision_charts.shift_histogram_chart(tables.shift_histogram(d.paired), basis),
                         width="stretch")
     if d.truth is not None:
+        order = list(d.class_order)
+        for column, side, name in zip(st.columns(2), ("a", "b"), (f"A: {d.a}", f"B: {d.b}")):
+            cells = evaluation.confusion_long(tables.side_frame(d.paired, side), order)
+            column.altair_chart(eval_charts.confusion_heatmap(cells, order).properties(
+                title=f"Confusion matrix, {name}"), width="stretch")
         left, right = st.columns(2)
         left.altair_chart(decision_charts.confusion_difference_chart(
             tables.confusion_difference_cells(d.truth.confusion_difference)), width="stretch")

@@ -6,6 +6,7 @@ binomial test as the cross-check of McNemar's p.
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -64,6 +65,11 @@ def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, databas
     assert (cost["images_per_s"] > 0).all()
     warm_ups = [(v, n) for v, n in model.predicts if n == 1]
     assert sorted(v for v, _ in warm_ups) == [1, 1, 2, 2]   # one warm-up per side, one probe per target
+    # With truth: both confusion matrices (and their difference), titled by side.
+    specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    for side in ("A: label stable (v1)", "B: label canary (v2)"):
+        assert sum(json.dumps(f"Confusion matrix, {side}") in spec for spec in specs) == 1, side
+    assert any(json.dumps("Confusion difference (B − A)")[1:-1] in spec for spec in specs)
     # What promoting B means: the stable label moved to version 2, after version 2 is loaded beside version 1.
     codes = [code.value for code in app.code]
     assert any('key: "stable"\n      value: 2' in code and "versions: 1\n      versions: 2" in code for code in codes)
