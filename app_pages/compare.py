@@ -87,6 +87,10 @@ if (connection := widgets.start_page("Compare versions")) is not None:
         st.stop()
     if (linked := st.query_params.get("comparison")) is not None:
         state.show_comparison(linked)
+    elif (run_link := st.query_params.get("run")) is not None:
+        # A History link names one side's run; the store cannot yet say which comparison holds it.
+        st.info(escape_markdown(f"Run {run_link} is one side of a comparison: open the comparison by its own link "
+                                "(?comparison=<id>, shown above every verdict)."))
     shown = state.shown_comparison()
     overview = widgets.load_overview(connection)
     with st.expander("New comparison", expanded=shown is None):
