@@ -92,6 +92,8 @@ if (connection := widgets.start_page("Compare versions")) is not None:
         st.info(escape_markdown(f"Run {run_link} is one side of a comparison: open the comparison by its own link "
                                 "(?comparison=<id>, shown above every verdict)."))
     shown = state.shown_comparison()
+    if shown is not None and "comparison" not in st.query_params and "run" not in st.query_params:
+        st.query_params["comparison"] = shown   # back from another page: the address is the link again
     overview = widgets.load_overview(connection)
     with st.expander("New comparison", expanded=shown is None):
         compare_form(connection, overview, store, manager)

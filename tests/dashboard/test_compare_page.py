@@ -21,6 +21,7 @@ from tests.dashboard.compare_support import (FINAL, GREEN, RED, TwoVersions, cou
                                              open_compare, paired_counts, plain, start_comparison, texts,
                                              verdict_of, wait_for)
 from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
+from tests.dashboard.test_pages_live import half_plus_two_url  # noqa: F401 - a fixture
 from tests.support import fake_model_handler, half_plus_two_metadata, png_bytes, wait_until
 
 
@@ -108,6 +109,7 @@ def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished
     app.switch_page("app_pages/history.py").run()
     app.switch_page("app_pages/compare.py").run()   # back: the session still shows the running comparison
     assert not app.exception
+    assert app.query_params["comparison"] == comparison_id
     store = open_store(database)
     comparison = store.get_comparison(comparison_id)
     run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
@@ -351,3 +353,15 @@ def test_pets_versions_1_and_2_on_labelled_photos(page, pets_server_url, labelle
     assert metrics["Fixes / regressions"] == f"{counts['fixes']} / {counts['regressions']}"
     cost = frame_with(app, "p95_ms")
     assert cost["errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
+
+
+@pytest.mark.slow
+def test_half_plus_two_on_the_embedded_server_is_explained_before_any_upload(page, half_plus_two_url, database):
+    app = page("compare", half_plus_two_url, model="half_plus_two", SERVESCOPE_DB=database).run()
+    assert not app.exception
+    errors = texts(app.error)
+    assert [e.split(": ", 1)[0] for e in errors] == ["version 1", "latest"]
+    for error in errors:
+        assert error.split(": ", 1)[1].startswith(f"Model 'half_plus_two' at {half_plus_two_url} cannot be used to "
+                                                  "classify images: ") and "'x'" in error
+    assert app.button(key="compare_run").disabled
