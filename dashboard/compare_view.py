@@ -116,6 +116,10 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         _progress(manager, tuple(loaded.run_ids), names, key_prefix)
         return
     _run_summaries(loaded)
+    if empty := [name for name, run in zip(names, loaded.runs) if run.succeeded == 0]:
+        st.info(escape_markdown(f"No verdict: {', '.join(empty)} classified no image, so there is nothing to "
+                                "compare.", limit=None))
+        return
     if len(names) != len(set(names)):
         names = tuple(f"{i + 1}. {name}" for i, name in enumerate(names))
     left, right = st.columns(2)

@@ -122,6 +122,8 @@ def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished
     assert [store.get_run(r).status for r in run_ids] == ["cancelled", "cancelled"]
     outcomes = [w for w in texts(app.warning) if " cancelled with " in w]
     assert [o.split(":", 1)[0] for o in outcomes] == ["label stable (v1)", "label canary (v2)"]
+    assert texts(app.info)[-1] == ("No verdict: label stable (v1), label canary (v2) classified no image, so there "
+                                   "is nothing to compare.")
 
 
 def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_every_run(page, two_versions,
