@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -27,7 +28,7 @@ import time
 import numpy as np
 import requests
 
-from benchmarks.client_throughput import ROOT, benchmark_photos, pets_server
+from benchmarks.client_throughput import ROOT, benchmark_photos, start_server
 from client import TFServingClient
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,12 +65,49 @@ def tutorial(url: str, version: int, blobs: list[bytes], size: int) -> float:
     return len(bodies) / (time.perf_counter() - started)
 
 
-def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> tuple[float, float]:
-    """(images/s with default settings, single-image request p50 in ms)."""
+SERVER_PID: list[int] = []  # the server's process id, when known: its CPU time is read from /proc
+
+
+def server_cpu_seconds() -> float:
+    if not SERVER_PID:
+        return float("nan")
+    with open(f"/proc/{SERVER_PID[0]}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@contextlib.contextmanager
+def cpu_per_image(count: int, into: list[float]):
+    """Append (this process's, the server's) CPU milliseconds per image over the block to `into`: what a
+    busy shared machine cannot blur, unlike wall-clock rates."""
+    own, server = time.process_time(), server_cpu_seconds()
+    yield
+    into += [(time.process_time() - own) / count * 1e3, (server_cpu_seconds() - server) / count * 1e3]
+
+
+@contextlib.contextmanager
+def pets_server(url: str | None, pid: int | None):
+    if url:
+        SERVER_PID[:] = [pid] if pid else []
+        yield url
+        return
+    proc, started_url = start_server()
+    SERVER_PID[:] = [proc.pid]
+    try:
+        yield started_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> tuple[float, float, list[float]]:
+    """(images/s with default settings, single-image request p50 in ms, [client, server] CPU ms per image)."""
+    cpu: list[float] = []
     with TFServingClient(url, "pets", timeout=120) as tfs:
         tfs.classify(images[:BATCH], version=version)  # warm: metadata, connections
         started = time.perf_counter()
-        results = tfs.classify(images, version=version)
+        with cpu_per_image(len(images), cpu):
+            results = tfs.classify(images, version=version)
         rate = len(images) / (time.perf_counter() - started)
         failed = [r for r in results if not r.ok]
         if failed:
@@ -79,11 +117,11 @@ def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> t
             started = time.perf_counter()
             tfs.classify([(name, data)], version=version, batch_size=1, concurrency=1)
             singles.append(time.perf_counter() - started)
-    return rate, p50(singles)
+    return rate, p50(singles), cpu
 
 
-def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> float:
-    """Images/s for prebuilt 16-image bodies over 2 connections (the client's batching, without its Pillow check,
+def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> tuple[float, list[float]]:
+    """(images/s, [client, server] CPU ms per image) for prebuilt 16-image bodies over 2 connections (the client's batching, without its Pillow check,
     base64 and JSON work): what the server itself sustains."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -97,10 +135,12 @@ def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> float:
                                  timeout=120).raise_for_status()
 
     send(0)
-    with ThreadPoolExecutor(2) as pool:
+    cpu: list[float] = []
+    with ThreadPoolExecutor(2) as pool, cpu_per_image(len(blobs), cpu):
         started = time.perf_counter()
         list(pool.map(send, range(2)))
-    return len(blobs) / (time.perf_counter() - started)
+        rate = len(blobs) / (time.perf_counter() - started)
+    return rate, cpu
 
 
 def raw_rest_p50(url: str, version: int, blobs: list[bytes]) -> float:
@@ -118,7 +158,7 @@ def raw_rest_p50(url: str, version: int, blobs: list[bytes]) -> float:
 
 def in_process_runner(version: int, blobs: list[bytes]):
     """Load the SavedModel once; the returned call measures (images/s with one caller, images/s with two
-    callers, single-image p50 ms) on batches of 16."""
+    callers, single-image p50 ms, CPU ms per image with one caller) on batches of 16."""
     from concurrent.futures import ThreadPoolExecutor
 
     import tensorflow as tf
@@ -128,11 +168,12 @@ def in_process_runner(version: int, blobs: list[bytes]):
     serve(image_bytes=tf.constant(blobs[:1]))
     batches = [blobs[start:start + BATCH] for start in range(0, len(blobs), BATCH)]
 
-    def measure() -> tuple[float, float, float]:
-        started = time.perf_counter()
+    def measure() -> tuple[float, float, float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
             serve(image_bytes=tf.constant(batch))
         rate = len(blobs) / (time.perf_counter() - started)
+        cpu_ms = (time.process_time() - cpu) / len(blobs) * 1e3
         with ThreadPoolExecutor(2) as pool:  # the client's default concurrency, same batches
             started = time.perf_counter()
             list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
@@ -142,7 +183,7 @@ def in_process_runner(version: int, blobs: list[bytes]):
             started = time.perf_counter()
             serve(image_bytes=tf.constant([blob]))
             singles.append(time.perf_counter() - started)
-        return rate, rate_two, p50(singles)
+        return rate, rate_two, p50(singles), cpu_ms
     return measure
 
 
@@ -193,6 +234,7 @@ def first_request_ms(warmup: bool, version: int, blob: bytes) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--server-pid", type=int, help="with --url: its process id, to read its CPU time")
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--tutorial-images", type=int, default=30, help="the float-JSON way is slow: fewer images")
     parser.add_argument("--skip-first-request", action="store_true", help="skip the warmup before/after figures")
@@ -211,7 +253,7 @@ def main() -> None:
     print(f"load average before: {load_average()}")
     samples: dict[int, list[tuple[float, ...]]] = {version: [] for version in VERSIONS}
     tutorial_rates = {}
-    with pets_server(args.url) as url:
+    with pets_server(args.url, args.server_pid) as url:
         in_process = {version: in_process_runner(version, blobs) for version in VERSIONS}
         if not args.skip_tutorial:
             for version in VERSIONS:
@@ -219,10 +261,11 @@ def main() -> None:
                                                    VERSION_SIZES[version])
         for _ in range(args.repeats):  # interleaved, so a busy minute on the machine hits every column alike
             for version in VERSIONS:
-                client_rate, client_p50 = through_client(url, version, images)
-                raw_rate, raw_p50 = raw_rest_rate(url, version, blobs), raw_rest_p50(url, version, blobs)
-                one, two, local_p50 = in_process[version]()
-                samples[version].append((client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50))
+                client_rate, client_p50, client_cpu = through_client(url, version, images)
+                (raw_rate, raw_cpu), raw_p50 = raw_rest_rate(url, version, blobs), raw_rest_p50(url, version, blobs)
+                one, two, local_p50, local_cpu = in_process[version]()
+                samples[version].append((client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50,
+                                         *client_cpu, *raw_cpu, local_cpu))
     print(f"load average after: {load_average()}")
     print(f"medians of {args.repeats} interleaved repeats (all samples in brackets)")
     print("img/s: tutorial (float JSON, 1 per request) | client defaults | raw REST (prebuilt 16-image bodies, 2 "
@@ -230,7 +273,9 @@ def main() -> None:
     print("1-image p50: client | raw REST (prebuilt body) | in-process")
     for version in VERSIONS:
         columns = list(zip(*samples[version]))
-        client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50 = map(statistics.median, columns)
+        (client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50, client_own_cpu, client_server_cpu,
+         raw_own_cpu, raw_server_cpu, local_cpu) = map(statistics.median, columns)
+        columns = columns[:7]
         best = max(one, two)
         tutorial_text = f"{tutorial_rates[version]:.1f}" if version in tutorial_rates else "-"
         print(f"v{version}: img/s {tutorial_text} | {client_rate:.1f} | {raw_rate:.1f} | {one:.1f} / {two:.1f} | "
@@ -241,6 +286,12 @@ def main() -> None:
             f"{name} [{', '.join(f'{value:.1f}' for value in column)}]" for name, column in zip(
                 ("client", "raw", "in-process 1", "in-process 2", "client p50", "raw p50", "in-process p50"),
                 columns)) + f"; client/best in-process per repeat [{', '.join(f'{r:.2f}' for r in ratios)}]")
+        client_cpu, raw_cpu = client_own_cpu + client_server_cpu, raw_own_cpu + raw_server_cpu
+        print(f"    CPU ms per image: client {client_own_cpu:.2f} + its server {client_server_cpu:.2f} = "
+              f"{client_cpu:.2f} | raw REST {raw_own_cpu:.2f} + server {raw_server_cpu:.2f} = {raw_cpu:.2f} | "
+              f"in-process {local_cpu:.2f};  in-process/client {local_cpu / client_cpu:.2f}x, "
+              f"in-process/raw REST {local_cpu / raw_cpu:.2f}x (the rate ratio a CPU-bound idle machine would "
+              "show)", flush=True)
     if args.skip_breakdown:
         return
     print("where one request's time goes:")

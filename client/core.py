@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
+from itertools import chain
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
@@ -249,7 +250,8 @@ class TFServingClient:
              labels: Sequence[str] | None = None) -> tuple[int | None, ClassifyPlan]:
         """Resolve the target and read its signature: (version, plan).
 
-        The server's metadata decides. Only when the server does not serve TF Serving's status/metadata
+        The server's metadata decides; a version's signature, once read, is kept (a served version never
+        changes), so planning for an explicit version asks the server nothing the second time. Only when the server does not serve TF Serving's status/metadata
         API (an answer that is not TF Serving's: a plain 404, 405, 501, or non-JSON) is the client's
         `signature=SignatureConfig(...)` used; the version is then the one asked for, or None (unknown:
         the server picks the latest, or the label's). Raises SignatureError when neither is available.
@@ -257,8 +259,6 @@ class TFServingClient:
         labels = check_class_names("labels", labels) if labels else self.labels
         try:
             resolved = self.resolve_version(version=version, label=label)
-            if version is not None and resolved in self._metadata_cache:
-                self.status(version=resolved)  # the cached signature is only good while the version is served
             metadata = self.metadata(version=resolved)
         except TFServingError as exc:
             if not _api_missing(exc):
@@ -302,8 +302,10 @@ class TFServingClient:
         concurrency images are in memory. `on_progress(result, done)` runs on the caller's thread
         (safe for UI code) as each result is yielded.
 
-        Raised, before anything is sent (the first `next()`): InvalidArgumentError (a bad argument),
-        ModelNotFoundError / VersionNotAvailableError (unknown model, version or label),
+        Raised before any result is yielded (the first `next()`): InvalidArgumentError (a bad argument),
+        ModelNotFoundError / VersionNotAvailableError (unknown model, version or label; for a version whose
+        signature this client has already read, found by the first predict's 404 and confirmed by reading
+        its metadata again, rather than by a status request before every run),
         SignatureError (no such signature, one that cannot classify images, or none readable),
         ServerUnavailableError / RequestTimeoutError / UnexpectedAnswerError (status or metadata failed).
         Once sending has started nothing is raised: every input gets a result. A failed request
@@ -319,33 +321,48 @@ class TFServingClient:
                                        "must be an iterable of inputs (e.g. a list of paths), not one input")
         if on_progress is not None and not callable(on_progress):
             raise InvalidArgumentError("on_progress", type(on_progress).__name__, "must be callable")
+        known = set(self._metadata_cache)
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
+        # Planned from the kept signature without asking the server: the first answer confirms the version.
+        unconfirmed = version is not None and resolved in known
         path = model_path(self.model, version=resolved, label=None if resolved is not None else label) + ":predict"
         state = RunState(self.model, resolved)
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self._parsed("POST", path, lambda answer: PredictResponse.from_json(answer).per_instance(
-                plan.output_names), predict_body(instances=instances, signature_name=plan.signature_name))
+                plan.output_names), plan.request_body(instances))
 
         done = 0
 
-        def finish(future: Future[list[ClassificationResult]]) -> Iterator[ClassificationResult]:
+        def finish(results: list[ClassificationResult]) -> Iterator[ClassificationResult]:
             nonlocal done
-            for result in future.result():
+            if done == 0 and unconfirmed and state.gone is not None and not state.answered:
+                # Gone since the signature was kept (e.g. unloaded between runs): ask the server again, once,
+                # so this raises before anything is yielded, as when the status is read first.
+                self._metadata_cache.pop(resolved, None)
+                self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
+            for result in results:
                 done += 1
                 if on_progress is not None:
                     on_progress(result, done)
                 yield result
 
+        chunks = batches(images, batch_size)
+        first = next(chunks, None)
+        second = next(chunks, None) if first is not None and concurrency > 1 else None
+        if second is None:  # one batch, or one at a time: no worker threads to start and hand over to
+            for batch in chain([first] if first is not None else [], chunks):
+                yield from finish(run_batch(batch, plan, send, state))
+            return
         window: deque[Future[list[ClassificationResult]]] = deque()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="tfs-classify")
         try:
-            for batch in batches(images, batch_size):
+            for batch in chain([first, second], chunks):
                 window.append(pool.submit(run_batch, batch, plan, send, state))
                 if len(window) >= concurrency:  # bounded: at most `concurrency` batches in flight
-                    yield from finish(window.popleft())
+                    yield from finish(window.popleft().result())
             while window:
-                yield from finish(window.popleft())
+                yield from finish(window.popleft().result())
         finally:
             for future in window:
                 future.cancel()

@@ -6,6 +6,7 @@ probabilities, where the label names come from) so each batch only encodes and d
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
@@ -14,7 +15,7 @@ import numpy as np
 
 from client.images import MAX_SIDE, ImageScaling, encode_for_wire, pixels_for_model
 from client.errors import InvalidArgumentError, SignatureError
-from client.protocol import SignatureSpec, TensorSpec
+from client.protocol import SignatureSpec, TensorSpec, predict_body
 
 __all__ = ["ClassifyPlan", "Prediction", "SignatureConfig", "check_class_names"]
 
@@ -201,6 +202,20 @@ class ClassifyPlan:
         pixels = pixels_for_model(source, data, height=height, width=width, scaling=self.scaling,
                                   max_side=self.max_side)
         return {self.input_name: np.round(pixels, _PIXEL_DECIMALS)}
+
+    def request_body(self, instances: list[dict[str, Any]]) -> bytes:
+        """The predict body for instances made by instance(), the same bytes protocol.predict_body writes.
+
+        Encoded images are written straight into the JSON as {"b64": "..."}: base64 text needs no
+        escaping, so the megabytes of a batch are not run through the JSON encoder (a third of the
+        client's time per image)."""
+        if self.pixel_size is not None or not instances or not self.signature_name:
+            return predict_body(instances=instances, signature_name=self.signature_name)
+        key = json.dumps(self.input_name).encode()
+        return b"".join((b'{"instances":[{', key, b':{"b64":"',
+                         (b'"}},{' + key + b':{"b64":"').join(
+                             base64.b64encode(instance[self.input_name]) for instance in instances),
+                         b'"}}],"signature_name":', json.dumps(self.signature_name).encode(), b"}"))
 
     def read(self, row: Mapping[str, Any]) -> Prediction:
         """Turn one instance's outputs into a label, probabilities by label, and extras.

@@ -113,14 +113,46 @@ def test_a_server_that_dies_mid_run_gives_every_input_a_row(fake_server):
         assert "cannot reach the server" in result.error
 
 
-def test_a_version_gone_between_runs_raises_before_sending_despite_the_cached_signature(fake_server):
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_version_gone_between_runs_raises_before_any_result_despite_the_cached_signature(fake_server,
+                                                                                           concurrency):
+    """The kept signature is not re-checked before each run (that cost a request per classify call): the first
+    predict's 404 is, by asking for the metadata again, so the run still raises before yielding anything."""
     gone = json_response({"error": "Could not find version 2 of model pets"}, 404)
     server = fake_server(disappearing(1, gone))
+    progress = []
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
-        assert all(r.ok for r in tfs.classify(images(3), version=2))  # one predict: the signature is cached
+        assert all(r.ok for r in tfs.classify(images(3), version=2))  # one predict: the signature is kept
         server.calls.clear()
         server.handler = lambda request: gone  # unloaded between the runs
         with pytest.raises(VersionNotAvailableError) as caught:
+            tfs.classify(images(40), version=2, batch_size=16, concurrency=concurrency,
+                         on_progress=lambda result, done: progress.append(done))
+        assert caught.value.error == "Could not find version 2 of model pets"
+        assert progress == []
+        predicts = [("POST", "/v1/models/pets/versions/2:predict")] * (server.calls.count(
+            ("POST", "/v1/models/pets/versions/2:predict")))
+        assert 1 <= len(predicts) <= concurrency  # the batches in flight when the first 404 came; then none
+        assert server.calls == predicts + [("GET", "/v1/models/pets/versions/2/metadata")]
+        server.calls.clear()
+        with pytest.raises(VersionNotAvailableError):  # the signature is forgotten: asked before sending
             tfs.classify(images(3), version=2)
-    assert caught.value.error == "Could not find version 2 of model pets"
-    assert server.calls == [("GET", "/v1/models/pets/versions/2")]
+    assert server.calls == [("GET", "/v1/models/pets/versions/2/metadata")]
+
+
+def test_a_404_answered_while_the_metadata_says_the_version_is_served_costs_rows_not_an_exception(fake_server):
+    """The version flickers (a predict 404 while its metadata still answers): the same rows as a version that
+    goes mid-run, and the run is not restarted."""
+    gone = json_response({"error": "Servable not found for request: Specific(pets, 2)"}, 404)
+    base = fake_model_handler(version=2)
+    server = fake_server(base)
+    with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
+        assert all(r.ok for r in tfs.classify(images(3), version=2))
+        server.handler = lambda request: gone if request.method == "POST" else base(request)
+        server.calls.clear()
+        results = tfs.classify(images(3), version=2)
+    assert [(r.ok, r.error_type) for r in results] == [(False, "VersionNotAvailableError")] * 3
+    assert results[0].error == ("cat-0.png: not classified: version 2 of model 'pets' is no longer available; "
+                                "the server said: Servable not found for request: Specific(pets, 2)")
+    assert server.calls == [("POST", "/v1/models/pets/versions/2:predict"),
+                            ("GET", "/v1/models/pets/versions/2/metadata")]
