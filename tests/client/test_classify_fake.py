@@ -94,6 +94,31 @@ def test_on_progress_runs_on_the_calling_thread_once_per_input(fake_server):
     assert {t for _, _, t in seen} == {threading.current_thread().name}
 
 
+@pytest.mark.parametrize("count, batch_size, concurrency, workers", [
+    (5, 16, 2, False),  # one batch: nothing to overlap, no thread to start and hand over to
+    (40, 4, 1, False),  # one batch at a time
+    (40, 4, 2, True),   # batches overlap in worker threads
+])
+def test_images_are_read_in_worker_threads_only_when_batches_overlap(fake_server, count, batch_size, concurrency,
+                                                                     workers):
+    server = fake_server(fake_model_handler())
+    readers = []
+
+    def load():
+        readers.append(threading.current_thread().name)
+        return png_bytes(COLOURS["cat"])
+
+    with TFServingClient(server.url, "pets", timeout=5) as tfs:
+        results = tfs.classify([(f"{i}.png", load) for i in range(count)], batch_size=batch_size,
+                               concurrency=concurrency)
+    assert [r.source for r in results if r.ok] == [f"{i}.png" for i in range(count)]
+    assert len(readers) == count
+    if workers:
+        assert all(name.startswith("tfs-classify") for name in readers)
+    else:
+        assert set(readers) == {threading.current_thread().name}
+
+
 def test_inputs_are_read_lazily_within_the_window(fake_server):
     """At most batch_size x concurrency images are read ahead of what the caller consumed."""
     server = fake_server(fake_model_handler())
