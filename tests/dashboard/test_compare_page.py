@@ -247,6 +247,23 @@ def test_a_truth_file_gives_the_ground_truth_that_is_stored(page, two_versions, 
         assert store.get_run(run_id).truth_summary == "ground truth from the truth file: 1 class, 2 of 2 images"
 
 
+def test_file_names_reach_the_page_as_plain_text(page, two_versions, database):
+    from tests.dashboard.test_pages import assert_plain, markdown_bodies
+    _, server = two_versions
+    folder = "x![b](javascript:alert(1)) **bold** <img src=x onerror=alert(1)>"  # a truth value matching no class
+    app = open_compare(page, server.url, database)
+    app.file_uploader(key="compare_uploads").set_value([("z.zip", zip_bytes(
+        {f"{folder}/pic.png": png_bytes(GREEN), "dog/ok.png": png_bytes(GREEN)}), "application/zip")]).run()
+    assert any(folder in plain(body) for body in markdown_bodies(app))   # shown, in the truth summary
+    app.button(key="compare_run").click().run()
+    wait_for(database, app.session_state[state.COMPARISON])
+    app.run()
+    app.selectbox(key="compare_0_flip_cell").set_value("dog → dog (2)").run()
+    assert not app.exception
+    assert f"z.zip/{folder}/pic.png" in frame_with(app, "js_distance")["source"].tolist()
+    assert_plain(markdown_bodies(app))
+
+
 def test_a_model_that_cannot_classify_images_gets_a_clear_message_and_nothing_is_sent(page, fake_server, database):
     """TF Serving's half_plus_two (one float input x of shape [-1, 1]): explained before any image is sent."""
     server = fake_server(fake_model_handler(metadata=half_plus_two_metadata))
