@@ -14,5 +14,5 @@ page = st.navigation({
     "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
 })
 widgets.server_sidebar()
-runs_view.active_runs_sidebar()  # this session's running runs, on every page
+runs_view.active_runs_sidebar(page)  # this session's running runs, on every page
 page.run()

@@ -59,9 +59,13 @@ def run_progress(run_id: str, key_prefix: str) -> None:
         st.text("Cancelling: the results that arrived are kept.")
 
 
-def active_runs_sidebar() -> None:
-    """This session's queued and running runs, in the sidebar of every page (nothing when there are none)."""
+def active_runs_sidebar(page: object | None = None) -> None:
+    """This session's queued and running runs, in the sidebar of every page (nothing when there are none). On the
+    Classify page (`page`, from st.navigation) the run it shows is left out: its own progress is on the page, and
+    each fragment rerun ends with Streamlit's full garbage collection (runner.postScriptGC), ~0.1 s of the GIL."""
     started = state.session_runs()
+    if getattr(page, "url_path", None) == "classify":
+        started = [run_id for run_id in started if run_id != state.current_run("classify")]
     if not started:
         return
     try:

@@ -1,0 +1,216 @@
+"""The dashboard's overhead over the client: one 1,000-image ZIP classified in the browser and by the CLI.
+
+    python -m benchmarks.dashboard_classify                 # starts the embedded server and the dashboard
+    python -m benchmarks.dashboard_classify --images 500 --repeats 2
+
+The ZIP is made at run time in a temporary folder by cycling the photos in ../shared/images under distinct
+names (cat/0001-<photo>.jpg, ...), so the dashboard also finds the ground truth in the folder names. Headless
+Chromium (Playwright) opens the Classify page of `streamlit run`, uploads the ZIP, and the time runs from
+pressing Classify until the finished run's evaluation and results are on screen (the Accuracy metric and the
+download button). The CLI's time is `python -m client classify ZIP --label stable --out FILE.csv` (process start
+included, as an analyst would run it). Prints both, and the ratio (goal: at most 1.3).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PHOTOS = ROOT.parent / "shared" / "images"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(ready, what: str, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def make_zip(folder: Path, count: int) -> Path:
+    """`count` photos cycled from ../shared/images, each under a distinct name in its class folder."""
+    photos = sorted(p for p in PHOTOS.glob("*/*") if p.is_file() and p.parent.name in ("cat", "dog", "other"))
+    if not photos:
+        raise SystemExit(f"no photos in {PHOTOS}")
+    path = folder / f"photos-{count}.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for index in range(count):
+            photo = photos[index % len(photos)]
+            archive.writestr(f"{photo.parent.name}/{index:04d}-{photo.name}", photo.read_bytes())
+    return path
+
+
+@contextlib.contextmanager
+def model_server() -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}",
+                             f"--model_config_file={ROOT / 'pets' / 'models.config'}"], cwd=ROOT,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"the model server exited with {proc.returncode}")
+        try:
+            status = requests.get(f"{url}/v1/models/pets", timeout=2).json()
+        except (requests.RequestException, ValueError):
+            return False
+        return sum(v.get("state") == "AVAILABLE" for v in status.get("model_version_status", [])) >= 2
+    try:
+        wait_for(ready, f"the model server at {url}")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def dashboard(server_url: str, database: Path,
+              options: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run` as `make run` starts it (plus `options`), on a free port, with its own run store."""
+    from launcher.supervise import dashboard_command
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, TF_SERVING_URL=server_url, SERVESCOPE_MODEL="pets", SERVESCOPE_DB=str(database))
+    proc = subprocess.Popen([*dashboard_command(port), *options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise SystemExit(f"streamlit exited with {proc.returncode}")
+        try:
+            return requests.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    try:
+        wait_for(ready, f"the dashboard at {url}", timeout=90)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def upload_and_press(page, dashboard_url: str, archive: Path) -> float:
+    """Open Classify, upload the ZIP, wait for the ground truth statement, press Classify; the press time."""
+    from playwright.sync_api import expect
+    page.goto(f"{dashboard_url}/classify")
+    expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible()
+    page.locator('input[type="file"]').first.set_input_files(str(archive))
+    expect(page.get_by_text("ground truth from folder names", exact=False)).to_be_visible()
+    button = page.get_by_role("button", name="Classify", exact=True)
+    expect(button).to_be_enabled()
+    started = time.perf_counter()
+    button.click()
+    return started
+
+
+def wait_for_results(page, timeout_ms: float = 600_000) -> float:
+    """Wait for the Accuracy metric, then for the download button below the results table; returns when the
+    metric appeared (time.time())."""
+    from playwright.sync_api import expect
+    expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy").first).to_be_visible(timeout=timeout_ms)
+    metric_at = time.time()
+    expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible(timeout=timeout_ms)
+    return metric_at
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_dashboard(dashboard_url: str, archive: Path, database: Path, pid: int) -> float:
+    """Seconds from pressing Classify to the results; prints where they went (run start, the run itself in its
+    worker, and drawing the finished run)."""
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.store import open_store
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+        page.set_default_timeout(600_000)
+        started = upload_and_press(page, dashboard_url, archive)
+        pressed_at, cpu_before = time.time(), cpu_seconds(pid)
+        metric_at = wait_for_results(page)
+        elapsed = time.perf_counter() - started
+        shown_at, cpu_used = time.time(), cpu_seconds(pid) - cpu_before
+        browser.close()
+    store = open_store(database)
+    run = store.list_runs(limit=1)[0].run
+    store.close()
+    created, finished = run.created_at.timestamp(), run.finished_at.timestamp()
+    print(f"    press -> run stored {created - pressed_at:.1f} s; run in its worker {finished - created:.1f} s "
+          f"(classifying {run.elapsed_s:.1f} s); finished -> Accuracy shown {metric_at - finished:.1f} s -> "
+          f"table and downloads shown {shown_at - metric_at:.1f} s; the dashboard "
+          f"process used {cpu_used:.1f} s of CPU meanwhile", flush=True)
+    return elapsed
+
+
+def time_cli(server_url: str, archive: Path, out: Path) -> float:
+    out.unlink(missing_ok=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "client", "classify", str(archive), "--url", server_url, "--model", "pets",
+                    "--label", "stable", "--truth", "folders", "--out", str(out), "--no-progress"], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each, interleaved; medians printed")
+    parser.add_argument("--streamlit-option", action="append", default=[], metavar="--section.name=value",
+                        help="added to `streamlit run`, e.g. --server.fileWatcherType=none")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="servescope-bench-") as tmp:
+        folder = Path(tmp)
+        archive = make_zip(folder, args.images)
+        print(f"{args.images} images, {archive.stat().st_size / 1e6:.1f} MB ZIP; load average "
+              f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+        options = tuple(args.streamlit_option)
+        with model_server() as server_url, dashboard(server_url, folder / "runs.db", options) as (dashboard_url,
+                                                                                                 process):
+            time_cli(server_url, make_zip(folder, 32), folder / "warm.csv")   # the model's first requests
+            cli_times, dashboard_times = [], []
+            for repeat in range(args.repeats):
+                cli_times.append(time_cli(server_url, archive, folder / "cli.csv"))
+                dashboard_times.append(time_dashboard(dashboard_url, archive, folder / "runs.db", process.pid))
+                print(f"  repeat {repeat + 1}: CLI {cli_times[-1]:.1f} s, dashboard {dashboard_times[-1]:.1f} s",
+                      flush=True)
+    cli, board = statistics.median(cli_times), statistics.median(dashboard_times)
+    print(f"CLI (python -m client classify, label stable): {cli:.1f} s")
+    print(f"dashboard (press Classify -> evaluation and results shown): {board:.1f} s")
+    print(f"ratio dashboard / CLI: {board / cli:.2f} (goal <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
