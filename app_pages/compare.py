@@ -43,6 +43,8 @@ def start(connection, manager, items, skipped, targets, baseline, truth, summary
 def compare_form(connection, overview, store, manager) -> None:
     requested = state.compare_request()
     source_run = store.get_run(requested) if requested else None
+    if requested and source_run is None:
+        state.clear_compare_request()   # the run was deleted meanwhile: an upload it is
     if source_run is not None:
         st.info(escape_markdown(f"Comparing the {source_run.total} image(s) of run {source_run.id} "
                                 f"({source_run.target}) with other targets: no new upload needed."))

@@ -194,6 +194,9 @@ def test_three_targets_each_against_the_chosen_baseline(page, two_versions, data
     assert sentences[1].startswith("No detectable difference: +0.0 points")  # version 2 is canary's version
     assert ("A (label canary (v2)) and B (version 2) were both answered by version 2: any difference between them "
             "is noise, not a change of model.") in texts(app.warning)
+    # Another baseline chosen on the stored comparison: each other target against version 2.
+    app.selectbox(key=f"compare_baseline_{comparison_id}").set_value(2).run()
+    assert [plain(t.label) for t in app.tabs] == ["B: label canary (v2)", "B: label stable (v1)"]
 
 
 def test_the_same_version_twice_is_warned_before_running(page, two_versions, database):
@@ -224,7 +227,7 @@ def test_different_class_sets_are_aligned_with_a_note_or_refused(page, two_versi
     app.run()
     assert not app.exception
     assert "Not enough evidence" in verdict_of(app) or "B is" in verdict_of(app)
-    app.radio(key="compare_classes").set_value("refuse").run()
+    app.radio(key=f"compare_classes_{comparison_id}").set_value("refuse").run()
     assert texts(app.error) == ["These targets cannot be compared: A and B have different classes (A has cat, dog, "
                                 "other; B has cat, dog, bird)"]
 
