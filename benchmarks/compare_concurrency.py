@@ -22,16 +22,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import multiprocessing
 import os
 import platform
 import re
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from benchmarks.client_throughput import benchmark_photos, pets_server
-from tests.support import FakeServer, fake_metadata, fake_status, json_response
+from tests.support import (FakeServer, fake_metadata, fake_status, free_port, json_response,
+                           models_available, wait_until)
 from client import TFServingClient
 from dashboard.runner import RunManager
 from dashboard.store import open_store
@@ -39,7 +42,7 @@ from dashboard.store import open_store
 FINAL = ("complete", "cancelled", "interrupted", "failed")
 
 
-def simulated_server(delay_s: float) -> FakeServer:
+def _serve_stand_in(port: int, delay_s: float) -> None:
     """pets versions 1 and 2 that answer every predict after `delay_s`, without looking at the images."""
     def handle(request):
         if request.method == "GET":
@@ -52,9 +55,8 @@ def simulated_server(delay_s: float) -> FakeServer:
         return json_response({"predictions": [{"probabilities": [0.6, 0.3, 0.1], "classes": ["cat", "dog", "other"]}
                                               ] * count})
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = FakeServer(handle)
-    server.start()
-    return server
+    FakeServer(handle, port=port).start()
+    threading.Event().wait()
 
 
 @contextlib.contextmanager
@@ -63,11 +65,18 @@ def model_server(url: str | None, simulated_ms: float | None):
         with pets_server(url) as started:
             yield started
         return
-    server = simulated_server(simulated_ms / 1000)
+    # Its own process, so reading the request bodies does not take the dashboard's interpreter lock.
+    port = free_port()
+    process = multiprocessing.get_context("fork").Process(target=_serve_stand_in, args=(port, simulated_ms / 1000),
+                                                          daemon=True)
+    process.start()
+    started = f"http://127.0.0.1:{port}"
     try:
-        yield server.url
+        wait_until(lambda: models_available(started, {"pets": 2}), timeout=30, what="the stand-in server")
+        yield started
     finally:
-        server.stop()
+        process.terminate()
+        process.join()
 
 
 def wait_final(manager: RunManager, run_ids: list[str], timeout: float = 900) -> None:
