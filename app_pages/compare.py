@@ -75,7 +75,7 @@ def compare_form(connection, overview, store, manager) -> None:
             raise NothingToClassify("compare", skipped)
         start(connection, manager, items, skipped, targets, baseline, truth, summary)
     except (ItemsUnavailable, NothingToClassify, StoreError) as exc:
-        widgets.show_error(exc)
+        widgets.show_error(str(exc).replace(store.url, "the run store"))   # no database paths on screen
         return
     state.clear_compare_request()
 
