@@ -82,7 +82,7 @@ def test_a_free_text_url_only_when_the_operator_allows_it(page, fake_pets, fake_
     app.sidebar.text_input(key=state.CUSTOM_URL).input(f"{other.url}/secret.txt?").run()
     assert not app.exception and len(other.calls) == calls_before
     [error] = texts(app.error)
-    assert error.startswith(f"TF Serving URL: '{other.url}/secret.txt?': give the server's base URL only")
+    assert error.startswith(f"TF Serving URL: '{other.url}/secret.txt?' must not contain '?' or '#'")
 
 
 GARBAGE = ["a,,b , ../x", "../../etc/passwd", "", " ", "x" * 5000, "naïve/ünïcode", "a b", "<script>alert(1)</script>",
