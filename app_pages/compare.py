@@ -90,9 +90,14 @@ if (connection := widgets.start_page("Compare versions")) is not None:
     if (linked := st.query_params.get("comparison")) is not None:
         state.show_comparison(linked)
     elif (run_link := st.query_params.get("run")) is not None:
-        # A History link names one side's run; the store cannot yet say which comparison holds it.
-        st.info(escape_markdown(f"Run {run_link} is one side of a comparison: open the comparison by its own link "
-                                "(?comparison=<id>, shown above every verdict)."))
+        # A History link names one side's run: open the (newest) comparison that holds it.
+        holding = store.comparisons_of_run(run_link)
+        if holding:
+            state.show_comparison(holding[0].id)
+            del st.query_params["run"]
+            st.query_params["comparison"] = holding[0].id
+        else:
+            st.info(escape_markdown(f"Run {run_link} belongs to no stored comparison."))
     shown = state.shown_comparison()
     if shown is not None and "comparison" not in st.query_params and "run" not in st.query_params:
         st.query_params["comparison"] = shown   # back from another page: the address is the link again

@@ -130,6 +130,14 @@ class QueriesMixin:
         return Comparison(id=head["id"], created_at=utc(head["created_at"]), session_id=head["session_id"],
                           baseline_run_id=head["baseline_run_id"], other_run_ids=tuple(members[1:]))
 
+    def comparisons_of_run(self, run_id: str) -> list[Comparison]:
+        """The comparisons that hold this run (a History link names one side's run), newest first."""
+        with self._read(f"find the comparisons of run {run_id}") as conn:
+            ids = list(conn.execute(
+                select(comparisons.c.id).join(comparison_runs, comparison_runs.c.comparison_id == comparisons.c.id)
+                .where(comparison_runs.c.run_id == run_id).order_by(comparisons.c.created_at.desc())).scalars())
+        return [found for comparison_id in ids if (found := self.get_comparison(comparison_id)) is not None]
+
     # -- what the server did --------------------------------------------------------------------------
     def record_observation(self, observation: Observation) -> bool:
         """Store it if it changes what was last seen for that version (or label); returns whether it did."""

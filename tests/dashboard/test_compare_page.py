@@ -170,6 +170,17 @@ def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, d
     assert verdict_of(again) == first
     assert any(f"?comparison={comparison_id}" in code.value for code in again.code)
 
+    # History links one side's run: the comparison that holds it opens.
+    from dashboard.store import open_store
+    side_run = open_store(database).get_comparison(comparison_id).other_run_ids[0]
+    by_run = page("compare", server.url, SERVESCOPE_DB=database)
+    by_run.query_params["run"] = side_run
+    by_run.run()
+    assert not by_run.exception
+    assert verdict_of(by_run) == first
+    linked = by_run.query_params["comparison"]  # AppTest keeps a query parameter as a list of its values
+    assert (linked if isinstance(linked, str) else linked[0]) == comparison_id
+
     missing = page("compare", server.url, SERVESCOPE_DB=database)
     missing.query_params["comparison"] = "0123456789ab"
     missing.run()

@@ -363,3 +363,14 @@ def test_a_database_from_a_newer_app_is_refused(tmp_path):
         conn.execute("INSERT INTO schema_version VALUES (99, '2030-01-01 00:00:00')")
     with pytest.raises(StoreError, match="schema version 99, newer than this app's 2"):
         open_store(path)
+
+
+def test_comparisons_of_a_run_newest_first(store):
+    a = new_run(store, kind="compare")
+    b = new_run(store, kind="compare", target="label:canary")
+    c = new_run(store, kind="compare", target="version:2")
+    first = store.save_comparison(a.id, [b.id])
+    second = store.save_comparison(a.id, [c.id])
+    assert [found.id for found in store.comparisons_of_run(a.id)] == [second.id, first.id]
+    assert [found.id for found in store.comparisons_of_run(b.id)] == [first.id]
+    assert store.comparisons_of_run("0123456789ab") == []
