@@ -121,8 +121,8 @@ def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> t
 
 
 def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> tuple[float, list[float]]:
-    """(images/s, [client, server] CPU ms per image) for prebuilt 16-image bodies over 2 connections (the client's batching, without its Pillow check,
-    base64 and JSON work): what the server itself sustains."""
+    """(images/s, [client, server] CPU ms per image) for prebuilt 16-image bodies over 2 connections (the
+    client's batching, without its Pillow check, base64 and JSON work): what the server itself sustains."""
     from concurrent.futures import ThreadPoolExecutor
 
     bodies = [json.dumps({"instances": [{"b64": base64.b64encode(b).decode()} for b in blobs[i:i + BATCH]]})

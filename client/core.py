@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import socket
 from collections import deque
-from itertools import chain
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
+from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
@@ -251,7 +251,8 @@ class TFServingClient:
         """Resolve the target and read its signature: (version, plan).
 
         The server's metadata decides; a version's signature, once read, is kept (a served version never
-        changes), so planning for an explicit version asks the server nothing the second time. Only when the server does not serve TF Serving's status/metadata
+        changes), so planning for an explicit version asks the server nothing the second time (iter_classify
+        confirms it by the first answer). Only when the server does not serve TF Serving's status/metadata
         API (an answer that is not TF Serving's: a plain 404, 405, 501, or non-JSON) is the client's
         `signature=SignatureConfig(...)` used; the version is then the one asked for, or None (unknown:
         the server picks the latest, or the label's). Raises SignatureError when neither is available.
