@@ -121,11 +121,11 @@ def upload_and_press(page, dashboard_url: str, archive: Path) -> float:
     """Open Classify, upload the ZIP, wait for the ground truth statement, press Classify; the press time."""
     from playwright.sync_api import expect
     page.goto(f"{dashboard_url}/classify")
-    expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible(timeout=120_000)
     page.locator('input[type="file"]').first.set_input_files(str(archive))
-    expect(page.get_by_text("ground truth from folder names", exact=False)).to_be_visible()
+    expect(page.get_by_text("ground truth from folder names", exact=False)).to_be_visible(timeout=300_000)
     button = page.get_by_role("button", name="Classify", exact=True)
-    expect(button).to_be_enabled()
+    expect(button).to_be_enabled(timeout=60_000)
     started = time.perf_counter()
     button.click()
     return started

@@ -86,7 +86,20 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     return detection if detection.truth else None
 
 
-def _submit(connection: state.Connection, items: list[Item], skipped: list, target: Target,
+def _hand_over(files: Sequence) -> None:
+    """Drop the uploads from Streamlit's upload store (it keeps them for the session otherwise): the run's loaders
+    hold them now, and the RunManager lets go once the run needs them no more. As st.chat_input does."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if ctx is None or not isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        return
+    for upload in files:
+        if file_id := getattr(upload, "file_id", None):
+            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)
+
+
+def _submit(connection: state.Connection, files: Sequence, items: list[Item], skipped: list, target: Target,
             truth: TruthDetection | None) -> None:
     try:
         manager = state.run_manager()
@@ -110,6 +123,7 @@ def _submit(connection: state.Connection, items: list[Item], skipped: list, targ
         except OSError:
             pass  # the run's row says what is wrong with the file
     st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1  # the run holds the uploads now
+    _hand_over(files)
     st.query_params["run"] = run_id
     st.rerun()
 
@@ -145,7 +159,7 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
         if not items:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:
-            _submit(connection, items, skipped, target, truth)
+            _submit(connection, files, items, skipped, target, truth)
     return overview
 
 
