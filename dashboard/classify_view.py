@@ -20,7 +20,7 @@ from dashboard import (charts, classify_runs, evaluation_view, inspector_view, r
                        widgets)
 from dashboard.plain import escape_markdown
 from dashboard.run_history import label_moved_note
-from dashboard.runner import RetryUnavailable
+from dashboard.runner import ItemsUnavailable, RetryUnavailable
 from dashboard.store import RunInfo, Store, StoreError
 
 __all__ = ["render_run", "status_line"]
@@ -131,6 +131,18 @@ def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | N
             st.altair_chart(charts.top5_chart(top5), width="stretch")
 
 
+def _compare_offer(run: RunInfo, key_prefix: str) -> None:
+    """"Compare with…": the same images against other versions, while this process still holds them."""
+    try:
+        state.run_manager().items_of(run.id)
+    except (ItemsUnavailable, StoreError):
+        return
+    if st.button("Compare these images with other versions…", key=f"{key_prefix}_compare",
+                 icon=":material/compare:"):
+        state.request_compare(run.id)
+        st.switch_page("app_pages/compare.py")
+
+
 def _exports(stored: classify_runs.StoredRun, key_prefix: str) -> None:
     left, right = st.columns(2)
     left.download_button("Download results (CSV)", classify_runs.csv_bytes(stored.rows, stored.class_names),
@@ -196,4 +208,6 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
     _corrections_table(stored, shown, store, key_prefix, editable)
     _detail(stored, key_prefix, preview)
     _exports(stored, key_prefix)
+    if editable:
+        _compare_offer(run, key_prefix)
     inspector_view.render_inspector(state.request_inspector().log(run.id), key_prefix=key_prefix)

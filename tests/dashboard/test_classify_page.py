@@ -443,3 +443,14 @@ def test_real_photos_on_the_canary_are_evaluated_and_one_photo_shows_its_imagene
     assert preview.value[0] and app.session_state["classify_preview"][0] == single
     specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
     assert any("ImageNet top-5" in spec for spec in specs) and any("Class probabilities" in spec for spec in specs)
+
+
+def test_compare_with_takes_the_runs_images_to_compare(page, fake_pets, tmp_path):
+    app = page("classify", fake_pets.url).run()
+    upload(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    app.button(key="classify_compare").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Compare versions"
+    assert texts(app.info)[0].startswith(f"Comparing the 2 image(s) of run {run_id} (label:stable) with other targets")
