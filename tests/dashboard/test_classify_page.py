@@ -454,3 +454,24 @@ def test_compare_with_takes_the_runs_images_to_compare(page, fake_pets, tmp_path
     assert not app.exception
     assert app.title[0].value == "Compare versions"
     assert texts(app.info)[0].startswith(f"Comparing the 2 image(s) of run {run_id} (label:stable) with other targets")
+
+
+def test_a_run_whose_label_now_names_another_version_says_so(page, fake_server, tmp_path):
+    from dashboard import widgets
+
+    served = {"version": 1}
+
+    def handler(request: Request):
+        return fake_model_handler(version=served["version"])(request)
+
+    server = fake_server(handler)
+    app = page("classify", server.url).run()
+    upload(app, [png_upload("red.png", RED)])
+    run_id = press_classify(app)
+    run = finish(app, tmp_path, run_id)
+    assert (run.target, run.version, dict(run.labels_at_start)) == ("label:stable", 1, {"stable": 1, "canary": 1})
+    assert not [text for text in texts(app.warning) if "when this ran" in text]
+    served["version"] = 2            # the operator moved the labels (and version 1 left)
+    widgets.refresh_overview(server.url)
+    app.run()
+    assert "stable was version 1 when this ran; it is version 2 now" in texts(app.warning)
