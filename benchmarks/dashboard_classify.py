@@ -123,7 +123,9 @@ def upload_and_press(page, dashboard_url: str, archive: Path) -> float:
     page.goto(f"{dashboard_url}/classify")
     expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible(timeout=120_000)
     page.locator('input[type="file"]').first.set_input_files(str(archive))
-    expect(page.get_by_text("ground truth from folder names", exact=False)).to_be_visible(timeout=300_000)
+    # The ground truth statement (a caption; a stored run shown below may state its own as text).
+    statement = page.get_by_test_id("stCaptionContainer").filter(has_text="ground truth from folder names")
+    expect(statement).to_be_visible(timeout=300_000)
     button = page.get_by_role("button", name="Classify", exact=True)
     expect(button).to_be_enabled(timeout=60_000)
     started = time.perf_counter()

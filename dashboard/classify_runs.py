@@ -8,7 +8,6 @@ import base64
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 import pandas as pd
