@@ -17,6 +17,7 @@ import time
 
 import pandas as pd
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from werkzeug.wrappers import Request
 
 from client import schema
@@ -145,6 +146,13 @@ def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, share
     for name in ("cat", "dog", "other"):
         recall = confusion.at[name, name] / confusion.loc[name].sum()
         assert math.isclose(per_class.at[name, "recall"], recall)
+
+    # The heatmap's own cells: every count of the confusion matrix.
+    [heatmap] = [chart for chart in app.get("vega_lite_chart") if "Confusion matrix" in chart.proto.spec]
+    cells = pd.concat([convert_arrow_bytes_to_pandas_df(dataset.data.data) for dataset in heatmap.proto.datasets])
+    drawn = cells.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum").reindex(
+        index=confusion.index, columns=confusion.columns, fill_value=0)
+    assert drawn.astype(int).to_numpy().tolist() == confusion.to_numpy().tolist()
 
     # The review queue: every classified image below 60 %, least confident first.
     below = rows[rows["confidence"] < 0.6].sort_values("confidence", kind="stable")
@@ -475,3 +483,34 @@ def test_a_run_whose_label_now_names_another_version_says_so(page, fake_server, 
     widgets.refresh_overview(server.url)
     app.run()
     assert "stable was version 1 when this ran; it is version 2 now" in texts(app.warning)
+
+
+def test_a_folder_upload_names_the_classes(page, fake_pets, tmp_path):
+    app = page("classify", fake_pets.url).run()
+    app.radio(key="classify_upload_kind").set_value("A folder").run()
+    # The browser sends each file of a folder upload under its path inside the folder.
+    upload(app, [png_upload("shots/cats/a.png", RED), png_upload("shots/dogs/b.png", BLUE),
+                 png_upload("shots/Dogs/c.png", GREEN)])
+    assert texts(app.caption)[-1] == "ground truth from folder names: 2 classes, 3 of 3 images"
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    rows = store_of(tmp_path).run_rows(run_id)
+    assert rows["ground_truth"].tolist() == ["cat", "dog", "dog"]
+    assert metric(app, "Accuracy").value == "66.7%"
+
+
+def test_a_camera_photo_is_classified_and_shown_large(page, fake_pets, tmp_path):
+    import io as bytes_io
+
+    from PIL import Image
+    photo = bytes_io.BytesIO()
+    Image.new("RGB", (64, 48), RED).save(photo, format="JPEG")
+    app = page("classify", fake_pets.url).run()
+    app.radio(key="classify_upload_kind").set_value("Camera").run()
+    app.camera_input[0].set_value(("camera.jpg", photo.getvalue(), "image/jpeg")).run()
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
+    assert texts(app.success) == [f"Run {run_id}: complete: 1 of 1 image(s) classified."]
+    [preview] = app.image
+    assert preview.value[0] and app.session_state["classify_preview"][0] == run_id
+    assert any("Class probabilities" in chart.proto.spec for chart in app.get("vega_lite_chart"))
