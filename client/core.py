@@ -309,7 +309,7 @@ class TFServingClient:
         its metadata again, rather than by a status request before every run),
         SignatureError (no such signature, one that cannot classify images, or none readable),
         ServerUnavailableError / RequestTimeoutError / UnexpectedAnswerError (status or metadata failed).
-        Once sending has started nothing is raised: every input gets a result. A failed request
+        Once a result has been yielded nothing is raised: every input gets a result. A failed request
         costs the rows of its batch (ServerUnavailableError, RequestTimeoutError, UnexpectedAnswerError
         rows, after retries); a model or version that disappears mid-run (ModelNotFoundError,
         VersionNotAvailableError) stops sending, and every input not yet answered gets a row naming
@@ -373,8 +373,8 @@ class TFServingClient:
                  signature_name: str | None = None, batch_size: int = 16, concurrency: int = 2,
                  on_progress: ProgressCallback | None = None,
                  labels: Sequence[str] | None = None) -> list[ClassificationResult]:
-        """Like iter_classify, collected into a list: the same errors raise before anything is sent; once
-        sending has begun, the list holds one result per input, whatever happens to the server."""
+        """Like iter_classify, collected into a list: the same errors raise before any result exists; once
+        results have begun, the list holds one result per input, whatever happens to the server."""
         return list(self.iter_classify(images, version=version, label=label, signature_name=signature_name,
                                        batch_size=batch_size, concurrency=concurrency,
                                        on_progress=on_progress, labels=labels))
