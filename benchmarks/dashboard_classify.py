@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -117,8 +118,9 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def upload_and_press(page, dashboard_url: str, archive: Path) -> float:
-    """Open Classify, upload the ZIP, wait for the ground truth statement, press Classify; the press time."""
+def upload_and_press(page, dashboard_url: str, archive: Path) -> tuple[float, str]:
+    """Open Classify, upload the ZIP, wait for the ground truth statement, press Classify; the press time and
+    the new run's id."""
     from playwright.sync_api import expect
     page.goto(f"{dashboard_url}/classify")
     expect(page.get_by_role("heading", name="Classify", exact=True)).to_be_visible(timeout=120_000)
@@ -128,15 +130,25 @@ def upload_and_press(page, dashboard_url: str, archive: Path) -> float:
     expect(statement).to_be_visible(timeout=300_000)
     button = page.get_by_role("button", name="Classify", exact=True)
     expect(button).to_be_enabled(timeout=60_000)
+    shown_before = run_in(page.url)   # a new session shows the newest stored run
     started = time.perf_counter()
     button.click()
-    return started
+    page.wait_for_url(lambda url: run_in(url) not in (None, shown_before), timeout=300_000)
+    return started, run_in(page.url)
 
 
-def wait_for_results(page, timeout_ms: float = 600_000) -> float:
-    """Wait for the Accuracy metric, then for the download button below the results table; returns when the
-    metric appeared (time.time())."""
+def run_in(url: str) -> str | None:
+    found = re.search(r"[?&]run=([0-9a-f]+)", url)
+    return found.group(1) if found else None
+
+
+def wait_for_results(page, run_id: str, timeout_ms: float = 900_000) -> float:
+    """Wait for the run's final status and Accuracy metric, then for the download button below the results table;
+    returns when the metric appeared (time.time())."""
     from playwright.sync_api import expect
+    # dashboard.plain puts an invisible word joiner after each ':' of a Markdown text.
+    final = re.compile(rf"Run {run_id}:\u2060? complete")
+    expect(page.get_by_text(final)).to_be_visible(timeout=timeout_ms)
     expect(page.get_by_test_id("stMetric").filter(has_text="Accuracy").first).to_be_visible(timeout=timeout_ms)
     metric_at = time.time()
     expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible(timeout=timeout_ms)
@@ -160,14 +172,14 @@ def time_dashboard(dashboard_url: str, archive: Path, database: Path, pid: int) 
         browser = launch_browser(playwright)
         page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
         page.set_default_timeout(600_000)
-        started = upload_and_press(page, dashboard_url, archive)
-        pressed_at, cpu_before = time.time(), cpu_seconds(pid)
-        metric_at = wait_for_results(page)
+        started, run_id = upload_and_press(page, dashboard_url, archive)
+        pressed_at, cpu_before = time.time() - (time.perf_counter() - started), cpu_seconds(pid)
+        metric_at = wait_for_results(page, run_id)
         elapsed = time.perf_counter() - started
         shown_at, cpu_used = time.time(), cpu_seconds(pid) - cpu_before
         browser.close()
     store = open_store(database)
-    run = store.list_runs(limit=1)[0].run
+    run = store.get_run(run_id)
     store.close()
     created, finished = run.created_at.timestamp(), run.finished_at.timestamp()
     print(f"    press -> run stored {created - pressed_at:.1f} s; run in its worker {finished - created:.1f} s "

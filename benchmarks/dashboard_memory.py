@@ -73,10 +73,10 @@ def measure(sessions: int, server_url: str, archive: Path, folder: Path) -> None
             before = memory_kib(pid)["VmRSS"]
             started = time.perf_counter()
             with PeakSampler(pid) as sampler:
-                for page in pages:   # each session uploads and presses in turn; the runs overlap
-                    upload_and_press(page, dashboard_url, archive)
-                for page in pages:
-                    wait_for_results(page)
+                # Each session uploads and presses in turn; the runs overlap.
+                runs = [upload_and_press(page, dashboard_url, archive)[1] for page in pages]
+                for page, run_id in zip(pages, runs):
+                    wait_for_results(page, run_id)
                 shown = memory_kib(pid)
                 elapsed = time.perf_counter() - started
                 for context in contexts:
