@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from dashboard.store import open_store
 from launcher.supervise import dashboard_command
-from tests.dashboard.test_browser import browser, healthy, page  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import README_SCREENSHOT, UPDATE_SCREENSHOT, browser, healthy, page  # noqa: F401
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -123,6 +123,10 @@ def test_a_labelled_zip_shows_accuracy_and_a_confusion_cell_lists_its_images(pag
     listing = page.get_by_text(f"True dog, predicted dog: {count} image(s)").locator(
         "xpath=ancestor::div[@data-testid='stElementContainer']/following-sibling::div[1]")
     expect(listing.get_by_test_id("stDataFrame")).to_be_visible()
+    page.wait_for_timeout(1500)  # let Vega finish drawing before the screenshot
+    screenshot = README_SCREENSHOT if UPDATE_SCREENSHOT else tmp_path / "classify.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
 
 
 def test_a_run_goes_on_across_pages_survives_a_reload_and_opens_by_its_link(browser, page, dashboard_url,  # noqa: F811

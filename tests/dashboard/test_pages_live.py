@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.tables import FAILED_THUMBNAIL
-from dashboard.targets import Target
-from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
-from tests.dashboard.test_pages import texts, upload_and_run
+from tests.dashboard.test_classify_page import finish, press_classify, texts, upload
 from tests.support import embedded_server, png_bytes
 
 pytestmark = pytest.mark.slow
-
-
-def photo_uploads(few_photos, extra=()):
-    return [(path.name, path.read_bytes(), "image/jpeg") for path, _ in few_photos] + list(extra)
 
 
 @pytest.fixture(scope="module")
@@ -27,28 +20,6 @@ def half_plus_two_url(tmp_path_factory):
         yield url
 
 
-def test_classify_real_photos_a_zip_and_a_corrupt_file_on_the_canary(page, pets_server_url, few_photos):
-    app = page("classify", pets_server_url).run()
-    assert app.selectbox(key="classify_target").options == [
-        "label stable → version 1", "label canary → version 2", "version 1", "version 2", "latest"]
-    archive = zip_bytes({"more/" + path.name: path.read_bytes() for path, _ in few_photos[:2]})
-    app.selectbox(key="classify_target").select_index(1)
-    upload_and_run(app, "classify", photo_uploads(
-        few_photos, [("broken.jpg", CORRUPT_JPEG, "image/jpeg"), ("more.zip", archive, "application/zip")]))
-    assert not app.exception and not app.error
-    run = app.session_state["classify_last_result"]
-    assert (run.n_images, run.n_errors, run.versions, run.target) == (9, 1, [2], Target(label="canary"))
-    assert texts(app.warning) == [
-        "label canary (version 2): Classified 8 of 9 image(s): 1 failed — not a usable image."]
-    table = app.dataframe[0].value
-    assert table["source"].tolist() == ([path.name for path, _ in few_photos] + ["broken.jpg"]
-                                        + [f"more.zip/more/{path.name}" for path, _ in few_photos[:2]])
-    assert table.iloc[6]["thumbnail"] == FAILED_THUMBNAIL
-    assert all(uri.startswith("data:image/jpeg;base64,") for uri in table["thumbnail"].drop(index=6))
-    # Class counts, the first photo's probabilities and the ImageNet top-5 the real model returns.
-    assert len(app.get("vega_lite_chart")) == 3
-
-
 def test_models_page_lists_both_real_versions(page, pets_server_url):
     app = page("models", pets_server_url).run()
     assert not app.exception and not app.error
@@ -59,11 +30,14 @@ def test_models_page_lists_both_real_versions(page, pets_server_url):
     assert app.table[2].value.loc[("input", "images")].tolist() == ["DT_FLOAT", "[-1, 224, 224, 3]"]
 
 
-@pytest.mark.parametrize("name", ["classify"])  # Compare checks targets before any upload: test_compare_page.py
-def test_half_plus_two_gives_a_typed_error_on_every_classifying_page(page, half_plus_two_url, name):
-    app = page(name, half_plus_two_url, model="half_plus_two").run()
-    upload_and_run(app, name, [("red.png", png_bytes((200, 10, 10)), "image/png")])
+def test_half_plus_two_gives_a_typed_error_on_classify(page, half_plus_two_url, tmp_path):
+    """TF Serving's half_plus_two (a real model on the embedded server) cannot classify images: Classify says so
+    before the run and the run fails with the typed error, nothing sent to predict. (Compare: test_compare_page.)"""
+    app = page("classify", half_plus_two_url, model="half_plus_two").run()
+    upload(app, [("red.png", png_bytes((200, 10, 10)), "image/png")])
     assert not app.exception
-    [error] = texts(app.error)
+    [error, *_] = texts(app.error)
     assert error.startswith(f"Model 'half_plus_two' at {half_plus_two_url} cannot be used to classify images: ")
     assert "'x'" in error
+    run = finish(app, tmp_path, press_classify(app))
+    assert run.status == "failed" and "'x'" in run.error
