@@ -45,11 +45,18 @@ $(PETS_BUILT): $(wildcard pets/*.py pets/imagenet_labels.txt pets/heads/*) | $(R
 train: $(RUN_STAMP)
 	$(PY) -m pets.train
 
-# Speed figures (printed, never asserted): the SavedModels in-process, then client -> embedded server.
+# Speed and memory figures (printed, never asserted): in-process, server, client, replicas, store, dashboard.
 bench: $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m benchmarks.model_versions
+	$(PY) -m benchmarks.server_speed
+	$(PY) -m benchmarks.server_load
 	$(PY) -m benchmarks.client_throughput
 	$(PY) -m benchmarks.client_memory
+	$(PY) -m benchmarks.replicas
+	$(PY) -m benchmarks.store_write
+	$(PY) -m benchmarks.dashboard_classify
+	$(PY) -m benchmarks.dashboard_memory
+	$(PY) -m benchmarks.compare_concurrency
 
 clean:
 	rm -rf pets/[0-9]*/ pets/models.config .pytest_cache
