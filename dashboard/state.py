@@ -13,7 +13,7 @@ from typing import Any, Literal
 import streamlit as st
 
 from dashboard import config
-from dashboard.classify import ClassificationRun, open_client
+from dashboard.classify import open_client
 from dashboard.inspector import Inspector
 from dashboard.runner import RunManager
 from dashboard.store import Store, database_url, open_store
@@ -24,16 +24,7 @@ SERVER = "sidebar_server"            # name of the configured server picked, or 
 CUSTOM_URL = "sidebar_custom_url"    # only drawn when the operator allows free-text URLs
 MODEL = "sidebar_model"
 LABELS = "sidebar_labels"
-HISTORY = "history_runs"             # every ClassificationRun of the session, oldest first
 CUSTOM = "custom URL…"
-
-
-def _result_key(page: RunPage) -> str:
-    return f"{page}_last_result"     # the last successful run's result (ClassificationRun or Comparison)
-
-
-def _failure_key(page: RunPage) -> str:
-    return f"{page}_last_failure"    # why the latest attempt failed (plain text), None after a success
 
 
 @dataclass(frozen=True)
@@ -46,11 +37,7 @@ class Connection:
 
 def init() -> None:
     """Defaults for every key; run by the entry script before any page."""
-    defaults: dict[str, Any] = {
-        MODEL: config.default_model(), LABELS: ", ".join(config.default_labels()), HISTORY: [],
-        _result_key("classify"): None, _failure_key("classify"): None,
-        _result_key("compare"): None, _failure_key("compare"): None,
-    }
+    defaults: dict[str, Any] = {MODEL: config.default_model(), LABELS: ", ".join(config.default_labels())}
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
 
@@ -66,33 +53,6 @@ def connection() -> Connection:
         url = servers[chosen]
     model = config.check_name(str(st.session_state.get(MODEL) or ""), "Model name")
     return Connection(chosen, url, model, config.parse_labels(str(st.session_state.get(LABELS) or "")))
-
-
-def last_result(page: RunPage) -> Any:
-    return st.session_state.get(_result_key(page))
-
-
-def last_failure(page: RunPage) -> str | None:
-    return st.session_state.get(_failure_key(page))
-
-
-def record_success(page: RunPage, result: Any, *runs: ClassificationRun) -> None:
-    st.session_state[_result_key(page)] = result
-    st.session_state[_failure_key(page)] = None
-    st.session_state[HISTORY] = [*history(), *runs]
-
-
-def record_failure(page: RunPage, message: str) -> None:
-    """The previous result stays (the page marks it as the previous run's)."""
-    st.session_state[_failure_key(page)] = message
-
-
-def history() -> list[ClassificationRun]:
-    return list(st.session_state.get(HISTORY, []))
-
-
-def clear_history() -> None:
-    st.session_state[HISTORY] = []
 
 
 RUN_SESSION = "run_session_id"       # this browser session's id, stored with its runs ("this session only")

@@ -1,4 +1,4 @@
-"""Widgets the pages share: the server picker, page start, selectors, column configs, the run-with-status block.
+"""Widgets the pages share: the server picker, page start, selectors, failure lists, column configs.
 
 Every text that came from a file, an archive or a server goes through dashboard.plain before it reaches a
 Markdown-rendering element (st.error, st.warning, st.caption...), or is shown with st.text / st.dataframe.
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import streamlit as st
 
@@ -16,7 +16,7 @@ from client.schema import prob_column
 from client.sources import Skipped, expand_uploads
 
 from dashboard import config, state
-from dashboard.classify import ClassificationRun, Item, NothingToClassify, ProgressCallback
+from dashboard.classify import Item
 from dashboard.errors import explain
 from dashboard.answer_cache import AnswerCache, describe_age
 from dashboard.models import ModelOverview, fetch_model_overview
@@ -121,61 +121,7 @@ def expand(files: Sequence) -> tuple[list[Item], list[Skipped]]:
     return items, skipped
 
 
-# -- running and outcomes -------------------------------------------------------------------------
-def _progress(bar) -> ProgressCallback:
-    def update(done: int, total: int) -> None:
-        bar.progress(done / total if total else 1.0, text=f"{done} / {total} images")
-    return update
-
-
-def run_with_status(page: state.RunPage, label: str, connection: state.Connection,
-                    work: Callable[[ProgressCallback], Any], runs_of: Callable[[Any], Sequence[ClassificationRun]]
-                    ) -> None:
-    """The block Classify and Compare share: a status with a progress bar around `work`; the outcome is
-    recorded in the session (a failure keeps the previous result, which show_outcome marks as previous)."""
-    with st.status(label, expanded=True) as status:
-        bar = st.progress(0.0, text="starting")
-        try:
-            result = work(_progress(bar))
-        except (TFServingError, NothingToClassify) as exc:
-            message = (explain(exc, connection.url, connection.model) if isinstance(exc, TFServingError)
-                       else str(exc))
-        except Exception as exc:  # noqa: BLE001 - logged with its traceback here; the visitor gets no details
-            LOG.exception("%s run failed", page)
-            message = f"Unexpected error ({type(exc).__name__}); the details are in the dashboard's log."
-        else:
-            runs = runs_of(result)
-            failed = sum(run.n_errors for run in runs)
-            status.update(label=" · ".join(run.outcome() for run in runs), state="error" if failed else "complete",
-                          expanded=False)
-            state.record_success(page, result, *runs)
-            return
-        status.update(label="Failed", state="error", expanded=True)
-        state.record_failure(page, message)
-
-
-def show_outcome(page: state.RunPage, run: ClassificationRun | None) -> None:
-    """The latest attempt's failure, open; and when results are still shown, that they are the previous run's."""
-    failure = state.last_failure(page)
-    if failure is None:
-        return
-    show_error(failure)
-    if run is not None:
-        st.warning(f"The results below are from the previous run ({run.run_id}, started "
-                   f"{run.started_at.astimezone():%H:%M:%S}), not from the attempt that just failed.",
-                   icon=":material/history:")
-
-
-def show_run_summary(run: ClassificationRun, what: str, details: bool = True) -> None:
-    """Counts of successes and failures (never a plain tick over failed rows), then (`details`) the failures
-    and the skipped archive members."""
-    summary = escape_markdown(f"{what}: {run.outcome()}.", limit=None)
-    (st.warning if run.n_errors else st.success)(summary)
-    if details:
-        show_failures(run.rows["error"].dropna().tolist())
-        show_skipped(run.skipped)
-
-
+# -- outcomes -----------------------------------------------------------------------------------
 def show_failures(messages: Sequence[str]) -> None:
     """The per-file error messages of a run, listed under an expander (open when there are only a few)."""
     if messages:

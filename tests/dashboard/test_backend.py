@@ -1,21 +1,16 @@
-"""The dashboard's backend modules (no Streamlit): thumbnails, targets, errors, settings, history, charts."""
+"""The dashboard's backend modules (no Streamlit): thumbnails, targets, errors, settings, charts."""
 from __future__ import annotations
 
 import base64
 import io
 import re
-from datetime import datetime, timezone
-
-import pandas as pd
 import pytest
 from PIL import Image
 
 from client import (
     InvalidInputError, ModelNotFoundError, RequestTimeoutError, ServerUnavailableError, VersionNotAvailableError,
 )
-from client import schema
-from dashboard import charts, config, errors, history
-from dashboard.classify import ClassificationRun
+from dashboard import charts, config, errors
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.thumbnails import thumbnail_data_uri
 from tests.dashboard.conftest import CORRUPT_JPEG
@@ -92,54 +87,10 @@ def test_labels_are_checked_one_by_one():
         config.parse_labels("a,,b , ../x")
 
 
-def make_run(run_id: str, target: Target, tops: list[str | None]) -> ClassificationRun:
-    rows = pd.DataFrame({
-        "thumbnail": [None] * len(tops), "source": [f"img{i}.jpg" for i in range(len(tops))], "top_class": tops,
-        "confidence": [0.9 if t else None for t in tops],
-        "prob_cat": [0.9 if t == "cat" else 0.05 for t in tops], "prob_dog": [0.9 if t == "dog" else 0.05 for t in tops],
-        "ground_truth": None, "correct": None, "correction": None, "corrected_at": None, "model": "pets",
-        "target": schema.target_text(**target.kwargs),
-        "version": pd.array([1 if t else None for t in tops], dtype="Int64"),
-        "latency_ms": [12.0 if t else None for t in tops],
-        "error": [None if t else "img: not an image" for t in tops],
-        "error_type": [None if t else "ImageError" for t in tops],
-    })
-    return ClassificationRun(run_id=run_id, kind="classify", started_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-                             url="http://x", model="pets", target=target, class_names=("cat", "dog"), rows=rows)
-
-
-def test_run_counts_and_history_tables():
-    first = make_run("aaaa", Target(label="stable"), ["cat", "cat", "dog", None])
-    second = make_run("bbbb", Target(version=2), ["dog"])
-    assert first.class_counts() == {"cat": 2, "dog": 1, "error": 1}
-    assert (first.n_images, first.n_errors, first.versions) == (4, 1, [1])
-    summary = history.summary_table([first, second])
-    assert summary[["run", "target", "versions", "images", "errors", "class_counts"]].to_dict("records") == [
-        {"run": "aaaa", "target": "label stable", "versions": "1", "images": 4, "errors": 1,
-         "class_counts": "cat 2, dog 1, error 1"},
-        {"run": "bbbb", "target": "version 2", "versions": "1", "images": 1, "errors": 0,
-         "class_counts": "cat 0, dog 1"},
-    ]
-    rows = history.all_rows([first, second])
-    assert list(rows["run"]) == ["aaaa"] * 4 + ["bbbb"]
-    assert "thumbnail" not in rows.columns
-    csv_text = schema.to_csv_bytes(rows).decode()
-    assert csv_text.splitlines()[0] == ("run,time,kind,source,top_class,confidence,prob_cat,prob_dog,ground_truth,"
-                                        "correct,correction,corrected_at,model,target,version,latency_ms,error,"
-                                        "error_type")
-    assert len(csv_text.splitlines()) == 6
-    assert (first.outcome(), second.outcome()) == ("Classified 3 of 4 image(s): 1 failed — not a usable image",
-                                                   "Classified 1 of 1 image(s) in 0.0 s")
-    assert history.all_rows([]).empty
-
-
 def test_charts_carry_the_data_in_class_order():
     spec = charts.probability_chart({"cat": 0.7, "dog": 0.2, "other": 0.1}).to_dict()
     values = next(iter(spec["datasets"].values()))
     assert values == [{"class": "cat", "probability": 0.7}, {"class": "dog", "probability": 0.2},
                       {"class": "other", "probability": 0.1}]
-    counts = charts.class_counts_chart({"cat": 2, "dog": 0, "error": 1}).to_dict()
-    assert next(iter(counts["datasets"].values())) == [
-        {"class": "cat", "images": 2}, {"class": "dog", "images": 0}, {"class": "error", "images": 1}]
     top5 = charts.top5_chart([("tabby", 0.5), ("tiger cat", 0.3)]).to_dict()
     assert next(iter(top5["datasets"].values()))[0] == {"imagenet_label": "tabby", "score": 0.5}

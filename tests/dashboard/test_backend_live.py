@@ -1,4 +1,5 @@
-"""Backend functions against the real embedded server with real photos (what the pages call)."""
+"""Backend functions against the real embedded server with real photos (what the pages call): the model overview,
+and a Classify run through dashboard.runner.RunManager into a temporary run store, as the Classify page starts it."""
 from __future__ import annotations
 
 import math
@@ -6,12 +7,15 @@ import math
 import pandas as pd
 import pytest
 
-from client import ModelNotFoundError, ServerUnavailableError, VersionNotAvailableError
+from client import ModelNotFoundError, ServerUnavailableError
 from client.sources import Skipped, expand_uploads
-from dashboard.classify import run_classification
+from dashboard.classify import TOP5_LABELS, TOP5_SCORES, open_client
 from dashboard.models import fetch_model_overview
-from dashboard.targets import Target
+from dashboard.runner import RunManager
+from dashboard.store import open_store
 from tests.dashboard.conftest import CORRUPT_JPEG, as_upload, zip_bytes
+from tests.dashboard.test_runner import FINAL
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,45 +45,65 @@ def test_overview_errors_are_the_clients_typed_errors(pets_server_url, unreachab
         fetch_model_overview(unreachable_url, "pets")
 
 
-def test_classify_photos_zip_and_a_corrupt_file(pets_server_url, few_photos):
+@pytest.fixture
+def manager(tmp_path):
+    store = open_store(tmp_path / "runs.db")
+    # The app's own client factory (dashboard.state): the predict timeout, retries and the operator's signature.
+    manager = RunManager(store, client_factory=open_client, batch_size=4)
+    yield manager
+    manager.shutdown()
+    store.close()
+
+
+def finished(manager: RunManager, run_id: str):
+    wait_until(lambda: manager.progress(run_id).status in FINAL and not manager.is_active(run_id), timeout=300,
+               what=f"run {run_id} to finish")
+    return manager.store.get_run(run_id)
+
+
+def test_classify_photos_zip_and_a_corrupt_file(manager, pets_server_url, few_photos):
     photos = [as_upload(path) for path, _ in few_photos]
     archive = zip_bytes({**{"inner/" + name: data for name, data in photos[:2]}, "inner/.DS_Store": b"x"})
-    uploads = [*photos, ("broken.jpg", CORRUPT_JPEG), ("two.zip", archive)]
-    progress, skipped = [], []
-    items = list(expand_uploads(uploads, skipped=skipped))
-    run = run_classification(pets_server_url, "pets", items, Target(label="canary"), skipped=skipped,
-                             on_progress=lambda done, total: progress.append((done, total)))
-    assert run.skipped == (Skipped("two.zip/inner/.DS_Store", "hidden file"),)
+    skipped = []
+    items = list(expand_uploads([*photos, ("broken.jpg", CORRUPT_JPEG), ("two.zip", archive)], skipped=skipped))
+    assert skipped == [Skipped("two.zip/inner/.DS_Store", "hidden file")]
+    run = finished(manager, manager.submit_classify(pets_server_url, "pets", items, label="canary",
+                                                    probe_labels=("stable", "canary")))
+    assert (run.status, run.total, run.done, run.errors, run.error) == ("complete", 9, 9, 1, None)
+    assert (run.version, run.target, run.class_names) == (2, "label:canary", ("cat", "dog", "other"))
+    assert (dict(run.labels_at_start), dict(run.labels_at_end)) == ({"stable": 1, "canary": 2},) * 2
+    assert run.outcome() == "complete: 8 of 9 image(s) classified, 1 failed"
 
-    expected_sources = [name for name, _ in photos] + ["broken.jpg"] + [f"two.zip/inner/{n}" for n, _ in photos[:2]]
-    assert run.rows["source"].tolist() == expected_sources
-    assert progress[-1] == (9, 9) and [done for done, _ in progress] == sorted(done for done, _ in progress)
-    assert run.outcome() == "Classified 8 of 9 image(s): 1 failed — not a usable image"
-    assert set(run.rows["target"]) == {"label:canary"} and set(run.rows["model"]) == {"pets"}
-    assert run.class_names == ("cat", "dog", "other")
-    assert (run.n_images, run.n_errors, run.versions) == (9, 1, [2])
-
-    broken = run.rows.iloc[6]
+    rows = manager.store.run_rows(run.id)
+    assert rows["source"].tolist() == ([name for name, _ in photos] + ["broken.jpg"]
+                                       + [f"two.zip/inner/{n}" for n, _ in photos[:2]])
+    assert set(rows["target"]) == {"label:canary"} and set(rows["model"]) == {"pets"}
+    broken = rows.loc[6]
     assert broken["error"] == "broken.jpg: corrupt or truncated image: Truncated File Read"
-    assert pd.isna(broken["top_class"]) and pd.isna(broken["prob_cat"])
-    good = run.rows.drop(index=6)
+    assert broken["error_type"] == "ImageError" and pd.isna(broken["top_class"]) and pd.isna(broken["prob_cat"])
+    good = rows.drop(index=6)
     for _, row in good.iterrows():
         probabilities = [row["prob_cat"], row["prob_dog"], row["prob_other"]]
         assert math.isclose(sum(probabilities), 1.0, abs_tol=1e-4)
         assert row["top_class"] == ("cat", "dog", "other")[probabilities.index(max(probabilities))]
         assert row["confidence"] == max(probabilities)
         assert row["version"] == 2 and row["latency_ms"] > 0
-        assert row["thumbnail"].startswith("data:image/jpeg;base64,")
     # The zipped copies are the same images, so they get the same answer as the loose files.
     assert good["prob_cat"].iloc[6:].tolist() == pytest.approx(good["prob_cat"].iloc[:2].tolist(), abs=1e-5)
-    # The model's ImageNet view travels along for the detail chart.
-    assert len(run.top5(0)) == 5 and all(isinstance(label, str) for label, _ in run.top5(0))
-    assert sum(run.class_counts().values()) == 9 and run.class_counts()["error"] == 1
+    # Every readable image has its thumbnail and the model's ImageNet view (for the detail chart); the corrupt
+    # file has neither.
+    assert sorted(manager.store.run_thumbnails(run.id)) == sorted(good.index)
+    extras = manager.store.run_extras(run.id)
+    assert sorted(extras) == sorted(good.index)
+    assert len(extras[0][TOP5_LABELS]) == len(extras[0][TOP5_SCORES]) == 5
+    assert all(isinstance(label, str) for label in extras[0][TOP5_LABELS])
 
 
-def test_classify_by_version_and_unknown_label(pets_server_url, few_photos):
+def test_classify_by_version_and_an_unknown_label(manager, pets_server_url, few_photos):
     items = list(expand_uploads([as_upload(few_photos[0][0])]))
-    run = run_classification(pets_server_url, "pets", items, Target(version=1))
-    assert run.versions == [1] and run.n_errors == 0
-    with pytest.raises(VersionNotAvailableError):
-        run_classification(pets_server_url, "pets", items, Target(label="nosuchlabel"))
+    by_version = finished(manager, manager.submit_classify(pets_server_url, "pets", items, version=1))
+    assert (by_version.status, by_version.version, by_version.errors) == ("complete", 1, 0)
+    assert manager.store.run_rows(by_version.id)["version"].tolist() == [1]
+    unknown = finished(manager, manager.submit_classify(pets_server_url, "pets", items, label="nosuchlabel"))
+    assert (unknown.status, unknown.done) == ("failed", 0)
+    assert unknown.error.startswith("VersionNotAvailableError: ")

@@ -6,23 +6,14 @@ test_classify_page.py.
 """
 from __future__ import annotations
 
-import re
-
 from dashboard import state
+from tests.dashboard.readable import texts
 from tests.support import fake_model_handler, json_response, png_bytes
 
 RED, GREEN, BLUE = (200, 10, 10), (10, 200, 10), (10, 10, 200)
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
-def plain(text: str) -> str:
-    """What the reader sees of an escaped Markdown text (dashboard.plain backslash-escapes punctuation and puts an
-    invisible word joiner after ':' and '@' and inside 'www' against autolinks)."""
-    return _ESCAPED.sub(r"\1", text).replace("\u2060", "")
-
-
-def texts(elements) -> list[str]:
-    return [plain(element.value) for element in elements]
+EMPTY = "No stored runs yet: classify or compare images first; every run is kept here."
 
 
 def png_upload(name: str, colour) -> tuple[str, bytes, str]:
@@ -131,32 +122,36 @@ def test_models_page_unknown_model(page, fake_server):
     assert not app.table
 
 
-def upload_and_run(app, page_name: str, files) -> None:
-    app.file_uploader(key=f"{page_name}_uploads").set_value(files)
-    app.run()
-    app.button(key=f"{page_name}_run").click().run()
+def test_history_page_lists_a_classify_run_offers_its_link_and_download_and_clears(page, fake_pets, tmp_path):
+    """A run started on Classify (dashboard.runner, into the test's run store) is listed on History with what it
+    asked for and what answered; selected, it offers its ?run= link and a download; clearing needs a yes."""
+    from tests.dashboard.test_classify_page import finish, press_classify, upload
 
-
-def state_value(app, key):
-    return app.session_state[key]
-
-
-def test_history_page_shows_runs_downloads_and_clears(page, fake_pets):
     app = page("history", fake_pets.url).run()
-    assert texts(app.info) == ["No stored runs yet: classify or compare images first; every run is kept here."]
+    assert texts(app.info) == [EMPTY]
     app.switch_page("app_pages/classify.py").run()
-    upload_and_run(app, "classify", [png_upload("red.png", RED), png_upload("blue.png", BLUE)])
+    upload(app, [png_upload("red.png", RED), png_upload("blue.png", BLUE), ("broken.png", b"not a png", "image/png")])
+    run_id = press_classify(app)
+    finish(app, tmp_path, run_id)
     app.switch_page("app_pages/history.py").run()
     assert not app.exception
-    summary = app.dataframe[0].value
-    assert summary[["target", "versions", "images", "errors"]].to_dict("records") == [
-        {"target": "label stable", "versions": "1", "images": 2, "errors": 0}]
-    rows = app.dataframe[1].value
-    assert list(app.dataframe[1].proto.column_order)[:5] == ["run", "time", "kind", "target", "source"]
-    assert rows["target"].tolist() == ["label:stable"] * 2
-    app.button(key="history_clear").click().run()
-    assert state_value(app, "history_runs") == []
-    assert texts(app.info) == ["No stored runs yet: classify or compare images first; every run is kept here."]
+    [runs] = [table.value for table in app.dataframe if "note" in table.value.columns]
+    assert runs[["run", "kind", "model", "target", "version", "status", "images", "errors"]].to_dict("records") == [
+        {"run": run_id, "kind": "classify", "model": "pets", "target": "label:stable", "version": 1,
+         "status": "complete", "images": 3, "errors": 1}]
+    app.multiselect(key="history_stored_selected").select(run_id).run()
+    [link] = app.get("page_link")
+    assert (link.proto.page, link.proto.query_string) == ("classify", f"run={run_id}")
+    assert app.code[0].value == f"/classify?run={run_id}"
+    [download] = app.get("download_button")
+    assert download.proto.label == "Download 1 run(s) as CSV"
+    app.button(key="history_stored_clear").click().run()
+    app.button(key="history_stored_clear_no").click().run()
+    assert [table.value["run"].tolist() for table in app.dataframe if "note" in table.value.columns] == [[run_id]]
+    app.button(key="history_stored_clear").click().run()
+    app.button(key="history_stored_clear_yes").click().run()
+    assert texts(app.info) == ["Cleared 1 run(s).", EMPTY]
+    assert not [table for table in app.dataframe if "note" in table.value.columns]
 
 
 def test_status_is_not_fetched_again_within_the_cache_ttl(page, fake_server):

@@ -1,14 +1,10 @@
 """What the results tables show (no "None" anywhere, the error on screen) and the shared class colours."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import numpy as np
 import pandas as pd
 
-from dashboard import charts, history, tables
-from dashboard.classify import ClassificationRun
-from dashboard.targets import Target
+from dashboard import charts, tables
 
 
 def rows_with_failures() -> pd.DataFrame:
@@ -80,29 +76,11 @@ def _colour_of(spec: dict) -> dict[str, str]:
     return dict(zip(scale["domain"], scale["range"]))
 
 
-def test_a_class_has_the_same_colour_on_every_chart_and_errors_are_grey():
+def test_a_class_has_the_same_colour_on_every_chart():
     cat, dog, other = charts.CLASS_PALETTE[:3]
-    counts = _colour_of(charts.class_counts_chart({"cat": 2, "dog": 0, "other": 1, "error": 1}).to_dict())
-    assert counts == {"cat": cat, "dog": dog, "other": other, "error": charts.ERROR_COLOUR}
     assert _colour_of(charts.probability_chart({"cat": 0.7, "dog": 0.2, "other": 0.1}).to_dict()) == {
         "cat": cat, "dog": dog, "other": other}
     scatter = pd.DataFrame({"source": ["a"] * 3, "class": ["cat", "dog", "other"], "probability_a": [0.1, 0.2, 0.7],
                             "probability_b": [0.1, 0.3, 0.6]})
     assert _colour_of(charts.agreement_scatter(scatter, "A", "B", ("cat", "dog", "other")).to_dict()) == {
-        "cat": cat, "dog": dog, "other": other}  # no "error" entry in its legend
-
-
-def test_history_chart_keeps_model_class_order_with_errors_last():
-    rows = pd.DataFrame({"thumbnail": [None, None], "source": ["a", "b"], "top_class": ["other", None],
-                         "confidence": [0.9, np.nan], "prob_cat": [0.05, np.nan], "prob_dog": [0.05, np.nan],
-                         "prob_other": [0.9, np.nan], "version": pd.array([1, None], dtype="Int64"),
-                         "latency_ms": [3.0, np.nan], "error": [None, "b: bad"]})
-    run = ClassificationRun("r1", "classify", datetime(2026, 1, 1, tzinfo=timezone.utc), "http://x", "pets",
-                            Target(version=1), ("cat", "dog", "other"), rows)
-    assert history.class_names_of([run, run]) == ["cat", "dog", "other"]
-    spec = charts.history_chart(history.class_counts_long([run]), history.class_names_of([run])).to_dict()
-    cat, dog, other = charts.CLASS_PALETTE[:3]
-    # Alphabetically "error" would come before "other" and take its colour; here it is grey and last.
-    assert _colour_of(spec) == {"cat": cat, "dog": dog, "other": other, "error": charts.ERROR_COLOUR}
-    stacked = next(iter(spec["datasets"].values()))
-    assert [(d["class"], d["stack"]) for d in stacked] == [("cat", 0), ("dog", 1), ("other", 2), ("error", 3)]
+        "cat": cat, "dog": dog, "other": other}
