@@ -13,20 +13,12 @@ from werkzeug.wrappers import Request
 from dashboard import state
 from dashboard.store import open_store
 from tests.dashboard.conftest import zip_bytes
+from tests.dashboard.readable import texts
 from tests.support import fake_metadata, fake_status, json_response, png_bytes, wait_until
 
 FINAL = ("complete", "cancelled", "interrupted", "failed")
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 RED, GREEN, BLUE = (200, 10, 10), (10, 200, 10), (10, 10, 200)
 SWAPPED = (10, 200, 77)   # version 2 swaps cat and dog for this colour (blue channel 77): v1 says dog, v2 cat
-
-
-def plain(text: str) -> str:
-    return _ESCAPED.sub(r"\1", text).replace("\u2060", "")  # dashboard.plain: word joiners stop autolinks
-
-
-def texts(elements) -> list[str]:
-    return [plain(element.value) for element in elements]
 
 
 def probabilities(image: bytes, version: int) -> list[float]:

@@ -3,7 +3,6 @@ images the browser fetches. Classify and Compare in the browser: test_browser_cl
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -13,6 +12,7 @@ import requests
 from werkzeug.wrappers import Response
 
 from launcher.supervise import dashboard_command
+from tests.dashboard.readable import shown
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -23,13 +23,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
 # The README's screenshot is refreshed only on request, so a test run never modifies tracked files.
 README_SCREENSHOT = ROOT / "docs" / "screenshot.png"
 UPDATE_SCREENSHOT = os.environ.get("SERVESCOPE_UPDATE_SCREENSHOT") == "1"
-
-
-def shown(text: str) -> re.Pattern:
-    """`text` as the page shows it: dashboard.plain puts an invisible word joiner after ':' and '@' and inside
-    'www' (so Streamlit's Markdown makes no autolink)."""
-    pattern = re.escape(text).replace(":", ":\u2060?").replace("@", "@\u2060?")
-    return re.compile(re.sub("(?i)w(?=ww)", lambda m: m.group(0) + "\u2060?", pattern))
 
 
 def healthy(url: str) -> bool:

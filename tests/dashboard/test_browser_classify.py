@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from dashboard.store import open_store
 from launcher.supervise import dashboard_command
 from tests.dashboard.test_browser import README_SCREENSHOT, UPDATE_SCREENSHOT, browser, healthy, page  # noqa: F401
+from tests.dashboard.readable import shown
 from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -65,11 +66,6 @@ def dashboard_url(slow_link, database, tmp_path_factory):
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-
-
-def shown(text: str) -> re.Pattern:
-    """`text` as the page shows it: dashboard.plain puts an invisible word joiner after each ':' (no autolinks)."""
-    return re.compile(re.escape(text).replace(":", ":\u2060?"))
 
 
 def photos(shared_images) -> list:

@@ -24,17 +24,12 @@ from dashboard.store import RunInfo, open_store
 from dashboard.tables import FAILED_THUMBNAIL
 from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
 from tests.dashboard.test_pages import BEACON, BLUE, GREEN, INJECTED, RED, assert_plain, markdown_bodies, png_upload
-from tests.dashboard.test_pages import texts as escaped_texts
+from tests.dashboard.readable import texts
 from tests.support import (BAD_MARK, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
                            png_bytes, wait_until)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-def texts(elements) -> list[str]:
-    """What the reader sees (escapes undone; dashboard.plain puts a word joiner after ':' against directives)."""
-    return [text.replace("\u2060", "") for text in escaped_texts(elements)]
-
-
 def run_id_of(app) -> str:
     value = app.query_params["run"]
     return value if isinstance(value, str) else value[0]

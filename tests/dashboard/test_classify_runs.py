@@ -11,7 +11,8 @@ import time
 
 from werkzeug.wrappers import Request
 
-from tests.dashboard.test_classify_page import finish, press_classify, run_id_of, store_of, texts, upload
+from tests.dashboard.readable import texts
+from tests.dashboard.test_classify_page import finish, press_classify, run_id_of, store_of, upload
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 from tests.support import BAD_MARK, fake_model_handler, fake_prediction, json_response, png_bytes, wait_until
 

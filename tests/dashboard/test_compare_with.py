@@ -8,7 +8,8 @@ from dashboard import state
 from dashboard.runner import ItemsUnavailable, RunManager
 from dashboard.store import open_store
 from dashboard.targets import Target
-from tests.dashboard.compare_support import FINAL, RED, TwoVersions, texts, wait_for
+from tests.dashboard.compare_support import FINAL, RED, TwoVersions, wait_for
+from tests.dashboard.readable import texts
 from tests.support import png_bytes, wait_until
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.test_classify_page import finish, press_classify, texts, upload
+from tests.dashboard.readable import texts
+from tests.dashboard.test_classify_page import finish, press_classify, upload
 from tests.support import embedded_server, png_bytes
 
 pytestmark = pytest.mark.slow
