@@ -26,6 +26,9 @@ from dashboard.store import RunInfo, Store, StoreError
 __all__ = ["render_run", "status_line"]
 
 PREVIEW_WIDTH = 420
+# Rows per page of the results table: each row carries its thumbnail as a ~3 KB data URI, so a 1,000-row run
+# drawn at once sent ~3 MB to the browser before the table appeared (benchmarks/dashboard_classify.py).
+TABLE_PAGE_ROWS = 100
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -72,9 +75,23 @@ def _retry(run: RunInfo, key_prefix: str) -> None:
         st.rerun()
 
 
+def _page_of(shown: pd.DataFrame, key_prefix: str) -> pd.DataFrame:
+    """The page of the filtered rows the analyst picked (TABLE_PAGE_ROWS each; no picker for one page)."""
+    pages = -(-len(shown) // TABLE_PAGE_ROWS)
+    if pages <= 1:
+        return shown
+    def rows_text(page: int) -> str:
+        first = page * TABLE_PAGE_ROWS
+        return f"rows {first + 1}–{min(first + TABLE_PAGE_ROWS, len(shown))} of {len(shown)}"
+    # The page count is in the key: other filters start again on the first page.
+    page = st.selectbox("Page", range(pages), format_func=rows_text, key=f"{key_prefix}_table_page_{pages}")
+    return shown.iloc[page * TABLE_PAGE_ROWS:(page + 1) * TABLE_PAGE_ROWS]
+
+
 def _corrections_table(stored: classify_runs.StoredRun, shown: pd.DataFrame, store: Store, key_prefix: str,
                        editable: bool) -> None:
     names = stored.class_names
+    shown = _page_of(shown, key_prefix)
     frame = classify_runs.table_frame(stored).loc[shown.index]
     display = tables.for_display(frame.drop(columns=["correction"])).assign(
         correction=frame["correction"].astype(object).where(frame["correction"].notna(), None))
@@ -144,10 +161,12 @@ def _compare_offer(run: RunInfo, key_prefix: str) -> None:
 
 
 def _exports(stored: classify_runs.StoredRun, key_prefix: str) -> None:
+    # Made when pressed (Streamlit calls `data` then), not on every rerun: ~0.15 s for 1,000 rows.
+    rows, names = stored.rows, stored.class_names
     left, right = st.columns(2)
-    left.download_button("Download results (CSV)", classify_runs.csv_bytes(stored.rows, stored.class_names),
+    left.download_button("Download results (CSV)", lambda: classify_runs.csv_bytes(rows, names),
                          file_name=f"classify-{stored.run.id}.csv", mime="text/csv", key=f"{key_prefix}_download")
-    right.download_button("Download results (JSON)", classify_runs.json_bytes(stored.rows, stored.class_names),
+    right.download_button("Download results (JSON)", lambda: classify_runs.json_bytes(rows, names),
                           file_name=f"classify-{stored.run.id}.json", mime="application/json",
                           key=f"{key_prefix}_download_json")
 

@@ -12,7 +12,7 @@ from dashboard.store import StoreError
 
 __all__ = ["progress_text", "run_progress", "active_runs_sidebar", "PAGE_POLL_S", "SIDEBAR_POLL_S"]
 
-PAGE_POLL_S = 0.5
+PAGE_POLL_S = 0.25   # how soon the page notices a run has ended and draws its results
 SIDEBAR_POLL_S = 1.0
 ACTIVE = ("queued", "running")
 
