@@ -6,7 +6,6 @@ promotion plan for a winner. The runs themselves belong to dashboard.runner.RunM
 """
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -18,6 +17,7 @@ from client import TFServingClient, TFServingError, schema
 from client.protocol import SignatureSpec, TensorSpec
 
 from dashboard.classify import configured_signature
+from dashboard.classify_runs import jpeg_data_uri
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.decision import ALIGN, ClassSetMismatch, Decision, Side, align_classes, compare_with_baseline
 from dashboard.errors import explain
@@ -158,10 +158,6 @@ class StoredComparison:
     @property
     def class_names(self) -> list[str]:
         return list(dict.fromkeys(name for run in self.runs for name in run.class_names))
-
-
-def jpeg_data_uri(data: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def load_comparison(store: Store, comparison_id: str) -> StoredComparison | None:

@@ -216,7 +216,7 @@ def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None
 
 def render_decision(result: Decision, *, key_prefix: str, thumbnails: Mapping[str, str] | None = None,
                     on_correction: Correction | None = None, promotion: PromotionPlan | None = None) -> None:
-    """Everything about B against A, top to bottom. `thumbnails`: source -> data: URI (dashboard.thumbnails);
+    """Everything about B against A, top to bottom. `thumbnails`: source -> data: URI (classify_runs.jpeg_data_uri);
     `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given."""
     d = result
     _verdict_card(d)

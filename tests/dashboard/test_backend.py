@@ -1,29 +1,15 @@
-"""The dashboard's backend modules (no Streamlit): thumbnails, targets, errors, settings, charts."""
+"""The dashboard's backend modules (no Streamlit): targets, errors, settings, charts."""
 from __future__ import annotations
 
-import base64
-import io
 import re
+
 import pytest
-from PIL import Image
 
 from client import (
     InvalidInputError, ModelNotFoundError, RequestTimeoutError, ServerUnavailableError, VersionNotAvailableError,
 )
 from dashboard import charts, config, errors
 from dashboard.targets import LATEST, Target, describe_option, target_options
-from dashboard.thumbnails import thumbnail_data_uri
-from tests.dashboard.conftest import CORRUPT_JPEG
-
-
-def test_thumbnail_is_a_small_jpeg_data_uri_and_non_images_get_none(few_photos):
-    uri = thumbnail_data_uri(few_photos[0][0].read_bytes())
-    prefix = "data:image/jpeg;base64,"
-    assert uri.startswith(prefix)
-    with Image.open(io.BytesIO(base64.b64decode(uri[len(prefix):]))) as thumb:
-        assert thumb.format == "JPEG" and max(thumb.size) == 72
-    assert thumbnail_data_uri(CORRUPT_JPEG) is None
-    assert thumbnail_data_uri(None) is None
 
 
 def test_target_options_and_descriptions():

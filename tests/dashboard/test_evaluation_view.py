@@ -1,6 +1,7 @@
 """dashboard.evaluation_view drawn by AppTest over synthetic result frames (no server, no TensorFlow)."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -13,7 +14,6 @@ from client.schema import columns
 from dashboard import evaluation as ev
 from dashboard.evaluation_view import pending_corrections
 from dashboard.plain import escape_markdown
-from dashboard.thumbnails import thumbnail_data_uri
 from tests.dashboard.test_evaluation import CLASSES, LABELLED, row
 from tests.support import ROOT
 
@@ -33,7 +33,7 @@ def synthetic_frame() -> pd.DataFrame:
 def tiny_thumbnail() -> str:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="JPEG")
-    return thumbnail_data_uri(out.getvalue())
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def start(frame: pd.DataFrame, thumbnails=None) -> AppTest:
