@@ -1,4 +1,5 @@
-"""Fixtures for the dashboard suite: real photos, an unreachable URL, a fake TF Serving, AppTest page factories."""
+"""Fixtures for the dashboard suite: real photos, run stores, an unreachable URL, a fake TF Serving, AppTest page
+factories."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
+from dashboard.store import open_store
+from tests.pg import postgres_server  # noqa: F401  (session fixture, for any_store)
 from tests.support import ROOT, fake_model_handler, free_port
 
 ENTRY = ROOT / "streamlit_app.py"
@@ -45,6 +48,16 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """A run store on each database the app supports: a SQLite file, and a database on a live PostgreSQL."""
+    url = str(tmp_path / "runs.db") if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_server").create_database()
+    opened = open_store(url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

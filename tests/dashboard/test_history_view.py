@@ -14,7 +14,6 @@ from client import schema
 from dashboard import run_history
 from dashboard.plain import escape_markdown
 from dashboard.store import Observation, open_store
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 from tests.support import ROOT
 
 APP = ROOT / "tests" / "dashboard" / "apps" / "history_app.py"
@@ -25,13 +24,9 @@ EMPTY = "No stored runs yet: classify or compare images first; every run is kept
 MOVED = "stable was version 1 when this ran; it is version 2 now"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    url = str(tmp_path / "runs.db") if request.param == "sqlite" else \
-        request.getfixturevalue("postgres_server").create_database()
-    opened = open_store(url)
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(any_store):  # every test here runs on SQLite and on PostgreSQL (conftest.any_store)
+    return any_store
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from client import ServerUnavailableError, TFServingClient
 from dashboard.runner import RetryUnavailable, RunManager
 from dashboard.store import open_store
 from dashboard.thumbnail_jpeg import thumbnail_jpeg
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 from tests.support import ROOT, wait_until
 
 try:  # the fake server moved from tests/client/conftest.py to tests/support.py
@@ -94,18 +93,6 @@ def fake() -> Iterator[tuple[FakeModel, FakeServer]]:
 @pytest.fixture
 def store(tmp_path):
     opened = open_store(tmp_path / "runs.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    """The runner's end-to-end paths on both databases the app supports."""
-    if request.param == "sqlite":
-        url = str(tmp_path / "runs.db")
-    else:
-        url = request.getfixturevalue("postgres_server").create_database()
-    opened = open_store(url)
     yield opened
     opened.close()
 

@@ -24,13 +24,9 @@ URL = "http://127.0.0.1:8501"
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    url = str(tmp_path / "runs.db") if request.param == "sqlite" else \
-        request.getfixturevalue("postgres_server").create_database()
-    opened = open_store(url)
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(any_store):  # every test here runs on SQLite and on PostgreSQL (conftest.any_store)
+    return any_store
 
 
 def status(version, state, code="OK", message=""):

@@ -16,21 +16,14 @@ from sqlalchemy import inspect, text
 from client import schema
 from dashboard.store import Observation, StoreError, database_url, default_database_path, open_store
 from dashboard.store_schema import SCHEMA_VERSION, metadata
-from tests.pg import postgres_server  # noqa: F401  (session fixture)
 from tests.support import free_port
 
 CLASSES = ("cat", "dog", "other")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        url = str(tmp_path / "runs.db")
-    else:
-        url = request.getfixturevalue("postgres_server").create_database()
-    opened = open_store(url)
-    yield opened
-    opened.close()
+@pytest.fixture
+def store(any_store):  # every test here runs on SQLite and on PostgreSQL (conftest.any_store)
+    return any_store
 
 
 def new_run(store, *, model="pets", target="label:stable", total=4, kind="classify", **fields):
