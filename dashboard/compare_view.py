@@ -7,14 +7,13 @@ Targets, class names, file names and server texts are shown through st.text/st.d
 from __future__ import annotations
 
 from typing import Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
 from client import TFServingClient, TFServingError
 from client.protocol import SignatureSpec
 
-from dashboard import compare
+from dashboard import compare, widgets
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.decision import ALIGN, REFUSE, ClassSetMismatch
 from dashboard.decision_view import render_decision
@@ -28,13 +27,7 @@ CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
 
 def share_url(comparison_id: str) -> str:
     """This dashboard's address of the Compare page with `?comparison=<id>` (a stored comparison's own id)."""
-    query = f"comparison={comparison_id}"
-    here = st.context.url
-    if not here:
-        return f"/compare?{query}"
-    parts = urlsplit(here)
-    base = parts.path.rsplit("/", 1)[0] if parts.path.count("/") > 1 else ""
-    return urlunsplit((parts.scheme, parts.netloc, f"{base}/compare", query, ""))
+    return widgets.page_address("compare", f"comparison={comparison_id}")
 
 
 @st.cache_resource(ttl=300, show_spinner=False)

@@ -75,12 +75,7 @@ def pair_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame, common: Sequence[str],
 
 def flip_matrix(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """Counts of A's top class (rows) × B's top class (columns); every class in `order`, zero rows too."""
-    names = list(order)
-    table = pd.crosstab(pd.Categorical(paired["top_a"], categories=names),
-                        pd.Categorical(paired["top_b"], categories=names), dropna=False)
-    table = table.reindex(index=names, columns=names, fill_value=0).astype(int)
-    table.index.name, table.columns.name = "A", "B"
-    return table
+    return evaluation.cross_counts(paired["top_a"], paired["top_b"], order, ("A", "B"))
 
 
 def flip_cells(matrix: pd.DataFrame) -> pd.DataFrame:

@@ -139,15 +139,22 @@ def accuracy_summary(frame: pd.DataFrame, class_names: Sequence[str]) -> Accurac
                            support=support)
 
 
+def cross_counts(row_values: pd.Series, column_values: pd.Series, names: Sequence[str],
+                 axes: tuple[str, str]) -> pd.DataFrame:
+    """Counts of each (row value, column value) pair, every name on both axes in the given order (zeros too);
+    `axes` names the index and the columns."""
+    names = list(names)
+    table = pd.crosstab(pd.Categorical(row_values, categories=names),
+                        pd.Categorical(column_values, categories=names), dropna=False)
+    table = table.reindex(index=names, columns=names, fill_value=0).astype(int)
+    table.index.name, table.columns.name = axes
+    return table
+
+
 def confusion_matrix(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:
     """Counts, true class on rows and predicted class on columns, every model class in model order."""
     rows = evaluated(frame, class_names)
-    names = list(class_names)
-    table = pd.crosstab(pd.Categorical(rows["truth"], categories=names),
-                        pd.Categorical(rows["top_class"], categories=names), dropna=False)
-    table = table.reindex(index=names, columns=names, fill_value=0).astype(int)
-    table.index.name, table.columns.name = "true", "predicted"
-    return table
+    return cross_counts(rows["truth"], rows["top_class"], class_names, ("true", "predicted"))
 
 
 def confusion_long(frame: pd.DataFrame, class_names: Sequence[str]) -> pd.DataFrame:

@@ -10,11 +10,10 @@ import os
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
-from dashboard import history_charts, run_history, server_watch
+from dashboard import history_charts, run_history, server_watch, widgets
 from dashboard.plain import escape_markdown
 from dashboard.store import RunSummary, Store, StoreError
 
@@ -160,12 +159,7 @@ def _url_path(page: Any) -> str:
 def _share_url(page: Any, run_id: str) -> str:
     """The address a colleague can open: this dashboard's address with the run's page and `?run=<id>`."""
     query = "run=" + run_history.run_query_params(run_id)["run"]
-    here = st.context.url
-    if not here:
-        return f"/{_url_path(page)}?{query}"
-    parts = urlsplit(here)
-    base = parts.path.rsplit("/", 1)[0] if parts.path.count("/") > 1 else ""
-    return urlunsplit((parts.scheme, parts.netloc, f"{base}/{_url_path(page)}", query, ""))
+    return widgets.page_address(_url_path(page), query)
 
 
 def _links(chosen: Sequence[RunSummary], pages: Mapping[str, Any], notes: Mapping[str, str],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -99,6 +100,17 @@ def load_overview(connection: state.Connection, quiet: bool = False) -> ModelOve
         return None
     st.caption(describe_age(max(0.0, time.time() - fetched_at)))
     return overview
+
+
+def page_address(path: str, query: str) -> str:
+    """This dashboard's address of one page (its URL path) with `query`, for a colleague to open; relative when
+    Streamlit does not know the browser's address."""
+    here = st.context.url
+    if not here:
+        return f"/{path}?{query}"
+    parts = urlsplit(here)
+    base = parts.path.rsplit("/", 1)[0] if parts.path.count("/") > 1 else ""
+    return urlunsplit((parts.scheme, parts.netloc, f"{base}/{path}", query, ""))
 
 
 # -- inputs ---------------------------------------------------------------------------------------
