@@ -2,10 +2,12 @@
 images the browser fetches. Classify and Compare in the browser: test_browser_classify.py, test_browser_compare.py."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -32,16 +34,16 @@ def healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(pets_server_url, tmp_path_factory):
+@contextlib.contextmanager
+def running_dashboard(folder: Path, **environment: str) -> Iterator[str]:
+    """The dashboard started the way `make run` starts it (same flags) on a free port with these settings, its
+    log in `folder`; yields its URL once /_stcore/health answers, and stops it after."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets",
-               SERVESCOPE_DB=str(tmp_path_factory.mktemp("store") / "runs.db"))  # the test's own run store
+    log_path = folder / "streamlit.log"
     with open(log_path, "wb") as log:
-        # Started the way `make run` starts it (same flags), on a free port.
-        proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=dict(os.environ, **environment), stdout=log,
+                                stderr=subprocess.STDOUT)
         try:
             def ready() -> bool:
                 if proc.poll() is not None:
@@ -52,6 +54,14 @@ def dashboard_url(pets_server_url, tmp_path_factory):
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(pets_server_url, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("streamlit")
+    with running_dashboard(folder, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets",
+                           SERVESCOPE_DB=str(folder / "runs.db")) as url:  # the test's own run store
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ confusion-matrix cell opened; a 500-image run that goes on while the analyst is 
 reload and opens by its `?run=` link in a second browser context."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import time
 import zipfile
 
@@ -14,10 +12,9 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from dashboard.store import open_store
-from launcher.supervise import dashboard_command
-from tests.dashboard.test_browser import README_SCREENSHOT, UPDATE_SCREENSHOT, browser, healthy, page  # noqa: F401
+from tests.dashboard.test_browser import (README_SCREENSHOT, UPDATE_SCREENSHOT, browser, page,  # noqa: F401
+                                         running_dashboard)
 from tests.dashboard.readable import shown
-from tests.support import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PREDICT_DELAY_S = 0.4   # per predict request: keeps a 500-image run going for several seconds
@@ -50,22 +47,9 @@ def database(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dashboard_url(slow_link, database, tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = dict(os.environ, TF_SERVING_URL=slow_link, SERVESCOPE_MODEL="pets", SERVESCOPE_DB=str(database))
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            def ready() -> bool:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited {proc.returncode}: {log_path.read_text()[-2000:]}")
-                return healthy(url)
-            wait_until(ready, timeout=90, what=f"streamlit health at {url}")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with running_dashboard(tmp_path_factory.mktemp("streamlit"), TF_SERVING_URL=slow_link, SERVESCOPE_MODEL="pets",
+                           SERVESCOPE_DB=str(database)) as url:
+        yield url
 
 
 def photos(shared_images) -> list:

@@ -3,39 +3,22 @@ embedded server's pets versions: a labelled ZIP of real photos gives the verdict
 cell lists that cell's images."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import zipfile
 
 import pytest
 
-from launcher.supervise import dashboard_command
-from tests.dashboard.test_browser import browser, healthy  # noqa: F401 - browser is a fixture
-from tests.support import ROOT, free_port, wait_until
+from tests.dashboard.test_browser import browser, running_dashboard  # noqa: F401 - browser is a fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def compare_dashboard(pets_server_url, tmp_path_factory):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     folder = tmp_path_factory.mktemp("compare_dashboard")
-    env = dict(os.environ, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets",
-               SERVESCOPE_DB=str(folder / "runs.db"))
-    with open(folder / "streamlit.log", "wb") as log:
-        proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            def ready() -> bool:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited {proc.returncode}")
-                return healthy(url)
-            wait_until(ready, timeout=90, what=f"streamlit health at {url}")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with running_dashboard(folder, TF_SERVING_URL=pets_server_url, SERVESCOPE_MODEL="pets",
+                           SERVESCOPE_DB=str(folder / "runs.db")) as url:
+        yield url
 
 
 @pytest.fixture
