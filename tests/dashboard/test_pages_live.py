@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.client.test_signature_errors import half_plus_two_url  # noqa: F401 - a fixture
 from tests.dashboard.readable import texts
 from tests.dashboard.test_classify_page import finish, press_classify, upload
-from tests.support import embedded_server, png_bytes
+from tests.support import png_bytes
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def half_plus_two_url(tmp_path_factory):
-    from tests.serving.model_builders import build_half_plus_two  # imports TensorFlow: only when this runs
-    root = tmp_path_factory.mktemp("half_plus_two")
-    build_half_plus_two(root / "1", offset=2.0)
-    with embedded_server(["--model_name=half_plus_two", f"--model_base_path={root}"],
-                         wait_for_models={"half_plus_two": 1}) as url:
-        yield url
 
 
 def test_models_page_lists_both_real_versions(page, pets_server_url):

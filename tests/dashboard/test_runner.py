@@ -17,7 +17,7 @@ from client import ServerUnavailableError, TFServingClient
 from dashboard.runner import RetryUnavailable, RunManager
 from dashboard.store import open_store
 from dashboard.thumbnail_jpeg import thumbnail_jpeg
-from tests.support import ROOT, wait_until
+from tests.support import ROOT, png_bytes, wait_until
 
 try:  # the fake server moved from tests/client/conftest.py to tests/support.py
     from tests.support import BAD_MARK, FakeServer, fake_metadata, fake_prediction, fake_status, json_response
@@ -30,13 +30,8 @@ COLOURS = [(200, 10, 10), (10, 200, 10), (10, 10, 200)]  # cat, dog, other for t
 
 
 def png(colour, *, marked=False, size=(160, 120)) -> bytes:
-    from PIL import PngImagePlugin
-    info = PngImagePlugin.PngInfo()
-    if marked:
-        info.add_text("note", BAD_MARK)
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG", pnginfo=info)
-    return out.getvalue()
+    """Larger than support.png_bytes' default: the thumbnails must be scaled down."""
+    return png_bytes(colour, size=size, marked=marked)
 
 
 def items_of(images: list[bytes]) -> list[tuple[str, object]]:
