@@ -22,7 +22,7 @@ assert importlib.util.find_spec("tensorflow") is None, "tensorflow is installed 
 from streamlit.testing.v1 import AppTest
 app = AppTest.from_file("streamlit_app.py", default_timeout=60).run()
 assert not app.exception, app.exception
-print(re.sub(r"\\\\(.)", r"\\1", app.error[0].value))  # the page escapes Markdown; print what a reader sees
+print(re.sub(r"\\\\(.)", r"\\1", app.error[0].value).replace("\\u2060", ""))  # what a reader sees (escapes, word joiners)
 """
 
 
