@@ -9,7 +9,7 @@ import hashlib
 import json
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -75,7 +75,11 @@ def signature_digest(client: TFServingClient, version: int | None, signature_nam
 
 
 class _RowWriter:
-    """Buffers results and stores them, one transaction per batch, as schema rows with thumbnails."""
+    """Buffers results and stores them, one transaction per batch, as schema rows with thumbnails.
+
+    Storing runs on a thread of its own, in order: waiting for a batch's thumbnails and writing it would otherwise
+    hold up the client's generator, which sends the next batch only when resumed (half the requests in flight).
+    A failed write is raised by the next flush() or by finish()."""
 
     def __init__(self, job: Job, store: Store, class_names: Sequence[str], target: str,
                  on_stored: Callable[[int], None]) -> None:
@@ -83,30 +87,47 @@ class _RowWriter:
         self.class_names = tuple(class_names)
         self.thumbnails: dict[int, Future] = {}
         self.pending: list[tuple[int, ClassificationResult]] = []
-        self.failures = 0
+        self._storing = ThreadPoolExecutor(1, thread_name_prefix="servescope-store")
+        self._writes: list[Future] = []
 
     def add(self, position: int, result: ClassificationResult) -> None:
         self.pending.append((position, result))
 
     def flush(self) -> None:
-        if not self.pending:
-            return
+        if self.pending:
+            self._writes.append(self._storing.submit(self._store, self.pending))
+            self.pending = []
+        self._raise_failed_write()
+
+    def finish(self) -> None:
+        """Flush, wait for every write, and raise the first that failed."""
+        try:
+            self.flush()
+            while self._writes:
+                self._writes.pop(0).result()
+        finally:
+            self._storing.shutdown(wait=True)
+
+    def _raise_failed_write(self) -> None:
+        for write in [w for w in self._writes if w.done()]:
+            self._writes.remove(write)
+            write.result()
+
+    def _store(self, batch: list[tuple[int, ClassificationResult]]) -> None:
         if not self.class_names:  # the model's class order, from its first answer
-            first = next((r for _, r in self.pending if r.ok and r.probabilities), None)
+            first = next((r for _, r in batch if r.ok and r.probabilities), None)
             if first is not None:
                 self.class_names = tuple(first.probabilities)
                 self.store.update_progress(self.job.run_id, class_names=self.class_names)
         rows = []
-        for position, result in self.pending:
+        for position, result in batch:
             row = schema.result_row(result, self.class_names, model=self.job.model, target=self.target,
                                     ground_truth=self.job.truth.get(result.source))
             row.update(position=position, thumbnail=self._thumbnail(position),
                        extras=dict(result.extras) if result.ok and result.extras else None)
             rows.append(row)
         self.store.add_rows(self.job.run_id, rows)
-        self.failures += sum(not result.ok for _, result in self.pending)
         self.on_stored(len(rows))
-        self.pending = []
 
     def _thumbnail(self, position: int) -> bytes | None:
         future = self.thumbnails.pop(position, None)
@@ -144,7 +165,7 @@ def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServ
             status = "cancelled" if job.cancelled.is_set() else "complete"
     except Exception as exc:  # noqa: BLE001 - any failure ends the run with what it has, and says why
         with contextlib.suppress(StoreError):
-            writer.flush()  # results that arrived before the failure are kept
+            writer.finish()  # results that arrived before the failure are kept
         error = f"{type(exc).__name__}: {exc}"
         try:
             status = "interrupted" if store.get_run(job.run_id).done else "failed"
@@ -180,4 +201,4 @@ def _classify(job: Job, client: TFServingClient, target: Mapping[str, Any], posi
             if len(writer.pending) >= batch_size or time.monotonic() - last_flush > 1.0:
                 writer.flush()
                 last_flush = time.monotonic()
-        writer.flush()
+    writer.finish()  # every row stored before the run's final status

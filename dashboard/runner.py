@@ -3,8 +3,8 @@
 One RunManager per app process (the page holds it with st.cache_resource). At most
 `SERVESCOPE_MAX_RUNS` jobs (default 2) run at once; the rest wait with status 'queued', visibly. A
 job classifies (name, loader) pairs (client.sources.expand_uploads) with TFServingClient.iter_classify
-and stores each batch's rows in one transaction, with ≤ 96 px thumbnails made on a separate pool
-from the bytes the client already read. A run ends complete, cancelled (finished rows kept) or
+and stores each batch's rows in one transaction (on a thread of its own: the requests never wait for it),
+with ≤ 96 px thumbnails made on a separate pool from the bytes the client already read. A run ends complete, cancelled (finished rows kept) or
 interrupted/failed with N of M done. The loaders of a run that ended with failures are kept (for the
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
