@@ -20,16 +20,18 @@ def server_overview(connection: state.Connection) -> None:
 
 
 connection = widgets.start_page("ServeScope")
-st.write("A dashboard in front of TensorFlow Serving image classifiers: classify photos, inspect the live model "
-         "versions and their signatures, compare versions on the same images, and keep this session's history.")
+st.write("A dashboard in front of TensorFlow Serving image classifiers: classify and evaluate labelled photos, "
+         "decide whether a new version should replace the current one, inspect the live versions and their "
+         "signatures, and find every run again later.")
 st.subheader("Model server")
 if connection is not None:
     server_overview(connection)
 
 st.subheader("Pages")
-st.page_link("app_pages/classify.py", label="Classify — upload images or ZIPs, see class probabilities",
+st.page_link("app_pages/classify.py", label="Classify — upload images, ZIPs or a folder; accuracy when labelled",
              icon=":material/image_search:")
-st.page_link("app_pages/compare.py", label="Compare — the same images against two versions", icon=":material/compare:")
+st.page_link("app_pages/compare.py", label="Compare — should the canary replace the stable version?",
+             icon=":material/compare:")
 st.page_link("app_pages/models.py", label="Models — versions, states, labels and signatures",
              icon=":material/deployed_code:")
-st.page_link("app_pages/history.py", label="History — this session's runs, download, clear", icon=":material/history:")
+st.page_link("app_pages/history.py", label="History — every stored run: open, export, delete", icon=":material/history:")
