@@ -78,11 +78,14 @@ def top5_of(extras: Mapping[str, object] | None) -> list[tuple[str, float]]:
     return [(str(label), float(score)) for label, score in zip(labels, scores)]  # type: ignore[arg-type]
 
 
-def table_frame(stored: StoredRun) -> pd.DataFrame:
-    """The results table: thumbnail and short name first, then the schema columns (the full path stays in
-    `source`, for the detail view and the exports)."""
-    frame = stored.rows.copy()
-    frame.insert(0, "name", short_names(frame["source"].tolist()))
+def table_frame(stored: StoredRun, positions: Sequence[int] | None = None) -> pd.DataFrame:
+    """The results table for `positions` (every row when None): thumbnail and short name first, then the schema
+    columns (the full path stays in `source`, for the detail view and the exports). Short names are worked out
+    over every row, so they tell the run's files apart whichever rows are shown."""
+    names = dict(zip(stored.rows.index, short_names(stored.rows["source"].tolist())))
+    frame = stored.rows if positions is None else stored.rows.loc[list(positions)]
+    frame = frame.copy()
+    frame.insert(0, "name", [names[position] for position in frame.index])
     frame.insert(0, "thumbnail", [stored.thumbnails.get(position) for position in frame.index])
     return frame
 

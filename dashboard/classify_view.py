@@ -92,7 +92,7 @@ def _corrections_table(stored: classify_runs.StoredRun, shown: pd.DataFrame, sto
                        editable: bool) -> None:
     names = stored.class_names
     shown = _page_of(shown, key_prefix)
-    frame = classify_runs.table_frame(stored).loc[shown.index]
+    frame = classify_runs.table_frame(stored, shown.index)
     display = tables.for_display(frame.drop(columns=["correction"])).assign(
         correction=frame["correction"].astype(object).where(frame["correction"].notna(), None))
     columns = widgets.result_columns(names, tables.latency_scale_ms(frame["latency_ms"]))
