@@ -217,6 +217,20 @@ class RunManager:
             error = self._unsaved.get(run_id, run.error)
         return Progress(run_id, run.status, run.total, run.done, run.errors, elapsed, rate, eta, run.outcome(), error)
 
+    def wait(self, run_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a run of this process to end; True when it is not running (any more)."""
+        with self._lock:
+            entry = self._active.get(run_id)
+        if entry is None or entry.future is None:
+            return entry is None
+        try:
+            entry.future.result(timeout=timeout)
+        except TimeoutError:
+            return False
+        except Exception:  # noqa: BLE001 - the run's own outcome is in the store; here it only ended
+            pass
+        return True
+
     def is_active(self, run_id: str) -> bool:
         with self._lock:
             return run_id in self._active

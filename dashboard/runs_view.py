@@ -12,7 +12,11 @@ from dashboard.store import StoreError
 
 __all__ = ["progress_text", "run_progress", "active_runs_sidebar", "PAGE_POLL_S", "SIDEBAR_POLL_S"]
 
-PAGE_POLL_S = 0.25   # how soon the page notices a run has ended and draws its results
+PAGE_POLL_S = 0.5
+# Each poll ends with Streamlit's full garbage collection (runner.postScriptGC), which holds the interpreter lock
+# the run's threads need; so instead of polling faster, a run expected to end before the next poll is waited
+# for (at most this long): its results are drawn as soon as it ends.
+FINISH_WAIT_S = 0.45
 SIDEBAR_POLL_S = 1.0
 ACTIVE = ("queued", "running")
 
@@ -47,6 +51,9 @@ def run_progress(run_id: str, key_prefix: str) -> None:
     except (StoreError, LookupError) as exc:
         st.error(escape_markdown(f"The run's progress cannot be read: {exc}"), icon=":material/error:")
         return
+    if progress.status == "running" and progress.eta_s is not None and progress.eta_s < PAGE_POLL_S:
+        if manager.wait(run_id, FINISH_WAIT_S):
+            st.rerun()  # the whole page: the final status and the results replace this fragment
     if progress.status not in ACTIVE:
         st.rerun()  # the whole page: the final status and the results replace this fragment
     if progress.status == "queued":

@@ -1,6 +1,9 @@
 """A run's rows are stored on a thread of their own (dashboard.run_jobs): a write that fails still ends the run
-honestly, with the rows stored before it and the store's reason, and the final status comes after every write."""
+honestly, with the rows stored before it and the store's reason, and the final status comes after every write.
+RunManager.wait (the progress fragment's wait for a run about to end) returns at the end or when the time is up."""
 from __future__ import annotations
+
+import threading
 
 from dashboard.store import StoreError
 from tests.dashboard.test_runner import COLOURS, fake, items_of, make_manager, png, store, wait_final  # noqa: F401
@@ -45,3 +48,16 @@ def test_the_final_status_comes_after_every_row_is_stored(fake, store):  # noqa:
     rows = store.run_rows(run_id)
     assert list(rows.index) == list(range(21))
     assert set(store.run_thumbnails(run_id)) == set(range(21))
+
+
+def test_wait_returns_when_the_run_ends_or_the_time_is_up(fake, store):  # noqa: F811
+    model, server = fake
+    model.gate = threading.Semaphore(0)   # predict requests wait until released
+    manager = make_manager(store, batch_size=2, concurrency=1)
+    run_id = manager.submit_classify(server.url, "pets", items_of([png(COLOURS[2])] * 4))
+    assert manager.wait(run_id, 0.2) is False and manager.is_active(run_id)
+    for _ in range(2):
+        model.gate.release()
+    assert manager.wait(run_id, 30) is True and not manager.is_active(run_id)
+    assert manager.progress(run_id).status == "complete"
+    assert manager.wait("no-such-run", 0.1) is True   # nothing of that id runs here
