@@ -59,14 +59,15 @@ def models_available(base_url: str, models: Mapping[str, int]) -> bool:
 
 
 @contextlib.contextmanager
-def embedded_server(
-    args: Sequence[str], *, wait_for_models: Mapping[str, int], timeout: float = 180
-) -> Iterator[str]:
-    """Run `python -m serving ARGS` on a free port; yield its base URL once the models are AVAILABLE.
+def serving_process(
+    args: Sequence[str], *, wait_for_models: Mapping[str, int], timeout: float = 180, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Run `python -m serving ARGS` on `port` (default: a free one); yield (process, base URL) once the models are
+    AVAILABLE. The process is exposed so that a test can kill it; it is stopped after, unless already gone.
 
     `wait_for_models` maps model name -> how many versions must be AVAILABLE.
     """
-    port = free_port()
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"servescope-server-{port}.log"
@@ -81,15 +82,25 @@ def embedded_server(
                     raise RuntimeError(f"server exited with {proc.returncode}: {log_path.read_text()[-3000:]}")
                 return models_available(base_url, wait_for_models)
 
-            wait_until(ready, timeout=timeout, what=f"models {list(wait_for_models)} on {base_url}")
-            yield base_url
+            wait_until(ready, timeout=timeout, interval=0.3, what=f"models {list(wait_for_models)} on {base_url}")
+            yield proc, base_url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+@contextlib.contextmanager
+def embedded_server(
+    args: Sequence[str], *, wait_for_models: Mapping[str, int], timeout: float = 180
+) -> Iterator[str]:
+    """Run `python -m serving ARGS` on a free port; yield its base URL once the models are AVAILABLE."""
+    with serving_process(args, wait_for_models=wait_for_models, timeout=timeout) as (_, base_url):
+        yield base_url
 
 
 # -- fake TF Serving ------------------------------------------------------------------------------

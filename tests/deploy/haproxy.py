@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from tests.support import PETS_CONFIG, ROOT, free_port, models_available, wait_until
+from tests.support import PETS_CONFIG, free_port, serving_process, wait_until
 
 HAPROXY = Path("/usr/sbin/haproxy")
 MODEL = "pets"
@@ -134,27 +132,6 @@ def pets_replica(port: int | None = None, extra_args: Sequence[str] = (),
     (process, URL) once both versions are AVAILABLE. The process is exposed so that a test can kill it."""
     if not PETS_CONFIG.exists():
         raise RuntimeError(f"{PETS_CONFIG} is missing: run `make pets`")
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-m", "serving", f"--model_config_file={PETS_CONFIG}",
-                                 f"--rest_api_port={port}", *extra_args], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-        try:
-            def ready() -> bool:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"replica exited with {proc.returncode}: {log.read()[-3000:].decode()}")
-                return models_available(url, {MODEL: 2})
-
-            wait_until(ready, timeout=timeout, interval=0.3, what=f"pets on {url}")
-            yield proc, url
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    with serving_process([f"--model_config_file={PETS_CONFIG}", *extra_args], wait_for_models={MODEL: 2},
+                         timeout=timeout, port=port) as replica:
+        yield replica
