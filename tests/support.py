@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
@@ -101,6 +102,15 @@ def embedded_server(
     """Run `python -m serving ARGS` on a free port; yield its base URL once the models are AVAILABLE."""
     with serving_process(args, wait_for_models=wait_for_models, timeout=timeout) as (_, base_url):
         yield base_url
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A ZIP archive (stored, ZipFile's default) holding `members` (name -> bytes), made in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 # -- fake TF Serving ------------------------------------------------------------------------------

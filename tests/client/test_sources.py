@@ -1,7 +1,6 @@
 """Folders, ZIP archives and uploads as lazily read (name, loader) pairs; what is passed over, and why."""
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import pytest
 
 from client import sources
 from client.sources import Skipped, expand_sources, expand_uploads
+from tests.support import zip_bytes
 
 
 @pytest.fixture
@@ -76,13 +76,6 @@ class Upload:
         self.reads += 1
         return self.data
 
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_uploads_as_pairs_and_as_uploaded_files_keep_their_order():

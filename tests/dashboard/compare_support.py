@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request
 
 from dashboard import state
 from dashboard.store import open_store
-from tests.dashboard.conftest import zip_bytes
+from tests.support import zip_bytes
 from tests.dashboard.readable import texts
 from tests.support import fake_metadata, fake_status, json_response, png_bytes, wait_until
 

@@ -3,8 +3,6 @@ factories."""
 from __future__ import annotations
 
 import csv
-import io
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -41,13 +39,6 @@ def few_photos(labelled_photos) -> list[tuple[Path, str]]:
 def as_upload(path: Path) -> tuple[str, bytes]:
     return path.name, path.read_bytes()
 
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,9 +13,9 @@ from dashboard.classify import TOP5_LABELS, TOP5_SCORES, open_client
 from dashboard.models import fetch_model_overview
 from dashboard.runner import RunManager
 from dashboard.store import open_store
-from tests.dashboard.conftest import CORRUPT_JPEG, as_upload, zip_bytes
+from tests.dashboard.conftest import CORRUPT_JPEG, as_upload
 from tests.dashboard.test_runner import FINAL
-from tests.support import wait_until
+from tests.support import wait_until, zip_bytes
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ from dashboard.store import open_store
 from dashboard.targets import Target
 from tests.dashboard.compare_support import (GREEN, RED, TwoVersions, counted, frame_with, labelled_zip,
                                              open_compare, paired_counts, start_comparison, verdict_of, wait_for)
-from tests.dashboard.conftest import CORRUPT_JPEG, zip_bytes
+from tests.dashboard.conftest import CORRUPT_JPEG
 from tests.dashboard.readable import plain, texts
 from tests.dashboard.test_pages_live import half_plus_two_url  # noqa: F401 - a fixture
-from tests.support import fake_model_handler, half_plus_two_metadata, png_bytes
+from tests.support import fake_model_handler, half_plus_two_metadata, png_bytes, zip_bytes
 
 
 @pytest.fixture
