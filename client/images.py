@@ -6,7 +6,8 @@ Two payloads, chosen by the signature's input:
   rotated per EXIF, converted to RGB, downscaled and re-encoded as JPEG.
 - `pixels_for_model`: a float32 H×W×3 array for a float input, preprocessed like the pets
   model's graph (centre crop, bilinear resize, (p − offset) / scale).
-Anything Pillow cannot decode raises ImageError naming the source; it is never sent.
+Anything Pillow cannot open (or decode, when it has to convert) raises ImageError naming the source and is
+never sent; a JPEG sent as it is gets a structural check only (see _check_jpeg_complete).
 """
 from __future__ import annotations
 
@@ -82,13 +83,40 @@ def open_image(source: str, data: bytes, *, max_pixels: int | None = None) -> Im
     return image
 
 
-def _check_jpeg_decodes(source: str, image: Image.Image) -> None:
-    """Decode a JPEG only to prove it decodes (its pixels are not used), at 1/8 scale (libjpeg's DCT
-    scaling): every entropy-coded byte is still read, so a truncated or corrupt file fails exactly as in a
-    full decode, at about half the cost (no full-size IDCT, upsampling or colour conversion)."""
-    with _decoding(source):
-        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-        image.load()
+def _first_scan(data: bytes) -> int:
+    """Offset of the main image's first start-of-scan marker, found by walking the marker segments (so an EXIF
+    thumbnail, a whole JPEG inside APP1, is skipped by its length); -1 when the walk breaks off."""
+    position = 2  # after SOI
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return -1
+        marker = data[position + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            position += 1
+        elif marker == 0xDA:
+            return position
+        elif 0xD0 <= marker <= 0xD8 or marker == 0x01:  # markers without a length
+            position += 2
+        else:
+            position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+    return -1
+
+
+def _check_jpeg_complete(source: str, data: bytes) -> None:
+    """Refuse a JPEG that is cut short, without decoding it.
+
+    A cut file (an interrupted copy or download: the usual breakage) has no end-of-image marker after its
+    first scan; Pillow's full decode and TensorFlow's refuse every such cut (measured on 503 cuts of eight
+    photos), and so does this, for free: decoding each photo only to prove it decodes cost ~0.45 ms of CPU per
+    photo even at 1/8 scale, a tenth of what the model server spends per image, on the cores it shares. Damage
+    inside the coded data is left to the server's decoder, which refuses at least what Pillow's full decode
+    refuses (of 128 damaged photos TensorFlow refused 63, Pillow 62 of the same, both read the other 65), and
+    iter_classify isolates that image to a row of its own (batching.py). Bytes 0xFF 0xD9 cannot occur inside
+    entropy-coded data (0xFF is stuffed as 0xFF 0x00), so one after the scan starts is the end marker."""
+    scan = _first_scan(data)
+    if scan < 0 or data.find(b"\xff\xd9", scan + 2) < 0:
+        raise ImageError(source, "corrupt or truncated image: the JPEG ends before its end-of-image marker "
+                                 "(the file is cut short)")
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -137,11 +165,11 @@ def encode_for_wire(source: str, data: bytes, *, max_side: int = MAX_SIDE,
     """Bytes for a DT_STRING image input: the original when safe, else a normalised JPEG.
 
     Whether the original is safe (format, mode, size, EXIF orientation, transparency) is read from a
-    JPEG's header, from other formats after a full decode. A JPEG sent as-is is still decoded, cheaply (see
-    _check_jpeg_decodes), so a broken file is an ImageError here, not a 400 for its whole batch."""
+    JPEG's header, from other formats after a full decode. A JPEG sent as-is is not decoded here: one cut
+    short is an ImageError (_check_jpeg_complete), deeper damage is the server decoder's 400 for that image."""
     image = _opened(source, data, max_pixels)
     if image.format == "JPEG" and _sendable_as_is(image, max_side):  # a JPEG's header says it all
-        _check_jpeg_decodes(source, image)
+        _check_jpeg_complete(source, data)
         return data
     with _decoding(source):
         image.load()  # other formats: decoded first, as their EXIF and transparency may follow the pixels

@@ -140,6 +140,46 @@ def test_server_side_400_is_isolated_by_splitting(tfs, photos, monkeypatch):
     assert sum(r.ok for r in results) == 15
 
 
+def damaged_in_the_scan(data: bytes, seed: int) -> bytes:
+    """`data` with marker-like bytes written at four places of its coded data (the header left intact)."""
+    damaged = bytearray(data)
+    start = damaged.index(b"\xff\xda")
+    for step in range(4):
+        spot = start + 20 + (seed * 997 + step * 131) % (len(damaged) - start - 40)
+        damaged[spot] = 0xFF if step % 2 else 0xD9 - seed
+    return bytes(damaged)
+
+
+def test_jpegs_damaged_inside_are_refused_by_the_server_one_row_each(tfs, photos):
+    """The client does not decode a JPEG it sends as it is: damage inside the coded data that Pillow's full decode
+    refuses reaches the server, whose decoder refuses it too, and only that image's row carries the error."""
+    def full_decode_fails(data: bytes) -> bool:
+        try:
+            Image.open(io.BytesIO(data)).load()
+        except (OSError, SyntaxError, ValueError, EOFError):
+            return True
+        return False
+
+    originals = [path.read_bytes() for path, _ in photos[:12]]
+    damaged = {}
+    for seed in range(8, 24):
+        candidate = damaged_in_the_scan(originals[seed % len(originals)], seed)
+        if full_decode_fails(candidate):
+            damaged[f"damaged{seed}.jpg"] = candidate
+    assert len(damaged) >= 3  # the damage does break most of them
+    items = [(f"p{i}.jpg", data) for i, data in enumerate(originals)]
+    for offset, (name, data) in enumerate(damaged.items()):
+        items.insert(1 + 3 * offset, (name, data))
+    results = tfs.classify(items, version=1, batch_size=16, concurrency=2)
+    assert [r.source for r in results] == [name for name, _ in items]
+    failed = {r.source: r for r in results if not r.ok}
+    assert sorted(failed) == sorted(damaged)
+    for name, result in failed.items():
+        assert result.error_type == "InvalidInputError"
+        assert result.error.startswith(f"{name}: rejected by the server (400): ")
+    assert sum(r.ok for r in results) == len(originals)
+
+
 def test_predict_raw_row_and_columnar(tfs, photos):
     data = photos[0][0].read_bytes()
     row = tfs.predict(instances=[{"image_bytes": data}], version=1)
