@@ -5,7 +5,8 @@
 For each version, on the same photo bytes (the 50 test photos cycled to --images):
 - tutorial: float pixels as JSON, one image per request (`predict_images`, what TF Serving tutorials show);
 - client:   `client.TFServingClient(...).classify(...)` with its default settings, against the server;
-- in-process: the SavedModel's `serving_default` called directly in this process, 16 images per call;
+- in-process: the SavedModel's `serving_default` called directly in this process, 16 images per call, by 1 to
+  4 threads at once (the best of these is the limit the client is held against);
 plus single-image p50 (client with batch 1 vs one image per in-process call), the client/in-process ratio,
 where a request's time goes (measured piece by piece, in this process, on one batch of 16), and the first
 request after a load with and without model warmup. Prints figures; asserts nothing.
@@ -29,11 +30,12 @@ import numpy as np
 import requests
 
 from benchmarks.client_throughput import ROOT, benchmark_photos, start_server
-from client import TFServingClient
+from client import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, TFServingClient
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VERSIONS = (1, 2)
-BATCH = 16  # the client's default batch_size
+BATCH = DEFAULT_BATCH_SIZE
+CALLERS = (1, 2, 3, 4)  # in-process threads calling the model at once
 
 
 def machine() -> str:
@@ -121,24 +123,26 @@ def through_client(url: str, version: int, images: list[tuple[str, bytes]]) -> t
 
 
 def raw_rest_rate(url: str, version: int, blobs: list[bytes]) -> tuple[float, list[float]]:
-    """(images/s, [client, server] CPU ms per image) for prebuilt 16-image bodies over 2 connections (the
-    client's batching, without its Pillow check, base64 and JSON work): what the server itself sustains."""
+    """(images/s, [client, server] CPU ms per image) for prebuilt 16-image bodies over as many connections as the
+    client's default concurrency (its batching, without its checks, base64 and JSON work): what the server
+    itself sustains."""
     from concurrent.futures import ThreadPoolExecutor
 
     bodies = [json.dumps({"instances": [{"b64": base64.b64encode(b).decode()} for b in blobs[i:i + BATCH]]})
               for i in range(0, len(blobs), BATCH)]
-    sessions = [requests.Session() for _ in range(2)]
+    connections = DEFAULT_CONCURRENCY
+    sessions = [requests.Session() for _ in range(connections)]
 
     def send(index: int) -> None:
-        for body in bodies[index::2]:
+        for body in bodies[index::connections]:
             sessions[index].post(f"{url}/v1/models/pets/versions/{version}:predict", data=body,
                                  timeout=120).raise_for_status()
 
     send(0)
     cpu: list[float] = []
-    with ThreadPoolExecutor(2) as pool, cpu_per_image(len(blobs), cpu):
+    with ThreadPoolExecutor(connections) as pool, cpu_per_image(len(blobs), cpu):
         started = time.perf_counter()
-        list(pool.map(send, range(2)))
+        list(pool.map(send, range(connections)))
         rate = len(blobs) / (time.perf_counter() - started)
     return rate, cpu
 
@@ -157,8 +161,8 @@ def raw_rest_p50(url: str, version: int, blobs: list[bytes]) -> float:
 
 
 def in_process_runner(version: int, blobs: list[bytes]):
-    """Load the SavedModel once; the returned call measures (images/s with one caller, images/s with two
-    callers, single-image p50 ms, CPU ms per image with one caller) on batches of 16."""
+    """Load the SavedModel once; the returned call measures ({callers: images/s} for each count in CALLERS,
+    single-image p50 ms, CPU ms per image with one caller) on batches of 16."""
     from concurrent.futures import ThreadPoolExecutor
 
     import tensorflow as tf
@@ -168,28 +172,29 @@ def in_process_runner(version: int, blobs: list[bytes]):
     serve(image_bytes=tf.constant(blobs[:1]))
     batches = [blobs[start:start + BATCH] for start in range(0, len(blobs), BATCH)]
 
-    def measure() -> tuple[float, float, float, float]:
+    def measure() -> tuple[dict[int, float], float, float]:
         started, cpu = time.perf_counter(), time.process_time()
         for batch in batches:
             serve(image_bytes=tf.constant(batch))
-        rate = len(blobs) / (time.perf_counter() - started)
+        rates = {1: len(blobs) / (time.perf_counter() - started)}
         cpu_ms = (time.process_time() - cpu) / len(blobs) * 1e3
-        with ThreadPoolExecutor(2) as pool:  # the client's default concurrency, same batches
-            started = time.perf_counter()
-            list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
-            rate_two = len(blobs) / (time.perf_counter() - started)
+        for callers in CALLERS[1:]:  # the same batches, that many at once
+            with ThreadPoolExecutor(callers) as pool:
+                started = time.perf_counter()
+                list(pool.map(lambda batch: serve(image_bytes=tf.constant(batch)), batches))
+                rates[callers] = len(blobs) / (time.perf_counter() - started)
         singles = []
         for blob in blobs[:60]:
             started = time.perf_counter()
             serve(image_bytes=tf.constant([blob]))
             singles.append(time.perf_counter() - started)
-        return rate, rate_two, p50(singles), cpu_ms
+        return rates, p50(singles), cpu_ms
     return measure
 
 
 def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
     """Milliseconds per piece of one 16-image request, each piece timed on its own in this process; the client's
-    pieces are its own code (the Pillow check, the request body, reading the answer)."""
+    pieces are its own code (the image check, the request body, reading the answer)."""
     from client.images import encode_for_wire
     from client.protocol import PredictResponse
 
@@ -212,7 +217,7 @@ def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
 
     with TFServingClient(url, "pets") as tfs:
         _, plan = tfs.plan(version=version)
-    check_ms, _ = timed(lambda: [encode_for_wire("photo", b) for b in batch])
+    check_ms, _ = timed(lambda: [encode_for_wire("photo", b) for b in batch])  # header read + cut check
     instances = [plan.instance("photo", b) for b in batch]
     encode_ms, body = timed(lambda: plan.request_body(instances))
     parse_ms, doc = timed(lambda: parse_json_object(body))
@@ -224,7 +229,7 @@ def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
     constant_ms, _ = timed(lambda: tf.constant(array))
     read_ms, _ = timed(lambda: [plan.read(row) for row in PredictResponse.from_json(json.loads(answer))
                                 .per_instance(plan.output_names)])
-    return (f"  v{version} one request of {BATCH} images ({len(body) / 1e6:.2f} MB JSON): client Pillow check "
+    return (f"  v{version} one request of {BATCH} images ({len(body) / 1e6:.2f} MB JSON): client image check "
             f"{check_ms:.1f} ms, base64+JSON {encode_ms:.1f} ms | server JSON parse {parse_ms:.1f} ms, base64 "
             f"decode {b64_ms:.1f} ms, tensor copy {constant_ms:.2f} ms, model run {run_ms:.1f} ms, response JSON "
             f"{respond_ms:.1f} ms | client reads the answer {read_ms:.1f} ms")
@@ -259,7 +264,7 @@ def main() -> None:
     blobs = [data for _, data in images]
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}")
     print(f"{args.images} photos (the {len(photos)} test photos cycled); client defaults: batch {BATCH}, "
-          "concurrency 2")
+          f"concurrency {DEFAULT_CONCURRENCY}")
     print(f"load average before: {load_average()}")
     samples: dict[int, list[tuple[float, ...]]] = {version: [] for version in VERSIONS}
     tutorial_rates = {}
@@ -273,30 +278,32 @@ def main() -> None:
             for version in VERSIONS:
                 client_rate, client_p50, client_cpu = through_client(url, version, images)
                 (raw_rate, raw_cpu), raw_p50 = raw_rest_rate(url, version, blobs), raw_rest_p50(url, version, blobs)
-                one, two, local_p50, local_cpu = in_process[version]()
-                samples[version].append((client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50,
-                                         *client_cpu, *raw_cpu, local_cpu))
+                rates, local_p50, local_cpu = in_process[version]()
+                samples[version].append((client_rate, raw_rate, max(rates.values()), client_p50, raw_p50,
+                                         local_p50, *client_cpu, *raw_cpu, local_cpu,
+                                         *(rates[callers] for callers in CALLERS)))
         breakdowns = [] if args.skip_breakdown else [breakdown(url, version, blobs) for version in VERSIONS]
     print(f"load average after: {load_average()}")
     print(f"medians of {args.repeats} interleaved repeats (all samples in brackets)")
-    print("img/s: tutorial (float JSON, 1 per request) | client defaults | raw REST (prebuilt 16-image bodies, 2 "
-          "connections) | in-process 1 caller / 2 callers | ratios client and raw REST / best in-process")
+    print(f"img/s: tutorial (float JSON, 1 per request) | client defaults | raw REST (prebuilt 16-image bodies, "
+          f"{DEFAULT_CONCURRENCY} connections) | in-process best of {'/'.join(map(str, CALLERS))} callers | ratios "
+          "client and raw REST / in-process")
     print("1-image p50: client | raw REST (prebuilt body) | in-process")
     for version in VERSIONS:
         columns = list(zip(*samples[version]))
-        (client_rate, raw_rate, one, two, client_p50, raw_p50, local_p50, client_own_cpu, client_server_cpu,
-         raw_own_cpu, raw_server_cpu, local_cpu) = map(statistics.median, columns)
-        columns = columns[:7]
-        best = max(one, two)
+        (client_rate, raw_rate, best, client_p50, raw_p50, local_p50, client_own_cpu, client_server_cpu,
+         raw_own_cpu, raw_server_cpu, local_cpu) = map(statistics.median, columns[:11])
         tutorial_text = f"{tutorial_rates[version]:.1f}" if version in tutorial_rates else "-"
-        print(f"v{version}: img/s {tutorial_text} | {client_rate:.1f} | {raw_rate:.1f} | {one:.1f} / {two:.1f} | "
+        print(f"v{version}: img/s {tutorial_text} | {client_rate:.1f} | {raw_rate:.1f} | {best:.1f} | "
               f"{client_rate / best:.2f}x, {raw_rate / best:.2f}x;   1-image p50 {client_p50:.1f} | {raw_p50:.1f} | "
               f"{local_p50:.1f} ms", flush=True)
-        ratios = [row[0] / max(row[2], row[3]) for row in samples[version]]
+        ratios = [row[0] / row[2] for row in samples[version]]
+        names = ("client", "raw", "in-process best", "client p50", "raw p50", "in-process p50")
+        names_and_columns = [*zip(names, columns[:6]),
+                             *((f"in-process {callers}", columns[11 + i]) for i, callers in enumerate(CALLERS))]
         print("    samples: " + "; ".join(
-            f"{name} [{', '.join(f'{value:.1f}' for value in column)}]" for name, column in zip(
-                ("client", "raw", "in-process 1", "in-process 2", "client p50", "raw p50", "in-process p50"),
-                columns)) + f"; client/best in-process per repeat [{', '.join(f'{r:.2f}' for r in ratios)}]")
+            f"{name} [{', '.join(f'{value:.1f}' for value in column)}]" for name, column in names_and_columns)
+              + f"; client/best in-process per repeat [{', '.join(f'{r:.2f}' for r in ratios)}]")
         client_cpu, raw_cpu = client_own_cpu + client_server_cpu, raw_own_cpu + raw_server_cpu
         print(f"    CPU ms per image: client {client_own_cpu:.2f} + its server {client_server_cpu:.2f} = "
               f"{client_cpu:.2f} | raw REST {raw_own_cpu:.2f} + server {raw_server_cpu:.2f} = {raw_cpu:.2f} | "

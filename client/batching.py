@@ -21,7 +21,13 @@ from client.plan import ClassifyPlan
 from client.results import ClassificationResult
 from client.sources import Loader, read_file
 
-__all__ = ["ImageInput", "SendBatch", "RunState", "named_loader", "batches", "run_batch"]
+__all__ = ["ImageInput", "SendBatch", "RunState", "DEFAULT_BATCH_SIZE", "DEFAULT_CONCURRENCY", "named_loader",
+           "batches", "run_batch"]
+
+DEFAULT_BATCH_SIZE = 16
+# Three requests in flight: with two, the server runs one model call alone while an answer travels back and the
+# next request is read, and on 2 cores that idle share cost ~8% of the throughput (benchmarks/server_speed.py).
+DEFAULT_CONCURRENCY = 3
 
 ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)
 

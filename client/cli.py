@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from client._noprogress import NoProgress
+from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.core import TFServingClient
 from client.errors import InvalidArgumentError, TFServingError
 from client.cli_rows import RowMaker, accuracy_text, skipped_text
@@ -74,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("paths", nargs="+", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
     classify.add_argument("--signature", dest="signature_name", help="signature (default: serving_default)")
-    classify.add_argument("--batch-size", type=int, default=16, help="images per request (default: %(default)s)")
-    classify.add_argument("--concurrency", type=int, default=2, help="requests in flight (default: %(default)s)")
+    classify.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="images per request (default: %(default)s)")
+    classify.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="requests in flight (default: %(default)s)")
     classify.add_argument("--labels", help="comma-separated class names, for models without a class output")
     classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed "
                                                    "and ends with one row per source")

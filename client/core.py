@@ -15,7 +15,7 @@ from urllib3.exceptions import LocationValueError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from client.arguments import check_base_url, check_count, check_number
-from client.batching import ImageInput, RunState, batches, run_batch
+from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, ImageInput, RunState, batches, run_batch
 from client.errors import (InvalidArgumentError, RequestTimeoutError, ServerUnavailableError, SignatureError,
                            TFServingError, UnexpectedAnswerError, VersionNotAvailableError, bounded,
                            error_for_status)
@@ -292,8 +292,8 @@ class TFServingClient:
         return (None if version is None else check_version(version)), plan
 
     def iter_classify(self, images: Iterable[ImageInput], *, version: int | None = None,
-                      label: str | None = None, signature_name: str | None = None, batch_size: int = 16,
-                      concurrency: int = 2, on_progress: ProgressCallback | None = None,
+                      label: str | None = None, signature_name: str | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, on_progress: ProgressCallback | None = None,
                       labels: Sequence[str] | None = None) -> Iterator[ClassificationResult]:
         """Yield one result per input, in input order.
 
@@ -370,8 +370,8 @@ class TFServingClient:
             pool.shutdown(wait=True)
 
     def classify(self, images: Iterable[ImageInput], *, version: int | None = None, label: str | None = None,
-                 signature_name: str | None = None, batch_size: int = 16, concurrency: int = 2,
-                 on_progress: ProgressCallback | None = None,
+                 signature_name: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                 concurrency: int = DEFAULT_CONCURRENCY, on_progress: ProgressCallback | None = None,
                  labels: Sequence[str] | None = None) -> list[ClassificationResult]:
         """Like iter_classify, collected into a list: the same errors raise before any result exists; once
         results have begun, the list holds one result per input, whatever happens to the server."""

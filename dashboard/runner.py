@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from client import TFServingClient, schema
+from client import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, TFServingClient, schema
 from client.sources import Loader
 from dashboard.config import PREDICT_TIMEOUT_S
 from dashboard.run_jobs import Job, SideResult, run_side
@@ -84,7 +84,7 @@ class _Active:
 
 class RunManager:
     def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
-                 batch_size: int = 16, concurrency: int = 2, keep_for_retry: int = 4,
+                 batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, keep_for_retry: int = 4,
                  thumbnail_workers: int = 2, keep_for_reuse: int = 4,
                  on_client: Callable[[str, TFServingClient], None] | None = None) -> None:
         self.store = store
