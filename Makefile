@@ -49,6 +49,7 @@ train: $(RUN_STAMP)
 bench: $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m benchmarks.model_versions
 	$(PY) -m benchmarks.server_speed
+	$(PY) -m benchmarks.server_speed --intra-op 1 --skip-tutorial --skip-breakdown
 	$(PY) -m benchmarks.server_load
 	$(PY) -m benchmarks.client_throughput
 	$(PY) -m benchmarks.client_memory

@@ -28,13 +28,13 @@ SETTINGS = [(1, 1), (8, 1), (8, 2), (16, 2), (32, 2), (16, 4)]
 FLOAT_SETTING = (8, 2)
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(*extra_args: str) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}",
-                             f"--model_config_file={ROOT / 'pets' / 'models.config'}"],
+                             f"--model_config_file={ROOT / 'pets' / 'models.config'}", *extra_args],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180

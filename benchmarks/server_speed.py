@@ -1,6 +1,6 @@
 """Speed at the limit: the embedded server against the same SavedModel in-process, for pets versions 1 and 2.
 
-    python -m benchmarks.server_speed [--url http://127.0.0.1:8501] [--images 200]
+    python -m benchmarks.server_speed [--url http://127.0.0.1:8501] [--images 200] [--intra-op N]
 
 For each version, on the same photo bytes (the 50 test photos cycled to --images):
 - tutorial: float pixels as JSON, one image per request (`predict_images`, what TF Serving tutorials show);
@@ -10,6 +10,10 @@ For each version, on the same photo bytes (the 50 test photos cycled to --images
 plus single-image p50 (client with batch 1 vs one image per in-process call), the client/in-process ratio,
 where a request's time goes (measured piece by piece, in this process, on one batch of 16), and the first
 request after a load with and without model warmup. Prints figures; asserts nothing.
+
+--intra-op N gives TensorFlow N intra-op threads on both sides alike (the server's
+--tensorflow_intra_op_parallelism and this process's tf.config.threading), so client and in-process are always
+compared under the same TensorFlow settings; 0 (the default) leaves TensorFlow's own choice (one per core).
 
 The machine may be shared: client, raw REST and in-process are measured interleaved, --repeats times, and the
 median of each is printed with every sample and the load average before and after.
@@ -88,12 +92,12 @@ def cpu_per_image(count: int, into: list[float]):
 
 
 @contextlib.contextmanager
-def pets_server(url: str | None, pid: int | None):
+def pets_server(url: str | None, pid: int | None, intra_op: int):
     if url:
         SERVER_PID[:] = [pid] if pid else []
         yield url
         return
-    proc, started_url = start_server()
+    proc, started_url = start_server(*([f"--tensorflow_intra_op_parallelism={intra_op}"] if intra_op else []))
     SERVER_PID[:] = [proc.pid]
     try:
         yield started_url
@@ -256,7 +260,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
     parser.add_argument("--skip-tutorial", action="store_true")
     parser.add_argument("--skip-breakdown", action="store_true", help="also skips the first-request figures")
+    parser.add_argument("--intra-op", type=int, default=0,
+                        help="TensorFlow intra-op threads for the server and in-process alike (0: TensorFlow's choice)")
     args = parser.parse_args()
+    if args.intra_op:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op)
     from pets import VERSION_SIZES
 
     photos = benchmark_photos()
@@ -264,11 +274,12 @@ def main() -> None:
     blobs = [data for _, data in images]
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}")
     print(f"{args.images} photos (the {len(photos)} test photos cycled); client defaults: batch {BATCH}, "
-          f"concurrency {DEFAULT_CONCURRENCY}")
+          f"concurrency {DEFAULT_CONCURRENCY}; TensorFlow intra-op threads: "
+          f"{args.intra_op or 'TensorFlow default (one per core)'}, server and in-process alike")
     print(f"load average before: {load_average()}")
     samples: dict[int, list[tuple[float, ...]]] = {version: [] for version in VERSIONS}
     tutorial_rates = {}
-    with pets_server(args.url, args.server_pid) as url:
+    with pets_server(args.url, args.server_pid, args.intra_op) as url:
         in_process = {version: in_process_runner(version, blobs) for version in VERSIONS}
         if not args.skip_tutorial:
             for version in VERSIONS:
