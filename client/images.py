@@ -114,7 +114,7 @@ def _check_jpeg_complete(source: str, data: bytes) -> None:
     iter_classify isolates that image to a row of its own (batching.py). Bytes 0xFF 0xD9 cannot occur inside
     entropy-coded data (0xFF is stuffed as 0xFF 0x00), so one after the scan starts is the end marker."""
     scan = _first_scan(data)
-    if scan < 0 or data.find(b"\xff\xd9", scan + 2) < 0:
+    if scan < 0 or data.rfind(b"\xff\xd9", scan + 2) < 0:  # from the end: where the marker of a whole file is
         raise ImageError(source, "corrupt or truncated image: the JPEG ends before its end-of-image marker "
                                  "(the file is cut short)")
 
