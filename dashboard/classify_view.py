@@ -32,9 +32,9 @@ TABLE_PAGE_ROWS = 100
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _thumbnails(database: str, run_id: str, done: int, finished: object) -> dict[int, str]:
-    """position -> data URI; shared by every session showing the run (stored thumbnails never change for a
-    given row count and finish time, so these are the cache key)."""
+def _thumbnails(database: str, run_id: str, done: int, finished: object, stored: int) -> dict[int, str]:
+    """position -> data URI; shared by every session showing the run. Stored thumbnails never change for a given
+    row count, finish time and number of thumbnails (they can arrive after the rows), so these are the key."""
     store = state.run_store()
     return {position: uri for position, data in store.run_thumbnails(run_id).items()
             if (uri := classify_runs.jpeg_data_uri(data))}
@@ -200,7 +200,9 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             runs_view.run_progress(run.id, key_prefix)
             return
         _final_status(run)
-        thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at)
+        if state.run_manager().thumbnails_pending(run.id):
+            runs_view.thumbnails_progress(run.id)
+        thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at, store.thumbnail_count(run.id))
         stored = classify_runs.load_stored_run(store, run.id, thumbnails=thumbnails)
         labels = _labels_now(store, run, current_labels, server_labels)
     except StoreError as exc:

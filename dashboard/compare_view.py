@@ -13,7 +13,7 @@ import streamlit as st
 from client import TFServingClient, TFServingError
 from client.protocol import SignatureSpec
 
-from dashboard import compare, widgets
+from dashboard import compare, runs_view, widgets
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.decision import ALIGN, REFUSE, ClassSetMismatch
 from dashboard.decision_view import render_decision
@@ -67,6 +67,12 @@ def _progress(manager: RunManager, run_ids: tuple[str, ...], names: tuple[str, .
         st.rerun(scope="app")
 
 
+def _thumbnails_pending(store: Store, manager: RunManager, comparison_id: str) -> bool:
+    """Whether the first side's thumbnails (the only side that keeps them) are still being stored here."""
+    comparison = store.get_comparison(comparison_id)
+    return comparison is not None and manager.thumbnails_pending(comparison.baseline_run_id)
+
+
 def _run_summaries(loaded: compare.StoredComparison) -> None:
     for run in loaded.runs:
         text = f"{compare.side_name(run)}: {run.outcome()}"
@@ -92,6 +98,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
     """Everything about one stored comparison. `manager` shows progress and cancels while its runs are active
     (None: read-only); `labels_now`/`versions_now` (what the server serves now) make the promotion snippet."""
     try:
+        # Asked before the thumbnails are read: once none are pending, the ones read are all there will be.
+        thumbnails_coming = manager is not None and _thumbnails_pending(store, manager, comparison_id)
         loaded = compare.load_comparison(store, comparison_id)
     except StoreError as exc:
         st.error(escape_markdown(f"The comparison cannot be read: {str(exc).replace(store.url, 'the run store')}"))
@@ -109,6 +117,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         _progress(manager, tuple(loaded.run_ids), names, key_prefix)
         return
     _run_summaries(loaded)
+    if thumbnails_coming:
+        runs_view.thumbnails_progress(first.id)
     if empty := [name for name, run in zip(names, loaded.runs) if run.succeeded == 0]:
         st.info(escape_markdown(f"No verdict: {', '.join(empty)} classified no image, so there is nothing to "
                                 "compare.", limit=None))

@@ -1,6 +1,8 @@
 """One side of a run, start to end: resolve the target, classify, store each batch, end with an honest status.
 
-Called on a RunManager worker thread (dashboard.runner); no Streamlit here.
+Called on a RunManager worker thread (dashboard.runner); no Streamlit here. Rows never wait for thumbnails: a
+row is stored with its thumbnail if it is made by then, else without it; the thumbnails still being made come
+back in SideResult.late_thumbnails, for dashboard.thumbnail_pool to write into the stored rows afterwards.
 """
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from client import ClassificationResult, TFServingClient, TFServingError, schema
 from client.sources import Loader
 from dashboard.store import Store, StoreError
+from dashboard.thumbnail_pool import made_or_none
 
 __all__ = ["Job", "SideResult", "run_side", "resolve_labels", "signature_digest"]
 
 Item = tuple[str, Loader]
-Thumbnailer = Callable[[bytes], Future]
-THUMBNAIL_WAIT_S = 30.0
+Thumbnailer = Callable[[bytes], Future]   # may block while too many image bytes wait for their thumbnails
 
 
 @dataclass
@@ -45,6 +47,8 @@ class SideResult:
     status: str                # a final status, or "unsaved" when even that could not be stored
     failures: int              # error rows, plus rows never sent, after this pass
     error: str | None = None
+    thumbnails_stored: int = 0                                            # stored with their rows (made in time)
+    late_thumbnails: Mapping[int, Future] = field(default_factory=dict)   # stored rows' thumbnails made after them
 
 
 def resolve_labels(client: TFServingClient, labels: Iterable[str | None]) -> dict[str, int]:
@@ -75,17 +79,19 @@ def signature_digest(client: TFServingClient, version: int | None, signature_nam
 
 
 class _RowWriter:
-    """Buffers results and stores them, one transaction per batch, as schema rows with thumbnails.
+    """Buffers results and stores them, one transaction per batch, as schema rows with the thumbnails made so far.
 
-    Storing runs on a thread of its own, in order: waiting for a batch's thumbnails and writing it would otherwise
-    hold up the client's generator, which sends the next batch only when resumed (half the requests in flight).
-    A failed write is raised by the next flush() or by finish()."""
+    Storing runs on a thread of its own, in order: writing a batch would otherwise hold up the client's generator,
+    which sends the next batch only when resumed (half the requests in flight). A failed write is raised by the
+    next flush() or by finish(). After finish(), `late` holds the stored rows' thumbnails not made in time."""
 
     def __init__(self, job: Job, store: Store, class_names: Sequence[str], target: str,
                  on_stored: Callable[[int], None]) -> None:
         self.job, self.store, self.target, self.on_stored = job, store, target, on_stored
         self.class_names = tuple(class_names)
-        self.thumbnails: dict[int, Future] = {}
+        self.thumbnails: dict[int, Future] = {}   # position -> thumbnail, from the moment its image is read
+        self.late: dict[int, Future] = {}         # stored rows' thumbnails not made in time
+        self.thumbnails_stored = 0
         self.pending: list[tuple[int, ClassificationResult]] = []
         self._storing = ThreadPoolExecutor(1, thread_name_prefix="servescope-store")
         self._writes: list[Future] = []
@@ -119,22 +125,20 @@ class _RowWriter:
             if first is not None:
                 self.class_names = tuple(first.probabilities)
                 self.store.update_progress(self.job.run_id, class_names=self.class_names)
-        rows = []
+        rows, late = [], {}
         for position, result in batch:
             row = schema.result_row(result, self.class_names, model=self.job.model, target=self.target,
                                     ground_truth=self.job.truth.get(result.source))
-            row.update(position=position, thumbnail=self._thumbnail(position),
+            thumbnail = self.thumbnails.pop(position, None)
+            if thumbnail is not None and not thumbnail.done():
+                late[position], thumbnail = thumbnail, None   # never waited for: written into the row later
+            row.update(position=position, thumbnail=made_or_none(thumbnail) if thumbnail is not None else None,
                        extras=dict(result.extras) if result.ok and result.extras else None)
             rows.append(row)
         self.store.add_rows(self.job.run_id, rows)
+        self.late.update(late)
+        self.thumbnails_stored += sum(row["thumbnail"] is not None for row in rows)
         self.on_stored(len(rows))
-
-    def _thumbnail(self, position: int) -> bytes | None:
-        future = self.thumbnails.pop(position, None)
-        try:
-            return future.result(timeout=THUMBNAIL_WAIT_S) if future is not None else None
-        except Exception:  # noqa: BLE001 - a missing thumbnail never costs the row
-            return None
 
 
 def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServingClient],
@@ -175,8 +179,9 @@ def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServ
     try:
         final = store.finish_run(job.run_id, status, error=error, elapsed_s=elapsed, labels_at_end=labels_at_end)
     except StoreError as exc:
-        return SideResult("unsaved", len(positions), str(exc))
-    return SideResult(final.status, final.errors + (final.total - final.done), error)
+        return SideResult("unsaved", len(positions), str(exc), writer.thumbnails_stored, writer.late)
+    return SideResult(final.status, final.errors + (final.total - final.done), error, writer.thumbnails_stored,
+                      writer.late)
 
 
 def _classify(job: Job, client: TFServingClient, target: Mapping[str, Any], positions: Sequence[int],
@@ -185,6 +190,7 @@ def _classify(job: Job, client: TFServingClient, target: Mapping[str, Any], posi
         def load() -> bytes:
             data = loader()
             if thumbnailer is not None:  # made from the bytes the client just read, while it sends them
+                # (blocks while the image bytes waiting for thumbnails are over their budget)
                 writer.thumbnails[position] = thumbnailer(data)
             return data
         return load

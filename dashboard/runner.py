@@ -3,8 +3,10 @@
 One RunManager per app process (the page holds it with st.cache_resource). At most
 `SERVESCOPE_MAX_RUNS` jobs (default 2) run at once; the rest wait with status 'queued', visibly. A
 job classifies (name, loader) pairs (client.sources.expand_uploads) with TFServingClient.iter_classify
-and stores each batch's rows in one transaction (on a thread of its own: the requests never wait for it),
-with ≤ 96 px thumbnails made on a separate pool from the bytes the client already read. A run ends complete, cancelled (finished rows kept) or
+and stores each batch's rows in one transaction (on a thread of its own: the requests never wait for it).
+≤ 96 px thumbnails are made from the bytes the client already read, within a memory budget, once the job ends
+(dashboard.thumbnail_pool); rows never wait for them: the ones not made in time are written into the stored rows
+after the run ends (`thumbnails_pending`, `wait_thumbnails`). A run ends complete, cancelled (finished rows kept) or
 interrupted/failed with N of M done. The loaders of a run that ended with failures are kept (for the
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
@@ -25,7 +27,7 @@ from client.sources import Loader
 from dashboard.config import PREDICT_TIMEOUT_S
 from dashboard.run_jobs import Job, SideResult, run_side
 from dashboard.store import Comparison, RunInfo, Store
-from dashboard.thumbnail_jpeg import thumbnail_jpeg
+from dashboard.thumbnail_pool import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "Item", "ClientFactory",
            "max_runs_from_env"]
@@ -85,7 +87,8 @@ class _Active:
 class RunManager:
     def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
                  batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, keep_for_retry: int = 4,
-                 thumbnail_workers: int = 2, keep_for_reuse: int = 4,
+                 thumbnail_workers: int = 2, thumbnail_budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
+                 keep_for_reuse: int = 4,
                  on_client: Callable[[str, TFServingClient], None] | None = None) -> None:
         self.store = store
         self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
@@ -95,7 +98,7 @@ class RunManager:
         self.keep_for_reuse = keep_for_reuse
         self._reusable: OrderedDict[str, Sequence[Item]] = OrderedDict()  # run id -> its items, newest last
         self._workers = ThreadPoolExecutor(self.max_runs, thread_name_prefix="servescope-run")
-        self._thumbnailer = ThreadPoolExecutor(thumbnail_workers, thread_name_prefix="servescope-thumb")
+        self.thumbnail_pool = ThumbnailPool(store, workers=thumbnail_workers, budget_bytes=thumbnail_budget_bytes)
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._retained: OrderedDict[str, _Retained] = OrderedDict()
@@ -150,17 +153,19 @@ class RunManager:
     # -- the worker ------------------------------------------------------------------------------
     def _work(self, entries: list[_Active]) -> None:
         try:
-            if len(entries) == 1:
-                self._run_one(entries[0])
-            else:
-                with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
-                    list(sides.map(self._run_one, entries))
+            # The job's thumbnails are made after it (its sides' requests keep the CPU), or when memory requires.
+            with self.thumbnail_pool.held_back() as thumbnailer:
+                if len(entries) == 1:
+                    self._run_one(entries[0], thumbnailer)
+                else:
+                    with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
+                        list(sides.map(lambda entry: self._run_one(entry, thumbnailer), entries))
         finally:
             with self._lock:
                 for entry in entries:
                     self._active.pop(entry.job.run_id, None)
 
-    def _run_one(self, entry: _Active) -> None:
+    def _run_one(self, entry: _Active, thumbnailer: Callable[[bytes], Future]) -> None:
         job = entry.job
         entry.started, entry.pass_total = time.monotonic(), len(job.positions or job.items)
 
@@ -168,10 +173,13 @@ class RunManager:
             entry.passed += count
 
         try:
-            outcome: SideResult = run_side(job, self.store, self._client_factory(job), self._thumbnail_pool(job),
-                                           stored, batch_size=self.batch_size, concurrency=self.concurrency)
+            outcome: SideResult = run_side(job, self.store, self._client_factory(job),
+                                           thumbnailer if job.thumbnails else None, stored,
+                                           batch_size=self.batch_size, concurrency=self.concurrency)
         except Exception as exc:  # noqa: BLE001 - the store failed before the run could even start
             outcome = SideResult("unsaved", len(job.positions or job.items), f"{type(exc).__name__}: {exc}")
+        if job.thumbnails:  # before the run stops being active: its thumbnails are pending all along
+            self.thumbnail_pool.follow(job.run_id, outcome.thumbnails_stored, outcome.late_thumbnails)
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
@@ -191,11 +199,6 @@ class RunManager:
             self.on_client(job.run_id, client)
             return client
         return make
-
-    def _thumbnail_pool(self, job: Job) -> Callable[[bytes], Future] | None:
-        if not job.thumbnails:
-            return None
-        return lambda data: self._thumbnailer.submit(thumbnail_jpeg, data)
 
     # -- watching and steering -------------------------------------------------------------------------
     def progress(self, run_id: str) -> Progress:
@@ -230,6 +233,23 @@ class RunManager:
         except Exception:  # noqa: BLE001 - the run's own outcome is in the store; here it only ended
             pass
         return True
+
+    def thumbnails_pending(self, run_id: str) -> bool:
+        """True while this process still has thumbnails to store for the run (it runs, or they are being made)."""
+        with self._lock:
+            entry = self._active.get(run_id)
+        return (entry is not None and entry.job.thumbnails) or self.thumbnail_pool.pending(run_id)
+
+    def thumbnail_progress(self, run_id: str) -> tuple[int, int] | None:
+        """(made, total) of a finished run's thumbnails while they are still being stored, else None."""
+        return self.thumbnail_pool.progress(run_id)
+
+    def wait_thumbnails(self, run_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the run to end and its thumbnails to be stored; True when they are."""
+        deadline = time.monotonic() + timeout
+        if not self.wait(run_id, timeout):
+            return False
+        return self.thumbnail_pool.wait(run_id, max(0.0, deadline - time.monotonic()))
 
     def is_active(self, run_id: str) -> bool:
         with self._lock:
@@ -316,7 +336,7 @@ class RunManager:
             for entry in self._active.values():
                 entry.job.cancelled.set()
         self._workers.shutdown(wait=wait, cancel_futures=False)
-        self._thumbnailer.shutdown(wait=wait)
+        self.thumbnail_pool.shutdown(wait=wait)
 
 
 def _target_parts(target: str) -> tuple[int | None, str | None]:

@@ -10,7 +10,8 @@ from dashboard.plain import escape_markdown
 from dashboard.runner import Progress, RunManager
 from dashboard.store import StoreError
 
-__all__ = ["progress_text", "run_progress", "active_runs_sidebar", "PAGE_POLL_S", "SIDEBAR_POLL_S"]
+__all__ = ["progress_text", "run_progress", "thumbnails_progress", "active_runs_sidebar", "PAGE_POLL_S",
+           "SIDEBAR_POLL_S"]
 
 PAGE_POLL_S = 0.5
 # Each poll ends with Streamlit's full garbage collection (runner.postScriptGC), which holds the interpreter lock
@@ -64,6 +65,18 @@ def run_progress(run_id: str, key_prefix: str) -> None:
                  help="Stop sending images; the results that arrived are kept"):
         manager.cancel(run_id)
         st.text("Cancelling: the results that arrived are kept.")
+
+
+@st.fragment(run_every=PAGE_POLL_S)
+def thumbnails_progress(run_id: str) -> None:
+    """'Thumbnails: N of M made…' while a finished run's thumbnails are still being stored (its rows never waited
+    for them); reruns the page once they all are, so every table and grid shows them."""
+    manager = state.run_manager()
+    made = manager.thumbnail_progress(run_id)
+    if made is None and not manager.thumbnails_pending(run_id):
+        st.rerun()  # the whole page, with every thumbnail
+    if made is not None:
+        st.caption(f"Thumbnails: {made[0]} of {made[1]} made…")
 
 
 def active_runs_sidebar(page: object | None = None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -282,6 +282,23 @@ class Store(QueriesMixin):
             found = conn.execute(select(rows.c.position, rows.c.thumbnail).where(
                 (rows.c.run_id == run_id) & rows.c.thumbnail.is_not(None)))
             return {position: bytes(data) for position, data in found}
+
+    def thumbnail_count(self, run_id: str) -> int:
+        """How many of the run's rows have a thumbnail (they can arrive after the rows: add_thumbnails)."""
+        with self._read(f"count the thumbnails of run {run_id}") as conn:
+            return conn.execute(select(func.count()).where(
+                (rows.c.run_id == run_id) & rows.c.thumbnail.is_not(None))).scalar_one()
+
+    def add_thumbnails(self, run_id: str, thumbnails: Mapping[int, bytes]) -> None:
+        """Set the thumbnails (position -> JPEG bytes) of rows already stored, in one transaction; a position
+        with no stored row is left as it is."""
+        if not thumbnails:
+            return
+        where = (rows.c.run_id == bindparam("run")) & (rows.c.position == bindparam("at"))
+        statement = update(rows).where(where).values(thumbnail=bindparam("jpeg"))
+        values = [{"run": run_id, "at": int(position), "jpeg": data} for position, data in thumbnails.items()]
+        with self._write(f"store {len(values)} thumbnail(s) of run {run_id}") as conn:
+            conn.execute(statement, values)
 
     def run_extras(self, run_id: str) -> dict[int, dict]:
         """position -> the model's other outputs (e.g. ImageNet top-5), for the rows that have them."""

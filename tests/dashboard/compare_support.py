@@ -89,12 +89,16 @@ def start_comparison(app, upload) -> str:
     return app.session_state[state.COMPARISON]
 
 
-def wait_for(database: str, comparison_id: str, timeout: float = 60):
+def wait_for(database: str, comparison_id: str, timeout: float = 60, *, thumbnails: bool = True):
+    """The store and the comparison's run ids once every run has ended (and, unless told not to, the first
+    side's thumbnails are stored: they follow its rows)."""
     store = open_store(database)
     comparison = store.get_comparison(comparison_id)
     run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
     wait_until(lambda: all(store.get_run(r).status in FINAL for r in run_ids), timeout=timeout,
                what=f"the runs of comparison {comparison_id}")
+    if thumbnails:
+        assert state.run_manager().wait_thumbnails(run_ids[0], timeout), f"the thumbnails of run {run_ids[0]}"
     return store, run_ids
 
 

@@ -58,6 +58,7 @@ def manager(tmp_path):
 def finished(manager: RunManager, run_id: str):
     wait_until(lambda: manager.progress(run_id).status in FINAL and not manager.is_active(run_id), timeout=300,
                what=f"run {run_id} to finish")
+    assert manager.wait_thumbnails(run_id, 60), f"the thumbnails of run {run_id}"   # stored after the rows
     return manager.store.get_run(run_id)
 
 

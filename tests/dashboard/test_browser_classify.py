@@ -11,10 +11,12 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
+from dashboard.evaluation_view import MISTAKES_SHOWN
 from dashboard.store import open_store
 from tests.dashboard.test_browser import (README_SCREENSHOT, UPDATE_SCREENSHOT, browser, page,  # noqa: F401
                                          running_dashboard)
 from tests.dashboard.readable import shown
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 PREDICT_DELAY_S = 0.4   # per predict request: keeps a 500-image run going for several seconds
@@ -94,6 +96,13 @@ def test_a_labelled_zip_shows_accuracy_and_a_confusion_cell_lists_its_images(pag
     accuracy = page.get_by_test_id("stMetric").filter(has_text="Accuracy").first
     expect(accuracy).to_contain_text(f"{correct / len(judged):.1%}")
     expect(accuracy).to_contain_text(f"{correct}/{len(judged)}")
+    # The thumbnails follow the rows (the run never waits for them); once stored, the page redraws with them:
+    # one per mistake in the grid, and the detail view's image.
+    wait_until(lambda: open_store(database).thumbnail_count(run_id) == len(rows), timeout=60,
+               what=f"the thumbnails of run {run_id}")
+    mistakes = len(judged) - correct
+    expect(page.get_by_test_id("stImage")).to_have_count(min(mistakes, MISTAKES_SHOWN) + 1)
+    expect(page.get_by_text(re.compile(r"^Thumbnails: \d+ of \d+ made"))).to_have_count(0)
     # One cell of the heatmap (an SVG mark Vega labels with its fields): true dog, predicted dog.
     cell = page.locator('[role="graphics-symbol"][aria-label*="true: dog"][aria-label*="predicted: dog"]').first
     cell.click()

@@ -19,7 +19,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from werkzeug.wrappers import Request
 
 from client import schema
-from dashboard import classify_runs
+from dashboard import classify_runs, state
 from dashboard.store import RunInfo, open_store
 from dashboard.tables import FAILED_THUMBNAIL
 from tests.dashboard.conftest import CORRUPT_JPEG
@@ -51,10 +51,12 @@ def press_classify(app) -> str:
 
 
 def finish(app, tmp_path, run_id: str | None = None, timeout: float = 60) -> RunInfo:
-    """Wait for the run to end in the store, then draw the page again."""
+    """Wait for the run to end in the store and its thumbnails (stored after its rows), then draw the page
+    again."""
     store = store_of(tmp_path)
     run_id = run_id or run_id_of(app)
     wait_until(lambda: store.get_run(run_id).finished, timeout=timeout, what=f"run {run_id} to finish")
+    assert state.run_manager().wait_thumbnails(run_id, timeout), f"the thumbnails of run {run_id}"
     app.run()
     assert not app.exception
     return store.get_run(run_id)

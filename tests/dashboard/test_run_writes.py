@@ -47,6 +47,7 @@ def test_the_final_status_comes_after_every_row_is_stored(fake, store):  # noqa:
     assert (progress.status, progress.done, progress.total) == ("complete", 21, 21)
     rows = store.run_rows(run_id)
     assert list(rows.index) == list(range(21))
+    assert manager.wait_thumbnails(run_id, 30)   # they may follow the rows
     assert set(store.run_thumbnails(run_id)) == set(range(21))
 
 

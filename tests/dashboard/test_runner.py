@@ -125,6 +125,7 @@ def test_a_run_stores_every_row_with_thumbnails_truth_and_labels(fake, any_store
     assert run.class_names == ("cat", "dog", "other") and re.fullmatch(r"[0-9a-f]{64}", run.signature_digest)
     rows = store.run_rows(run_id)
     assert list(rows["top_class"][:3]) == ["cat", "dog", "other"]
+    assert manager.wait_thumbnails(run_id, 30)   # stored after the rows when not made in time for them
     assert [bool(v) for v in rows["correct"][:2]] == [True, False] and rows["correct"][2:].isna().all()
     assert rows.loc[9, "error"] == "batch.zip/broken.png: bad"
     thumbnails = store.run_thumbnails(run_id)
@@ -249,6 +250,7 @@ def test_compare_runs_each_target_with_a_warm_up_and_records_labels_both_times(f
                                                                       ("compare", "label:stable", 1, 6)]
     assert all(dict(r.labels_at_start) == {"stable": 1} for r in stored)
     assert len(model.predicts) == 2 * (1 + 2)  # per side: one warm-up, then two batches of 4 + 2
+    assert manager.wait_thumbnails(runs[0], 30) and not manager.thumbnails_pending(runs[1])
     assert store.run_thumbnails(runs[0]) and not store.run_thumbnails(runs[1])
     assert store.get_comparison(comparison.id).other_run_ids == (runs[1],)
 
