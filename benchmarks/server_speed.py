@@ -34,7 +34,8 @@ import numpy as np
 import requests
 
 from benchmarks.client_throughput import ROOT, benchmark_photos, start_server
-from client import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, TFServingClient
+from client import TFServingClient
+from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VERSIONS = (1, 2)

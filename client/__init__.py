@@ -6,7 +6,6 @@
 
 Errors: see client.errors for the exception tree (nothing a client call raises escapes it).
 """
-from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.core import TFServingClient
 from client.errors import (ImageError, InvalidArgumentError, InvalidInputError, ModelNotFoundError,
                            PayloadTooLargeError, RequestTimeoutError, ServerUnavailableError, SignatureError,
@@ -37,6 +36,4 @@ __all__ = [
     "SignatureError",
     "InvalidArgumentError",
     "SignatureConfig",
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_CONCURRENCY",
 ]

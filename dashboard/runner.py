@@ -22,7 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from client import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, TFServingClient, schema
+from client import TFServingClient, schema
+from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Loader
 from dashboard.config import PREDICT_TIMEOUT_S
 from dashboard.run_jobs import Job, SideResult, run_side
