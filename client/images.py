@@ -85,11 +85,15 @@ def open_image(source: str, data: bytes, *, max_pixels: int | None = None) -> Im
 
 def _first_scan(data: bytes) -> int:
     """Offset of the main image's first start-of-scan marker, found by walking the marker segments (so an EXIF
-    thumbnail, a whole JPEG inside APP1, is skipped by its length); -1 when the walk breaks off."""
+    thumbnail, a whole JPEG inside APP1, is skipped by its length); -1 when there is none. Stray bytes between
+    segments are skipped up to the next 0xFF, as libjpeg does (with a warning), rather than refused."""
     position = 2  # after SOI
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return -1
+            position = data.find(b"\xff", position)
+            if position < 0:
+                return -1
+            continue
         marker = data[position + 1]
         if marker == 0xFF:  # a fill byte before the marker
             position += 1

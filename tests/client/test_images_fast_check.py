@@ -86,6 +86,16 @@ def test_a_jpeg_cut_anywhere_is_refused_exactly_when_a_full_decode_refuses_it(mo
     assert verdicts[-1][1:] == (False, False) and sum(fails for _, fails, _ in verdicts) == len(verdicts) - 1
 
 
+def test_stray_bytes_between_segments_are_skipped_as_libjpeg_skips_them():
+    data = jpeg()
+    table = data.index(b"\xff\xdb")  # the first quantisation table: put three stray bytes before it
+    padded = data[:table] + b"\x00\x00\x00" + data[table:]
+    assert not full_decode_fails(padded)
+    assert encode_for_wire("padded.jpg", padded) is padded
+    with pytest.raises(ImageError, match="cut short"):
+        encode_for_wire("padded.jpg", padded[:-200])
+
+
 def test_a_truncated_jpeg_names_the_file_and_the_reason():
     data = jpeg()
     with pytest.raises(ImageError) as caught:
