@@ -128,9 +128,14 @@ def _submit(connection: state.Connection, files: Sequence, items: list[Item], sk
     st.rerun()
 
 
+@st.fragment
 def classify_form(connection: state.Connection) -> ModelOverview | None:
     """Draw the form; pressing Classify starts a background run. Returns the model overview (None when the
-    server could not say)."""
+    server could not say) on a full run of the page.
+
+    A fragment: uploading, choosing a version or pressing Classify reruns the form alone, not the stored run the
+    page draws below it (a 1,000-image run's evaluation takes 0.2-0.4 s to draw, and the press waited for it);
+    starting a run, or changing the truth mapping, reruns the whole page."""
     try:
         signature = configured_signature()
     except FieldError as exc:
