@@ -34,4 +34,5 @@ st.page_link("app_pages/compare.py", label="Compare — should the canary replac
              icon=":material/compare:")
 st.page_link("app_pages/models.py", label="Models — versions, states, labels and signatures",
              icon=":material/deployed_code:")
-st.page_link("app_pages/history.py", label="History — every stored run: open, export, delete", icon=":material/history:")
+st.page_link("app_pages/history.py", label="History — every stored run: open, export, delete",
+             icon=":material/history:")

@@ -75,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("paths", nargs="+", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
     classify.add_argument("--signature", dest="signature_name", help="signature (default: serving_default)")
-    classify.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="images per request (default: %(default)s)")
-    classify.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="requests in flight (default: %(default)s)")
+    classify.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                          help="images per request (default: %(default)s)")
+    classify.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                          help="requests in flight (default: %(default)s)")
     classify.add_argument("--labels", help="comma-separated class names, for models without a class output")
     classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed "
                                                    "and ends with one row per source")

@@ -293,7 +293,8 @@ class TFServingClient:
 
     def iter_classify(self, images: Iterable[ImageInput], *, version: int | None = None,
                       label: str | None = None, signature_name: str | None = None,
-                      batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, on_progress: ProgressCallback | None = None,
+                      batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY,
+                      on_progress: ProgressCallback | None = None,
                       labels: Sequence[str] | None = None) -> Iterator[ClassificationResult]:
         """Yield one result per input, in input order.
 

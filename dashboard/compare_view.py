@@ -127,7 +127,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         names = tuple(f"{i + 1}. {name}" for i, name in enumerate(names))
     left, right = st.columns(2)
     baseline = left.selectbox("Baseline (A)", range(len(names)), format_func=lambda i: names[i],
-                              key=f"{key_prefix}_baseline_{comparison_id}", help="Every other target is decided against it")
+                              key=f"{key_prefix}_baseline_{comparison_id}",
+                              help="Every other target is decided against it")
     policy = right.radio("Different class sets", list(CLASS_POLICIES), format_func=CLASS_POLICIES.get,
                          key=f"{key_prefix}_classes_{comparison_id}", horizontal=True)
     versions = tuple(sorted({run.version for run in loaded.runs if run.version is not None}))
