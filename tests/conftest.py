@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 import pytest
+from PIL import ImageFile
 
 from tests.support import PETS_CONFIG, SHARED_IMAGES, FakeServer, embedded_server, fake_servers
 
@@ -29,3 +30,17 @@ def fake_server() -> Iterator[Callable[..., FakeServer]]:
     """start(handler, *, port=None, delay=0) -> a fake TF Serving (tests/support.py), stopped after the test."""
     with fake_servers() as start:
         yield start
+
+
+@pytest.fixture
+def pillow_loads(monkeypatch) -> list[tuple[int, int]]:
+    """The size of every image Pillow decodes (ImageFile.load) while the test runs, in order."""
+    sizes: list[tuple[int, int]] = []
+    original = ImageFile.ImageFile.load
+
+    def counting(image):
+        sizes.append(image.size)
+        return original(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
+    return sizes

@@ -104,6 +104,15 @@ def embedded_server(
         yield base_url
 
 
+def pillow_full_decode_fails(data: bytes) -> bool:
+    """Whether Pillow's full decode refuses `data`: the reference the client's cheaper JPEG check is held to."""
+    try:
+        Image.open(io.BytesIO(data)).load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return True
+    return False
+
+
 def zip_bytes(members: dict[str, bytes]) -> bytes:
     """A ZIP archive (stored, ZipFile's default) holding `members` (name -> bytes), made in memory."""
     buffer = io.BytesIO()

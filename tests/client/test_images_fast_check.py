@@ -5,25 +5,18 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image
 
 import client.images
 from client import ImageError
 from client.images import encode_for_wire
+from tests.support import pillow_full_decode_fails
 
 
 def jpeg(mode: str = "RGB", size=(160, 120), **options) -> bytes:
     out = io.BytesIO()
     Image.effect_noise(size, 60).convert(mode).save(out, format="JPEG", quality=90, **options)
     return out.getvalue()
-
-
-def full_decode_fails(data: bytes) -> bool:
-    try:
-        Image.open(io.BytesIO(data)).load()
-    except (OSError, SyntaxError, ValueError, EOFError):
-        return True
-    return False
 
 
 def wire_check_fails(data: bytes) -> bool:
@@ -48,20 +41,6 @@ def fast_checks(monkeypatch):
     return sources
 
 
-@pytest.fixture
-def decodes(monkeypatch):
-    """The sizes of every image Pillow decodes (ImageFile.load) while the test runs."""
-    sizes = []
-    original = ImageFile.ImageFile.load
-
-    def counting(self):
-        sizes.append(self.size)
-        return original(self)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
-    return sizes
-
-
 def with_exif_thumbnail(data: bytes) -> bytes:
     """`data` with a whole small JPEG (its own SOS and EOI markers) in an APP1 segment, as cameras write."""
     small = jpeg(size=(32, 24))
@@ -73,15 +52,15 @@ def with_exif_thumbnail(data: bytes) -> bytes:
 @pytest.mark.parametrize("options", [{}, {"progressive": True}, {"subsampling": 0}], ids=str)
 @pytest.mark.parametrize("mode", ["RGB", "L"])
 def test_a_jpeg_cut_anywhere_is_refused_exactly_when_a_full_decode_refuses_it(mode, options, exif_thumbnail,
-                                                                             decodes):
+                                                                             pillow_loads):
     data = jpeg(mode, **options)
     data = with_exif_thumbnail(data) if exif_thumbnail else data
     cuts = [*range(0, len(data), max(1, len(data) // 80)), len(data) - 2, len(data) - 1, len(data)]
-    verdicts = [(cut, wire_check_fails(data[:cut]), full_decode_fails(data[:cut])) for cut in cuts]
-    decodes.clear()  # the full decodes above were the reference; the check itself decodes nothing
+    verdicts = [(cut, wire_check_fails(data[:cut]), pillow_full_decode_fails(data[:cut])) for cut in cuts]
+    pillow_loads.clear()  # the full pillow_loads above were the reference; the check itself pillow_loads nothing
     for cut in cuts:
         wire_check_fails(data[:cut])
-    assert decodes == []
+    assert pillow_loads == []
     assert [(cut, fast) for cut, fast, _ in verdicts] == [(cut, full) for cut, _, full in verdicts]
     assert verdicts[-1][1:] == (False, False) and sum(fails for _, fails, _ in verdicts) == len(verdicts) - 1
 
@@ -90,7 +69,7 @@ def test_stray_bytes_between_segments_are_skipped_as_libjpeg_skips_them():
     data = jpeg()
     table = data.index(b"\xff\xdb")  # the first quantisation table: put three stray bytes before it
     padded = data[:table] + b"\x00\x00\x00" + data[table:]
-    assert not full_decode_fails(padded)
+    assert not pillow_full_decode_fails(padded)
     assert encode_for_wire("padded.jpg", padded) is padded
     with pytest.raises(ImageError, match="cut short"):
         encode_for_wire("padded.jpg", padded[:-200])
@@ -105,23 +84,23 @@ def test_a_truncated_jpeg_names_the_file_and_the_reason():
     assert caught.value.source == "photos/cut.jpg"
 
 
-def test_damaged_scan_data_is_sent_for_the_server_to_judge(fast_checks, decodes):
+def test_damaged_scan_data_is_sent_for_the_server_to_judge(fast_checks, pillow_loads):
     """Damage inside the coded data is not looked for here (that needs a decode): such a JPEG goes out as it
     is, and the server's decoder refuses it (tests/client/test_integration.py, one row per damaged image)."""
     data = bytearray(jpeg())
     start = data.index(b"\xff\xda")
     data[start + 40] = 0xFF
     data[start + 41] = 0xC7  # an unsupported SOF marker inside the scan: a full decode refuses it
-    assert full_decode_fails(bytes(data))
-    decodes.clear()
+    assert pillow_full_decode_fails(bytes(data))
+    pillow_loads.clear()
     assert encode_for_wire("damaged.jpg", bytes(data)) == bytes(data)
-    assert fast_checks == ["damaged.jpg"] and decodes == []
+    assert fast_checks == ["damaged.jpg"] and pillow_loads == []
 
 
-def test_a_plain_jpeg_is_sent_untouched_without_decoding(fast_checks, decodes):
+def test_a_plain_jpeg_is_sent_untouched_without_decoding(fast_checks, pillow_loads):
     data = jpeg(size=(400, 300))
     assert encode_for_wire("a.jpg", data) is data
-    assert decodes == []
+    assert pillow_loads == []
     assert fast_checks == ["a.jpg"]
 
 

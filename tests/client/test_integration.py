@@ -11,6 +11,7 @@ from PIL import Image, ImageOps
 from client import (InvalidInputError, ModelNotFoundError, SignatureError, TFServingClient, TensorSpec,
                     VersionNotAvailableError, VersionStatus)
 from client import plan as plan_module
+from tests.support import pillow_full_decode_fails
 
 pytestmark = pytest.mark.slow
 
@@ -153,18 +154,11 @@ def damaged_in_the_scan(data: bytes, seed: int) -> bytes:
 def test_jpegs_damaged_inside_are_refused_by_the_server_one_row_each(tfs, photos):
     """The client does not decode a JPEG it sends as it is: damage inside the coded data that Pillow's full decode
     refuses reaches the server, whose decoder refuses it too, and only that image's row carries the error."""
-    def full_decode_fails(data: bytes) -> bool:
-        try:
-            Image.open(io.BytesIO(data)).load()
-        except (OSError, SyntaxError, ValueError, EOFError):
-            return True
-        return False
-
     originals = [path.read_bytes() for path, _ in photos[:12]]
     damaged = {}
     for seed in range(8, 24):
         candidate = damaged_in_the_scan(originals[seed % len(originals)], seed)
-        if full_decode_fails(candidate):
+        if pillow_full_decode_fails(candidate):
             damaged[f"damaged{seed}.jpg"] = candidate
     assert len(damaged) >= 3  # the damage does break most of them
     items = [(f"p{i}.jpg", data) for i, data in enumerate(originals)]

@@ -25,8 +25,8 @@ from dashboard.tables import FAILED_THUMBNAIL
 from tests.dashboard.conftest import CORRUPT_JPEG
 from tests.dashboard.test_pages import BEACON, BLUE, GREEN, INJECTED, RED, assert_plain, markdown_bodies, png_upload
 from tests.dashboard.readable import texts
-from tests.support import (BAD_MARK, zip_bytes, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
-                           png_bytes, wait_until)
+from tests.support import (BAD_MARK, fake_model_handler, fake_prediction, half_plus_two_metadata, json_response,
+                           png_bytes, wait_until, zip_bytes)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import threading
 from typing import Iterator
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image
 
 from client import ServerUnavailableError, TFServingClient
 from dashboard.runner import RetryUnavailable, RunManager
@@ -296,22 +296,14 @@ def test_a_crashed_app_leaves_its_rows_and_the_next_start_marks_the_run_interrup
     assert (run.status, run.done, run.total, run.error) == ("interrupted", 4, 10, "the app stopped with 4 of 10 done")
 
 
-def test_thumbnails_decode_big_jpegs_at_reduced_scale_and_skip_huge_pngs(monkeypatch):
-    loaded_sizes = []
-    original_load = ImageFile.ImageFile.load
-
-    def spy(image):
-        loaded_sizes.append(image.size)
-        return original_load(image)
-
-    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
+def test_thumbnails_decode_big_jpegs_at_reduced_scale_and_skip_huge_pngs(pillow_loads):
     out = io.BytesIO()
     Image.new("RGB", (6000, 4000), (0, 120, 0)).save(out, format="JPEG")
     thumbnail = thumbnail_jpeg(out.getvalue())
     assert Image.open(io.BytesIO(thumbnail)).size == (96, 64)
-    assert loaded_sizes[0] == (750, 500)  # the JPEG was decoded at 1/8 scale, never at 6000x4000
-    loaded_sizes.clear()
+    assert pillow_loads[0] == (750, 500)  # the JPEG was decoded at 1/8 scale, never at 6000x4000
+    pillow_loads.clear()
     out = io.BytesIO()
     Image.new("1", (12000, 12000)).save(out, format="PNG")
-    assert thumbnail_jpeg(out.getvalue()) is None and loaded_sizes == []
+    assert thumbnail_jpeg(out.getvalue()) is None and pillow_loads == []
     assert thumbnail_jpeg(b"\xff\xd8\xff not a jpeg") is None and thumbnail_jpeg(b"") is None
