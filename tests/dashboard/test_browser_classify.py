@@ -101,7 +101,9 @@ def test_a_labelled_zip_shows_accuracy_and_a_confusion_cell_lists_its_images(pag
     wait_until(lambda: open_store(database).thumbnail_count(run_id) == len(rows), timeout=60,
                what=f"the thumbnails of run {run_id}")
     mistakes = len(judged) - correct
-    expect(page.get_by_test_id("stImage")).to_have_count(min(mistakes, MISTAKES_SHOWN) + 1)
+    expect(page.get_by_test_id("stImageContainer")).to_have_count(min(mistakes, MISTAKES_SHOWN) + 1)
+    expect(page.get_by_test_id("stImageCaption").filter(has_text="predicted")).to_have_count(min(mistakes,
+                                                                                                   MISTAKES_SHOWN))
     expect(page.get_by_text(re.compile(r"^Thumbnails: \d+ of \d+ made"))).to_have_count(0)
     # One cell of the heatmap (an SVG mark Vega labels with its fields): true dog, predicted dog.
     cell = page.locator('[role="graphics-symbol"][aria-label*="true: dog"][aria-label*="predicted: dog"]').first

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from client.schema import columns
 from dashboard import evaluation as ev
+from dashboard.classify_runs import short_names
 from dashboard.evaluation_view import pending_corrections
 from dashboard.plain import escape_markdown
 from tests.dashboard.test_evaluation import CLASSES, LABELLED, row
@@ -158,9 +159,34 @@ def test_without_ground_truth_only_confidence_and_the_queue_are_shown():
 
 def test_file_names_are_shown_as_plain_text():
     app = start(synthetic_frame())
-    assert BEACON in [t.value for t in app.text]   # the mistakes grid names it with st.text
+    # Without thumbnails (still being made) the mistakes are listed with st.text, most confident first.
+    [listing] = [t.value for t in app.text if "predicted" in t.value]
+    assert listing.splitlines()[0] == f"{BEACON}: true dog, predicted cat (99%)"
     markdown = [m.value for m in app.markdown] + [c.value for c in app.caption]
     assert not any("![b](" in text for text in markdown)
+
+
+def image_grids(app: AppTest) -> list:
+    """The ImageList protos of every st.image on the page."""
+    return [element.proto for element in app.get("image")]
+
+
+def test_mistakes_with_thumbnails_are_one_image_grid_with_escaped_captions():
+    frame = synthetic_frame()
+    uri = tiny_thumbnail()
+    wrong = ev.mistakes(frame, CLASSES)
+    app = start(frame, thumbnails={source: uri for source in frame["source"] if source != "d3.jpg"})
+    assert not app.exception
+    [grid] = image_grids(app)
+    pictured = [source for source in wrong["source"] if source != "d3.jpg"]
+    assert len(grid.imgs) == len(pictured) == len(wrong) - 1
+    captions = [image.caption for image in grid.imgs]
+    # Short names (the ending that tells the files apart), escaped: the hostile name shows as its own text.
+    shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
+    assert captions[0] == escape_markdown(f"{shown[BEACON]}: true dog, predicted cat (99%)")   # most confident first
+    assert all("predicted" in caption for caption in captions)
+    # The one without a thumbnail is still listed, as plain text.
+    assert [t.value for t in app.text if "predicted" in t.value] == ["d3.jpg: true dog, predicted cat (45%)"]
 
 
 def test_pending_corrections_lists_only_changed_rows():
