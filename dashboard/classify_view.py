@@ -232,3 +232,4 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
     if editable:
         _compare_offer(run, key_prefix)
     inspector_view.render_inspector(state.request_inspector().log(run.id), key_prefix=key_prefix)
+    state.run_manager().results_drawn(run.id)   # its thumbnails waited for this drawing (dashboard.thumbnail_pool)

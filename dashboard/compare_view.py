@@ -149,6 +149,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
                             on_correction=on_correction, promotion=plan)
+    if thumbnails_coming:
+        manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 
 
 # -- before a run ----------------------------------------------------------------------------------

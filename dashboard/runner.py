@@ -89,7 +89,7 @@ class RunManager:
     def __init__(self, store: Store, *, max_runs: int | None = None, client_factory: ClientFactory = default_client,
                  batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, keep_for_retry: int = 4,
                  thumbnail_workers: int = 2, thumbnail_budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
-                 keep_for_reuse: int = 4,
+                 thumbnail_draw_grace_s: float | None = None, keep_for_reuse: int = 4,
                  on_client: Callable[[str, TFServingClient], None] | None = None) -> None:
         self.store = store
         self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
@@ -99,7 +99,8 @@ class RunManager:
         self.keep_for_reuse = keep_for_reuse
         self._reusable: OrderedDict[str, Sequence[Item]] = OrderedDict()  # run id -> its items, newest last
         self._workers = ThreadPoolExecutor(self.max_runs, thread_name_prefix="servescope-run")
-        self.thumbnail_pool = ThumbnailPool(store, workers=thumbnail_workers, budget_bytes=thumbnail_budget_bytes)
+        self.thumbnail_pool = ThumbnailPool(store, workers=thumbnail_workers, budget_bytes=thumbnail_budget_bytes,
+                                            draw_grace_s=thumbnail_draw_grace_s)
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._retained: OrderedDict[str, _Retained] = OrderedDict()
@@ -154,8 +155,9 @@ class RunManager:
     # -- the worker ------------------------------------------------------------------------------
     def _work(self, entries: list[_Active]) -> None:
         try:
-            # The job's thumbnails are made after it (its sides' requests keep the CPU), or when memory requires.
-            with self.thumbnail_pool.held_back() as thumbnailer:
+            # The job's thumbnails are made after it (its sides' requests keep the CPU) and after the page drew its
+            # results (results_drawn), or when memory requires.
+            with self.thumbnail_pool.held_back(entry.job.run_id for entry in entries) as thumbnailer:
                 if len(entries) == 1:
                     self._run_one(entries[0], thumbnailer)
                 else:
@@ -251,6 +253,11 @@ class RunManager:
         if not self.wait(run_id, timeout):
             return False
         return self.thumbnail_pool.wait(run_id, max(0.0, deadline - time.monotonic()))
+
+    def results_drawn(self, run_id: str) -> None:
+        """The page drew the finished run's results: its thumbnails may be made now (they waited so as not to slow
+        that drawing down; with no page they start dashboard.thumbnail_pool.DRAW_GRACE_S after the run anyway)."""
+        self.thumbnail_pool.results_drawn(run_id)
 
     def is_active(self, run_id: str) -> bool:
         with self._lock:

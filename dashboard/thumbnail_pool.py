@@ -6,9 +6,11 @@ afterwards, on a thread of their own, about one transaction a second. A run ther
 page) as soon as its predictions are stored; the page shows the thumbnails once they are all written.
 
 A job's thumbnails wait while it classifies (`held_back`): on 2 cores, making them alongside its requests cost
-~0.35 s of a 2.3 s run of 1,000 photos, even at the lowest priority. They are made once the job ends, or earlier when
-the budget below is full. Thumbnails are made on `workers` threads at the lowest CPU priority (nice 19), so they
-take the CPU left over by what the analyst waits for: the page drawing the finished run, or other runs.
+~0.35 s of a 2.3 s run of 1,000 photos, even at the lowest priority. Then they wait for the page to draw the finished
+run (`results_drawn`, at most `draw_grace_s`): the nice below keeps them off the CPU, not off the interpreter lock
+the page's script and Streamlit's server need, and drawing a 1,000-image run took ~0.1 s longer beside them. They
+are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the lowest CPU priority
+(nice 19), so they take the CPU left over by what the analyst waits for: the page, or other runs.
 
 Memory: an image submitted for a thumbnail holds its bytes until its thumbnail is made. `submit` blocks (the
 client's reading thread, so the run slows down instead of memory growing) while the images held would exceed
@@ -25,7 +27,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 from dashboard.store import Store, StoreError
 from dashboard.thumbnail_jpeg import thumbnail_jpeg
@@ -34,6 +36,7 @@ __all__ = ["ThumbnailPool", "ByteBudget", "THUMBNAIL_BUDGET_BYTES", "made_or_non
 
 THUMBNAIL_BUDGET_BYTES = 64 * 1024 * 1024
 STORE_EVERY_S = 1.0
+DRAW_GRACE_S = 1.0   # drawing a finished 1,000-image run takes 0.3-0.5 s; with no page watching, start anyway
 LOG = logging.getLogger(__name__)
 
 
@@ -93,9 +96,11 @@ class ByteBudget:
 
 
 class _HeldJob:
-    """The images of one job's thumbnails, held while it classifies (compared by identity)."""
+    """The images of one job's thumbnails, held while it classifies and until its results are drawn (compared by
+    identity)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_ids: tuple[str, ...] = ()) -> None:
+        self.run_ids = run_ids
         self.items: list[tuple[bytes, Future]] = []
 
 
@@ -111,8 +116,10 @@ class _Following:
 
 
 class ThumbnailPool:
-    def __init__(self, store: Store, *, workers: int = 2, budget_bytes: int = THUMBNAIL_BUDGET_BYTES) -> None:
+    def __init__(self, store: Store, *, workers: int = 2, budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
+                 draw_grace_s: float | None = None) -> None:
         self.store = store
+        self.draw_grace_s = DRAW_GRACE_S if draw_grace_s is None else draw_grace_s
         self.budget = ByteBudget(budget_bytes)
         self._makers = ThreadPoolExecutor(workers, thread_name_prefix="servescope-thumb",
                                           initializer=_lowest_cpu_priority)
@@ -120,12 +127,14 @@ class ThumbnailPool:
         self._lock = threading.Lock()
         self._following: dict[str, _Following] = {}
         self._jobs: set[_HeldJob] = set()   # jobs classifying, each holding the images submitted meanwhile
+        self._ended: set[_HeldJob] = set()  # jobs that ended, holding theirs until their results are drawn
 
     @contextmanager
-    def held_back(self) -> Iterator[Callable[[bytes], Future]]:
-        """A submit for one job (a run, or the sides of a comparison): its thumbnails are made once the block ends,
-        or earlier when the budget is full, so its requests never share the CPU with them."""
-        job = _HeldJob()
+    def held_back(self, run_ids: Iterable[str] = ()) -> Iterator[Callable[[bytes], Future]]:
+        """A submit for one job (a run, or the sides of a comparison, `run_ids`): its thumbnails are made once the
+        block ends and the page drew its results (`results_drawn`, or `draw_grace_s` later), or earlier when the
+        budget is full, so neither its requests nor the page drawing its results share the CPU with them."""
+        job = _HeldJob(tuple(run_ids))
         with self._lock:
             self._jobs.add(job)
         try:
@@ -133,9 +142,27 @@ class ThumbnailPool:
         finally:
             with self._lock:
                 self._jobs.discard(job)
-                waiting, job.items = job.items, []
-            for data, future in waiting:
-                self._start(data, future)
+                if job.items and job.run_ids and self.draw_grace_s > 0:
+                    self._ended.add(job)
+                    grace = threading.Timer(self.draw_grace_s, self._release, (job,))
+                    grace.daemon = True
+                    grace.start()
+            if job not in self._ended:
+                self._release(job)
+
+    def results_drawn(self, run_id: str) -> None:
+        """The page drew run `run_id`'s results: its job's thumbnails may start now."""
+        with self._lock:
+            ended = [job for job in self._ended if run_id in job.run_ids]
+        for job in ended:
+            self._release(job)
+
+    def _release(self, job: _HeldJob) -> None:
+        with self._lock:
+            self._ended.discard(job)
+            waiting, job.items = job.items, []
+        for data, future in waiting:
+            self._start(data, future)
 
     def submit(self, data: bytes, job: _HeldJob | None = None) -> Future:
         """A future thumbnail of `data`, made at once or, for a `job` (held_back), once that job ends. Blocks while
@@ -157,8 +184,10 @@ class ThumbnailPool:
     def _start_held(self) -> None:
         """Start every held thumbnail: the budget is full, and making them frees their bytes."""
         with self._lock:
-            waiting = [item for job in self._jobs for item in job.items]
-            for job in self._jobs:
+            held = self._jobs | self._ended
+            self._ended.clear()
+            waiting = [item for job in held for item in job.items]
+            for job in held:
                 job.items = []
         for data, future in waiting:
             self._start(data, future)

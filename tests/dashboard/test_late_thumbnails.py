@@ -195,6 +195,44 @@ def test_a_failed_thumbnail_costs_no_row(fake, store, monkeypatch, early):  # no
     assert store.run_thumbnails(run_id) == {0: thumbnail_jpeg(images[0]), 3: thumbnail_jpeg(images[3])}
 
 
+def test_an_ended_jobs_thumbnails_wait_for_its_results_to_be_drawn(store, monkeypatch):  # noqa: F811
+    made = []
+    monkeypatch.setattr(thumbnail_pool, "thumbnail_jpeg", lambda data: made.append(data) or data)
+    pool = ThumbnailPool(store, draw_grace_s=60)
+    with pool.held_back(["run-a", "run-b"]) as job:   # a comparison's two sides
+        held = job(b"image")
+    assert wait([held], timeout=0.3).not_done and made == []   # the job ended; its page has not drawn it yet
+    pool.results_drawn("another-run")
+    assert wait([held], timeout=0.3).not_done
+    pool.results_drawn("run-b")
+    assert held.result(timeout=5) == b"image" and made == [b"image"]
+    pool.results_drawn("run-a")   # drawn again (another session, a rerun): nothing more to start
+    pool.shutdown()
+    assert made == [b"image"]
+
+
+def test_with_no_page_drawing_the_results_thumbnails_start_after_the_grace(store, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(thumbnail_pool, "thumbnail_jpeg", lambda data: data)
+    pool = ThumbnailPool(store, draw_grace_s=0.5)
+    with pool.held_back(["run-a"]) as job:
+        held = job(b"image")
+    assert wait([held], timeout=0.2).not_done
+    assert held.result(timeout=5) == b"image"
+    pool.shutdown()
+
+
+def test_a_full_budget_starts_thumbnails_waiting_for_a_drawing(store, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(thumbnail_pool, "thumbnail_jpeg", lambda data: data)
+    pool = ThumbnailPool(store, budget_bytes=10, draw_grace_s=60)
+    with pool.held_back(["run-a"]) as first_job:
+        waiting = first_job(b"x" * 8)
+    assert wait([waiting], timeout=0.2).not_done and pool.budget.held == 8
+    with pool.held_back(["run-b"]) as second_job:
+        second_job(b"y" * 8)   # would exceed the budget: the waiting thumbnail is made to free its bytes
+        assert waiting.result(timeout=5) == b"x" * 8
+    pool.shutdown()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sets the CPU priority of each thread")
 def test_thumbnails_are_made_at_the_lowest_cpu_priority(store, monkeypatch):  # noqa: F811
     priorities = []
@@ -230,6 +268,23 @@ def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_
     assert not [text for text in texts(app.caption) if text.startswith("Thumbnails:")]
     expected = [classify_runs.jpeg_data_uri(thumbnail_jpeg(png_bytes(colour))) for colour in colours]
     assert app.data_editor[0].value["thumbnail"].tolist() == expected
+
+
+def test_the_classify_page_drawing_a_finished_run_lets_its_thumbnails_start(page, fake_pets, tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setattr(thumbnail_pool, "DRAW_GRACE_S", 60.0)   # no page: they would wait a minute
+    app = page("classify", fake_pets.url).run()
+    upload(app, [png_upload(f"{i}.png", colour) for i, colour in enumerate([RED, GREEN, BLUE])])
+    run_id = press_classify(app)
+    store = store_of(tmp_path)
+    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what=f"run {run_id} to finish")
+    manager = state.run_manager()
+    assert manager.wait_thumbnails(run_id, 0.5) is False and store.thumbnail_count(run_id) == 0
+    app.run()   # the finished run's results are drawn
+    assert not app.exception
+    assert "Thumbnails: 0 of 3 made…" in texts(app.caption)
+    assert manager.wait_thumbnails(run_id, 30)
+    assert store.thumbnail_count(run_id) == 3
 
 
 def test_a_comparison_shows_the_first_sides_thumbnails_once_they_are_stored(page, two_versions, tmp_path,  # noqa: F811
