@@ -14,9 +14,9 @@ __all__ = ["progress_text", "run_progress", "thumbnails_progress", "active_runs_
            "SIDEBAR_POLL_S"]
 
 PAGE_POLL_S = 0.5
-# Each poll ends with Streamlit's full garbage collection (runner.postScriptGC), which holds the interpreter lock
-# the run's threads need; so instead of polling faster, a run expected to end before the next poll is waited
-# for (at most this long): its results are drawn as soon as it ends.
+# Each poll is a script run that takes the interpreter lock and the browser's time from the run; so instead of
+# polling faster, a run expected to end before the next poll is waited for (at most this long): its results are
+# drawn as soon as it ends.
 FINISH_WAIT_S = 0.45
 SIDEBAR_POLL_S = 1.0
 ACTIVE = ("queued", "running")
@@ -82,7 +82,7 @@ def thumbnails_progress(run_id: str) -> None:
 def active_runs_sidebar(page: object | None = None) -> None:
     """This session's queued and running runs, in the sidebar of every page (nothing when there are none). On the
     Classify page (`page`, from st.navigation) the run it shows is left out: its own progress is on the page, and
-    each fragment rerun ends with Streamlit's full garbage collection (runner.postScriptGC), ~0.1 s of the GIL."""
+    each fragment rerun would take the interpreter lock and the browser's time from the run once more a second."""
     started = state.session_runs()
     if getattr(page, "url_path", None) == "classify":
         started = [run_id for run_id in started if run_id != state.current_run("classify")]
