@@ -5,10 +5,10 @@
 
 The ZIP is made at run time in a temporary folder by cycling the photos in ../shared/images under distinct
 names (cat/0001-<photo>.jpg, ...), so the dashboard also finds the ground truth in the folder names. Headless
-Chromium (Playwright) opens the Classify page of `streamlit run`, uploads the ZIP, and the time runs from
-pressing Classify until the finished run's evaluation and results are on screen (the Accuracy metric and the
-download button); it also prints when every thumbnail is stored and shown (they follow the rows, after the run,
-polled every 0.2 s). The CLI's time is `python -m client classify ZIP --label stable --out FILE.csv` (process start
+Chromium (Playwright) opens the Classify page of `streamlit run`, uploads the ZIP, presses Classify 1 s after the
+ground truth statement appears, and the time runs from the press until the finished run's evaluation and results are
+on screen (the Accuracy metric and the download button, checked in the page every 50 ms); it also prints when every
+thumbnail is stored and shown (they follow the rows, after the run, polled every 0.2 s). The CLI's time is `python -m client classify ZIP --label stable --out FILE.csv` (process start
 included, as an analyst would run it). Prints both, and the ratio (goal: at most 1.3).
 """
 from __future__ import annotations
