@@ -8,8 +8,8 @@ page) as soon as its predictions are stored; the page shows the thumbnails once 
 A job's thumbnails wait while it classifies (`held_back`): on 2 cores, making them alongside its requests cost
 ~0.35 s of a 2.3 s run of 1,000 photos, even at the lowest priority. Then they wait for the page to draw the finished
 run (`results_drawn`, at most `draw_grace_s`): the nice below keeps them off the CPU, not off the interpreter lock
-the page's script and Streamlit's server need, and drawing a 1,000-image run took ~0.1 s longer beside them. They
-are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the lowest CPU priority
+the page's script and Streamlit's server need while they draw it (they used ~0.25 s of the process's CPU in that
+half second). They are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the lowest CPU priority
 (nice 19), so they take the CPU left over by what the analyst waits for: the page, or other runs.
 
 Memory: an image submitted for a thumbnail holds its bytes until its thumbnail is made. `submit` blocks (the
@@ -142,12 +142,14 @@ class ThumbnailPool:
         finally:
             with self._lock:
                 self._jobs.discard(job)
-                if job.items and job.run_ids and self.draw_grace_s > 0:
+                wait_for_drawing = bool(job.items and job.run_ids and self.draw_grace_s > 0)
+                if wait_for_drawing:
                     self._ended.add(job)
-                    grace = threading.Timer(self.draw_grace_s, self._release, (job,))
-                    grace.daemon = True
-                    grace.start()
-            if job not in self._ended:
+            if wait_for_drawing:
+                grace = threading.Timer(self.draw_grace_s, self._release, (job,))
+                grace.daemon = True
+                grace.start()
+            else:
                 self._release(job)
 
     def results_drawn(self, run_id: str) -> None:
