@@ -200,8 +200,7 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             runs_view.run_progress(run.id, key_prefix)
             return
         _final_status(run)
-        if state.run_manager().thumbnails_pending(run.id):
-            runs_view.thumbnails_progress(run.id)
+        runs_view.thumbnails_slot(run.id, state.run_manager().thumbnails_pending(run.id))
         thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at, store.thumbnail_count(run.id))
         stored = classify_runs.load_stored_run(store, run.id, thumbnails=thumbnails)
         labels = _labels_now(store, run, current_labels, server_labels)

@@ -117,8 +117,7 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         _progress(manager, tuple(loaded.run_ids), names, key_prefix)
         return
     _run_summaries(loaded)
-    if thumbnails_coming:
-        runs_view.thumbnails_progress(first.id)
+    runs_view.thumbnails_slot(first.id, thumbnails_coming)
     if empty := [name for name, run in zip(names, loaded.runs) if run.succeeded == 0]:
         st.info(escape_markdown(f"No verdict: {', '.join(empty)} classified no image, so there is nothing to "
                                 "compare.", limit=None))

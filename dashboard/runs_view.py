@@ -10,8 +10,8 @@ from dashboard.plain import escape_markdown
 from dashboard.runner import Progress, RunManager
 from dashboard.store import StoreError
 
-__all__ = ["progress_text", "run_progress", "thumbnails_progress", "active_runs_sidebar", "PAGE_POLL_S",
-           "SIDEBAR_POLL_S"]
+__all__ = ["progress_text", "run_progress", "thumbnails_progress", "thumbnails_slot", "active_runs_sidebar",
+           "PAGE_POLL_S", "SIDEBAR_POLL_S"]
 
 PAGE_POLL_S = 0.5
 # Each poll is a script run that takes the interpreter lock and the browser's time from the run; so instead of
@@ -77,6 +77,16 @@ def thumbnails_progress(run_id: str) -> None:
         st.rerun()  # the whole page, with every thumbnail
     if made is not None:
         st.caption(f"Thumbnails: {made[0]} of {made[1]} made…")
+
+
+def thumbnails_slot(run_id: str, pending: bool) -> None:
+    """The thumbnails caption while they are `pending`, else an empty container in its place: one slot on the page
+    either way, so when the caption goes the elements below keep their places (a shifted page showed its old
+    elements beside the new ones, e.g. a metric twice, until the redraw finished)."""
+    if pending:
+        thumbnails_progress(run_id)   # a fragment: drawn inside a container of its own
+    else:
+        st.container()
 
 
 def active_runs_sidebar(page: object | None = None) -> None:

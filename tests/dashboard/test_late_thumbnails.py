@@ -40,6 +40,11 @@ def gate(monkeypatch) -> threading.Event:
     opened.set()   # a failed test leaves no thread waiting
 
 
+def layout(app) -> list[tuple[int, str]]:
+    """(position, type) of each element and block drawn at the top of the page (the run's slots)."""
+    return [(position, child.type) for position, child in sorted(app.main.children.items())]
+
+
 def distinct_images(count: int) -> list[bytes]:
     """Each a shade of its own (the same class for the fake model), so each has a thumbnail of its own."""
     return [png(tuple(channel + 5 * i for channel in COLOURS[i % 3])) for i in range(count)]
@@ -261,11 +266,15 @@ def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_
     assert texts(app.success) == [f"Run {run_id}: complete: 3 of 3 image(s) classified."]
     assert "Thumbnails: 0 of 3 made…" in texts(app.caption)
     assert app.data_editor[0].value["thumbnail"].tolist() == ["", "", ""]   # blank, not the failed tile
+    places = layout(app)
     gate.set()
     assert state.run_manager().wait_thumbnails(run_id, 30)
     app.run()   # what the caption's fragment does once they are stored
     assert not app.exception
     assert not [text for text in texts(app.caption) if text.startswith("Thumbnails:")]
+    # The caption's slot stays (an empty container): nothing after it moves, so the browser never shows an element
+    # twice while it redraws.
+    assert layout(app) == places
     expected = [classify_runs.jpeg_data_uri(thumbnail_jpeg(png_bytes(colour))) for colour in colours]
     assert app.data_editor[0].value["thumbnail"].tolist() == expected
 
@@ -299,9 +308,11 @@ def test_a_comparison_shows_the_first_sides_thumbnails_once_they_are_stored(page
     assert "Thumbnails: 0 of 18 made…" in texts(app.caption)
     app.selectbox(key="compare_0_flip_cell").set_value("dog → cat (6)").run()
     assert "thumbnail" not in frame_with(app, "js_distance").columns   # none stored yet
+    places = layout(app)
     gate.set()
     assert state.run_manager().wait_thumbnails(run_ids[0], 30)
     app.run()
     assert not [text for text in texts(app.caption) if text.startswith("Thumbnails:")]
+    assert layout(app) == places   # the caption's slot stays: nothing after it moves
     assert all(uri.startswith("data:image/jpeg;base64,") for uri in frame_with(app, "js_distance")["thumbnail"])
     assert open_store(database).thumbnail_count(run_ids[0]) == 18
