@@ -10,8 +10,8 @@ truth statement appears, and the time runs from the press until the finished run
 screen (the Accuracy metric and the download button, checked in the page every 50 ms); it also prints when every
 thumbnail is stored and shown (they follow the rows, after the run, polled every 0.2 s). The CLI's time is
 `python -m client classify ZIP --label stable --out FILE.csv` (process start included, as an analyst would run it).
-Prints both, and the ratio (goal: at most 1.3). Before the timed runs, one untimed 32-image run on each side (the model's
-first requests; the browser's first drawn results).
+Prints both, and the ratio (goal: at most 1.3). Before the timed runs, one untimed 32-image run on each side (the
+model's first requests; the browser's first drawn results).
 """
 from __future__ import annotations
 
@@ -166,9 +166,9 @@ _RESULTS_SHOWN = """([runId, stage]) => {
 }"""
 
 
-def wait_for_results(page, run_id: str, timeout_ms: float = 900_000) -> float:
+def wait_for_results(page, run_id: str, timeout_ms: float = 900_000) -> tuple[float, float]:
     """Wait for the run's final status and Accuracy metric, then for the download button below the results table;
-    returns when the metric appeared (time.time())."""
+    returns when each appeared (time.time())."""
     from playwright.sync_api import expect
     page.wait_for_function(_RESULTS_SHOWN, arg=[run_id, "metric"], polling=50, timeout=timeout_ms)
     metric_at = time.time()
