@@ -9,8 +9,8 @@ A job's thumbnails wait while it classifies (`held_back`): on 2 cores, making th
 ~0.35 s of a 2.3 s run of 1,000 photos, even at the lowest priority. Then they wait for the page to draw the finished
 run (`results_drawn`, at most `draw_grace_s`): the nice below keeps them off the CPU, not off the interpreter lock
 the page's script and Streamlit's server need while they draw it (they used ~0.25 s of the process's CPU in that
-half second). They are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the lowest CPU priority
-(nice 19), so they take the CPU left over by what the analyst waits for: the page, or other runs.
+half second). They are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the
+lowest CPU priority (nice 19), so they take the CPU left over by what the analyst waits for: the page, or other runs.
 
 Memory: an image submitted for a thumbnail holds its bytes until its thumbnail is made. `submit` blocks (the
 client's reading thread, so the run slows down instead of memory growing) while the images held would exceed
