@@ -159,16 +159,19 @@ class ThumbnailPool:
         for job in ended:
             self._release(job)
 
-    def _release(self, job: _HeldJob) -> None:
+    def _release(self, *jobs: _HeldJob) -> None:
+        """Start the thumbnails these jobs hold (an ended one no longer waits for its drawing)."""
         with self._lock:
-            self._ended.discard(job)
-            waiting, job.items = job.items, []
+            self._ended.difference_update(jobs)
+            waiting = [item for job in jobs for item in job.items]
+            for job in jobs:
+                job.items = []
         for data, future in waiting:
             self._start(data, future)
 
     def submit(self, data: bytes, job: _HeldJob | None = None) -> Future:
-        """A future thumbnail of `data`, made at once or, for a `job` (held_back), once that job ends. Blocks while
-        the bytes held for thumbnails are over the budget."""
+        """A future thumbnail of `data`, made at once or, for a `job` (held_back), once that job ends and its results
+        are drawn. Blocks while the bytes held for thumbnails are over the budget."""
         size = len(data)
         self.budget.take(size, when_full=self._start_held)
         future: Future = Future()
@@ -187,12 +190,7 @@ class ThumbnailPool:
         """Start every held thumbnail: the budget is full, and making them frees their bytes."""
         with self._lock:
             held = self._jobs | self._ended
-            self._ended.clear()
-            waiting = [item for job in held for item in job.items]
-            for job in held:
-                job.items = []
-        for data, future in waiting:
-            self._start(data, future)
+        self._release(*held)
 
     def _start(self, data: bytes, future: Future) -> None:
         try:
