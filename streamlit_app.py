@@ -1,7 +1,7 @@
 """ServeScope's entry script: page setup, the shared sidebar, and the one declaration of the pages."""
 import streamlit as st
 
-from dashboard import runs_view, state, widgets
+from dashboard.ui import run_progress, state, widgets
 
 st.set_page_config(page_title="ServeScope", page_icon=":material/troubleshoot:", layout="wide")
 state.init()
@@ -14,5 +14,5 @@ page = st.navigation({
     "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
 })
 widgets.server_sidebar()
-runs_view.active_runs_sidebar(page)  # this session's running runs, on every page
+run_progress.active_runs_sidebar(page)  # this session's running runs, on every page
 page.run()

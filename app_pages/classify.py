@@ -2,14 +2,16 @@
 background; the page shows its progress, then the evaluation, the results and corrections of the stored run."""
 import streamlit as st
 
-from dashboard import classify_form_view, classify_view, widgets
+from dashboard.classify import form_view
+from dashboard.classify import view as classify_view
+from dashboard.ui import widgets
 
 if (connection := widgets.start_page("Classify")) is not None:
-    overview = classify_form_view.classify_form(connection)
-    if (run_id := classify_form_view.run_to_show()) is None:
+    overview = form_view.classify_form(connection)
+    if (run_id := form_view.run_to_show()) is None:
         st.info("Upload one or more images (JPEG, PNG, GIF, BMP, WebP, TIFF), ZIP archives or a folder, then press "
                 "Classify. Folders or file names that name the model's classes become the ground truth.")
     else:
         classify_view.render_run(
             run_id, server_labels=(connection.url, connection.model, overview.labels) if overview else None,
-            preview=classify_form_view.preview_of(run_id), skipped=classify_form_view.skipped_of(run_id))
+            preview=form_view.preview_of(run_id), skipped=form_view.skipped_of(run_id))

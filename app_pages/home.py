@@ -1,8 +1,8 @@
 """Home: which model server the dashboard talks to, whether it answers, and what each page is for."""
 import streamlit as st
 
-from dashboard import state, widgets
 from dashboard.plain import escape_markdown
+from dashboard.ui import state, widgets
 
 
 def server_overview(connection: state.Connection) -> None:

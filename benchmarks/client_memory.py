@@ -21,7 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from benchmarks.client_throughput import ROOT, pets_server, benchmark_photos
+from benchmarks.client_throughput import ROOT, benchmark_photos, pets_server
 
 CORRUPT = b"\xff\xd8\xff\xe0 not really a JPEG"
 

@@ -19,8 +19,14 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.dashboard_classify import (dashboard, launch_browser, make_zip, model_server, upload_and_press,
-                                           wait_for_results)
+from benchmarks.dashboard_classify import (
+    dashboard,
+    launch_browser,
+    make_zip,
+    model_server,
+    upload_and_press,
+    wait_for_results,
+)
 
 
 def memory_kib(pid: int) -> dict[str, int]:

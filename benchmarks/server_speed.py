@@ -200,11 +200,10 @@ def in_process_runner(version: int, blobs: list[bytes]):
 def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
     """Milliseconds per piece of one 16-image request, each piece timed on its own in this process; the client's
     pieces are its own code (the image check, the request body, reading the answer)."""
-    from client.images import encode_for_wire
-    from client.protocol import PredictResponse
-
     import tensorflow as tf
 
+    from client.images import encode_for_wire
+    from client.protocol import PredictResponse
     from serving.jsonvalues import parse_json_object
     from serving.loader import load_version
     from serving.responses import encode_predict_response

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from dashboard.store import open_store
-from dashboard.thumbnail_jpeg import thumbnail_jpeg
+from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
+from dashboard.store.database import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 

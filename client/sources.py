@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable, Iterable, Iterator
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_FILE_BYTES", "MAX_MEMBERS", "MAX_ZIP_DEPTH", "Loader", "Skipped",
+__all__ = ["IMAGE_SUFFIXES", "MAX_FILE_BYTES", "MAX_MEMBERS", "MAX_ZIP_DEPTH", "Item", "Loader", "Skipped",
            "expand_sources", "expand_uploads", "is_zip", "read_file"]
 
 Loader = Callable[[], bytes]
+Item = tuple[str, Loader]   # an image to classify: its shown name and the loader that reads its bytes when sent
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"})
 # No photo is this big; refusing larger files (or members that inflate past it) keeps one stray
 # video or zip bomb from exhausting memory before Pillow's pixel limit can even look at it.
@@ -172,7 +173,7 @@ class _Archive:
                           f"{shown}: unreadable ZIP archive ({type(exc).__name__}: {exc})") from None
 
 
-def _archive_items(archive: _Archive, depth: int, skipped: list[Skipped]) -> Iterator[tuple[str, Loader]]:
+def _archive_items(archive: _Archive, depth: int, skipped: list[Skipped]) -> Iterator[Item]:
     """(name, loader) for the image members of `archive` (depth 1 = an archive given or uploaded)."""
     shown = archive.shown
     try:
@@ -217,7 +218,7 @@ def _file_archive(path: Path, shown: str) -> _Archive:
     return _Archive(lambda: path, shown)  # given a path, ZipFile opens and closes the file itself
 
 
-def _walk(folder: Path, shown: str, skipped: list[Skipped]) -> Iterator[tuple[str, Loader]]:
+def _walk(folder: Path, shown: str, skipped: list[Skipped]) -> Iterator[Item]:
     for root, dirs, files in os.walk(folder):
         relative_root = os.path.relpath(root, folder)
         for name in sorted(d for d in dirs if d.startswith(".")):
@@ -236,7 +237,7 @@ def _walk(folder: Path, shown: str, skipped: list[Skipped]) -> Iterator[tuple[st
 
 
 def expand_sources(paths: Iterable[str | os.PathLike], *,
-                   skipped: list[Skipped] | None = None) -> Iterator[tuple[str, Loader]]:
+                   skipped: list[Skipped] | None = None) -> Iterator[Item]:
     """(name, loader) for every image under `paths`, in a stable (sorted) order.
 
     Folders are walked recursively; `.zip` files, given directly or found in a folder, contribute
@@ -265,7 +266,7 @@ def _upload_parts(upload: Any) -> tuple[str, Callable[[], bytes]]:
     return str(upload.name), upload.getvalue
 
 
-def expand_uploads(uploads: Iterable[Any], *, skipped: list[Skipped] | None = None) -> Iterator[tuple[str, Loader]]:
+def expand_uploads(uploads: Iterable[Any], *, skipped: list[Skipped] | None = None) -> Iterator[Item]:
     """(name, loader) for uploaded files: objects with .name and .getvalue() (Streamlit's
     UploadedFile) or (name, bytes) pairs. ZIPs (by suffix or PK magic) are expanded in place, lazily:
     only their central directory is read here. Order is kept."""

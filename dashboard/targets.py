@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from client.schema import target_text
+
 
 @dataclass(frozen=True)
 class Target:
@@ -12,6 +14,20 @@ class Target:
     def __post_init__(self) -> None:
         if self.version is not None and self.label is not None:
             raise ValueError("a target is a version or a label, not both")
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        """The target a stored run names (client.schema.target_text's "version:2", "label:stable", "latest").
+        Text in no such form names the latest version."""
+        kind, _, value = text.partition(":")
+        if kind == "version" and value.isdigit():
+            return cls(version=int(value))
+        return cls(label=value) if kind == "label" and value else cls()
+
+    @property
+    def text(self) -> str:
+        """The stored form (client.schema.target_text): the inverse of parse."""
+        return target_text(version=self.version, label=self.label)
 
     @property
     def kwargs(self) -> dict:

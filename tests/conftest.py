@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 import pytest
 from PIL import ImageFile
 
-from tests.support import PETS_CONFIG, SHARED_IMAGES, FakeServer, embedded_server, fake_servers
+from tests.support import PETS_CONFIG, SHARED_IMAGES, FakeServer, embedded_server, fake_servers, free_port
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +44,9 @@ def pillow_loads(monkeypatch) -> list[tuple[int, int]]:
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", counting)
     return sizes
+
+
+@pytest.fixture
+def unreachable_url() -> str:
+    """A local port with nothing listening (connection refused at once)."""
+    return f"http://127.0.0.1:{free_port()}"

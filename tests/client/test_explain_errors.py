@@ -1,4 +1,4 @@
-"""dashboard.errors.explain: one sentence and what to do for every class of the client's tree; only TF Serving's
+"""dashboard.server.explain.explain: one sentence and what to do for every class of the client's tree; only TF Serving's
 own error text is quoted, bounded; foreign answers and unexpected exceptions reveal nothing of themselves."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from client import (InvalidArgumentError, ModelNotFoundError, ServerUnavailableError, SignatureError,
                     TFServingClient, TFServingError, UnexpectedAnswerError)
 from client.protocol import model_path
-from dashboard.errors import explain
+from dashboard.server.explain import explain
 
 URL, MODEL = "http://h:1", "pets"
 WHERE = {"method": "GET", "url": "http://h:1/v1/models/pets"}
@@ -51,7 +51,7 @@ def test_server_error_text_is_bounded_to_300_characters():
 
 
 def test_an_unexpected_exception_shows_its_class_only_and_is_logged(caplog):
-    with caplog.at_level(logging.ERROR, logger="dashboard.errors"):
+    with caplog.at_level(logging.ERROR, logger="dashboard.server.explain"):
         message = explain(RuntimeError("/srv/app/secret.py line 3: token=abc"), URL, MODEL)
     assert message == ("Unexpected error (RuntimeError) talking to http://h:1; the details are in the dashboard's "
                        "log. Try again, and report it if it persists.")

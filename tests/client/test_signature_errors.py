@@ -6,7 +6,7 @@ import pytest
 
 from client import SignatureError, TFServingClient
 from client.cli import main as cli_main
-from dashboard.errors import explain
+from dashboard.server.explain import explain
 from tests.client.conftest import png_bytes
 from tests.support import embedded_server
 

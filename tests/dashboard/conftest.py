@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state
-from dashboard.store import open_store
+from dashboard.store.database import open_store
+from dashboard.ui import state
 from tests.pg import postgres_server  # noqa: F401  (session fixture, for any_store)
-from tests.support import ROOT, fake_model_handler, free_port
+from tests.support import ROOT, fake_model_handler
 
 ENTRY = ROOT / "streamlit_app.py"
 PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history")}
@@ -49,12 +49,6 @@ def any_store(request, tmp_path):
     opened = open_store(url)
     yield opened
     opened.close()
-
-
-@pytest.fixture
-def unreachable_url() -> str:
-    """A local port with nothing listening (connection refused at once)."""
-    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

@@ -6,9 +6,14 @@ import re
 import pytest
 
 from client import (
-    InvalidInputError, ModelNotFoundError, RequestTimeoutError, ServerUnavailableError, VersionNotAvailableError,
+    InvalidInputError,
+    ModelNotFoundError,
+    RequestTimeoutError,
+    ServerUnavailableError,
+    VersionNotAvailableError,
 )
-from dashboard import charts, config, errors
+from dashboard import charts, config
+from dashboard.server import explain as errors
 from dashboard.targets import LATEST, Target, describe_option, target_options
 
 

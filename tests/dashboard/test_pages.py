@@ -6,7 +6,7 @@ test_classify_page.py.
 """
 from __future__ import annotations
 
-from dashboard import state
+from dashboard.ui import state
 from tests.dashboard.readable import texts
 from tests.support import fake_model_handler, json_response, png_bytes
 
@@ -123,9 +123,9 @@ def test_models_page_unknown_model(page, fake_server):
 
 
 def test_history_page_lists_a_classify_run_offers_its_link_and_download_and_clears(page, fake_pets, tmp_path):
-    """A run started on Classify (dashboard.runner, into the test's run store) is listed on History with what it
+    """A run started on Classify (dashboard.runs.manager, into the test's run store) is listed on History with what it
     asked for and what answered; selected, it offers its ?run= link and a download; clearing needs a yes."""
-    from tests.dashboard.test_classify_page import finish, press_classify, upload
+    from tests.dashboard.classify.test_classify_page import finish, press_classify, upload
 
     app = page("history", fake_pets.url).run()
     assert texts(app.info) == [EMPTY]

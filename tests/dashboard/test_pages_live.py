@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.client.test_signature_errors import half_plus_two_url  # noqa: F401 - a fixture
+from tests.dashboard.classify.test_classify_page import finish, press_classify, upload
 from tests.dashboard.readable import texts
-from tests.dashboard.test_classify_page import finish, press_classify, upload
 from tests.support import png_bytes
 
 pytestmark = pytest.mark.slow

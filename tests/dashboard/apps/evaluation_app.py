@@ -1,14 +1,15 @@
-"""A page that only draws dashboard.evaluation_view over the frame a test put in session state."""
+"""A page that only draws dashboard.evaluate.view over the frame a test put in session state."""
 import streamlit as st
 
-from dashboard import evaluation, evaluation_view
+from dashboard.evaluate import metrics
+from dashboard.evaluate import view as evaluation_view
 
 
 def correct(source: str, correction: str | None) -> None:
     st.session_state["corrections"] = [*st.session_state.get("corrections", []), (source, correction)]
     if st.session_state.get("drop_corrections"):   # a caller that fails to keep it
         return
-    st.session_state["frame"] = evaluation.apply_correction(st.session_state["frame"], source, correction,
+    st.session_state["frame"] = metrics.apply_correction(st.session_state["frame"], source, correction,
                                                             st.session_state["class_names"])
 
 

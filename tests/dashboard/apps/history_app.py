@@ -1,8 +1,8 @@
-"""dashboard.history_view over the store a test put in session state, in a two-page app (History, and a
+"""dashboard.history.view over the store a test put in session state, in a two-page app (History, and a
 Classify stand-in, so st.page_link has a registered page to point at)."""
 import streamlit as st
 
-from dashboard import history_view
+from dashboard.history import view as history_view
 
 
 def history() -> None:

@@ -1,8 +1,8 @@
-"""dashboard.models_view's server-watch and raw-answer sections over the store and server a test put in session
+"""dashboard.models.view's server-watch and raw-answer sections over the store and server a test put in session
 state; `failures` lists the URLs on_failure was called with."""
 import streamlit as st
 
-from dashboard import models_view
+from dashboard.models import view as models_view
 
 
 def failed(url: str) -> None:

@@ -1,0 +1,208 @@
+"""Classify's form: uploads (files and ZIPs, a folder, or a camera photo), the version, ground truth found on
+the uploaded names (stated, overridable, with a mapping editor and a truth file), and the button that hands the
+batch to the app's RunManager. Also which stored run the page shows (`?run=<id>`, this session's, the newest).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import streamlit as st
+
+from client import TFServingError
+from client.sources import Item
+from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth, read_truth_file
+from dashboard.config import FieldError
+from dashboard.evaluate import view as evaluation_view
+from dashboard.plain import escape_markdown
+from dashboard.runs import results as classify_runs
+from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
+from dashboard.server.connection import NothingToClassify, configured_signature, probe_class_names
+from dashboard.server.explain import explain
+from dashboard.server.overview import ModelOverview
+from dashboard.store.database import StoreError
+from dashboard.targets import Target
+from dashboard.ui import state, widgets
+
+__all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of"]
+
+PAGE = "classify"
+GENERATION = "classify_upload_generation"   # bumped when a run takes the uploads: the widgets start empty
+SKIPPED = "classify_skipped"                # run id -> archive members the upload left out
+PREVIEW = "classify_preview"                # (run id, JPEG bytes) of a single image, shown large
+MAPPING = "classify_truth_chosen"           # raw truth value -> class the analyst mapped it to
+PREVIEW_SIDE = 640
+METHOD_TEXT = {"auto": "automatic (truth file, else folders, else file names)", "folders": "folder names",
+               "names": "leading word of the file names", "file": "a truth file (CSV or JSON)", "none": "none"}
+
+
+@st.cache_data(ttl=300, show_spinner="Asking the model for its classes…", max_entries=64)
+def _class_names(url: str, model: str, version: int | None, label: str | None, _items: Sequence[Item]
+                 ) -> tuple[str, ...]:
+    return probe_class_names(url, model, Target(version, label), _items)
+
+
+def _uploads(generation: int) -> list:
+    kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera"], horizontal=True,
+                    key="classify_upload_kind", label_visibility="collapsed")
+    if kind == "A folder":
+        return st.file_uploader("A folder of images (its sub-folders can name the classes)",
+                                type=widgets.UPLOAD_TYPES, accept_multiple_files="directory",
+                                key=f"classify_folder_{generation}") or []
+    if kind == "Camera":
+        photo = st.camera_input("Take a photo", key=f"classify_camera_{generation}")
+        return [photo] if photo is not None else []
+    return widgets.uploader("classify_uploads" if not generation else f"classify_uploads_{generation}")
+
+
+def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -> TruthDetection | None:
+    """The ground truth for the uploaded names, stated; None when none is used."""
+    left, right = st.columns([2, 3])
+    method = left.selectbox("Ground truth", METHODS, key="classify_truth_method", format_func=METHOD_TEXT.get)
+    truth_upload = right.file_uploader("Truth file (CSV or JSON: source,label)", type=["csv", "json"],
+                                       key=f"classify_truth_file_{generation}")
+    if method == "none":
+        return None
+    if not class_names:
+        st.caption("Ground truth needs the model's classes, which could not be read; the run will have none.")
+        return None
+    table = None
+    if truth_upload is not None:
+        try:
+            table = read_truth_file(truth_upload.name, truth_upload.getvalue())
+        except TruthFileError as exc:
+            widgets.show_error(exc)
+    statement = st.container()
+    chosen = st.session_state.get(MAPPING, {})
+    try:
+        detection = detect_truth([name for name, _ in items], class_names, method=method, truth_file=table,
+                                 mapping=chosen)
+    except ValueError as exc:
+        widgets.show_error(exc, icon=":material/rule:")
+        return None
+    mapped = {value: cls for value, cls in evaluation_view.render_truth_mapping(
+        detection, class_names, key_prefix="classify").items() if cls is not None}
+    if mapped != chosen:
+        st.session_state[MAPPING] = mapped
+        st.rerun()
+    with statement:
+        evaluation_view.render_truth_summary(detection)
+    return detection if detection.truth else None
+
+
+def _hand_over(files: Sequence) -> None:
+    """Drop the uploads from Streamlit's upload store (it keeps them for the session otherwise): the run's loaders
+    hold them now, and the RunManager lets go once the run needs them no more. As st.chat_input does."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    ctx = get_script_run_ctx()
+    if ctx is None or not isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        return
+    for upload in files:
+        if file_id := getattr(upload, "file_id", None):
+            ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)
+
+
+def _submit(connection: state.Connection, files: Sequence, items: list[Item], skipped: list, target: Target,
+            truth: TruthDetection | None) -> None:
+    try:
+        manager = state.run_manager()
+        run_id = manager.submit_classify(connection.url, connection.model, items, version=target.version,
+                                         label=target.label, session_id=state.session_id(),
+                                         truth=truth.truth if truth else None,
+                                         truth_summary=truth.summary if truth else None,
+                                         probe_labels=connection.labels)
+    except StoreError as exc:
+        widgets.show_error(f"The run could not be stored: {exc}")
+        return
+    previous = state.current_run(PAGE)
+    if previous in state.session_runs():
+        manager.release(previous, "a newer run of this session replaced it on the page")
+    state.set_current_run(PAGE, run_id, started_here=True)
+    st.session_state[SKIPPED] = {run_id: tuple(skipped)}
+    st.session_state[PREVIEW] = None
+    if len(items) == 1:
+        try:
+            st.session_state[PREVIEW] = (run_id, thumbnail_jpeg(items[0][1](), side=PREVIEW_SIDE))
+        except OSError:
+            pass  # the run's row says what is wrong with the file
+    st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1  # the run holds the uploads now
+    _hand_over(files)
+    st.query_params["run"] = run_id
+    st.rerun()
+
+
+@st.fragment
+def classify_form(connection: state.Connection) -> ModelOverview | None:
+    """Draw the form; pressing Classify starts a background run. Returns the model overview (None when the
+    server could not say) on a full run of the page.
+
+    A fragment: uploading, choosing a version or pressing Classify reruns the form alone, not the stored run the
+    page draws below it (a 1,000-image run's evaluation takes 0.2-0.4 s to draw, and the press waited for it);
+    starting a run, or changing the truth mapping, reruns the whole page."""
+    try:
+        signature = configured_signature()
+    except FieldError as exc:
+        widgets.show_error(exc)
+        return None
+    overview = widgets.load_overview(connection, quiet=signature is not None)
+    if signature is not None and overview is None:
+        st.info(escape_markdown(
+            "This server does not serve TF Serving's status and metadata API (e.g. a KServe route): versions, "
+            "labels and signatures are not available from it. Images are classified with the signature the "
+            f"operator configured (SERVESCOPE_SIGNATURE): classes {', '.join(signature.class_names)}."),
+            icon=":material/info:")
+    generation = st.session_state.get(GENERATION, 0)
+    files = _uploads(generation)
+    target = widgets.target_selector("Model version", key="classify_target", overview=overview)
+    items, skipped = widgets.expand(files) if files else ([], [])
+    truth = None
+    if items:
+        try:
+            class_names = _class_names(connection.url, connection.model, target.version, target.label, items)
+        except TFServingError as exc:
+            widgets.show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
+            class_names = ()
+        truth = _truth(items, class_names, generation)
+    if st.button("Classify", key="classify_run", type="primary", disabled=not files):
+        if not items:
+            widgets.show_error(NothingToClassify("classify", skipped))
+        else:
+            _submit(connection, files, items, skipped, target, truth)
+    return overview
+
+
+def run_to_show() -> str | None:
+    """The run the page shows: `?run=<id>` when the address names one, else this session's, else the newest
+    stored classify run (a reload or a new tab finds the last run). The address then names it."""
+    asked = st.query_params.get("run")
+    if asked and asked != state.current_run(PAGE):
+        try:
+            classify_runs.run_query_params(asked)
+        except ValueError:
+            widgets.show_error(f"The address names no run: {asked}", icon=":material/link_off:")
+            return None
+        state.set_current_run(PAGE, asked)
+    current = state.current_run(PAGE)
+    if current is None:
+        try:
+            newest = state.run_store().list_runs(kind="classify", limit=1)
+        except StoreError as exc:
+            widgets.show_error(f"The run store cannot be read: {exc}")
+            return None
+        if not newest:
+            return None
+        current = newest[0].run.id
+        state.set_current_run(PAGE, current)
+        st.caption(escape_markdown(f"Showing the newest stored run ({current}); classify images to start another."))
+    if st.query_params.get("run") != current:
+        st.query_params["run"] = current
+    return current
+
+
+def skipped_of(run_id: str) -> tuple:
+    return st.session_state.get(SKIPPED, {}).get(run_id, ())
+
+
+def preview_of(run_id: str) -> bytes | None:
+    kept = st.session_state.get(PREVIEW)
+    return kept[1] if kept and kept[0] == run_id else None

@@ -1,0 +1,238 @@
+"""The view of one stored classify run: progress while it runs, then its honest final status, retry, the
+evaluation (dashboard.evaluate.view), the results table with filters and corrections, one image in detail,
+exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
+"open a run" reuses this.
+
+File names, truth values and server texts go to st.dataframe / st.data_editor / st.text / st.code, or through
+dashboard.plain.escape_markdown into Markdown elements.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Mapping, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from client import schema
+from client.sources import Skipped
+from dashboard import charts
+from dashboard.classify import display as tables
+from dashboard.evaluate import view as evaluation_view
+from dashboard.plain import escape_markdown
+from dashboard.runs import results as classify_runs
+from dashboard.runs.manager import ItemsUnavailable, RetryUnavailable
+from dashboard.runs.results import label_moved_note
+from dashboard.server import watch as server_watch
+from dashboard.store.database import RunInfo, Store, StoreError
+from dashboard.ui import inspector_view, state, widgets
+from dashboard.ui import run_progress as runs_view
+
+__all__ = ["render_run", "status_line"]
+
+PREVIEW_WIDTH = 420
+# Rows per page of the results table: each row carries its thumbnail as a ~3 KB data URI, so a 1,000-row run
+# drawn at once sent ~3 MB to the browser before the table appeared (benchmarks/dashboard_classify.py).
+TABLE_PAGE_ROWS = 100
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _thumbnails(database: str, run_id: str, done: int, finished: object, stored: int) -> dict[int, str]:
+    """position -> data URI; shared by every session showing the run. Stored thumbnails never change for a given
+    row count, finish time and number of thumbnails (they can arrive after the rows), so these are the key."""
+    store = state.run_store()
+    return classify_runs.thumbnail_uris(store, run_id)
+
+
+def status_line(run: RunInfo) -> str:
+    """'complete: 57 of 60 image(s) classified, 3 failed' — run.outcome(), which never hides a failure."""
+    return run.outcome()
+
+
+def _final_status(run: RunInfo) -> None:
+    text = escape_markdown(f"Run {run.id}: {status_line(run)}.", limit=1200)
+    if run.status == "complete" and not run.errors:
+        st.success(text, icon=":material/check_circle:")
+    elif run.status == "failed":
+        st.error(text, icon=":material/error:")
+    else:
+        st.warning(text, icon=":material/warning:")
+
+
+def _describe(run: RunInfo) -> str:
+    answered = f" → version {run.version}" if run.version is not None else ""
+    return (f"{run.model} at {run.url}, {run.target}{answered}; started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
+            + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else ""))
+
+
+def _retry(run: RunInfo, key_prefix: str) -> None:
+    left = run.errors + (run.total - run.done)
+    if not left or not run.finished:
+        return
+    if st.button(f"Retry failed rows ({left})", key=f"{key_prefix}_retry", icon=":material/replay:",
+                 help="Send only the images that failed (or never ran) again, to the version that answered"):
+        try:
+            state.run_manager().retry_failed(run.id)
+        except (RetryUnavailable, LookupError, StoreError) as exc:
+            widgets.show_error(exc)
+            return
+        st.rerun()
+
+
+def _page_of(shown: pd.DataFrame, key_prefix: str) -> pd.DataFrame:
+    """The page of the filtered rows the analyst picked (TABLE_PAGE_ROWS each; no picker for one page)."""
+    pages = -(-len(shown) // TABLE_PAGE_ROWS)
+    if pages <= 1:
+        return shown
+    def rows_text(page: int) -> str:
+        first = page * TABLE_PAGE_ROWS
+        return f"rows {first + 1}–{min(first + TABLE_PAGE_ROWS, len(shown))} of {len(shown)}"
+    # The page count is in the key: other filters start again on the first page.
+    page = st.selectbox("Page", range(pages), format_func=rows_text, key=f"{key_prefix}_table_page_{pages}")
+    return shown.iloc[page * TABLE_PAGE_ROWS:(page + 1) * TABLE_PAGE_ROWS]
+
+
+def _corrections_table(stored: classify_runs.StoredRun, shown: pd.DataFrame, store: Store, key_prefix: str,
+                       editable: bool) -> None:
+    names = stored.class_names
+    shown = _page_of(shown, key_prefix)
+    frame = classify_runs.table_frame(stored, shown.index)
+    display = tables.for_display(frame.drop(columns=["correction"])).assign(
+        correction=frame["correction"].astype(object).where(frame["correction"].notna(), None))
+    columns = widgets.result_columns(names, tables.latency_scale_ms(frame["latency_ms"]))
+    columns.update({
+        "name": st.column_config.TextColumn("file", help="Short name; the detail view below shows the full path"),
+        "ground_truth": st.column_config.TextColumn("truth"),
+        "correct": st.column_config.CheckboxColumn("correct"),
+        "correction": st.column_config.SelectboxColumn("correction", options=names,
+                                                       help="The right class; clear it to use the detected truth"),
+    })
+    order = tables.column_order(display, leading=("thumbnail", "name"),
+                                hidden=["source", "confidence", "model", "target", "error_type", "corrected_at"])
+    if not editable:
+        st.dataframe(display, hide_index=True, column_config=columns, column_order=order, key=f"{key_prefix}_table")
+        return
+    generation = st.session_state.get(f"{key_prefix}_table_generation", 0)
+    # The editor keeps its edits by row position: a new key whenever the rows shown change, or after a save.
+    digest = hashlib.sha1(repr(tuple(shown.index)).encode()).hexdigest()[:10]
+    edited = st.data_editor(display, hide_index=True, column_config=columns, column_order=order,
+                            disabled=[c for c in display.columns if c != "correction"],
+                            key=f"{key_prefix}_table_{generation}_{digest}")
+    changes = evaluation_view.pending_corrections(display, edited)
+    if changes:
+        try:
+            for source, correction in changes:
+                store.set_correction(stored.run.id, source, correction)
+        except (StoreError, LookupError) as exc:
+            widgets.show_error(f"The correction was not saved: {exc}")
+            return
+        st.session_state[f"{key_prefix}_table_generation"] = generation + 1
+        st.rerun()  # the metrics above move at once
+
+
+def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | None) -> None:
+    good = stored.classified_positions()
+    if not good:
+        return
+    names = dict(zip(stored.rows.index, classify_runs.short_names(stored.rows["source"].tolist())))
+    st.subheader("One image")
+    chosen = good[0] if len(good) == 1 else st.selectbox(
+        "Image", good, key=f"{key_prefix}_detail", format_func=lambda position: names[position])
+    row = stored.rows.loc[chosen]
+    image, chart = st.columns([2, 3])
+    with image:
+        picture = preview if preview is not None and len(stored.rows) == 1 else stored.thumbnails.get(chosen)
+        if picture is not None:
+            st.image(picture, width=PREVIEW_WIDTH if preview is not None else 192)
+        st.text(row["source"])  # the full path, as plain text
+    with chart:
+        probabilities = {c: row[schema.prob_column(c)] for c in stored.class_names}
+        st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
+        if top5 := classify_runs.top5_of(stored.extras.get(chosen)):
+            st.altair_chart(charts.top5_chart(top5), width="stretch")
+
+
+def _compare_offer(run: RunInfo, key_prefix: str) -> None:
+    """"Compare with…": the same images against other versions, while this process still holds them."""
+    try:
+        state.run_manager().items_of(run.id)
+    except (ItemsUnavailable, StoreError):
+        return
+    if st.button("Compare these images with other versions…", key=f"{key_prefix}_compare",
+                 icon=":material/compare:"):
+        state.request_compare(run.id)
+        st.switch_page("app_pages/compare.py")
+
+
+def _exports(stored: classify_runs.StoredRun, key_prefix: str) -> None:
+    # Made when pressed (Streamlit calls `data` then), not on every rerun: ~0.15 s for 1,000 rows.
+    rows, names = stored.rows, stored.class_names
+    left, right = st.columns(2)
+    left.download_button("Download results (CSV)", lambda: classify_runs.csv_bytes(rows, names),
+                         file_name=f"classify-{stored.run.id}.csv", mime="text/csv", key=f"{key_prefix}_download")
+    right.download_button("Download results (JSON)", lambda: classify_runs.json_bytes(rows, names),
+                          file_name=f"classify-{stored.run.id}.json", mime="application/json",
+                          key=f"{key_prefix}_download_json")
+
+
+def _labels_now(store: Store, run: RunInfo, current_labels: Mapping[str, int | None] | None,
+                server_labels: tuple[str, str, Mapping[str, int]] | None) -> Mapping[str, int | None]:
+    if current_labels is not None:
+        return current_labels
+    if server_labels is not None and server_labels[:2] == (run.url, run.model):
+        return server_labels[2]   # what the server said a moment ago
+    return server_watch.latest_labels(store, run.url, run.model)   # what it said when last observed
+
+
+def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Mapping[str, int | None] | None = None,
+               server_labels: tuple[str, str, Mapping[str, int]] | None = None, editable: bool = True,
+               preview: bytes | None = None, skipped: Sequence[Skipped] = ()) -> None:
+    """Draw stored run `run_id`. The label-moved note compares the run's labels with `current_labels` (label ->
+    version now), else `server_labels` ((url, model, labels) the page just read) when the run used that server and
+    model, else the store's newest observations. `preview`: a single image's bytes to show large (the session that
+    started the run has them); `skipped`: the archive members the upload left out."""
+    store = state.run_store()
+    try:
+        run = store.get_run(run_id)
+        if run is None:
+            st.warning(escape_markdown(f"Run {run_id} is not in the run store (deleted, or another database)."),
+                       icon=":material/search_off:")
+            return
+        st.subheader(f"Run {run.id}")
+        st.caption(escape_markdown(_describe(run)))
+        if not run.finished:
+            runs_view.run_progress(run.id, key_prefix)
+            return
+        _final_status(run)
+        runs_view.thumbnails_slot(run.id, state.run_manager().thumbnails_pending(run.id))
+        thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at, store.thumbnail_count(run.id))
+        stored = classify_runs.load_stored_run(store, run.id, thumbnails=thumbnails)
+        labels = _labels_now(store, run, current_labels, server_labels)
+    except StoreError as exc:
+        widgets.show_error(f"The run cannot be read from the run store: {exc}")
+        return
+    if note := label_moved_note(run, labels):
+        st.warning(escape_markdown(note), icon=":material/label:")
+    if stored is None:
+        return
+    _retry(run, key_prefix)
+    widgets.show_failures(stored.rows["error"].dropna().tolist())
+    widgets.show_skipped(skipped)
+    if stored.rows.empty or not stored.class_names:
+        return
+    if run.truth_summary:
+        st.text(run.truth_summary)
+    frame, names = stored.rows, stored.class_names
+    by_source = stored.thumbnails_by_source()
+    threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
+                                                  thumbnails=by_source)
+    st.subheader("Results")
+    shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
+                                                  threshold=threshold)
+    _corrections_table(stored, shown, store, key_prefix, editable)
+    _detail(stored, key_prefix, preview)
+    _exports(stored, key_prefix)
+    if editable:
+        _compare_offer(run, key_prefix)
+    inspector_view.render_inspector(state.request_inspector().log(run.id), key_prefix=key_prefix)
+    state.run_manager().results_drawn(run.id)   # its thumbnails waited for this drawing (dashboard.runs.thumbnails)

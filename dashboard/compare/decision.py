@@ -1,0 +1,325 @@
+"""Should B (say the canary) replace A (the stable version)? A verdict from two runs over the same images.
+
+Pure: result frames in client/schema.py's schema in, frozen dataclasses out; no streamlit. Rows are paired on
+`source`; an image that failed on either side is counted and left out of every paired statistic.
+
+With ground truth: McNemar's exact test on the discordant images, accuracy(B) − accuracy(A) with Newcombe's
+interval for paired proportions (method 10; the verdict uses it) and a seeded paired bootstrap beside it.
+Without truth: agreement (Wilson interval), Cohen's κ, flips by class pair, mean change of top-class confidence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Sequence
+
+import pandas as pd
+
+from client import schema
+from client.protocol import SignatureSpec
+from dashboard.compare import tables
+from dashboard.compare.stats import (
+    IMAGES_NEEDED_METHOD,
+    MAX_DISCORDANT,
+    Interval,
+    cohen_kappa,
+    images_needed,
+    mcnemar_exact_p,
+    newcombe_paired_interval,
+    paired_bootstrap_interval,
+    wilson_interval,
+)
+from dashboard.server.signatures import signature_digest, signature_rows
+
+ALIGN, REFUSE = "align", "refuse"
+
+
+class Verdict(str, Enum):
+    BETTER = "better"
+    WORSE = "worse"
+    NO_DIFFERENCE = "no detectable difference"
+    NOT_ENOUGH_EVIDENCE = "not enough evidence"
+
+
+class ClassSetMismatch(ValueError):
+    """The two sides' classes cannot be compared (nothing in common, or alignment refused)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Side:
+    """One run: its rows in the schema, and what the runner knows around them."""
+    rows: pd.DataFrame
+    name: str = ""                       # display name; default: the rows' target ("label:canary")
+    elapsed_s: float | None = None       # wall time of the (warm) pass, for images/s
+    signature: SignatureSpec | None = None
+    version_at_start: int | None = None  # what the target resolved to when the run started / ended
+    version_at_end: int | None = None
+
+    def _distinct(self, column: str) -> list:
+        if column not in self.rows:
+            return []
+        return sorted({value for value in self.rows[column].tolist() if not schema.is_missing(value)})
+
+    @property
+    def targets(self) -> list[str]:
+        return [str(t) for t in self._distinct("target")]
+
+    @property
+    def label(self) -> str:
+        return self.name or ", ".join(self.targets) or "?"
+
+    @property
+    def classes(self) -> list[str]:
+        return schema.class_names_of(self.rows.columns)
+
+    @property
+    def model(self) -> str | None:
+        models = self._distinct("model")
+        return str(models[0]) if models else None
+
+    @property
+    def versions(self) -> list[int]:
+        return [int(v) for v in self._distinct("version")]
+
+
+def align_classes(classes_a: Sequence[str], classes_b: Sequence[str],
+                  policy: str = ALIGN) -> tuple[list[str], str | None]:
+    """The classes both sides have (A's order) and a note when the sets differ; ClassSetMismatch when they
+    share none, or differ and `policy` is "refuse"."""
+    common = [name for name in classes_a if name in set(classes_b)]
+    if set(classes_a) == set(classes_b):
+        return common, None
+    only_a = [n for n in classes_a if n not in set(classes_b)]
+    only_b = [n for n in classes_b if n not in set(classes_a)]
+    detail = (f"A has {', '.join(classes_a) or 'no classes'}; B has {', '.join(classes_b) or 'no classes'}")
+    if not common:
+        raise ClassSetMismatch(f"A and B have no class in common, so their probabilities cannot be compared ({detail})")
+    if policy == REFUSE:
+        raise ClassSetMismatch(f"A and B have different classes ({detail})")
+    note = (f"Different class sets: probabilities are compared on the {len(common)} common classes "
+            f"({', '.join(common)}); only A has {', '.join(only_a) or 'none'}, "
+            f"only B has {', '.join(only_b) or 'none'}."
+            " Accuracy counts each side's own top class.")
+    return common, note
+
+
+@dataclass(frozen=True, eq=False)
+class TruthStats:
+    images: int                     # paired images with a known truth
+    accuracy_a: Interval            # Wilson
+    accuracy_b: Interval
+    difference: Interval            # B − A, Newcombe (the verdict's)
+    bootstrap: Interval             # B − A, paired bootstrap (shown beside it)
+    mcnemar_p: float
+    both_right: int
+    fixes: int                      # A wrong -> B right
+    regressions: int                # A right -> B wrong
+    both_wrong: int
+    transitions: pd.DataFrame
+    per_class_recall: pd.DataFrame
+    confusion_difference: pd.DataFrame
+    calibration: pd.DataFrame       # reliability bins, long form with `side`
+    calibration_scores: dict        # "A: <label>" / "B: <label>" -> {"ece", "brier"}
+
+
+@dataclass(frozen=True, eq=False)
+class AgreementStats:
+    images: int
+    agreements: int
+    rate: Interval                  # Wilson
+    kappa: float | None
+    mean_confidence_change: float   # mean of B's top-class confidence − A's
+    flips_by_pair: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class Decision:
+    a: str
+    b: str
+    model: str | None
+    classes: tuple[str, ...]        # common classes (A's order)
+    class_order: tuple[str, ...]    # every class of either side, for the flip matrix
+    images: int                     # distinct images on either side
+    paired_images: int              # classified without error by both
+    failed: int                     # on both sides, but failed on at least one
+    unmatched: int                  # on one side only
+    verdict: Verdict
+    sentence: str
+    images_needed: int | None
+    images_needed_text: str | None
+    truth: TruthStats | None
+    agreement: AgreementStats | None
+    paired: pd.DataFrame            # see dashboard.compare.tables
+    flip_matrix: pd.DataFrame
+    cost: pd.DataFrame
+    warnings: tuple[str, ...]
+    signatures: pd.DataFrame | None
+    digests: dict = field(default_factory=dict)      # "A"/"B" -> "sha256:..." of the signature used
+    versions: dict = field(default_factory=dict)     # "A"/"B" -> versions that answered
+    alpha: float = 0.05
+
+
+def format_p(p: float) -> str:
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4g}"
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('x') else 's'}"
+
+
+def verdict_sentence(verdict: Verdict, stats: TruthStats, alpha: float) -> str:
+    """"B is better: +8.3 points (95% CI +1.2 to +15.0), 5 fixes, 0 regressions, McNemar p = 0.0625 —
+    not significant at 0.05 on 60 images"."""
+    d = stats.difference
+    lead = {Verdict.BETTER: "B is better", Verdict.WORSE: "B is worse",
+            Verdict.NO_DIFFERENCE: "No detectable difference",
+            Verdict.NOT_ENOUGH_EVIDENCE: f"Not enough evidence that B is {'better' if d.estimate > 0 else 'worse'}",
+            }[verdict]
+    significance = "significant" if stats.mcnemar_p < alpha else "not significant"
+    return (f"{lead}: {_points(d.estimate)} points ({d.level_text} {_points(d.low)} to {_points(d.high)}), "
+            f"{_count(stats.fixes, 'fix')}, {_count(stats.regressions, 'regression')}, McNemar "
+            f"{format_p(stats.mcnemar_p)} — {significance} at {alpha:g} on {_count(stats.images, 'image')}.")
+
+
+def _verdict(stats: TruthStats, alpha: float, margin: float) -> Verdict:
+    d = stats.difference
+    if stats.mcnemar_p < alpha and d.estimate != 0:
+        return Verdict.BETTER if d.estimate > 0 else Verdict.WORSE
+    if stats.fixes == stats.regressions or (-margin <= d.low and d.high <= margin):
+        return Verdict.NO_DIFFERENCE
+    return Verdict.NOT_ENOUGH_EVIDENCE
+
+
+def _truth_stats(paired: pd.DataFrame, a: Side, b: Side, order: list[str], common: list[str], level: float,
+                 seed: int, replicates: int) -> TruthStats | None:
+    known = paired[paired["transition"] != tables.NO_TRUTH]
+    if known.empty:
+        return None
+    counts = known["transition"].value_counts()
+    both_right, fixes, regressions, both_wrong = (int(counts.get(k, 0)) for k in (
+        tables.BOTH_RIGHT, tables.FIX, tables.REGRESSION, tables.BOTH_WRONG))
+    n = len(known)
+    calibration, scores = tables.calibration(known, {"a": common, "b": common},
+                                             {"a": f"A: {a.label}", "b": f"B: {b.label}"})
+    return TruthStats(
+        images=n, accuracy_a=wilson_interval(both_right + regressions, n, level),
+        accuracy_b=wilson_interval(both_right + fixes, n, level),
+        difference=newcombe_paired_interval(both_right, regressions, fixes, both_wrong, level),
+        bootstrap=paired_bootstrap_interval(known["correct_a"].astype(bool), known["correct_b"].astype(bool),
+                                            seed=seed, replicates=replicates, level=level),
+        mcnemar_p=mcnemar_exact_p(fixes, regressions), both_right=both_right, fixes=fixes, regressions=regressions,
+        both_wrong=both_wrong, transitions=tables.transitions(known), per_class_recall=tables.per_class_recall(
+            known, order), confusion_difference=tables.confusion_difference(known, order),
+        calibration=calibration, calibration_scores=scores)
+
+
+def _agreement(paired: pd.DataFrame, level: float) -> AgreementStats | None:
+    if paired.empty:
+        return None
+    agreements = int((~paired["flipped"]).sum())
+    return AgreementStats(images=len(paired), agreements=agreements,
+                          rate=wilson_interval(agreements, len(paired), level),
+                          kappa=cohen_kappa(paired["top_a"].tolist(), paired["top_b"].tolist()),
+                          mean_confidence_change=float((paired["confidence_b"] - paired["confidence_a"]).mean()),
+                          flips_by_pair=tables.flips_by_pair(paired))
+
+
+def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -> list[str]:
+    found = []
+    same_target = a.targets and a.targets == b.targets and a.model == b.model
+    if same_target:
+        found.append(f"A and B are the same target ({', '.join(a.targets)}): any difference between them is "
+                     "noise, not a change of model.")
+    elif len(a.versions) == 1 and a.versions == b.versions and a.model == b.model:
+        found.append(f"A ({a.label}) and B ({b.label}) were both answered by version {a.versions[0]}: any "
+                     "difference between them is noise, not a change of model.")
+    for name, side in (("A", a), ("B", b)):
+        start, end = side.version_at_start, side.version_at_end
+        if start is not None and end is not None and start != end:
+            found.append(f"{name} ({side.label}) pointed at version {start} when the run started and at version "
+                         f"{end} when it ended: the comparison may mix versions.")
+        elif len(side.versions) > 1:
+            found.append(f"{name} ({side.label}) was answered by versions "
+                         f"{', '.join(map(str, side.versions))}: its label moved during the run, so the "
+                         "comparison may mix versions.")
+    if note:
+        found.append(note)
+    if failed:
+        found.append(f"{_count(failed, 'image')} failed on A or B and {'is' if failed == 1 else 'are'} left out "
+                     "of the paired statistics.")
+    if unmatched:
+        found.append(f"{_count(unmatched, 'image')} {'was' if unmatched == 1 else 'were'} classified on one "
+                     "side only and left out.")
+    return found
+
+
+def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: int = 0,
+           bootstrap_replicates: int = 4000, classes: str = ALIGN, equivalence_margin: float = 0.02,
+           power: float = 0.8) -> Decision:
+    """Everything the Compare page shows about B against A.
+
+    The verdict follows McNemar's exact test: better/worse only when p < `alpha`. Otherwise "no detectable
+    difference" when fixes equal regressions or the interval lies within ± `equivalence_margin` (0.02 = 2
+    points), else "not enough evidence" with the images needed — also when the interval alone excludes 0, as
+    Newcombe's can for 5 fixes and 0 regressions where the exact test cannot yet reject."""
+    for name, side in (("A", a), ("B", b)):
+        if "source" not in side.rows or not side.classes:
+            raise ClassSetMismatch(f"{name} ({side.label}) has no class probabilities (no prob_<class> columns): "
+                                   "only classifiers can be compared")
+    common, note = align_classes(a.classes, b.classes, classes)
+    order = list(dict.fromkeys([*a.classes, *b.classes]))
+    paired, failed, unmatched, images = tables.pair_rows(a.rows, b.rows, common, order)
+    truth = _truth_stats(paired, a, b, order, common, level, seed, bootstrap_replicates)
+    agreement = _agreement(paired, level)
+    needed = needed_text = None
+    if truth is None:
+        verdict = Verdict.NOT_ENOUGH_EVIDENCE
+        if agreement is None:
+            sentence = "Not enough evidence: no image was classified without error by both A and B."
+        else:
+            r, kappa = agreement.rate, agreement.kappa
+            sentence = (f"Not enough evidence: no ground truth for the {_count(agreement.images, 'image')} both "
+                        f"classified; B agrees with A on {r.estimate:.1%} "
+                        f"({r.level_text} {r.low:.1%} to {r.high:.1%}), "
+                        f"Cohen's κ = {'undefined' if kappa is None else f'{kappa:.2f}'}, "
+                        f"{_count(agreement.images - agreement.agreements, 'flip')}.")
+    else:
+        verdict = _verdict(truth, alpha, equivalence_margin)
+        sentence = verdict_sentence(verdict, truth, alpha)
+        if verdict is Verdict.NOT_ENOUGH_EVIDENCE:
+            needed = images_needed(truth.fixes, truth.regressions, truth.images, alpha=alpha, power=power)
+            method = IMAGES_NEEDED_METHOD.format(alpha=f"{alpha:g}", power=f"{power:g}")
+            points = _points(truth.difference.estimate)
+            if needed is not None:
+                needed_text = (f"About {needed:,} images would be needed to detect a difference of {points} "
+                               f"points (estimated by {method}).")
+            else:
+                most = MAX_DISCORDANT * truth.images // (truth.fixes + truth.regressions)
+                needed_text = (f"Detecting a difference of {points} points would take more than {most:,} images "
+                               f"(estimated by {method}).")
+    have_signatures = a.signature is not None and b.signature is not None
+    return Decision(
+        a=a.label, b=b.label, model=a.model or b.model, classes=tuple(common), class_order=tuple(order),
+        images=images, paired_images=len(paired), failed=failed, unmatched=unmatched, verdict=verdict,
+        sentence=sentence, images_needed=needed, images_needed_text=needed_text, truth=truth, agreement=agreement,
+        paired=paired, flip_matrix=tables.flip_matrix(paired, order),
+        cost=pd.DataFrame([tables.cost_row(f"A: {a.label}", a.rows, a.elapsed_s),
+                           tables.cost_row(f"B: {b.label}", b.rows, b.elapsed_s)]),
+        warnings=tuple(_warnings(a, b, note, failed, unmatched)),
+        signatures=signature_rows(a.signature, b.signature, classes_a=a.classes, classes_b=b.classes)
+        if have_signatures else None,
+        digests={name: signature_digest(s.signature) for name, s in (("A", a), ("B", b)) if s.signature is not None},
+        versions={"A": a.versions, "B": b.versions}, alpha=alpha)
+
+
+def compare_with_baseline(sides: Sequence[Side], baseline: int = 0, **options) -> list[Decision]:
+    """Each side other than `sides[baseline]` decided against it, in order."""
+    if len(sides) < 2:
+        raise ValueError(f"a comparison needs at least two targets, got {len(sides)}")
+    if not 0 <= baseline < len(sides):
+        raise ValueError(f"baseline {baseline} is not one of the {len(sides)} targets")
+    return [decide(sides[baseline], side, **options) for i, side in enumerate(sides) if i != baseline]

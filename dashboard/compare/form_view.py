@@ -1,0 +1,104 @@
+"""The Compare page's form: targets and baseline, images (an upload or a stored run's), ground truth, and the
+press that starts the runs; and which stored comparison the page shows."""
+import streamlit as st
+
+from dashboard.compare import view as compare_view
+from dashboard.compare.stored import stored_truth
+from dashboard.plain import escape_markdown
+from dashboard.runs.manager import ItemsUnavailable
+from dashboard.server.connection import NothingToClassify
+from dashboard.store.database import Store, StoreError
+from dashboard.targets import LATEST, Target, describe_option, target_options
+from dashboard.ui import state, widgets
+
+__all__ = ["choose_targets", "compare_form", "comparison_to_show"]
+
+
+def choose_targets(overview, fixed=None):
+    """The targets (two or more) and the baseline's index among them. `fixed`: a target that must be one of
+    them (Compare with… from a Classify run: the run's own target, and the baseline)."""
+    labels = overview.labels if overview else {}
+    options = target_options(overview.available_versions, labels) if overview else [LATEST]
+    if fixed is not None and fixed not in options:
+        options.insert(0, fixed)
+    default = [fixed, *[o for o in options if o != fixed][:1]] if fixed is not None else options[:2]
+    chosen = st.multiselect("Targets (two or more)", options, default=default, key="compare_targets",
+                            format_func=lambda t: describe_option(t, labels))
+    if not chosen:
+        return [], 0
+    baseline = st.selectbox("Baseline (A)", range(len(chosen)), key="compare_baseline_target",
+                            format_func=lambda i: describe_option(chosen[i], labels),
+                            index=chosen.index(fixed) if fixed in chosen else 0,
+                            help="The version in service now; every other target is decided against it")
+    return chosen, baseline
+
+
+def start(connection, manager, items, skipped, targets, baseline, truth, summary) -> None:
+    ordered = [targets[baseline], *[t for i, t in enumerate(targets) if i != baseline]]
+    comparison = manager.submit_compare(connection.url, connection.model, items,
+                                        [(t.version, t.label) for t in ordered], session_id=state.session_id(),
+                                        truth=truth, truth_summary=summary, probe_labels=connection.labels)
+    state.show_comparison(comparison.id)
+    st.query_params["comparison"] = comparison.id
+    widgets.show_skipped(skipped)
+
+
+def compare_form(connection, overview, store, manager) -> None:
+    requested = state.compare_request()
+    source_run = store.get_run(requested) if requested else None
+    if requested and source_run is None:
+        state.clear_compare_request()   # the run was deleted meanwhile: an upload it is
+    if source_run is not None:
+        st.info(escape_markdown(f"Comparing the {source_run.total} image(s) of run {source_run.id} "
+                                f"({source_run.target}) with other targets: no new upload needed."))
+        if st.button("Upload other images instead", key="compare_forget_request"):
+            state.clear_compare_request()
+            st.rerun()
+    targets, baseline = choose_targets(overview, Target.parse(source_run.target) if source_run else None)
+    files = [] if source_run else widgets.uploader("compare_uploads")
+    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets)) if targets else []
+    usable = compare_view.render_target_checks(checks, baseline, key_prefix="compare") if checks else False
+    items, skipped = widgets.expand(files) if files else ([], [])
+    truth, summary = {}, None
+    if source_run is not None:
+        truth = stored_truth(store, source_run.id)
+        summary = f"ground truth of run {source_run.id}: {len(truth)} of {source_run.total} images"
+        st.caption(escape_markdown(summary))
+    elif items and usable:
+        detection = compare_view.truth_controls([name for name, _ in items], checks[baseline].classes,
+                                                key_prefix="compare")
+        truth, summary = detection.truth, detection.summary
+    ready = usable and len(targets) >= 2 and (bool(files) or source_run is not None)
+    if not st.button("Compare", key="compare_run", type="primary", disabled=not ready):
+        return
+    try:
+        if source_run is not None:
+            items = manager.items_of(source_run.id)
+        if not items:
+            raise NothingToClassify("compare", skipped)
+        start(connection, manager, items, skipped, targets, baseline, truth, summary)
+    except (ItemsUnavailable, NothingToClassify, StoreError) as exc:
+        widgets.show_error(str(exc).replace(store.url, "the run store"))   # no database paths on screen
+        return
+    state.clear_compare_request()
+
+
+def comparison_to_show(store: Store) -> str | None:
+    """The comparison this page shows: the one `?comparison=<id>` names, the newest one holding `?run=<id>`
+    (a History link names one side's run), or the one this session showed last (its link put back in the
+    address)."""
+    if (linked := st.query_params.get("comparison")) is not None:
+        state.show_comparison(linked)
+    elif (run_link := st.query_params.get("run")) is not None:
+        # A History link names one side's run: open the (newest) comparison that holds it.
+        holding = store.comparisons_of_run(run_link)
+        if holding:
+            state.show_comparison(holding[0].id)
+            del st.query_params["run"]
+            st.query_params["comparison"] = holding[0].id
+        else:
+            st.info(escape_markdown(f"Run {run_link} belongs to no stored comparison."))
+    shown = state.shown_comparison()
+    if shown is not None and "comparison" not in st.query_params and "run" not in st.query_params:
+        st.query_params["comparison"] = shown   # back from another page: the address is the link again
+    return shown

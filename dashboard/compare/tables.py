@@ -1,0 +1,190 @@
+"""The evidence tables behind a decision, built from the per-image paired frame of dashboard.compare.decision.
+
+The paired frame has one row per image both sides classified: source, truth (None when unknown), top_a,
+top_b, confidence_a, confidence_b, correct_a, correct_b (None without truth), flipped, transition,
+js_distance, tv_distance, shift, shift_class and prob_<class>_a / prob_<class>_b for the common classes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from client.schema import prob_column
+from dashboard.compare.stats import jensen_shannon_distance, total_variation_distance
+from dashboard.evaluate import metrics as evaluation
+
+FIX, REGRESSION, BOTH_RIGHT, BOTH_WRONG, NO_TRUTH = "fix", "regression", "both right", "both wrong", "no truth"
+RIGHT, WRONG = "right", "wrong"
+
+
+def transition(correct_a: object, correct_b: object) -> str:
+    if correct_a is None or correct_b is None:
+        return NO_TRUTH
+    if correct_a and correct_b:
+        return BOTH_RIGHT
+    if not correct_a and not correct_b:
+        return BOTH_WRONG
+    return FIX if correct_b else REGRESSION
+
+
+def _with_truth(rows: pd.DataFrame, classes: set[str]) -> pd.DataFrame:
+    rows = rows.reset_index(drop=True)
+    truth = evaluation.effective_truth(rows)
+    # A repeated name (two archives with the same member) pairs by occurrence, not as a cross product.
+    key = rows["source"].astype(str) + "\x00" + rows.groupby("source").cumcount().astype(str)
+    return rows.assign(_truth=truth.where(truth.isin(list(classes)), None), _key=key)
+
+
+def pair_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame, common: Sequence[str],
+              known: Sequence[str]) -> tuple[pd.DataFrame, int, int, int]:
+    """The paired frame (see the module's docstring) and the counts: failed on either side, on one side only,
+    distinct images. `common`: classes whose probabilities are compared; `known`: classes a truth may take."""
+    merged = _with_truth(rows_a, set(known)).merge(_with_truth(rows_b, set(known)), on="_key", how="outer",
+                                                    suffixes=("_a", "_b"), indicator=True)
+    both = merged[merged["_merge"] == "both"]
+    failed = (both["error_a"].notna() | both["error_b"].notna() | both["top_class_a"].isna()
+              | both["top_class_b"].isna())
+    ok = both[~failed]
+    truth = ok["_truth_a"].where(ok["_truth_a"].notna(), ok["_truth_b"])
+    truth = truth.astype(object).where(truth.notna(), None)
+    paired = pd.DataFrame({"source": ok["source_a"], "truth": truth, "top_a": ok["top_class_a"],
+                           "top_b": ok["top_class_b"], "confidence_a": ok["confidence_a"].astype(float),
+                           "confidence_b": ok["confidence_b"].astype(float)}).reset_index(drop=True)
+    for side in ("a", "b"):
+        right = [None if t is None else bool(p == t) for p, t in zip(paired[f"top_{side}"], paired["truth"])]
+        paired[f"correct_{side}"] = pd.Series(right, dtype=object)
+    paired["flipped"] = (paired["top_a"] != paired["top_b"]).astype(bool)
+    paired["transition"] = [transition(x, y) for x, y in zip(paired["correct_a"], paired["correct_b"])]
+    probs = {side: np.nan_to_num(ok[[f"{prob_column(c)}_{side}" for c in common]].to_numpy(dtype=float))
+             for side in ("a", "b")}
+    for i, name in enumerate(common):
+        paired[f"{prob_column(name)}_a"], paired[f"{prob_column(name)}_b"] = probs["a"][:, i], probs["b"][:, i]
+    paired["js_distance"] = jensen_shannon_distance(probs["a"], probs["b"]) if len(ok) else []
+    paired["tv_distance"] = total_variation_distance(probs["a"], probs["b"]) if len(ok) else []
+    # The shift of the true class's probability; A's top class stands in where the truth is unknown.
+    basis = [t if t in common else (p if p in common else None) for t, p in zip(paired["truth"], paired["top_a"])]
+    paired["shift_class"] = basis
+    index = {name: i for i, name in enumerate(common)}
+    paired["shift"] = [probs["b"][r, index[c]] - probs["a"][r, index[c]] if c is not None else np.nan
+                       for r, c in enumerate(basis)]
+    return paired, int(failed.sum()), int((merged["_merge"] != "both").sum()), len(merged)
+
+
+def flip_matrix(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """Counts of A's top class (rows) × B's top class (columns); every class in `order`, zero rows too."""
+    return evaluation.cross_counts(paired["top_a"], paired["top_b"], order, ("A", "B"))
+
+
+def flip_cells(matrix: pd.DataFrame) -> pd.DataFrame:
+    """The flip matrix as one row per cell (a_class, b_class, count, flip) for a heatmap."""
+    cells = [{"a_class": a, "b_class": b, "count": int(matrix.at[a, b]), "flip": a != b}
+             for a in matrix.index for b in matrix.columns]
+    return pd.DataFrame(cells, columns=["a_class", "b_class", "count", "flip"])
+
+
+def flips_by_pair(paired: pd.DataFrame) -> pd.DataFrame:
+    """a_class, b_class, images — only cells where the top class changed, most frequent first."""
+    flips = paired[paired["flipped"]]
+    counts = flips.groupby(["top_a", "top_b"]).size().rename("images").reset_index()
+    counts = counts.rename(columns={"top_a": "a_class", "top_b": "b_class"})
+    return counts.sort_values(["images", "a_class", "b_class"], ascending=[False, True, True],
+                              kind="stable").reset_index(drop=True)
+
+
+def images_in_cell(paired: pd.DataFrame, a_class: str, b_class: str) -> pd.DataFrame:
+    """The paired rows of one flip-matrix cell, biggest probability shift first."""
+    rows = paired[(paired["top_a"] == a_class) & (paired["top_b"] == b_class)]
+    return rows.sort_values(["js_distance", "source"], ascending=[False, True], kind="stable")
+
+
+def transitions(paired: pd.DataFrame) -> pd.DataFrame:
+    """The 2×2 of right/wrong: rows A right/wrong, columns B right/wrong (images with truth)."""
+    known = paired[paired["transition"] != NO_TRUTH]
+    a = known["correct_a"].astype(bool)
+    b = known["correct_b"].astype(bool)
+    table = pd.DataFrame([[int((a & b).sum()), int((a & ~b).sum())], [int((~a & b).sum()), int((~a & ~b).sum())]],
+                         index=pd.Index([RIGHT, WRONG], name="A"), columns=pd.Index([RIGHT, WRONG], name="B"))
+    return table
+
+
+def per_class_recall(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """class, support (paired images of that true class), recall_a, recall_b, change (B − A; NaN without support)."""
+    known = paired[paired["transition"] != NO_TRUTH]
+    rows = []
+    for name in order:
+        of_class = known[known["truth"] == name]
+        support = len(of_class)
+        recall_a = float(of_class["correct_a"].astype(bool).mean()) if support else np.nan
+        recall_b = float(of_class["correct_b"].astype(bool).mean()) if support else np.nan
+        rows.append({"class": name, "support": support, "recall_a": recall_a, "recall_b": recall_b,
+                     "change": recall_b - recall_a})
+    return pd.DataFrame(rows, columns=["class", "support", "recall_a", "recall_b", "change"])
+
+
+def _as_schema(paired: pd.DataFrame, side: str) -> pd.DataFrame:
+    """One side of the paired frame in the schema's names, for dashboard.evaluate.metrics."""
+    return pd.DataFrame({"source": paired["source"], "top_class": paired[f"top_{side}"],
+                         "confidence": paired[f"confidence_{side}"], "ground_truth": paired["truth"],
+                         "correction": None, "error": None}, index=paired.index)
+
+
+def side_frame(paired: pd.DataFrame, side: str) -> pd.DataFrame:
+    """Side "a" or "b" of the paired frame in the schema's names (for dashboard.evaluate.metrics and its charts)."""
+    return _as_schema(paired, side)
+
+
+def confusion_difference(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """B's confusion matrix minus A's (true class on rows), on the images both classified with a truth."""
+    confusion_a = evaluation.confusion_matrix(_as_schema(paired, "a"), order)
+    confusion_b = evaluation.confusion_matrix(_as_schema(paired, "b"), order)
+    return confusion_b - confusion_a
+
+
+def confusion_difference_cells(difference: pd.DataFrame) -> pd.DataFrame:
+    cells = [{"true": t, "predicted": p, "change": int(difference.at[t, p])}
+             for t in difference.index for p in difference.columns]
+    return pd.DataFrame(cells, columns=["true", "predicted", "change"])
+
+
+def changed_images(paired: pd.DataFrame, *, disagreements_only: bool = False) -> pd.DataFrame:
+    """Images ranked: flips first, then by Jensen–Shannon distance, then total variation, then name."""
+    rows = paired[paired["flipped"]] if disagreements_only else paired
+    return rows.sort_values(["flipped", "js_distance", "tv_distance", "source"],
+                            ascending=[False, False, False, True], kind="stable").reset_index(drop=True)
+
+
+def shift_histogram(paired: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
+    """lower, upper, images: the histogram of `shift` (B − A probability of the true class, or of A's top
+    class where the truth is unknown), over −1..1."""
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    counts, _ = np.histogram(paired["shift"].to_numpy(dtype=float), bins=edges)
+    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "images": counts.astype(int)})
+
+
+def calibration(paired: pd.DataFrame, classes_by_side: dict[str, Sequence[str]],
+                names: dict[str, str]) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """Reliability bins of both sides (long form with a `side` column) and {side: {"ece", "brier"}}, on the
+    paired images with a truth. Probabilities are the side's own over the common classes."""
+    frames, scores = [], {}
+    for side, label in names.items():
+        classes = list(classes_by_side[side])
+        frame = _as_schema(paired, side)
+        for name in classes:
+            frame[prob_column(name)] = paired.get(f"{prob_column(name)}_{side}", np.nan)
+        bins = evaluation.reliability_bins(frame, classes).assign(side=label)
+        frames.append(bins)
+        scores[label] = {"ece": evaluation.expected_calibration_error(frame, classes),
+                         "brier": evaluation.brier_score(frame, classes)}
+    return pd.concat(frames, ignore_index=True), scores
+
+
+def cost_row(label: str, rows: pd.DataFrame, elapsed_s: float | None) -> dict:
+    """label, images, errors, error_rate, p50_ms, p95_ms, p99_ms, images_per_s (None without elapsed time)."""
+    latency = pd.to_numeric(rows["latency_ms"], errors="coerce").dropna().to_numpy(dtype=float)
+    p50, p95, p99 = (np.percentile(latency, [50, 95, 99]).tolist() if latency.size else [np.nan] * 3)
+    errors = int(rows["error"].notna().sum())
+    return {"side": label, "images": len(rows), "errors": errors,
+            "error_rate": errors / len(rows) if len(rows) else np.nan, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+            "images_per_s": len(rows) / elapsed_s if elapsed_s else np.nan, "elapsed_s": elapsed_s}

@@ -1,0 +1,271 @@
+"""Streamlit view of an evaluation: one call draws accuracy, per-class table, confusion matrix, calibration,
+mistakes, review queue and the corrections editor for a result frame in the schema of client/schema.py.
+
+Every string that came from a file name, an archive or the server (sources, class names, truth values) is shown
+through st.dataframe / st.data_editor / st.text, or escaped with dashboard.plain.escape_markdown.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Mapping, Sequence
+
+import pandas as pd
+import streamlit as st
+
+from client.truth import TruthDetection, match_class
+from dashboard.evaluate import charts as evaluation_charts
+from dashboard.evaluate import metrics as ev
+from dashboard.plain import escape_markdown
+from dashboard.runs.results import short_names
+
+Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
+CorrectionCallback = Callable[[str, "str | None"], None]   # (source, class or None to clear)
+DEFAULT_THRESHOLD = 0.6
+MISTAKES_SHOWN = 24
+IGNORE = "(ignore)"
+
+_PERCENT = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
+
+
+def _with_thumbnails(table: pd.DataFrame, thumbnails: Thumbnails | None) -> pd.DataFrame:
+    if thumbnails is None:
+        return table
+    return table.assign(thumbnail=[thumbnails.get(source) for source in table["source"]])
+
+
+def _columns(class_names: Sequence[str]) -> dict:
+    """Column config shared by the tables here: thumbnails, bars for probabilities, readable headers."""
+    config = {
+        "thumbnail": st.column_config.ImageColumn("image", width="small"),
+        "source": st.column_config.TextColumn("file", width="medium"),
+        "top_class": st.column_config.TextColumn("predicted"),
+        "truth": st.column_config.TextColumn("true class"),
+        "ground_truth": st.column_config.TextColumn("detected truth"),
+        "confidence": st.column_config.ProgressColumn("confidence", **_PERCENT),
+        "first": st.column_config.TextColumn("1st class"),
+        "first_p": st.column_config.ProgressColumn("P(1st)", **_PERCENT),
+        "second": st.column_config.TextColumn("2nd class"),
+        "second_p": st.column_config.ProgressColumn("P(2nd)", **_PERCENT),
+        "correction": st.column_config.SelectboxColumn("correction", options=list(class_names),
+                                                       help="The right class; clear it to use the detected truth"),
+    }
+    return config
+
+
+def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str], thumbnails: Thumbnails | None,
+           key: str) -> None:
+    table = _with_thumbnails(frame, thumbnails)
+    order = (["thumbnail"] if thumbnails is not None else []) + [c for c in shown if c in table]
+    st.dataframe(table[order], hide_index=True, key=key, column_config=_columns(class_names), column_order=order,
+                 placeholder="")   # a blank, not "None", where there is no truth
+
+
+def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
+                      thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None) -> float:
+    """Draw the whole evaluation of one run and return the review threshold the analyst chose."""
+    names = list(class_names)
+    summary = ev.accuracy_summary(frame, names)
+    cover = ev.coverage(frame, names)
+    if summary is None:
+        st.info("No ground truth for these images: accuracy, the confusion matrix and calibration need it. "
+                "Correct a few predictions below to start measuring.")
+    else:
+        _accuracy(summary)
+        st.caption(cover.text())
+        st.subheader("Per class")
+        metrics = ev.per_class_metrics(frame, names)
+        st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", placeholder="", column_config={
+            "class": st.column_config.TextColumn("class"),
+            "precision": st.column_config.NumberColumn("precision", format="percent"),
+            "recall": st.column_config.NumberColumn("recall", format="percent"),
+            "f1": st.column_config.NumberColumn("F1", format="%.3f"),
+            "support": st.column_config.NumberColumn("images (true)"),
+            "predicted": st.column_config.NumberColumn("predicted as")})
+        _confusion(frame, names, key_prefix, thumbnails)
+        _calibration(frame, names)
+        _mistakes(frame, names, thumbnails)
+    st.subheader("Confidence")
+    st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)), width="stretch")
+    threshold = _review(frame, names, key_prefix, thumbnails, with_truth=summary is not None)
+    if on_correction is not None:
+        _corrections(frame, names, key_prefix, thumbnails, on_correction)
+    return threshold
+
+
+def _accuracy(summary: ev.AccuracySummary) -> None:
+    left, right = st.columns(2)
+    left.metric("Accuracy", summary.value_text(), delta=f"{summary.count_text()} · {summary.interval_text()}",
+                delta_color="off", delta_arrow="off",
+                help=f"{summary.count_text()} images right; Wilson 95% interval "
+                     f"{summary.low:.1%} to {summary.high:.1%}")
+    if summary.imbalanced:
+        right.metric("Balanced accuracy", f"{summary.balanced:.1%}",
+                     help="Mean recall over the classes present: the classes have very different numbers of "
+                          f"images (largest more than {ev.IMBALANCE_RATIO}× the smallest)")
+
+
+def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None) -> None:
+    event = st.altair_chart(evaluation_charts.confusion_heatmap(ev.confusion_long(frame, names), names), width="stretch",
+                            key=f"{key_prefix}_confusion", on_select="rerun",
+                            selection_mode=evaluation_charts.CELL_SELECTION)
+    chosen = selected_cell(event)
+    if chosen is None:
+        st.caption("Select a cell to list its images.")
+        return
+    true, predicted = chosen
+    images = ev.cell_images(frame, names, true, predicted)
+    st.text(f"True {true}, predicted {predicted}: {len(images)} image(s)")
+    if len(images):
+        _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell")
+
+
+def selected_cell(event) -> tuple[str, str] | None:
+    """(true, predicted) of the heatmap cell the analyst clicked, from st.altair_chart's selection event."""
+    # The event is a dict ({"selection": {"cell": [{"true": ..., "predicted": ...}]}}) with attribute access too.
+    points = ((event or {}).get("selection") or {}).get(evaluation_charts.CELL_SELECTION) or []
+    if not points:
+        return None
+    point = points[0]
+    return str(point["true"]), str(point["predicted"])
+
+
+def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
+    st.subheader("Calibration")
+    chart, figures = st.columns([3, 1])
+    chart.altair_chart(evaluation_charts.reliability_diagram(ev.reliability_bins(frame, names)), width="stretch")
+    figures.metric("Expected calibration error", f"{ev.expected_calibration_error(frame, names):.3f}",
+                   help="Images-weighted mean gap between confidence and accuracy over 10 confidence bins (0 is "
+                        "perfect)")
+    figures.metric("Brier score", f"{ev.brier_score(frame, names):.3f}",
+                   help="Mean squared distance between the probabilities and the true class, summed over "
+                        "classes (0 is perfect, 2 the worst)")
+
+
+def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None) -> None:
+    wrong = ev.mistakes(frame, names)
+    st.subheader(f"Mistakes ({len(wrong)})")
+    if wrong.empty:
+        st.caption("No mistakes among the images with ground truth.")
+        return
+    if len(wrong) > MISTAKES_SHOWN:
+        st.caption(f"The {MISTAKES_SHOWN} most confident of {len(wrong)}; the review queue and table list all.")
+    rows = list(wrong.head(MISTAKES_SHOWN).itertuples(index=False))
+    uris = [thumbnails.get(row.source) if thumbnails is not None else None for row in rows]
+    pictured = [(uri, row) for uri, row in zip(uris, rows) if uri]
+    if pictured:
+        # One st.image of a list (Streamlit lays it out in rows): the grid is one element on the page, not ~70
+        # columns, images and captions, which cost the browser ~0.1 s at every draw of a finished run.
+        names_shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
+        st.image([uri for uri, _ in pictured],
+                 caption=[escape_markdown(f"{names_shown[row.source]}: {_verdict(row)}") for _, row in pictured])
+    if len(pictured) < len(rows):  # thumbnails still being made (or one could not be): the full names as text
+        st.text("\n".join(f"{row.source}: {_verdict(row)}" for uri, row in zip(uris, rows) if not uri))
+
+
+def _verdict(row) -> str:
+    return f"true {row.truth}, predicted {row.top_class} ({row.confidence:.0%})"
+
+
+def _review(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
+            with_truth: bool) -> float:
+    st.subheader("Review queue")
+    threshold = st.slider("Review images below this confidence", 0.0, 1.0, DEFAULT_THRESHOLD, step=0.01,
+                          key=f"{key_prefix}_threshold", format="%.2f")
+    queue = ev.review_queue(frame, names, threshold)
+    st.caption(f"{len(queue)} image(s) below {threshold:.0%}, least confident first.")
+    if len(queue):
+        _table(queue, ["source", "confidence", "first", "first_p", "second", "second_p", "truth"], names,
+               thumbnails, f"{key_prefix}_queue")
+    if with_truth:
+        at = ev.accuracy_at(frame, names, threshold)
+        chart, figures = st.columns([3, 1])
+        chart.altair_chart(evaluation_charts.accuracy_coverage_chart(ev.accuracy_coverage(frame, names), threshold),
+                           width="stretch")
+        figures.metric("Accuracy above the threshold", "—" if at["kept"] == 0 else f"{at['accuracy']:.1%}",
+                       help="Accuracy on the images with ground truth at or above the threshold")
+        figures.metric("Coverage", f"{at['coverage']:.0%}",
+                       help="Share of the images with ground truth that no person would need to look at")
+    return threshold
+
+
+def _corrections(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
+                 on_correction: CorrectionCallback) -> None:
+    st.subheader("Corrections")
+    st.caption("Pick the right class for a wrong prediction (or for an image without ground truth). A correction "
+               "counts as ground truth for that image.")
+    rows = ev.classified(frame)
+    # Text columns as objects so a column of blanks keeps one type (the editor keeps edits while the types hold).
+    editor = pd.DataFrame({"source": rows["source"].to_numpy(), "top_class": rows["top_class"].to_numpy(),
+                           "confidence": rows["confidence"].to_numpy(dtype=float),
+                           "ground_truth": ev.column_or_none(rows, "ground_truth").to_numpy(),
+                           "correction": ev.column_or_none(rows, "correction").to_numpy()}).astype(
+        {"source": object, "top_class": object, "ground_truth": object, "correction": object})
+    editor = _with_thumbnails(editor, thumbnails)
+    order = (["thumbnail"] if thumbnails is not None else []) + ["source", "top_class", "confidence", "ground_truth",
+                                                                  "correction"]
+    edited = st.data_editor(editor, hide_index=True, key=f"{key_prefix}_corrections", column_order=order,
+                            column_config=_columns(names), disabled=[c for c in order if c != "correction"],
+                            placeholder="")
+    changes = pending_corrections(editor, edited)
+    sent_key = f"{key_prefix}_corrections_sent"
+    if not changes:
+        st.session_state.pop(sent_key, None)
+    elif changes != st.session_state.get(sent_key):
+        # Remembered so a caller that did not keep a correction cannot make this rerun forever.
+        st.session_state[sent_key] = changes
+        for source, correction in changes:
+            on_correction(source, correction)
+        st.rerun()   # draw the metrics above again with the corrections in
+
+
+def pending_corrections(before: pd.DataFrame, after: pd.DataFrame) -> list[tuple[str, str | None]]:
+    """(source, correction or None) for each editor row whose correction the analyst changed."""
+    old, new = ev.column_or_none(before, "correction"), ev.column_or_none(after, "correction")
+    return [(source, value) for source, was, value in zip(before["source"], old, new) if was != value]
+
+
+def render_result_filters(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
+                          threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Filters for a results table (predicted class, failed only, wrong only, confidence range, needs review);
+    returns the rows to show, in frame order."""
+    classes_box, range_box, checks = st.columns([3, 3, 2])
+    classes = classes_box.multiselect("Predicted class", list(class_names), key=f"{key_prefix}_filter_classes",
+                                      placeholder="every class")
+    low, high = range_box.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.01, key=f"{key_prefix}_filter_range")
+    errors_only = checks.checkbox("Failed only", key=f"{key_prefix}_filter_failed")
+    wrong_only = checks.checkbox("Wrong only", key=f"{key_prefix}_filter_wrong",
+                                 help="Predictions that disagree with the ground truth or a correction")
+    review = checks.checkbox(f"Needs review (below {threshold:.0%})", key=f"{key_prefix}_filter_review")
+    shown = ev.filter_results(frame, classes=classes or None, errors_only=errors_only, wrong_only=wrong_only,
+                              confidence_range=(low, high), review_below=threshold if review else None)
+    st.caption(f"{len(shown)} of {len(frame)} rows")
+    return shown
+
+
+def render_truth_summary(detection: TruthDetection) -> None:
+    """One line saying where the ground truth came from, and a warning when some values match no class."""
+    st.caption(escape_markdown(detection.summary))
+    if detection.unmatched:
+        values = sum(detection.unmatched.values())
+        st.warning(f"{len(detection.unmatched)} truth value(s) on {values} image(s) match no class: map them below "
+                   "or they stay outside the metrics.")
+
+
+def render_truth_mapping(detection: TruthDetection, class_names: Sequence[str], *, key_prefix: str) -> dict[str, str | None]:
+    """An editor listing every truth value that matches no class by name (client.truth.match_class), with its image
+    count and the class it maps to; returns value -> class (None: ignore), for detect_truth(mapping=...). Values
+    already mapped stay listed, so a choice can be changed."""
+    counts = Counter(detection.raw.values())
+    values = [value for value in counts if match_class(value, class_names) is None]
+    if not values:
+        return {}
+    table = pd.DataFrame({"value": values, "images": [counts[value] for value in values],
+                          "class": [detection.mapping.get(value) or IGNORE for value in values]})
+    edited = st.data_editor(table, hide_index=True, key=f"{key_prefix}_truth_mapping", disabled=["value", "images"],
+                            column_config={
+                                "value": st.column_config.TextColumn("value found"),
+                                "images": st.column_config.NumberColumn("images"),
+                                "class": st.column_config.SelectboxColumn("class", options=[*class_names, IGNORE],
+                                                                          required=True)})
+    return {str(value): (None if chosen in (None, IGNORE) else str(chosen))
+            for value, chosen in zip(edited["value"], edited["class"])}

@@ -1,0 +1,296 @@
+"""The History page's body: every stored run, filters, search by file name, links, trends, export, retention,
+delete and clear. Streamlit-facing; the logic is in dashboard.history.summaries, the charts in dashboard.history.charts.
+
+Every text that came from a file or a server (model names, targets, file names, errors) is shown in a
+dataframe cell, a widget option, or escaped with dashboard.plain before it reaches a Markdown element.
+"""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import streamlit as st
+
+from dashboard.history import charts as history_charts
+from dashboard.history import summaries as run_history
+from dashboard.plain import escape_markdown
+from dashboard.runs import results
+from dashboard.server import watch as server_watch
+from dashboard.store.database import RunSummary, Store, StoreError
+from dashboard.targets import Target
+from dashboard.ui import widgets
+
+__all__ = ["render_history", "DEFAULT_OPEN_PAGES", "TREND_RUNS"]
+
+# Where a stored run reopens, by kind; the page reads `?run=<id>` (st.query_params).
+DEFAULT_OPEN_PAGES: Mapping[str, Any] = {"classify": "app_pages/classify.py", "compare": "app_pages/compare.py"}
+TREND_RUNS = 100       # newest runs whose rows the trend charts read
+SHOWN_LINKS = 10       # links drawn for the selected runs
+
+
+def _error(store: Store, what: str, exc: Exception) -> None:
+    # The store's message names the database; on screen it is "the run store" (no paths or URLs).
+    st.error(escape_markdown(f"{what}: {str(exc).replace(store.url, 'the run store')}"), icon=":material/error:")
+
+
+def render_history(store: Store, *, session_id: str | None = None, key_prefix: str = "history",
+                   current_labels: Mapping[str, int | None] | None = None,
+                   open_pages: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ) -> None:
+    """Draw the History page for `store`. `session_id`: this browser session's id (as passed to RunManager),
+    for the "this session only" filter. `current_labels`: label -> version now, for the label-moved notes;
+    None reads the newest observation of each run's server and model from the store."""
+    pages = dict(open_pages or DEFAULT_OPEN_PAGES)
+    if message := st.session_state.pop(f"{key_prefix}_message", None):
+        st.info(escape_markdown(message))  # what the last delete or clear did (it may quote the store's error)
+    try:
+        _retention(store, key_prefix, environ)
+        everything = store.list_runs()
+    except StoreError as exc:
+        _error(store, "The stored runs cannot be read", exc)
+        return
+    if not everything:
+        st.info("No stored runs yet: classify or compare images first; every run is kept here.")
+        return
+    try:
+        shown = _filtered_runs(store, everything, session_id, key_prefix)
+        notes = _label_notes(store, shown, current_labels)
+    except StoreError as exc:
+        _error(store, "The stored runs cannot be read", exc)
+        return
+    st.caption(f"{len(shown)} of {len(everything)} stored run(s), newest first; times in UTC.")
+    table = run_history.runs_table(shown)
+    table["note"] = [notes.get(s.run.id) or "" for s in shown]
+    st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", column_config={
+        "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
+        "version": st.column_config.NumberColumn("version", format="%d"),
+        "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+        "note": st.column_config.TextColumn("label now", width="large")})
+    chosen = _selection(shown, everything, key_prefix)
+    if chosen:
+        _links(chosen, pages, notes, key_prefix)
+        _export(store, chosen, key_prefix)
+        _delete_selected(store, chosen, key_prefix)
+    _search(store, key_prefix)
+    _trends(store, shown, key_prefix)
+    _clear_all(store, len(everything), key_prefix)
+
+
+def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> None:
+    try:
+        limit = run_history.max_runs_kept(environ)
+    except ValueError as exc:
+        st.error(escape_markdown(exc), icon=":material/settings:")
+        return
+    if limit is None:
+        st.caption(f"Every run is kept ({run_history.MAX_RUNS_KEPT_SETTING} is not set).")
+        return
+    deleted = store.apply_retention(limit)
+    st.caption(f"The newest {limit} finished run(s) are kept ({run_history.MAX_RUNS_KEPT_SETTING}).")
+    if deleted:
+        st.info(f"Deleted {len(deleted)} older run(s) beyond the newest {limit}.", icon=":material/auto_delete:")
+
+
+def _filtered_runs(store: Store, everything: Sequence[RunSummary], session_id: str | None,
+                   key_prefix: str) -> list[RunSummary]:
+    models = sorted({s.run.model for s in everything})
+    versions = sorted({s.run.version for s in everything if s.run.version is not None})
+    columns = st.columns(5)
+    model = columns[0].selectbox("Model", [None, *models], key=f"{key_prefix}_model",
+                                 format_func=lambda m: "every model" if m is None else m)
+    version = columns[1].selectbox("Version", [None, *versions], key=f"{key_prefix}_version",
+                                   format_func=lambda v: "every version" if v is None else f"version {v}")
+    kind = columns[2].selectbox("Kind", [None, "classify", "compare"], key=f"{key_prefix}_kind",
+                                format_func=lambda k: "every kind" if k is None else k)
+    span = columns[3].date_input("Started (UTC)", value=(), key=f"{key_prefix}_dates", help="One day or a range; "
+                                "empty for every day")
+    mine = columns[4].toggle("This session only", key=f"{key_prefix}_mine", disabled=session_id is None)
+    since, until = _day_bounds(span)
+    return store.list_runs(model=model, version=version, kind=kind, since=since, until=until,
+                           session_id=session_id if mine else None)
+
+
+def _day_bounds(span: Any) -> tuple[datetime | None, datetime | None]:
+    """A date_input value (a date, or a one/two-date tuple while choosing) as [since, until) in UTC."""
+    chosen = [d for d in (span if isinstance(span, (tuple, list)) else (span,)) if isinstance(d, date)]
+    if not chosen:
+        return None, None
+    start, end = min(chosen), max(chosen)
+    return (datetime.combine(start, time.min, timezone.utc),
+            datetime.combine(end + timedelta(days=1), time.min, timezone.utc))
+
+
+def _label_notes(store: Store, shown: Sequence[RunSummary],
+                 current_labels: Mapping[str, int | None] | None) -> dict[str, str]:
+    now: dict[tuple[str, str], Mapping[str, int | None]] = {}
+    notes = {}
+    for summary in shown:
+        run = summary.run
+        if Target.parse(run.target).label is None:
+            continue
+        if current_labels is not None:
+            labels = current_labels
+        else:
+            if (run.url, run.model) not in now:
+                now[(run.url, run.model)] = server_watch.latest_labels(store, run.url, run.model)
+            labels = now[(run.url, run.model)]
+        if note := results.label_moved_note(run, labels):
+            notes[run.id] = note
+    return notes
+
+
+def _describe(summary: RunSummary) -> str:
+    run = summary.run
+    return (f"{run.created_at:%Y-%m-%d %H:%M:%S} · {run.id} · {run.kind} · {run.model} · {run.target}"
+            + (f" → version {run.version}" if run.version is not None else ""))
+
+
+def _selection(shown: Sequence[RunSummary], everything: Sequence[RunSummary], key_prefix: str) -> list[RunSummary]:
+    key = f"{key_prefix}_selected"
+    by_id = {s.run.id: s for s in everything}
+    kept = [run_id for run_id in st.session_state.get(key, []) if run_id in by_id]
+    st.session_state[key] = kept  # runs deleted elsewhere leave the selection before the widget is drawn
+    options = list(dict.fromkeys([*(s.run.id for s in shown), *kept]))  # chosen runs stay when filtered out
+    picked = st.multiselect("Runs to open, export or delete", options, key=key,
+                            format_func=lambda run_id: _describe(by_id[run_id]))
+    return [by_id[run_id] for run_id in picked]
+
+
+def _url_path(page: Any) -> str:
+    return getattr(page, "url_path", None) or Path(str(page)).stem
+
+
+def _share_url(page: Any, run_id: str) -> str:
+    """The address a colleague can open: this dashboard's address with the run's page and `?run=<id>`."""
+    query = "run=" + results.run_query_params(run_id)["run"]
+    return widgets.page_address(_url_path(page), query)
+
+
+def _links(chosen: Sequence[RunSummary], pages: Mapping[str, Any], notes: Mapping[str, str],
+           key_prefix: str) -> None:
+    st.subheader("Open")
+    for summary in chosen[:SHOWN_LINKS]:
+        run = summary.run
+        page = pages.get(run.kind)
+        if page is None:
+            continue
+        left, right = st.columns([2, 3])
+        left.page_link(page, label=escape_markdown(f"Open run {run.id} ({run.kind}, {run.target})"),
+                       icon=":material/open_in_new:", query_params=results.run_query_params(run.id))
+        right.code(_share_url(page, run.id), language=None)
+        st.text(run.outcome())
+        if run.id in notes:
+            st.warning(escape_markdown(notes[run.id]), icon=":material/label:")
+    if len(chosen) > SHOWN_LINKS:
+        st.caption(f"Links for the first {SHOWN_LINKS} of {len(chosen)} selected runs.")
+
+
+def _export(store: Store, chosen: Sequence[RunSummary], key_prefix: str) -> None:
+    st.subheader("Export")
+    formats = run_history.export_formats()
+    fmt = st.radio("Format", formats, horizontal=True, key=f"{key_prefix}_format", format_func=str.upper)
+    if not run_history.parquet_available():
+        st.caption("Parquet export needs pyarrow, which is not installed in this dashboard's environment.")
+    run_ids = [s.run.id for s in chosen]
+    try:
+        exported = run_history.export(store, run_ids, fmt)
+    except (StoreError, LookupError) as exc:
+        _error(store, "The runs cannot be exported", exc)
+        return
+    st.download_button(f"Download {len(run_ids)} run(s) as {fmt.upper()}", exported.data,
+                       file_name=exported.file_name, mime=exported.mime, key=f"{key_prefix}_download",
+                       on_click="ignore", icon=":material/download:")
+
+
+def _delete_selected(store: Store, chosen: Sequence[RunSummary], key_prefix: str) -> None:
+    confirm = f"{key_prefix}_confirm_delete"
+    run_ids = [s.run.id for s in chosen]
+    if st.session_state.get(confirm) != run_ids:
+        st.button(f"Delete {len(run_ids)} selected run(s)…", key=f"{key_prefix}_delete",
+                  on_click=lambda: st.session_state.update({confirm: run_ids}))
+        return
+    st.warning(f"Delete {len(run_ids)} run(s) and their rows? This cannot be undone.", icon=":material/warning:")
+    yes, no = st.columns(2)
+    yes.button("Yes, delete them", key=f"{key_prefix}_delete_yes", type="primary",
+               on_click=_delete, args=(store, run_ids, key_prefix))
+    no.button("Keep them", key=f"{key_prefix}_delete_no", on_click=lambda: st.session_state.pop(confirm, None))
+
+
+def _delete(store: Store, run_ids: Sequence[str], key_prefix: str) -> None:
+    st.session_state.pop(f"{key_prefix}_confirm_delete", None)
+    try:
+        deleted = sum(store.delete_run(run_id) for run_id in run_ids)
+    except StoreError as exc:
+        st.session_state[f"{key_prefix}_message"] = f"Deleting failed: {str(exc).replace(store.url, 'the run store')}"
+        return
+    st.session_state[f"{key_prefix}_selected"] = []
+    st.session_state[f"{key_prefix}_message"] = f"Deleted {deleted} run(s)."
+
+
+def _search(store: Store, key_prefix: str) -> None:
+    st.subheader("Find a file in every run")
+    text = st.text_input("File name contains", key=f"{key_prefix}_search", placeholder="e.g. cat_12.jpg")
+    if not text.strip():
+        return
+    try:
+        found = store.search_sources(text.strip())
+    except StoreError as exc:
+        _error(store, "The search failed", exc)
+        return
+    st.caption(f"{len(found)} row(s) found" + (" (the first 500)" if len(found) >= 500 else "") + ".")
+    st.dataframe(found, hide_index=True, key=f"{key_prefix}_found", column_config={
+        "created_at": st.column_config.DatetimeColumn("run started", format="YYYY-MM-DD HH:mm:ss"),
+        "run_version": st.column_config.NumberColumn("version", format="%d"),
+        "confidence": st.column_config.NumberColumn("confidence", format="percent")})
+
+
+def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str) -> None:
+    st.subheader("Trends per version")
+    if not st.toggle("Show trends (reads the rows of the newest runs shown)", key=f"{key_prefix}_trends"):
+        return
+    newest = [s for s in shown if s.run.finished and s.run.version is not None][:TREND_RUNS]
+    try:
+        rows = {s.run.id: store.run_rows(s.run.id) for s in newest}
+    except StoreError as exc:
+        _error(store, "The rows for the trends cannot be read", exc)
+        return
+    trends = run_history.trend_frame(newest, rows)
+    if trends.empty:
+        st.info("No finished run with an answering version among the runs shown.")
+        return
+    if trends["accuracy"].notna().any():
+        st.altair_chart(history_charts.accuracy_trend_chart(trends), width="stretch")
+    else:
+        st.caption("No run shown knows its ground truth, so there is no accuracy to chart.")
+    if trends["latency_p50_ms"].notna().any():
+        st.altair_chart(history_charts.latency_trend_chart(trends), width="stretch")
+    mix = run_history.class_mix_frame(newest, rows)
+    if not mix.empty:
+        st.altair_chart(history_charts.class_mix_chart(mix))
+
+
+def _clear_all(store: Store, count: int, key_prefix: str) -> None:
+    st.subheader("Clear")
+    confirm = f"{key_prefix}_confirm_clear"
+    if not st.session_state.get(confirm):
+        st.button(f"Clear all {count} stored run(s)…", key=f"{key_prefix}_clear",
+                  on_click=lambda: st.session_state.update({confirm: True}))
+        return
+    st.warning(f"Delete every one of the {count} stored run(s), their rows and comparisons? Server observations "
+               "stay. This cannot be undone.", icon=":material/warning:")
+    yes, no = st.columns(2)
+    yes.button("Yes, clear everything", key=f"{key_prefix}_clear_yes", type="primary",
+               on_click=_clear, args=(store, key_prefix))
+    no.button("Cancel", key=f"{key_prefix}_clear_no", on_click=lambda: st.session_state.pop(confirm, None))
+
+
+def _clear(store: Store, key_prefix: str) -> None:
+    st.session_state.pop(f"{key_prefix}_confirm_clear", None)
+    try:
+        deleted = store.clear_all()
+    except StoreError as exc:
+        st.session_state[f"{key_prefix}_message"] = f"Clearing failed: {str(exc).replace(store.url, 'the run store')}"
+        return
+    st.session_state[f"{key_prefix}_selected"] = []
+    st.session_state[f"{key_prefix}_message"] = f"Cleared {deleted} run(s)."

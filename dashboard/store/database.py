@@ -1,0 +1,324 @@
+"""The run store: every stored run, its rows, comparisons and server observations (SQLAlchemy Core).
+
+Where: `SERVESCOPE_DB`, a file path or a SQLAlchemy URL. Unset, it is `<data folder>/servescope.db`,
+the data folder being `SERVESCOPE_DATA_DIR` or else `~/.local/share/servescope`. SQLite runs in WAL
+mode with a busy timeout (readers never wait for the writer; writers queue instead of failing). For a
+team, `SERVESCOPE_DB=postgresql://user:pass@host/db` (psycopg 3) lets several dashboards share one
+history. The schema is created and migrated on open (dashboard.store.tables).
+
+Callers get frozen records and DataFrames in client.schema's columns, never SQL. Every failed read or
+write raises StoreError naming the database and the reason. Run-level queries live here; lists,
+searches, exports and observations in dashboard.store.queries (mixed into Store).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import pandas as pd
+from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from client import schema
+from dashboard.store.queries import QueriesMixin
+from dashboard.store.records import (
+    FINAL_STATUSES,
+    RUN_STATUSES,
+    Comparison,
+    Observation,
+    RunInfo,
+    RunSummary,
+    StoreError,
+    owner_is_dead,
+    process_owner,
+    to_json_safe,
+    utc,
+)
+from dashboard.store.tables import SchemaTooNewError, migrate, rows, runs
+
+__all__ = ["Store", "StoreError", "RunInfo", "RunSummary", "Comparison", "Observation", "open_store",
+           "database_url", "default_database_path", "new_id"]
+
+DEFAULT_BUSY_TIMEOUT_S = 15.0
+_ROW_FIELDS = ("source", "top_class", "confidence", "ground_truth", "correction", "corrected_at", "version",
+               "latency_ms", "error", "error_type")
+
+
+def default_database_path() -> Path:
+    folder = os.environ.get("SERVESCOPE_DATA_DIR") or Path.home() / ".local" / "share" / "servescope"
+    return Path(folder).expanduser() / "servescope.db"
+
+
+def database_url(url_or_path: str | os.PathLike | None = None) -> str:
+    """A SQLAlchemy URL for a path, a URL, `SERVESCOPE_DB`, or the default file; postgresql:// uses psycopg 3."""
+    value = str(url_or_path or os.environ.get("SERVESCOPE_DB") or default_database_path())
+    if "://" not in value:
+        path = Path(value).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    scheme, rest = value.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return value
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]
+
+
+def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own is deferred and late)
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", f"busy_timeout={int(busy_timeout_s * 1000)}", "foreign_keys=ON",
+                       "synchronous=NORMAL"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(conn: Connection) -> None:
+        # A writer takes the write lock up front: upgrading a read lock later can fail at once with
+        # "database is locked" instead of waiting out the busy timeout.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("servescope_write") else "BEGIN")
+    return engine
+
+
+def open_store(url_or_path: str | os.PathLike | None = None, *,
+               busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "Store":
+    """Open (creating or migrating) the store at `url_or_path`, `SERVESCOPE_DB` or the default file."""
+    url = database_url(url_or_path)
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url, busy_timeout_s)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        store = Store(engine, shown)
+        with store._writer.begin() as conn:
+            migrate(conn)
+    except SchemaTooNewError as exc:
+        raise StoreError(f"{shown}: {exc}") from None
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot open the run store {shown}: {_reason(exc)}") from exc
+    return store
+
+
+class Store(QueriesMixin):
+    """One database; thread-safe (each call takes a pooled connection). Close it with close()."""
+
+    def __init__(self, engine: Engine, shown_url: str) -> None:
+        self.engine = engine
+        self.url = shown_url
+        self._writer = engine.execution_options(servescope_write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {what} in {self.url}: {_reason(exc)}") from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {what} from {self.url}: {_reason(exc)}") from exc
+
+    # -- runs -----------------------------------------------------------------------------------
+    def create_run(self, *, kind: str, url: str, model: str, target: str, total: int,
+                   class_names: Sequence[str] = (), session_id: str | None = None, status: str = "queued",
+                   truth_summary: str | None = None, thumbnails: bool = True, owner: str | None = None,
+                   run_id: str | None = None) -> RunInfo:
+        if kind not in ("classify", "compare"):
+            raise ValueError(f"kind must be 'classify' or 'compare', not {kind!r}")
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {RUN_STATUSES}, not {status!r}")
+        values = dict(id=run_id or new_id(), created_at=_now(), kind=kind, session_id=session_id, url=url,
+                      model=model, target=target, status=status, total=int(total), done=0, errors=0,
+                      class_names=list(class_names), truth_summary=truth_summary, labels_at_start={},
+                      labels_at_end={}, owner=owner or process_owner(), thumbnails=thumbnails)
+        with self._write(f"create a run of {model}") as conn:
+            conn.execute(insert(runs).values(**values))
+        return self._get_run_or_raise(values["id"])
+
+    def update_progress(self, run_id: str, *, status: str | None = None, version: int | None = None,
+                        labels_at_start: Mapping[str, int] | None = None, signature_digest: str | None = None,
+                        class_names: Sequence[str] | None = None, elapsed_s: float | None = None) -> None:
+        """Set what a running run has learnt (done and errors are counted by add_rows)."""
+        values: dict[str, Any] = {}
+        if status is not None:
+            if status not in ("queued", "running"):
+                raise ValueError(f"use finish_run for a final status ({status!r})")
+            values["status"] = status
+        for name, value in (("version", version), ("signature_digest", signature_digest),
+                            ("elapsed_s", elapsed_s)):
+            if value is not None:
+                values[name] = value
+        if labels_at_start is not None:
+            values["labels_at_start"] = dict(labels_at_start)
+        if class_names is not None:
+            values["class_names"] = list(class_names)
+        if values:
+            with self._write(f"update run {run_id}") as conn:
+                conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+    def add_rows(self, run_id: str, new_rows: Sequence[Mapping[str, Any]]) -> None:
+        """Write result rows (schema keys + `position`, optional `thumbnail` bytes and `extras`) in one
+        transaction; a row at a position already stored replaces it (a retry). Counts follow the rows."""
+        if not new_rows:
+            return
+        records = []
+        for row in new_rows:
+            record = {name: row.get(name) for name in _ROW_FIELDS}
+            record.update(run_id=run_id, position=int(row["position"]), thumbnail=row.get("thumbnail"),
+                          extras=to_json_safe(row.get("extras") or None),
+                          probabilities=to_json_safe({name[len(schema.PROB_PREFIX):]: value
+                                                      for name, value in row.items()
+                                                      if str(name).startswith(schema.PROB_PREFIX)}) or None)
+            record = {k: (None if schema.is_missing(v) else v) for k, v in record.items()}
+            if isinstance(record["corrected_at"], str):
+                record["corrected_at"] = datetime.fromisoformat(record["corrected_at"])
+            records.append(record)
+        positions = [record["position"] for record in records]
+        new_errors = sum(record["error"] is not None for record in records)
+        with self._write(f"store {len(records)} row(s) of run {run_id}") as conn:
+            where = (rows.c.run_id == run_id) & rows.c.position.in_(positions)
+            replaced, replaced_errors = conn.execute(
+                select(func.count(), func.count(rows.c.error)).where(where)).one()
+            if replaced:
+                conn.execute(delete(rows).where(where))
+            conn.execute(insert(rows), records)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                done=runs.c.done + len(records) - replaced, errors=runs.c.errors + new_errors - replaced_errors))
+
+    def finish_run(self, run_id: str, status: str, *, error: str | None = None, elapsed_s: float | None = None,
+                   labels_at_end: Mapping[str, int] | None = None) -> RunInfo:
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"a final status is one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        values: dict[str, Any] = dict(status=status, error=error, finished_at=_now())
+        if elapsed_s is not None:
+            values["elapsed_s"] = elapsed_s
+        if labels_at_end is not None:
+            values["labels_at_end"] = dict(labels_at_end)
+        with self._write(f"finish run {run_id}") as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        return self._get_run_or_raise(run_id)
+
+    def reopen_run(self, run_id: str) -> None:
+        """Back to 'running' for a retry (the finish time is cleared; the counts stay the rows')."""
+        with self._write(f"reopen run {run_id}") as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", finished_at=None,
+                                                                         error=None))
+
+    def mark_interrupted_runs(self) -> list[RunInfo]:
+        """At startup: queued/running runs whose owning process on this host has ended become 'interrupted'."""
+        with self._read("list unfinished runs") as conn:
+            unfinished = [RunInfo.from_row(r) for r in conn.execute(
+                select(runs).where(runs.c.status.in_(("queued", "running")))).mappings()]
+        orphaned = [run for run in unfinished if owner_is_dead(run.owner)]
+        for run in orphaned:
+            self.finish_run(run.id, "interrupted", error=f"the app stopped with {run.done} of {run.total} done")
+        return [self._get_run_or_raise(run.id) for run in orphaned]
+
+    def set_correction(self, run_id: str, source: str, correction: str | None) -> int:
+        """Set (or clear, with None) the analyst's class for `source` in a run; returns the rows changed."""
+        corrected_at = _now() if correction is not None else None
+        with self._write(f"store a correction for {source}") as conn:
+            changed = conn.execute(update(rows).where((rows.c.run_id == run_id) & (rows.c.source == source))
+                                   .values(correction=correction, corrected_at=corrected_at)).rowcount
+        if not changed:
+            raise LookupError(f"run {run_id} has no row for {source!r}")
+        return changed
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        with self._read(f"read run {run_id}") as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        return RunInfo.from_row(row) if row else None
+
+    def _get_run_or_raise(self, run_id: str) -> RunInfo:
+        run = self.get_run(run_id)
+        if run is None:
+            raise StoreError(f"run {run_id} is not in {self.url}")
+        return run
+
+    def run_rows(self, run_id: str) -> pd.DataFrame:
+        """The run's rows in client.schema's columns, indexed by position (input order)."""
+        run = self._get_run_or_raise(run_id)
+        fields = [rows.c[name] for name in ("position", "probabilities", *_ROW_FIELDS)]
+        with self._read(f"read the rows of run {run_id}") as conn:
+            stored = conn.execute(select(*fields).where(rows.c.run_id == run_id).order_by(rows.c.position)).mappings()
+            records = [self._schema_row(run, row) for row in stored]
+        frame = pd.DataFrame(records, columns=["position", *schema.columns(run.class_names)])
+        frame = frame.set_index("position")
+        numbers = {schema.prob_column(name): "float64" for name in run.class_names}
+        return frame.astype({**numbers, "confidence": "float64", "latency_ms": "float64", "version": "Int64",
+                             "correct": "boolean"})
+
+    @staticmethod
+    def _schema_row(run: RunInfo, row: Mapping[str, Any]) -> dict[str, Any]:
+        record = {name: row[name] for name in ("position", *_ROW_FIELDS)}
+        probabilities = row["probabilities"] or {}
+        record.update({schema.prob_column(name): probabilities.get(name) for name in run.class_names})
+        record["corrected_at"] = utc(record["corrected_at"]).isoformat() if record["corrected_at"] else None
+        record.update(model=run.model, target=run.target,
+                      correct=schema.is_correct(record["top_class"], schema.effective_truth(record)))
+        return record
+
+    def run_thumbnails(self, run_id: str) -> dict[int, bytes]:
+        """position -> JPEG bytes, for the rows that have one."""
+        with self._read(f"read the thumbnails of run {run_id}") as conn:
+            found = conn.execute(select(rows.c.position, rows.c.thumbnail).where(
+                (rows.c.run_id == run_id) & rows.c.thumbnail.is_not(None)))
+            return {position: bytes(data) for position, data in found}
+
+    def thumbnail_count(self, run_id: str) -> int:
+        """How many of the run's rows have a thumbnail (they can arrive after the rows: add_thumbnails)."""
+        with self._read(f"count the thumbnails of run {run_id}") as conn:
+            return conn.execute(select(func.count()).where(
+                (rows.c.run_id == run_id) & rows.c.thumbnail.is_not(None))).scalar_one()
+
+    def add_thumbnails(self, run_id: str, thumbnails: Mapping[int, bytes]) -> None:
+        """Set the thumbnails (position -> JPEG bytes) of rows already stored, in one transaction; a position
+        with no stored row is left as it is."""
+        if not thumbnails:
+            return
+        where = (rows.c.run_id == bindparam("run")) & (rows.c.position == bindparam("at"))
+        statement = update(rows).where(where).values(thumbnail=bindparam("jpeg"))
+        values = [{"run": run_id, "at": int(position), "jpeg": data} for position, data in thumbnails.items()]
+        with self._write(f"store {len(values)} thumbnail(s) of run {run_id}") as conn:
+            conn.execute(statement, values)
+
+    def run_extras(self, run_id: str) -> dict[int, dict]:
+        """position -> the model's other outputs (e.g. ImageNet top-5), for the rows that have them."""
+        with self._read(f"read the extra outputs of run {run_id}") as conn:
+            found = conn.execute(select(rows.c.position, rows.c.extras).where(
+                (rows.c.run_id == run_id) & rows.c.extras.is_not(None)))
+            return {position: dict(extras) for position, extras in found if extras}
+
+    def failed_positions(self, run_id: str) -> list[int]:
+        with self._read(f"read the failed rows of run {run_id}") as conn:
+            return list(conn.execute(select(rows.c.position).where(
+                (rows.c.run_id == run_id) & rows.c.error.is_not(None)).order_by(rows.c.position)).scalars())

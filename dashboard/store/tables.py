@@ -1,0 +1,193 @@
+"""The run store's tables (SQLAlchemy Core) and the ordered migrations that build them.
+
+The database records its schema version in `schema_version` (one row per applied step). Opening a
+database runs every step past the recorded version, in order, inside one transaction, so a newer app
+opens an older database; a database newer than the app is refused rather than misread. A step is
+never edited once released: a change is a new function appended to MIGRATIONS, and the Table objects
+below always describe the newest shape.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+__all__ = ["metadata", "runs", "rows", "comparisons", "comparison_runs", "observations", "schema_version",
+           "MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate", "SchemaTooNewError"]
+
+RUN_ID = String(32)
+
+
+def _runs_v1(meta: MetaData) -> Table:
+    return Table(
+        "runs", meta,
+        Column("id", RUN_ID, primary_key=True),
+        Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("finished_at", DateTime(timezone=True)),
+        Column("kind", String(16), nullable=False),            # classify | compare
+        Column("session_id", String(64), index=True),
+        Column("url", Text, nullable=False),
+        Column("model", String(200), nullable=False, index=True),
+        Column("target", String(200), nullable=False),         # latest | version:2 | label:stable
+        Column("version", Integer),                            # the version that answered
+        Column("labels_at_start", JSON(none_as_null=True)),  # label -> version when the run started
+        Column("labels_at_end", JSON(none_as_null=True)),  # ... and when it ended
+        Column("signature_digest", String(64)),
+        Column("status", String(16), nullable=False),          # queued running complete cancelled interrupted failed
+        Column("total", Integer, nullable=False),
+        Column("done", Integer, nullable=False, default=0),
+        Column("errors", Integer, nullable=False, default=0),
+        Column("elapsed_s", Float),
+        Column("error", Text),
+        Column("class_names", JSON, nullable=False),
+        Column("truth_summary", Text),
+    )
+
+
+def _rows_v1(meta: MetaData) -> Table:
+    return Table(
+        "rows", meta,
+        Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        Column("position", Integer, primary_key=True),
+        Column("source", Text, nullable=False),
+        Column("top_class", String(200)),
+        Column("confidence", Float),
+        Column("probabilities", JSON(none_as_null=True)),  # class -> probability (the prob_<class> columns)
+        Column("ground_truth", String(200)),
+        Column("correction", String(200)),
+        Column("corrected_at", DateTime(timezone=True)),
+        Column("version", Integer),
+        Column("latency_ms", Float),
+        Column("error", Text),
+        Column("error_type", String(100)),
+        Column("thumbnail", LargeBinary),                      # JPEG, <= 96 px; None when turned off/unreadable
+        Column("extras", JSON(none_as_null=True)),  # the model's other outputs
+    )
+
+
+def _comparisons_v1(meta: MetaData) -> tuple[Table, Table]:
+    comparisons_table = Table(
+        "comparisons", meta,
+        Column("id", RUN_ID, primary_key=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("session_id", String(64)),
+        Column("baseline_run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    )
+    members = Table(
+        "comparison_runs", meta,
+        Column("comparison_id", RUN_ID, ForeignKey("comparisons.id", ondelete="CASCADE"), primary_key=True),
+        Column("position", Integer, primary_key=True),         # 0 = baseline, then the other runs in order
+        Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    )
+    return comparisons_table, members
+
+
+def _observations_v2(meta: MetaData) -> Table:
+    return Table(
+        "observations", meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("observed_at", DateTime(timezone=True), nullable=False),
+        Column("url", Text, nullable=False),
+        Column("model", String(200), nullable=False),
+        Column("version", Integer),                            # a version's state (label is None) ...
+        Column("state", String(32)),
+        Column("error", Text),
+        Column("label", String(200)),                          # ... or a label's version
+        Column("label_version", Integer),
+        Index("ix_observations_model_time", "model", "observed_at"),
+    )
+
+
+schema_version = Table(
+    "schema_version", MetaData(),
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+# The newest shape, used by every query.
+metadata = MetaData()
+runs = _runs_v1(metadata)
+runs.append_column(Column("owner", String(200)))               # v2: host:pid:start of the process running it
+runs.append_column(Column("thumbnails", Boolean, nullable=False, server_default="1"))  # v2
+runs.c.signature_digest.type = String(80)                      # v3: "sha256:<hex>"
+rows = _rows_v1(metadata)
+comparisons, comparison_runs = _comparisons_v1(metadata)
+observations = _observations_v2(metadata)
+
+
+def _v1_runs_rows_comparisons(conn: Connection) -> None:
+    meta = MetaData()
+    _runs_v1(meta)
+    _rows_v1(meta)
+    _comparisons_v1(meta)
+    meta.create_all(conn)
+
+
+def _v2_observations_and_run_owner(conn: Connection) -> None:
+    """Server observations; which process runs a run (to find runs orphaned by a dead app); thumbnails flag."""
+    meta = MetaData()
+    _observations_v2(meta)
+    meta.create_all(conn)
+    conn.execute(text("ALTER TABLE runs ADD COLUMN owner VARCHAR(200)"))
+    true = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    conn.execute(text(f"ALTER TABLE runs ADD COLUMN thumbnails BOOLEAN NOT NULL DEFAULT {true}"))
+
+
+def _v3_prefixed_signature_digest(conn: Connection) -> None:
+    """A run's signature digest reads "sha256:<hex>", as Compare and the report show it (the hash is unchanged)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE runs ALTER COLUMN signature_digest TYPE VARCHAR(80)"))
+    conn.execute(text("UPDATE runs SET signature_digest = 'sha256:' || signature_digest "
+                      "WHERE signature_digest IS NOT NULL AND signature_digest NOT LIKE 'sha256:%'"))
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNewError(RuntimeError):
+    pass
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema_version.c.version), 0))).scalar_one())
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the database to SCHEMA_VERSION inside the caller's transaction; returns the version found."""
+    if conn.dialect.name == "postgresql":
+        # Two replicas starting at once: the second waits here, then finds nothing left to do.
+        conn.execute(text("SELECT pg_advisory_xact_lock(7105170)"))
+    schema_version.create(conn, checkfirst=True)
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNewError(f"the database has schema version {found}, newer than this app's "
+                                f"{SCHEMA_VERSION}: upgrade ServeScope or point SERVESCOPE_DB elsewhere")
+    for number in range(found + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[number - 1](conn)
+        conn.execute(insert(schema_version).values(version=number, applied_at=datetime.now(timezone.utc)))
+    return found

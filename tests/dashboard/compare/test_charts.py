@@ -1,0 +1,48 @@
+"""The decision charts' specs: what a reader and Streamlit's selection rely on."""
+from __future__ import annotations
+
+from dashboard.compare import charts, tables
+from dashboard.compare.decision import Side, decide
+from tests.dashboard.compare.decision_frames import fixes_and_regressions
+
+
+def decision():
+    return decide(*map(Side, fixes_and_regressions(5, 2)))
+
+
+def test_flip_matrix_cells_are_selectable_by_class_pair():
+    d = decision()
+    spec = charts.flip_matrix_chart(tables.flip_cells(d.flip_matrix), d.a, d.b).to_dict()
+    # Altair lifts a layer's selection to the top of a layered chart.
+    [param] = spec.get("params", []) + [p for layer in spec["layer"] for p in layer.get("params", [])]
+    assert param["name"] == charts.FLIP_SELECTION
+    assert param["select"]["fields"] == ["a_class", "b_class"] and param["select"]["type"] == "point"
+    [values] = spec["datasets"].values()
+    counts = {(v["a_class"], v["b_class"]): v["count"] for v in values}
+    assert counts[("dog", "cat")] == 5 and counts[("dog", "other")] == 2 and len(counts) == 9
+
+
+def test_confusion_difference_diverges_around_zero():
+    d = decision()
+    cells = tables.confusion_difference_cells(d.truth.confusion_difference)
+    spec = charts.confusion_difference_chart(cells).to_dict()
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["domainMid"] == 0 and scale["domain"] == [-5, 5]
+
+
+def test_reliability_overlay_names_ece_and_brier_per_side():
+    d = decision()
+    spec = charts.reliability_overlay(d.truth.calibration, d.truth.calibration_scores).to_dict()
+    legends = {row["legend"] for data in spec["datasets"].values() for row in data if "legend" in row}
+    expected = {f"{side} (ECE {s['ece']:.3f}, Brier {s['brier']:.3f})" for side, s in
+                d.truth.calibration_scores.items()}
+    assert legends == expected and len(expected) == 2
+
+
+def test_shift_histogram_counts_every_paired_image():
+    d = decision()
+    histogram = tables.shift_histogram(d.paired)
+    assert int(histogram["images"].sum()) == len(d.paired) == 60
+    # 5 fixes raise the true class's probability by 0.7, 2 regressions lower it by 0.7.
+    assert int(histogram.loc[histogram["lower"].between(0.6, 0.7), "images"].sum()) == 5
+    assert int(histogram.loc[histogram["upper"].between(-0.7, -0.6), "images"].sum()) == 2
