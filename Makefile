@@ -9,13 +9,17 @@ TEST_STAMP := $(VENV)/.installed-test
 PETS_BUILT := pets/models.config
 TF_SERVING_URL ?= http://127.0.0.1:8501
 
-.PHONY: run test setup setup-test provision-test pets train bench clean
+.PHONY: run test test-fast setup setup-test provision-test pets train bench clean
 
 run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m launcher --url $(TF_SERVING_URL)
 
 test: provision-test $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: every test not marked slow, on both cores (pytest-xdist). `make test` stays the full suite CI runs.
+test-fast: $(TEST_STAMP) $(PETS_BUILT)
+	$(PY) -m pytest -m "not slow" -n 2 -q $(PYTEST_ARGS)
 
 # Chromium, PostgreSQL and HAProxy from Debian when missing (as root with apt), or the exact command to run.
 provision-test:

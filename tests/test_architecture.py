@@ -103,6 +103,7 @@ print("imported without TensorFlow, tqdm, scikit-learn, scipy or vl-convert")
 """
 
 
+@pytest.mark.slow
 def test_dashboard_and_client_import_without_tensorflow_or_cli_extras():
     result = subprocess.run(
         [sys.executable, "-c", BLOCK_HEAVY_IMPORTS], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -188,6 +189,7 @@ def test_the_order_check_finds_a_back_import():
         "dashboard/store/database.py -> dashboard.ui.state"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("package", sorted(set(LAYERS) - {"base"}))
 def test_each_package_exports_its_public_names_once(package):
     """Each dashboard package's __init__ re-exports its public names in one sorted __all__, each of which

@@ -75,6 +75,7 @@ CALLS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(route=st.sampled_from(["status", "metadata", "predict"]), answer=ANSWERS, configured=st.booleans())
 def test_any_answer_gives_a_result_or_a_tfserving_error(scripted, route, answer, configured):

@@ -34,6 +34,7 @@ def test_post_is_retried_too(fake_server):
     assert server.calls == [("POST", "/v1/models/pets:predict")] * 2
 
 
+@pytest.mark.slow
 def test_retry_after_is_respected(fake_server):
     server = fake_server(sequence(json_response({"error": "slow down"}, 429, {"Retry-After": "1"}),
                                   json_response(fake_status(1))))
@@ -66,6 +67,7 @@ def test_400_is_not_retried(fake_server):
         "POST", f"{server.url}/v1/models/pets:predict", 400, "bad")
 
 
+@pytest.mark.slow
 def test_server_down_then_up(fake_server):
     port = free_port()
     fake_server(sequence(json_response(fake_status(3))), port=port, delay=0.6)

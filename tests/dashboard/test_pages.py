@@ -6,6 +6,8 @@ test_classify_page.py.
 """
 from __future__ import annotations
 
+import pytest
+
 from dashboard.ui import state
 from tests.dashboard.readable import texts
 from tests.support import fake_model_handler, json_response, png_bytes
@@ -80,6 +82,7 @@ GARBAGE = ["a,,b , ../x", "../../etc/passwd", "", " ", "x" * 5000, "naïve/ünï
            "![b](http://127.0.0.1:9/beacon.png)", "%2e%2e", ".", "stable\ncanary", "\x00", "☃" * 50]
 
 
+@pytest.mark.slow
 def test_garbage_in_every_sidebar_field_gives_a_typed_error_on_every_page(page, fake_pets):
     for name in ("home", "classify", "compare", "models", "history"):
         app = page(name, fake_pets.url, SERVESCOPE_ALLOW_CUSTOM_URL="1").run()
@@ -122,6 +125,7 @@ def test_models_page_unknown_model(page, fake_server):
     assert not app.table
 
 
+@pytest.mark.slow
 def test_history_page_lists_a_classify_run_offers_its_link_and_download_and_clears(page, fake_pets, tmp_path):
     """A run started on Classify (dashboard.runs.manager, into the test's run store) is listed on History with what it
     asked for and what answered; selected, it offers its ?run= link and a download; clearing needs a yes."""

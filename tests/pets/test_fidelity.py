@@ -15,6 +15,8 @@ from pets import reference_preprocessing as ref
 from pets.imagenet_labels import imagenet_short_labels
 from tests.support import SHARED_IMAGES
 
+pytestmark = pytest.mark.slow   # each module starts the embedded server with TensorFlow models
+
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "efficientnet_lite0_reference.npz"
 MAX_LOGIT_DIFFERENCE = 1e-4
 

@@ -73,6 +73,7 @@ def test_undecodable_bytes_raise_invalid_argument():
         preprocess_encoded_batch(tf.constant([b"definitely not an image"]), 128)
 
 
+@pytest.mark.slow
 def test_shared_photos_preprocess_like_the_numpy_twin(shared_images):
     paths = sorted(p for p in shared_images.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     assert len(paths) >= 50

@@ -7,7 +7,8 @@ import pytest
 from pets import CLASS_NAMES, VERSION_SIZES
 from pets.evaluate import labelled_photos
 from pets.head import head_path, load_head
-from pets.train import DEFAULT_TRAIN_DIR, main as train_main
+from pets.train import DEFAULT_TRAIN_DIR
+from pets.train import main as train_main
 from tests.support import SHARED_TRAIN
 
 pytestmark = pytest.mark.slow

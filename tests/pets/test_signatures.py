@@ -14,6 +14,8 @@ from pets import CLASS_NAMES, VERSION_SIZES
 from pets import reference_preprocessing as ref
 from pets.imagenet_labels import imagenet_short_labels
 
+pytestmark = pytest.mark.slow   # the module starts the embedded server with the pets models
+
 OUTPUTS = {
     "probabilities": (types_pb2.DT_FLOAT, [-1, 3]),
     "classes": (types_pb2.DT_STRING, [-1, 3]),

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support import embedded_server
 
+pytestmark = pytest.mark.slow   # each module starts the embedded server with TensorFlow models
+
 LIMIT = 4096
 
 

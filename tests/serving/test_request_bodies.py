@@ -19,6 +19,8 @@ from werkzeug.test import Client
 from serving.app import AppOptions, ServingApp
 from serving.repository import ModelRepository
 
+pytestmark = pytest.mark.slow   # each module starts the embedded server with TensorFlow models
+
 
 def post(url: str, path: str, data: bytes | str) -> requests.Response:
     return requests.post(f"{url}/v1/models/{path}", data=data, timeout=30)

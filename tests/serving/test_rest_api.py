@@ -9,6 +9,8 @@ import pytest
 import requests
 from PIL import Image
 
+pytestmark = pytest.mark.slow   # the module starts the embedded server with TensorFlow models
+
 
 def post(url: str, path: str, body) -> requests.Response:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)

@@ -14,6 +14,8 @@ import requests
 from tests.serving.model_builders import build_tf_serving_testdata
 from tests.support import embedded_server
 
+pytestmark = pytest.mark.slow   # each module starts the embedded server with TensorFlow models
+
 TWO_VERSIONS = "saved_model_half_plus_two_2_versions"
 
 

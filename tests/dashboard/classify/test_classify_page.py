@@ -116,6 +116,7 @@ def editor_key(app) -> str:
 
 
 # -- ground truth, evaluation, corrections ------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, shared_images, tmp_path):
     archive, truth = labelled_zip(shared_images)
     app = page("classify", fake_pets.url).run()
@@ -180,6 +181,7 @@ def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, share
     assert exported["correct"].dropna().astype(bool).sum() == correct
 
 
+@pytest.mark.slow
 def test_a_correction_moves_accuracy_by_exactly_one_image(page, fake_pets, shared_images, tmp_path):
     archive, _ = labelled_zip(shared_images)
     app = page("classify", fake_pets.url).run()
@@ -208,6 +210,7 @@ def test_a_correction_moves_accuracy_by_exactly_one_image(page, fake_pets, share
         (True, True)) == 1
 
 
+@pytest.mark.slow
 def test_a_csv_truth_file_gives_the_ground_truth(page, fake_pets, few_photos, tmp_path):
     uploads = [(path.name, path.read_bytes(), "image/jpeg") for path, _ in few_photos]
     csv_text = "file,label\n" + "".join(f"{path.name},{label.upper()}S\n" for path, label in few_photos)
@@ -227,6 +230,7 @@ def test_a_csv_truth_file_gives_the_ground_truth(page, fake_pets, few_photos, tm
 
 
 # -- outcomes and plain text (moved from test_pages.py) ----------------------------------------------------
+@pytest.mark.slow
 def test_the_final_status_counts_successes_and_failures(page, fake_server, tmp_path):
     def predict(request: Request):
         # Full batches (16 images) are answered; the last, short one fails as if the server had gone away.
@@ -243,6 +247,7 @@ def test_the_final_status_counts_successes_and_failures(page, fake_server, tmp_p
     assert app.button(key="classify_retry").label == "Retry failed rows (4)"
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_shown_open(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     upload(app, [png_upload("red.png", RED)])
@@ -266,6 +271,7 @@ def test_a_model_that_cannot_classify_images_fails_with_a_typed_error(page, fake
     assert not [call for call in server.calls if call[0] == "POST"]  # nothing was sent to predict
 
 
+@pytest.mark.slow
 def test_names_and_server_texts_are_shown_as_plain_text(page, fake_server, tmp_path):
     def predict(request: Request):
         instances = json.loads(request.get_data())["instances"]
@@ -299,6 +305,7 @@ def test_an_archive_with_nothing_to_classify_says_what_it_skipped(page, fake_pet
 
 
 # -- servers without the metadata API (issue 13, KServe) ----------------------------------------------------
+@pytest.mark.slow
 def test_a_configured_signature_classifies_where_the_server_serves_no_metadata(page, fake_server, tmp_path):
 
     from werkzeug.wrappers import Response
@@ -360,6 +367,7 @@ def test_real_photos_on_the_canary_are_evaluated_and_one_photo_shows_its_imagene
     assert any("ImageNet top-5" in spec for spec in specs) and any("Class probabilities" in spec for spec in specs)
 
 
+@pytest.mark.slow
 def test_a_folder_upload_names_the_classes(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     app.radio(key="classify_upload_kind").set_value("A folder").run()
@@ -374,6 +382,7 @@ def test_a_folder_upload_names_the_classes(page, fake_pets, tmp_path):
     assert metric(app, "Accuracy").value == "66.7%"
 
 
+@pytest.mark.slow
 def test_a_camera_photo_is_classified_and_shown_large(page, fake_pets, tmp_path):
     import io as bytes_io
 

@@ -9,6 +9,7 @@ import json
 import threading
 import time
 
+import pytest
 from werkzeug.wrappers import Request
 
 from tests.dashboard.classify.test_classify_page import finish, press_classify, run_id_of, store_of, upload
@@ -17,6 +18,7 @@ from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 from tests.support import BAD_MARK, fake_model_handler, fake_prediction, json_response, png_bytes, wait_until
 
 
+@pytest.mark.slow
 def test_the_run_survives_a_new_session_and_opens_by_its_link(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     upload(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)])
@@ -44,6 +46,7 @@ def slow_predict(delay: float, gate: threading.Event | None = None):
     return predict
 
 
+@pytest.mark.slow
 def test_cancel_keeps_the_finished_rows(page, fake_server, tmp_path):
     server = fake_server(fake_model_handler(predict=slow_predict(0.3)))
     app = page("classify", server.url).run()
@@ -61,6 +64,7 @@ def test_cancel_keeps_the_finished_rows(page, fake_server, tmp_path):
                                      f"image(s) classified, {200 - run.done} not run.")
 
 
+@pytest.mark.slow
 def test_retry_sends_only_the_failed_rows(page, fake_server, tmp_path):
     down = {"yes": True}
 
@@ -89,6 +93,7 @@ def test_retry_sends_only_the_failed_rows(page, fake_server, tmp_path):
     assert texts(app.success) == [f"Run {run_id}: complete: 19 of 19 image(s) classified."]
 
 
+@pytest.mark.slow
 def test_a_queued_run_says_so_and_the_sidebar_shows_the_sessions_running_runs(page, fake_server, tmp_path):
     gate = threading.Event()
     server = fake_server(fake_model_handler(predict=slow_predict(0.0, gate)))
@@ -113,6 +118,7 @@ def test_a_queued_run_says_so_and_the_sidebar_shows_the_sessions_running_runs(pa
     assert store_of(tmp_path).get_run(first).status == "complete"
 
 
+@pytest.mark.slow
 def test_compare_with_takes_the_runs_images_to_compare(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     upload(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)])
@@ -124,6 +130,7 @@ def test_compare_with_takes_the_runs_images_to_compare(page, fake_pets, tmp_path
     assert texts(app.info)[0].startswith(f"Comparing the 2 image(s) of run {run_id} (label:stable) with other targets")
 
 
+@pytest.mark.slow
 def test_a_run_whose_label_now_names_another_version_says_so(page, fake_server, tmp_path):
     from dashboard.ui import widgets
 

@@ -2,12 +2,15 @@
 thumbnails, a correction on a later page stored for its own image, and the downloads still carry every row."""
 from __future__ import annotations
 
+import pytest
+
 from dashboard.classify import view as classify_view
 from tests.dashboard.classify.test_classify_page import finish, press_classify, store_of, upload
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 
 
+@pytest.mark.slow
 def test_a_run_longer_than_a_page_is_shown_page_by_page(page, fake_pets, tmp_path, monkeypatch):
     monkeypatch.setattr(classify_view, "TABLE_PAGE_ROWS", 2)
     colours = [RED, GREEN, BLUE, RED, GREEN]

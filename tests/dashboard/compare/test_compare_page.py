@@ -47,6 +47,7 @@ def database(tmp_path) -> str:
     return str(tmp_path / "runs.db")
 
 
+@pytest.mark.slow
 def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, database):
     model, server = two_versions
     app = open_compare(page, server.url, database)
@@ -88,6 +89,7 @@ def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, databas
         "Per-image CSV", "Per-image JSON", "Report (HTML)", "Report (Markdown)"]
 
 
+@pytest.mark.slow
 def test_a_label_that_moves_during_the_run_is_warned(page, two_versions, database):
     model, server = two_versions
     real = model.__call__
@@ -136,6 +138,7 @@ def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished
                                    "is nothing to compare.")
 
 
+@pytest.mark.slow
 def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_every_run(page, two_versions,
                                                                                        database):
     _, server = two_versions
@@ -166,6 +169,7 @@ def test_a_flip_cell_lists_its_images_with_thumbnails_and_corrections_go_to_ever
     assert f"6 fixes, 0 regressions, McNemar p = {p:.4g}" in verdict_of(app)
 
 
+@pytest.mark.slow
 def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, database):
     _, server = two_versions
     app = open_compare(page, server.url, database)
@@ -198,6 +202,7 @@ def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, d
     assert "No comparison 0123456789ab is stored (it may have been deleted)." in texts(missing.error)
 
 
+@pytest.mark.slow
 def test_three_targets_each_against_the_chosen_baseline(page, two_versions, database):
     _, server = two_versions
     app = open_compare(page, server.url, database)
@@ -234,6 +239,7 @@ def test_the_same_version_twice_is_warned_before_running(page, two_versions, dat
     assert not signatures["differs"].any()
 
 
+@pytest.mark.slow
 def test_different_class_sets_are_aligned_with_a_note_or_refused(page, two_versions, database):
     model, server = two_versions
     model.versions = (1, 2, 3)
@@ -254,6 +260,7 @@ def test_different_class_sets_are_aligned_with_a_note_or_refused(page, two_versi
                                 "other; B has cat, dog, bird)"]
 
 
+@pytest.mark.slow
 def test_a_truth_file_gives_the_ground_truth_that_is_stored(page, two_versions, database):
     _, server = two_versions
     app = open_compare(page, server.url, database)
@@ -271,6 +278,7 @@ def test_a_truth_file_gives_the_ground_truth_that_is_stored(page, two_versions, 
         assert store.get_run(run_id).truth_summary == "ground truth from the truth file: 1 class, 2 of 2 images"
 
 
+@pytest.mark.slow
 def test_file_names_reach_the_page_as_plain_text(page, two_versions, database):
     from tests.dashboard.test_pages import assert_plain, markdown_bodies
     _, server = two_versions
@@ -305,6 +313,7 @@ def test_a_model_that_cannot_classify_images_gets_a_clear_message_and_nothing_is
     assert not [call for call in server.calls if call[0] == "POST"]
 
 
+@pytest.mark.slow
 def test_an_upload_with_a_corrupt_file_costs_one_row_on_each_side(page, two_versions, database):
     _, server = two_versions
     app = open_compare(page, server.url, database)

@@ -24,6 +24,7 @@ def database(tmp_path) -> str:
     return str(tmp_path / "runs.db")
 
 
+@pytest.mark.slow
 def test_compare_with_reruns_a_classify_runs_images_without_an_upload(page, two_versions, database, monkeypatch):
     _, server = two_versions
     monkeypatch.setenv("SERVESCOPE_DB", database)

@@ -84,6 +84,7 @@ def test_without_truth_agreement_and_kappa_from_the_rows():
     assert metrics["Flips"] == "8"
 
 
+@pytest.mark.slow
 def test_flip_cell_lists_its_images_and_the_filter_shows_all():
     app = run(5, 3)
     cell = app.selectbox(key="cmp_flip_cell")
@@ -99,6 +100,7 @@ def test_flip_cell_lists_its_images_and_the_filter_shows_all():
     assert len(app.dataframe[2].value) == 60
 
 
+@pytest.mark.slow
 def test_correction_control_calls_back_with_image_and_class():
     app = run(5, 0)
     app.selectbox(key="cmp_correct_image").set_value("img/002.jpg")
@@ -122,6 +124,7 @@ def test_same_target_is_warned_and_promotion_and_downloads_are_offered():
     assert len(app.get("download_button")) == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("targets, tabs", [(3, 2)])
 def test_each_target_gets_a_tab_against_the_baseline(targets, tabs):
     app = run(5, 0, targets=targets)

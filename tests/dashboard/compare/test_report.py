@@ -44,6 +44,7 @@ def decision():
     return decide(Side(a, signature=signature(128)), Side(b, signature=signature(224)))
 
 
+@pytest.mark.slow
 def test_html_report_is_stamped_escaped_and_has_inert_svg_charts(decision):
     plan = promotion_plan("pets", label="stable", to_version=2, versions=[1, 2], labels={"stable": 1, "canary": 2})
     page = report_html(decision, promotion=plan, generated_at=WHEN)

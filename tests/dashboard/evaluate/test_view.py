@@ -6,6 +6,7 @@ import io
 import json
 
 import pandas as pd
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -79,6 +80,7 @@ def test_accuracy_per_class_table_and_review_queue_match_the_rows():
     assert metrics(app)["Coverage"] == f"{ev.accuracy_at(frame, CLASSES, 0.6)['coverage']:.0%}"
 
 
+@pytest.mark.slow
 def test_the_charts_and_the_cell_selection_parameter_are_drawn():
     app = start(synthetic_frame())
     specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
@@ -90,6 +92,7 @@ def test_the_charts_and_the_cell_selection_parameter_are_drawn():
     assert {"Expected calibration error", "Brier score"} <= set(metrics(app))
 
 
+@pytest.mark.slow
 def test_selecting_a_confusion_cell_lists_its_images_with_thumbnails():
     frame = synthetic_frame()
     uri = tiny_thumbnail()
@@ -104,6 +107,7 @@ def test_selecting_a_confusion_cell_lists_its_images_with_thumbnails():
     assert cell["thumbnail"].tolist() == [uri, uri]
 
 
+@pytest.mark.slow
 def test_threshold_slider_changes_the_queue():
     frame = synthetic_frame()
     app = start(frame)
@@ -114,6 +118,7 @@ def test_threshold_slider_changes_the_queue():
     assert app.session_state["threshold"] == 0.5
 
 
+@pytest.mark.slow
 def test_a_correction_in_the_editor_moves_accuracy_by_exactly_one_image():
     app = start(synthetic_frame())
     editor = app.data_editor[0]
@@ -130,6 +135,7 @@ def test_a_correction_in_the_editor_moves_accuracy_by_exactly_one_image():
     assert (corrected["correction"], corrected["correct"]) == ("dog", True)
 
 
+@pytest.mark.slow
 def test_a_correction_the_caller_does_not_keep_is_sent_once_not_in_a_loop():
     app = start(synthetic_frame())
     app.session_state["drop_corrections"] = True
@@ -212,6 +218,7 @@ def truth_app():
     st.session_state["truth"] = detection.truth
 
 
+@pytest.mark.slow
 def test_truth_summary_and_mapping_editor_over_detect_truth():
     app = AppTest.from_function(truth_app, default_timeout=60).run()
     assert not app.exception
@@ -235,6 +242,7 @@ def test_truth_summary_and_mapping_editor_over_detect_truth():
                                                                                   "[x](javascript:alert(1))"]
 
 
+@pytest.mark.slow
 def test_result_filters_show_what_filter_results_keeps():
     frame = synthetic_frame()
     app = start(frame)

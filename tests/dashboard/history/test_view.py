@@ -81,6 +81,7 @@ def runs_shown(app) -> list[str]:
     return table.value["run"].tolist()
 
 
+@pytest.mark.slow
 def test_every_run_newest_first_with_accuracy_errors_and_corrections(store, three_runs):
     store.set_correction(three_runs[2], "photos/dog/2.jpg", "cat")  # the analyst says it was a cat after all
     app = start(store)
@@ -95,6 +96,7 @@ def test_every_run_newest_first_with_accuracy_errors_and_corrections(store, thre
     assert any(c.value.startswith("3 of 3 stored run(s), newest first") for c in app.caption)
 
 
+@pytest.mark.slow
 def test_filters_model_version_kind_session_and_dates(store, three_runs):
     app = start(store, session_id="me")
     app.selectbox(key="history_model").select("pets").run()
@@ -122,6 +124,7 @@ def test_this_session_only_is_disabled_without_a_session_id(sqlite_store):
     assert app.toggle(key="history_mine").disabled
 
 
+@pytest.mark.slow
 def test_search_by_file_name_across_runs_shows_names_as_cells_only(store, three_runs):
     app = start(store)
     app.text_input(key="history_search").input("CAT/1").run()
@@ -158,6 +161,7 @@ def test_label_moved_note_cases(sqlite_store):
     assert label_moved_note(latest, {"stable": 2}) is None
 
 
+@pytest.mark.slow
 def test_export_one_or_many_runs_in_the_cli_columns(store, three_runs):
     one = run_history.export(store, [three_runs[2]], "csv")
     assert (one.file_name, one.mime) == (f"servescope-run-{three_runs[2]}.csv", "text/csv")
@@ -179,6 +183,7 @@ def test_export_one_or_many_runs_in_the_cli_columns(store, three_runs):
     assert button.proto.label == "Download 2 run(s) as CSV"
 
 
+@pytest.mark.slow
 def test_delete_selected_needs_confirmation(store, three_runs):
     app = start(store)
     app.multiselect(key="history_selected").select(three_runs[1]).run()
@@ -194,6 +199,7 @@ def test_delete_selected_needs_confirmation(store, three_runs):
     assert escape_markdown("Deleted 1 run(s).") in [i.value for i in app.info]
 
 
+@pytest.mark.slow
 def test_clear_all_needs_confirmation_and_keeps_observations(store, three_runs):
     store.record_observations([Observation(URL, "pets", version=1, state="AVAILABLE")])
     app = start(store)
@@ -207,6 +213,7 @@ def test_clear_all_needs_confirmation_and_keeps_observations(store, three_runs):
     assert [i.value for i in app.info] == [escape_markdown("Cleared 3 run(s)."), EMPTY]
 
 
+@pytest.mark.slow
 def test_retention_keeps_the_configured_number_of_finished_runs(store, three_runs):
     running = seed(store, status="running")
     app = start(store, environ={"SERVESCOPE_MAX_RUNS_KEPT": "1"})
@@ -247,6 +254,7 @@ def test_run_query_params_accept_only_run_ids():
         run_query_params("x&y=1")
 
 
+@pytest.mark.slow
 def test_state_opens_one_store_per_database_and_keeps_the_session_id(tmp_path, monkeypatch):
     monkeypatch.setenv("SERVESCOPE_DB", str(tmp_path / "a.db"))
 

@@ -33,6 +33,7 @@ def chart_marks(app) -> list:
     return [json.loads(chart.proto.spec)["mark"] for chart in app.get("vega_lite_chart")]
 
 
+@pytest.mark.slow
 def test_the_watch_records_changes_and_draws_the_timeline_and_label_history(store, fake_server):
     server = Moving()
     fake = fake_server(server)
@@ -51,6 +52,7 @@ def test_the_watch_records_changes_and_draws_the_timeline_and_label_history(stor
                for c in app.caption)   # v1 END, v2 AVAILABLE, stable -> 2
 
 
+@pytest.mark.slow
 def test_a_dead_server_is_reported_and_on_failure_runs(store, fake_server):
     server = Moving()
     fake = fake_server(server)
@@ -64,6 +66,7 @@ def test_a_dead_server_is_reported_and_on_failure_runs(store, fake_server):
     assert len(store.observations("pets", url=fake.url)) == 3   # what was seen before stays, nothing new
 
 
+@pytest.mark.slow
 def test_raw_answers_only_on_demand_with_their_age(store, fake_server):
     server = Moving()
     fake = fake_server(server)
@@ -82,6 +85,7 @@ def test_raw_answers_only_on_demand_with_their_age(store, fake_server):
     assert len(app.json) == 3 and ("GET", "/v1/models/pets/metadata") not in fake.calls[asked:]
 
 
+@pytest.mark.slow
 def test_watching_turned_off_only_draws_what_was_recorded(store, fake_server, monkeypatch):
     server = Moving()
     fake = fake_server(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from werkzeug.wrappers import Request
 
 from client import TFServingClient
@@ -82,6 +83,7 @@ def test_the_inspector_holds_the_newest_runs_only(fake_server):
     assert [inspector.log(run_id).total for run_id in ("b", "c")] == [1, 1]
 
 
+@pytest.mark.slow
 def test_the_classify_page_shows_the_last_runs_requests_as_plain_text(page, fake_server, tmp_path):
     server = fake_server(fake_model_handler(predict=marked_predict))
     app = page("classify", server.url).run()

@@ -61,6 +61,7 @@ def test_thumbnails_added_later_go_into_stored_rows_only(any_store):
     assert list(any_store.run_rows(run.id).index) == [0, 1] and any_store.get_run(run.id).done == 2
 
 
+@pytest.mark.slow
 def test_a_run_ends_without_its_thumbnails_and_they_follow_into_its_rows(fake, any_store, gate):
     _, server = fake
     manager = make_manager(any_store, batch_size=3)
@@ -80,6 +81,7 @@ def test_a_run_ends_without_its_thumbnails_and_they_follow_into_its_rows(fake, a
     assert len(any_store.run_rows(run_id)) == 7 and any_store.get_run(run_id).done == 7   # updated, not added
 
 
+@pytest.mark.slow
 def test_a_cancelled_run_still_gets_the_thumbnails_of_its_stored_rows(fake, store, gate):  # noqa: F811
     model, server = fake
     model.gate = threading.Semaphore(2)   # two batches answered, then the server holds the rest
@@ -95,6 +97,7 @@ def test_a_cancelled_run_still_gets_the_thumbnails_of_its_stored_rows(fake, stor
     assert store.run_thumbnails(run_id) == {i: thumbnail_jpeg(images[i]) for i in store.run_rows(run_id).index}
 
 
+@pytest.mark.slow
 def test_image_bytes_waiting_for_thumbnails_stay_within_the_budget(fake, store, gate):  # noqa: F811
     _, server = fake
     image = png(COLOURS[0])
@@ -117,6 +120,7 @@ def test_image_bytes_waiting_for_thumbnails_stay_within_the_budget(fake, store, 
     assert store.thumbnail_count(run_id) == 12 and manager.thumbnail_pool.budget.held == 0
 
 
+@pytest.mark.slow
 def test_an_image_larger_than_the_whole_budget_still_gets_through(fake, store):  # noqa: F811
     _, server = fake
     manager = make_manager(store, thumbnail_budget_bytes=10)
@@ -142,6 +146,7 @@ def test_the_budget_admits_an_oversized_item_only_alone():
     waiting.join(5)
 
 
+@pytest.mark.slow
 def test_no_thumbnail_is_made_while_a_run_classifies(fake, store, monkeypatch):  # noqa: F811
     model, server = fake
     model.gate = threading.Semaphore(0)   # the server holds every batch
@@ -174,6 +179,7 @@ def test_each_job_holds_back_its_own_thumbnails_until_it_ends(store, monkeypatch
     pool.shutdown()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("early", [False, True], ids=["made-after-the-run", "made-early-for-the-budget"])
 def test_a_failed_thumbnail_costs_no_row(fake, store, monkeypatch, early):  # noqa: F811
     _, server = fake
@@ -256,6 +262,7 @@ def test_thumbnails_are_made_at_the_lowest_cpu_priority(store, monkeypatch):  # 
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own   # only the pool's threads
 
 
+@pytest.mark.slow
 def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_pets, tmp_path, gate):
     colours = [RED, GREEN, BLUE]
     app = page("classify", fake_pets.url).run()
@@ -281,6 +288,7 @@ def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_
     assert app.data_editor[0].value["thumbnail"].tolist() == expected
 
 
+@pytest.mark.slow
 def test_the_classify_page_drawing_a_finished_run_lets_its_thumbnails_start(page, fake_pets, tmp_path,
                                                                             monkeypatch):
     monkeypatch.setattr(thumbnail_pool, "DRAW_GRACE_S", 60.0)   # no page: they would wait a minute
@@ -298,6 +306,7 @@ def test_the_classify_page_drawing_a_finished_run_lets_its_thumbnails_start(page
     assert store.thumbnail_count(run_id) == 3
 
 
+@pytest.mark.slow
 def test_a_comparison_shows_the_first_sides_thumbnails_once_they_are_stored(page, two_versions, tmp_path,  # noqa: F811
                                                                              gate):
     _, server = two_versions

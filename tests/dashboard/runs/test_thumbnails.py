@@ -39,6 +39,7 @@ print(thumbnail is None, (after - before) // 1024)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_12000_square_png_is_refused_from_its_header_without_decoding_it():
     data = huge_png()

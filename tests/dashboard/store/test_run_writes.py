@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from dashboard.store.database import StoreError
 from tests.dashboard.runs.test_runner import COLOURS, fake, items_of, make_manager, png, store, wait_final  # noqa: F401
 
@@ -39,6 +41,7 @@ def test_a_failed_write_ends_the_run_interrupted_with_the_rows_stored_before_it(
     assert progress.done == len(rows) and progress.errors == 0
 
 
+@pytest.mark.slow
 def test_the_final_status_comes_after_every_row_is_stored(fake, store):  # noqa: F811
     _, server = fake
     manager = make_manager(store, batch_size=3, concurrency=2)
