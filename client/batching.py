@@ -26,8 +26,7 @@ __all__ = ["ImageInput", "SendBatch", "RunState", "DEFAULT_BATCH_SIZE", "DEFAULT
 
 DEFAULT_BATCH_SIZE = 16
 # Three requests in flight: with two, the server is left running one model call alone while an answer travels
-# back and the next request is read; on 2 cores that cost pets v1 ~8% of its throughput, v2 ~1% (4 or 6 in flight
-# measure the same as 3; benchmarks/server_speed.py).
+# back and the next request is read, which costs throughput; more than three gains nothing.
 DEFAULT_CONCURRENCY = 3
 
 ImageInput = Any  # str | os.PathLike | bytes | binary file-like | (name, bytes) | (name, loader)

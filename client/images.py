@@ -110,13 +110,11 @@ def _check_jpeg_complete(source: str, data: bytes) -> None:
     """Refuse a JPEG that is cut short, without decoding it.
 
     A cut file (an interrupted copy or download: the usual breakage) has no end-of-image marker after its
-    first scan; Pillow's full decode and TensorFlow's refuse every such cut (measured on 503 cuts of eight
-    photos), and so does this, for free: decoding each photo only to prove it decodes cost ~0.45 ms of CPU per
-    photo even at 1/8 scale, a tenth of what the model server spends per image, on the cores it shares. Damage
-    inside the coded data is left to the server's decoder, which refuses at least what Pillow's full decode
-    refuses (of 128 damaged photos TensorFlow refused 63, Pillow 62 of the same, both read the other 65), and
-    iter_classify isolates that image to a row of its own (batching.py). Bytes 0xFF 0xD9 cannot occur inside
-    entropy-coded data (0xFF is stuffed as 0xFF 0x00), so one after the scan starts is the end marker."""
+    first scan; Pillow's full decode and TensorFlow's refuse such a cut, and so does this, without the CPU a
+    decode would take on the cores the model server shares. Damage inside the coded data is left to the
+    server's decoder, which refuses at least what Pillow's full decode refuses, and iter_classify isolates that
+    image to a row of its own (batching.py). Bytes 0xFF 0xD9 cannot occur inside entropy-coded data (0xFF is
+    stuffed as 0xFF 0x00), so one after the scan starts is the end marker."""
     scan = _first_scan(data)
     if scan < 0 or data.rfind(b"\xff\xd9", scan + 2) < 0:  # from the end: where the marker of a whole file is
         raise ImageError(source, "corrupt or truncated image: the JPEG ends before its end-of-image marker "

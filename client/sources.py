@@ -123,7 +123,7 @@ class _Archive:
 
     `opener` returns the archive's path or a fresh binary stream of it (in-memory upload bytes, or a
     nested archive inflated from its parent). The ZipFile is opened when a member is first read
-    (parsing the central directory costs ~70 ms for 20,000 members, so not once per member), reads
+    (parsing the central directory grows with the member count, so not once per member), reads
     are serialised by a lock, and it is closed when every listed member has been read in this pass,
     which frees the file handle (a folder may hold many archives) and a nested archive's inflated
     bytes. Reading again starts a new pass.

@@ -137,8 +137,8 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
     server could not say) on a full run of the page.
 
     A fragment: uploading, choosing a version or pressing Classify reruns the form alone, not the stored run the
-    page draws below it (a 1,000-image run's evaluation takes 0.2-0.4 s to draw, and the press waited for it);
-    starting a run, or changing the truth mapping, reruns the whole page."""
+    page draws below it (so the press does not wait for a run's evaluation to be drawn); starting a run, or changing
+    the truth mapping, reruns the whole page."""
     try:
         signature = configured_signature()
     except FieldError as exc:

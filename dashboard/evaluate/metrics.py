@@ -36,7 +36,7 @@ def column_or_none(frame: pd.DataFrame, name: str) -> pd.Series:
 def effective_truth(frame: pd.DataFrame) -> pd.Series:
     """Per row, schema.effective_truth: `correction` when set, else `ground_truth`, else None."""
     pairs = list(zip(column_or_none(frame, "correction"), column_or_none(frame, "ground_truth")))
-    # Decided once per distinct pair: a run has few, and per-row dict records cost seconds on 10,000 rows.
+    # Decided once per distinct pair: a run has few, and per-row dict records are slow on large runs.
     decided = {pair: schema.effective_truth({"correction": pair[0], "ground_truth": pair[1]}) for pair in set(pairs)}
     return pd.Series([decided[pair] for pair in pairs], index=frame.index, dtype=object)
 

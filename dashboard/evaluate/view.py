@@ -153,8 +153,8 @@ def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | No
     uris = [thumbnails.get(row.source) if thumbnails is not None else None for row in rows]
     pictured = [(uri, row) for uri, row in zip(uris, rows) if uri]
     if pictured:
-        # One st.image of a list (Streamlit lays it out in rows): the grid is one element on the page, not ~70
-        # columns, images and captions, which cost the browser ~0.1 s at every draw of a finished run.
+        # One st.image of a list (Streamlit lays it out in rows): the grid is one element on the page, not a column,
+        # an image and a caption per mistake, which would cost the browser time at every draw of a finished run.
         names_shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
         st.image([uri for uri, _ in pictured],
                  caption=[escape_markdown(f"{names_shown[row.source]}: {_verdict(row)}") for _, row in pictured])

@@ -12,8 +12,8 @@ THUMBNAIL_SIDE = 96
 # A JPEG is decoded at 1/2..1/8 scale (draft), so any size is cheap. Other formats have no reduced
 # decode: above this many pixels (~72 MB as RGB) the row simply gets no thumbnail.
 MAX_FULL_DECODE_PIXELS = 24_000_000
-# Each thumbnail goes to the browser as a data URI in the results table: 75 keeps them ~10% smaller than 80
-# with no visible difference at 96 px.
+# Each thumbnail goes to the browser as a data URI in the results table: 75 keeps them smaller than 80 with no
+# visible difference at 96 px.
 JPEG_QUALITY = 75
 
 
@@ -30,8 +30,8 @@ def thumbnail_jpeg(data: bytes | None, side: int = THUMBNAIL_SIDE) -> bytes | No
                 orientation = image.getexif().get(0x0112)
                 # thumbnail() asks a JPEG for the smallest DCT-scaled draft still >= the thumbnail's size and
                 # reduce()s by whole factors before resampling (a gap of 1: at 96 px a bicubic step from < 2×
-                # looks the same and decodes 1/2 scale, not full size: ~0.35 ms less per photo, on cores the
-                # model server shares). The box is square, so rotating afterwards keeps it within bounds.
+                # looks the same and decodes 1/2 scale, not full size, sparing CPU on cores the model server
+                # shares). The box is square, so rotating afterwards keeps it within bounds.
                 image.thumbnail((side, side), reducing_gap=1.0)
                 small = image.convert("RGB") if image.mode not in ("RGB", "L") else image.copy()
         if orientation:

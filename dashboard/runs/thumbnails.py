@@ -5,12 +5,12 @@ the time the row is stored. The rest are handed to `follow` when the run ends an
 afterwards, on a thread of their own, about one transaction a second. A run therefore ends (final status, results
 page) as soon as its predictions are stored; the page shows the thumbnails once they are all written.
 
-A job's thumbnails wait while it classifies (`held_back`): on 2 cores, making them alongside its requests cost
-~0.35 s of a 2.3 s run of 1,000 photos, even at the lowest priority. Then they wait for the page to draw the finished
-run (`results_drawn`, at most `draw_grace_s`): the nice below keeps them off the CPU, not off the interpreter lock
-the page's script and Streamlit's server need while they draw it (they used ~0.25 s of the process's CPU in that
-half second). They are made earlier when the budget below is full. Thumbnails are made on `workers` threads at the
-lowest CPU priority (nice 19), so they take the CPU left over by what the analyst waits for: the page, or other runs.
+A job's thumbnails wait while it classifies (`held_back`): made alongside its requests they would slow the run,
+even at the lowest priority. Then they wait for the page to draw the finished run (`results_drawn`, at most
+`draw_grace_s`): the nice below keeps them off the CPU, not off the interpreter lock the page's script and
+Streamlit's server need while they draw it. They are made earlier when the budget below is full. Thumbnails are made
+on `workers` threads at the lowest CPU priority (nice 19), so they take the CPU left over by what the analyst waits
+for: the page, or other runs.
 
 Memory: an image submitted for a thumbnail holds its bytes until its thumbnail is made. `submit` blocks (the
 client's reading thread, so the run slows down instead of memory growing) while the images held would exceed
@@ -36,7 +36,7 @@ __all__ = ["ThumbnailPool", "ByteBudget", "THUMBNAIL_BUDGET_BYTES", "made_or_non
 
 THUMBNAIL_BUDGET_BYTES = 64 * 1024 * 1024
 STORE_EVERY_S = 1.0
-DRAW_GRACE_S = 1.0   # drawing a finished 1,000-image run takes 0.3-0.5 s; with no page watching, start anyway
+DRAW_GRACE_S = 1.0   # the most a finished run's drawing is waited for; with no page watching, start anyway
 LOG = logging.getLogger(__name__)
 
 

@@ -81,8 +81,8 @@ def thumbnails_progress(run_id: str) -> None:
 
 def thumbnails_slot(run_id: str, pending: bool) -> None:
     """The thumbnails caption while they are `pending`, else an empty container in its place: one slot on the page
-    either way, so when the caption goes the elements below keep their places (a shifted page showed its old
-    elements beside the new ones, e.g. a metric twice, until the redraw finished)."""
+    either way, so when the caption goes the elements below keep their places (a shifted page shows its old
+    elements beside the new ones, e.g. a metric twice, until the redraw finishes)."""
     if pending:
         thumbnails_progress(run_id)   # a fragment: drawn inside a container of its own
     else:

@@ -77,7 +77,7 @@ def session_id() -> str:
 def _manager_at(url: str) -> RunManager:
     # Clients carry the operator's signature (SERVESCOPE_SIGNATURE) and report to the request inspector.
     manager = RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach)
-    # Python's collector walks every tracked object in each full collection; the ~150,000 objects of the loaded
+    # Python's collector walks every tracked object in each full collection; the many objects of the loaded
     # libraries live as long as the process: freeze them once, so collections (and the threads they hold the GIL
     # from, such as a run's) skip them. (.streamlit/config.toml turns Streamlit's own collection after every
     # script run off.)
