@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 PETS_BUILT := pets/models.config
 TF_SERVING_URL ?= http://127.0.0.1:8501
 
-.PHONY: run test test-fast setup setup-test provision-test pets train bench clean
+.PHONY: run test test-fast hooks setup setup-test provision-test pets train bench clean
 
 run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m launcher --url $(TF_SERVING_URL)
@@ -49,19 +49,14 @@ $(PETS_BUILT): $(wildcard pets/*.py pets/imagenet_labels.txt pets/heads/*) | $(R
 train: $(RUN_STAMP)
 	$(PY) -m pets.train
 
-# Speed and memory figures (printed, never asserted): in-process, server, client, replicas, store, dashboard.
+# Speed and memory figures (printed, never asserted): every benchmark in benchmarks/report.py's list, in order;
+# their output replaces the dated "Latest run" section of docs/performance.md.
 bench: $(TEST_STAMP) $(PETS_BUILT)
-	$(PY) -m benchmarks.model_versions
-	$(PY) -m benchmarks.server_speed
-	$(PY) -m benchmarks.server_speed --intra-op 1 --skip-tutorial --skip-breakdown
-	$(PY) -m benchmarks.server_load
-	$(PY) -m benchmarks.client_throughput
-	$(PY) -m benchmarks.client_memory
-	$(PY) -m benchmarks.replicas
-	$(PY) -m benchmarks.store_write
-	$(PY) -m benchmarks.dashboard_classify
-	$(PY) -m benchmarks.dashboard_memory
-	$(PY) -m benchmarks.compare_concurrency
+	$(PY) -m benchmarks.report
+
+# The project's git hooks (scripts/hooks/commit-msg: subjects of at most 72 characters).
+hooks:
+	git config core.hooksPath scripts/hooks
 
 clean:
 	rm -rf pets/[0-9]*/ pets/models.config .pytest_cache
