@@ -62,7 +62,8 @@ def _final_status(run: RunInfo) -> None:
 def _describe(run: RunInfo) -> str:
     answered = f" → version {run.version}" if run.version is not None else ""
     return (f"{run.model} at {run.url}, {run.target}{answered}; started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
-            + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else ""))
+            + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else "")
+            + (f"; signature {run.signature_digest}" if run.signature_digest else ""))
 
 
 def _retry(run: RunInfo, key_prefix: str) -> None:

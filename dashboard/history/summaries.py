@@ -17,7 +17,7 @@ __all__ = ["MAX_RUNS_KEPT_SETTING", "max_runs_kept", "apply_configured_retention
 
 MAX_RUNS_KEPT_SETTING = "SERVESCOPE_MAX_RUNS_KEPT"
 RUN_COLUMNS = ["run", "time", "kind", "model", "target", "version", "status", "images", "errors", "accuracy",
-               "corrections"]
+               "corrections", "signature"]
 TREND_COLUMNS = ["run", "time", "model", "version", "images", "accuracy", "latency_p50_ms"]
 MIX_COLUMNS = ["run", "time", "version", "class", "share"]
 
@@ -44,6 +44,7 @@ def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
         "run": s.run.id, "time": s.run.created_at, "kind": s.run.kind, "model": s.run.model,
         "target": s.run.target, "version": s.run.version, "status": s.run.status, "images": s.run.done,
         "errors": s.run.errors, "accuracy": s.accuracy, "corrections": s.corrections,
+        "signature": s.run.signature_digest or "",   # dashboard.server.signatures.signature_digest, as Compare shows
     } for s in summaries]
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)

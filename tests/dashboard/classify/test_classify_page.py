@@ -245,6 +245,9 @@ def test_the_final_status_counts_successes_and_failures(page, fake_server, tmp_p
     finish(app, tmp_path, run_id)
     assert texts(app.warning)[0] == f"Run {run_id}: complete: 16 of 20 image(s) classified, 4 failed."
     assert app.button(key="classify_retry").label == "Retry failed rows (4)"
+    # The run names its signature as Compare, History and the report do.
+    digest = state.run_store().get_run(run_id).signature_digest
+    assert digest.startswith("sha256:") and any(t.endswith(f"signature {digest}") for t in texts(app.caption))
 
 
 @pytest.mark.slow

@@ -271,3 +271,13 @@ def test_state_opens_one_store_per_database_and_keeps_the_session_id(tmp_path, m
     assert (url, same) == (f"sqlite:///{tmp_path / 'a.db'}", True)
     assert first == second and len(first) == 32
     assert AppTest.from_function(script, default_timeout=60).run().session_state["seen"][0][2] != first
+
+
+def test_the_runs_table_shows_each_runs_signature_digest_as_stored(store, three_runs):
+    # The same "sha256:<hex>" string Compare and the report show for the signature (dashboard.server.signatures).
+    digest = "sha256:" + "ab" * 32
+    store.update_progress(three_runs[0], signature_digest=digest)
+    summaries = [s for s in store.list_runs() if s.run.id in three_runs]
+    table = run_history.runs_table(summaries).set_index("run")
+    assert table.loc[three_runs[0], "signature"] == digest
+    assert table.loc[three_runs[1], "signature"] == ""   # none recorded: blank, not "None"
