@@ -7,9 +7,10 @@
 Errors: see client.errors for the exception tree (nothing a client call raises escapes it).
 """
 from client.core import TFServingClient
-from client.errors import (ImageError, InvalidArgumentError, InvalidInputError, ModelNotFoundError,
-                           PayloadTooLargeError, RequestTimeoutError, ServerUnavailableError, SignatureError,
-                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError)
+from client.errors import (AnswerTooLargeError, ImageError, InvalidArgumentError, InvalidInputError,
+                           InvalidProbabilitiesError, ModelNotFoundError, PayloadTooLargeError, RequestTimeoutError,
+                           ServerUnavailableError, SignatureError, TFServingError, UnexpectedAnswerError,
+                           VersionNotAvailableError)
 from client.images import ImageScaling
 from client.plan import SignatureConfig
 from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
@@ -36,4 +37,6 @@ __all__ = [
     "SignatureError",
     "InvalidArgumentError",
     "SignatureConfig",
+    "AnswerTooLargeError",
+    "InvalidProbabilitiesError",
 ]

@@ -6,7 +6,8 @@ split in halves and each half retried, recursively, so one bad instance costs ab
 
 Nothing here raises for a failed request: every input gets a result. When the model or version
 disappears mid-run (404), the run's `RunState` remembers it and later batches are not sent (each
-of their inputs gets a row naming the cause, without being read).
+of their inputs gets a row naming the cause, without being read). An answer row whose probabilities
+are not a distribution (client.probabilities) is that input's InvalidProbabilitiesError row.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import time
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from client.errors import (ImageError, InvalidInputError, ModelNotFoundError, TFServingError,
-                           UnexpectedAnswerError, VersionNotAvailableError)
+from client.errors import (ImageError, InvalidInputError, InvalidProbabilitiesError, ModelNotFoundError,
+                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError)
 from client.plan import ClassifyPlan
+from client.probabilities import distribution_problem
 from client.results import ClassificationResult
 from client.sources import Loader, read_file
 
@@ -109,6 +111,13 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
         except ValueError as exc:
             out[index] = ClassificationResult.failed(source, UnexpectedAnswerError(str(exc)), version=version,
                                                      latency_ms=latency_ms, message=f"{source}: {exc}")
+            continue
+        problem = distribution_problem(prediction.probabilities)
+        if problem is not None:
+            error = InvalidProbabilitiesError(f"output {plan.probabilities_output!r} is not a probability "
+                                              f"distribution: {problem}")
+            out[index] = ClassificationResult.failed(source, error, version=version, latency_ms=latency_ms,
+                                                     message=f"{source}: {error.error}")
             continue
         out[index] = ClassificationResult(
             source=source, label=prediction.label, probabilities=prediction.probabilities, version=version,

@@ -1,8 +1,8 @@
 """TFServingClient: one requests.Session, one default timeout, retries via urllib3."""
 from __future__ import annotations
 
+import math
 import os
-import socket
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from http import HTTPStatus
@@ -10,15 +10,15 @@ from itertools import chain
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import LocationValueError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from client.answers import PREDICT_ANSWER_LIMIT, STATUS_ANSWER_LIMIT, body_reader, connection_reason, timeout_error
 from client.arguments import check_base_url, check_count, check_number
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, ImageInput, RunState, batches, run_batch
-from client.errors import (InvalidArgumentError, RequestTimeoutError, ServerUnavailableError, SignatureError,
-                           TFServingError, UnexpectedAnswerError, VersionNotAvailableError, bounded,
-                           error_for_status)
+from client.deadline import Deadline, DeadlineAdapter
+from client.errors import (InvalidArgumentError, ServerUnavailableError, SignatureError, TFServingError,
+                           UnexpectedAnswerError, VersionNotAvailableError, bounded, error_for_status)
 from client.images import MAX_SIDE, ImageScaling
 from client.plan import ClassifyPlan, SignatureConfig, check_class_names
 from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
@@ -34,31 +34,6 @@ _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, r
             requests.exceptions.InvalidHeader, requests.exceptions.URLRequired, LocationValueError)
 
 
-# The root causes worth naming when no answer came; anything else is named by its class.
-_CONNECTION_CAUSES = ((ConnectionRefusedError, "connection refused"), (ConnectionResetError, "connection reset"),
-                      (ConnectionAbortedError, "connection aborted"), (socket.gaierror, "host name not resolved"),
-                      (TimeoutError, "connect timed out"), (OSError, "network error"))
-
-
-def _connection_reason(exc: BaseException) -> str:
-    """'connection refused' rather than urllib3's nested repr (pool, retries, object addresses)."""
-    seen: set[int] = set()
-    chain: list[BaseException] = []
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        chain.append(current)
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None),
-                    *(arg for arg in current.args if isinstance(arg, BaseException))]
-    for cause, text in _CONNECTION_CAUSES:
-        if any(isinstance(error, cause) for error in chain):
-            return text
-    return type(exc).__name__
-
-
 def _answer_description(reply: requests.Response) -> str:
     """What came back, without quoting it (it may be any internal resource the URL points at)."""
     try:
@@ -70,7 +45,7 @@ def _answer_description(reply: requests.Response) -> str:
     return f"the answer is not TF Serving's JSON (HTTP {reply.status_code}{phrase}, {kind}, {len(reply.content)} bytes)"
 
 
-def _retry_policy(retries: int, backoff_factor: float) -> Retry:
+def _retry_policy(retries: int, backoff_factor: float, timeout: float) -> Retry:
     return Retry(
         total=retries, connect=retries, status=retries,
         read=False,  # a read timeout surfaces as RequestTimeoutError instead of multiplying the wait
@@ -79,8 +54,16 @@ def _retry_policy(retries: int, backoff_factor: float) -> Retry:
         status_forcelist=(429, 503),
         allowed_methods=frozenset({"GET", "POST"}),  # POST too: predict has no side effects
         respect_retry_after_header=True,
+        retry_after_max=max(1, math.ceil(timeout)),  # a server's Retry-After waits at most one timeout
         raise_on_status=False,  # the last 429/503 answer is returned and mapped to a typed error
     )
+
+
+def _hook_list(hooks: Any) -> list[Callable[..., Any]]:
+    """A session's response hooks as a list (requests accepts one callable or a list)."""
+    if hooks is None:
+        return []
+    return [hooks] if callable(hooks) else list(hooks)
 
 
 def _api_missing(exc: TFServingError) -> bool:
@@ -99,15 +82,26 @@ class TFServingClient:
     base URL, model name or option with InvalidArgumentError. `labels` are class names (model order)
     for models without a class-name output; `signature=SignatureConfig(...)` describes the model
     for servers that serve predict but not TF Serving's metadata API (used only then, see plan()).
+
+    Limits on what a server may send (client.answers, client.deadline): `timeout` is a deadline for each whole exchange
+    (connect, send, headers and body; each retry attempt has its own), past which RequestTimeoutError says "no
+    complete answer within T s"; a server's Retry-After is waited at most `timeout` seconds. An answer's decoded
+    body may be at most `max_answer_bytes` (status, metadata, label and raw answers) or `max_predict_answer_bytes`
+    (predict) long, else AnswerTooLargeError; it is read in chunks, so memory stays within the limit however much
+    a compressed answer inflates.
     """
 
     def __init__(self, base_url: str, model: str, *, timeout: float = 30.0, retries: int = 3,
                  session: requests.Session | None = None, backoff_factor: float = 0.25,
                  labels: Sequence[str] | None = None, scaling: ImageScaling = ImageScaling(),
-                 max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None) -> None:
+                 max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None,
+                 max_answer_bytes: int = STATUS_ANSWER_LIMIT,
+                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT) -> None:
         self.base_url = check_base_url(base_url)
         self.model = check_name("model", model)
         self.timeout = check_number("timeout", timeout)
+        self.max_answer_bytes = check_count("max_answer_bytes", max_answer_bytes, minimum=1)
+        self.max_predict_answer_bytes = check_count("max_predict_answer_bytes", max_predict_answer_bytes, minimum=1)
         check_count("retries", retries, minimum=0)
         check_count("pool_size", pool_size, minimum=1)
         check_count("max_side", max_side, minimum=1)
@@ -120,9 +114,9 @@ class TFServingClient:
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         if self._owns_session:
-            adapter = HTTPAdapter(max_retries=_retry_policy(retries, check_number("backoff_factor", backoff_factor,
-                                                                               zero=True)),
-                                  pool_connections=1, pool_maxsize=pool_size)
+            backoff = check_number("backoff_factor", backoff_factor, zero=True)
+            adapter = DeadlineAdapter(max_retries=_retry_policy(retries, backoff, self.timeout),
+                                      pool_connections=1, pool_maxsize=pool_size)
             self.session.mount("http://", adapter)
             self.session.mount("https://", adapter)
         self._metadata_cache: dict[int, ModelMetadata] = {}  # a served version never changes
@@ -141,28 +135,33 @@ class TFServingClient:
         return f"TFServingClient({self.base_url!r}, {self.model!r}, timeout={self.timeout})"
 
     # -- HTTP ---------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: bytes | None = None, *, predict: bool = False) -> dict[str, Any]:
         url = self.base_url + path
         headers = {"Content-Type": "application/json"} if body is not None else None
-        try:
-            # No redirects: TF Serving never sends one, and following it would leave the chosen server.
-            reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                         allow_redirects=False)
-        except requests.Timeout as exc:  # checked first: ConnectTimeout is also a ConnectionError
-            raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})", method=method, url=url) from exc
-        except requests.ConnectionError as exc:
-            # requests reports a timeout while reading the body as a ConnectionError wrapping urllib3's.
-            if exc.args and isinstance(exc.args[0], ReadTimeoutError):
-                raise RequestTimeoutError(f"no answer within {self.timeout}s ({exc})",
-                                          method=method, url=url) from exc
-            raise ServerUnavailableError(f"cannot reach the server ({_connection_reason(exc)})",
-                                         method=method, url=url) from exc
-        except _BAD_URL as exc:
-            raise InvalidArgumentError("base_url", self.base_url, f"cannot be requested ({exc})",
-                                       method=method, url=url) from exc
-        except requests.RequestException as exc:
-            raise ServerUnavailableError(f"cannot reach the server ({_connection_reason(exc)})",
-                                         method=method, url=url) from exc
+        limit, what = ((self.max_predict_answer_bytes, "predict") if predict
+                       else (self.max_answer_bytes, "status and metadata"))
+        with Deadline(self.timeout) as deadline:
+            # The body is read (bounded) by the first response hook, so the session's own hooks see it read.
+            reader = body_reader(limit=limit, what=what, deadline=deadline, method=method, url=url)
+            hooks = {"response": [reader, *_hook_list(self.session.hooks.get("response"))]}
+            try:
+                # No redirects: TF Serving never sends one, and following it would leave the chosen server.
+                reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
+                                             allow_redirects=False, stream=True, hooks=hooks)
+            except requests.Timeout as exc:  # checked first: ConnectTimeout is also a ConnectionError
+                raise timeout_error(self.timeout, method=method, url=url) from exc
+            except requests.ConnectionError as exc:
+                # requests reports a read timeout, or a socket the deadline shut down, as a ConnectionError.
+                if deadline.expired or (exc.args and isinstance(exc.args[0], ReadTimeoutError)):
+                    raise timeout_error(self.timeout, method=method, url=url) from exc
+                raise ServerUnavailableError(f"cannot reach the server ({connection_reason(exc)})",
+                                             method=method, url=url) from exc
+            except _BAD_URL as exc:
+                raise InvalidArgumentError("base_url", self.base_url, f"cannot be requested ({exc})",
+                                           method=method, url=url) from exc
+            except requests.RequestException as exc:
+                raise ServerUnavailableError(f"cannot reach the server ({connection_reason(exc)})",
+                                             method=method, url=url) from exc
         try:
             payload = reply.json()
         except (ValueError, RecursionError):  # not JSON, undecodable text, or absurdly nested
@@ -179,11 +178,11 @@ class TFServingClient:
         return payload
 
     def _parsed(self, method: str, path: str, parse: Callable[[dict[str, Any]], Parsed],
-                body: bytes | None = None) -> Parsed:
+                body: bytes | None = None, *, predict: bool = False) -> Parsed:
         """Call and parse; JSON of the wrong shape is an UnexpectedAnswerError naming the URL. It is a foreign
         answer too: TF Serving always answers in its own shape, so e.g. KServe's readiness answer
         {"name": ..., "ready": true} on GET /v1/models/NAME means this route has no TF Serving status API."""
-        answer = self._call(method, path, body)
+        answer = self._call(method, path, body, predict=predict)
         try:
             return parse(answer)
         except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
@@ -224,7 +223,7 @@ class TFServingClient:
             raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
                                        f"cannot be sent as JSON ({exc})", method="POST",
                                        url=self.base_url + path) from None
-        return self._parsed("POST", path, PredictResponse.from_json, body)
+        return self._parsed("POST", path, PredictResponse.from_json, body, predict=True)
 
     def resolve_version(self, *, version: int | None = None, label: str | None = None) -> int:
         """The concrete version a call would reach: `version` itself, the label's, or the latest.
@@ -309,12 +308,13 @@ class TFServingClient:
         signature this client has already read, found by the first predict's 404 and confirmed by reading
         its metadata again, rather than by a status request before every run),
         SignatureError (no such signature, one that cannot classify images, or none readable),
-        ServerUnavailableError / RequestTimeoutError / UnexpectedAnswerError (status or metadata failed).
-        Once a result has been yielded nothing is raised: every input gets a result. A failed request
-        costs the rows of its batch (ServerUnavailableError, RequestTimeoutError, UnexpectedAnswerError
-        rows, after retries); a model or version that disappears mid-run (ModelNotFoundError,
-        VersionNotAvailableError) stops sending, and every input not yet answered gets a row naming
-        the cause. Exceptions from the caller's own iterable or `on_progress` propagate unchanged.
+        ServerUnavailableError / RequestTimeoutError / AnswerTooLargeError / UnexpectedAnswerError (status or
+        metadata failed). Once a result has been yielded nothing is raised: every input gets a result. A failed
+        request costs the rows of its batch (ServerUnavailableError, RequestTimeoutError, AnswerTooLargeError,
+        UnexpectedAnswerError rows, after retries); an answer row whose probabilities are not a distribution
+        costs that input's row (InvalidProbabilitiesError); a model or version that disappears mid-run
+        (ModelNotFoundError, VersionNotAvailableError) stops sending, and every input not yet answered gets a
+        row naming the cause. Exceptions from the caller's own iterable or `on_progress` propagate unchanged.
         """
         check_count("batch_size", batch_size, minimum=1)
         check_count("concurrency", concurrency, minimum=1)
@@ -332,7 +332,7 @@ class TFServingClient:
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self._parsed("POST", path, lambda answer: PredictResponse.from_json(answer).per_instance(
-                plan.output_names), plan.request_body(instances))
+                plan.output_names), plan.request_body(instances), predict=True)
 
         done = 0
 

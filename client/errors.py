@@ -9,8 +9,11 @@ Rule (httpx's): nothing a TFServingClient method (or its constructor) raises esc
     ├── InvalidInputError            400 other (bad tensor, bad image, wrong signature)
     │   └── PayloadTooLargeError     413 body over the server's limit (split like a 400)
     ├── ServerUnavailableError       connection refused/reset, 5xx, 503/429 after retries
-    ├── RequestTimeoutError          connect/read timeout
+    ├── RequestTimeoutError          no complete answer within the client's timeout (connect + headers + body)
+    ├── AnswerTooLargeError          an answer whose decoded body is over the client's limit (refused)
     ├── UnexpectedAnswerError        a 2xx/3xx answer that is not TF Serving's JSON, or lacks its fields
+    │   └── InvalidProbabilitiesError  one input's probabilities are not a distribution (never raised by a
+    │                                client call: it becomes that input's row)
     ├── SignatureError               the signature cannot classify images, does not exist, or cannot
     │                                be read (no metadata API and no SignatureConfig); .signature
     └── InvalidArgumentError         a bad argument, refused before anything is sent (base URL, model
@@ -18,7 +21,8 @@ Rule (httpx's): nothing a TFServingClient method (or its constructor) raises esc
     ImageError(ValueError)           a file that is not a usable image (.source); never raised by a
                                      client call: it becomes that file's result row
 
-`.error` is TF Serving's own "error" text, cut to MAX_ERROR_CHARS; when the answer was not TF Serving's
+`.error` is TF Serving's own "error" text, cut by `bounded` (the one rule for a server's text: one line, at most
+MAX_ERROR_CHARS characters, a cut said once as "… (cut; N characters in all)"); when the answer was not TF Serving's
 JSON (`foreign_answer`), it only describes the answer (status, content type, size) and never quotes it.
 What the caller's own code raises (its images iterable, its on_progress callback) propagates unchanged;
 what a loader raises becomes that input's row. `error_for_status` is the single place that maps an HTTP
@@ -37,7 +41,9 @@ __all__ = [
     "PayloadTooLargeError",
     "ServerUnavailableError",
     "RequestTimeoutError",
+    "AnswerTooLargeError",
     "UnexpectedAnswerError",
+    "InvalidProbabilitiesError",
     "SignatureError",
     "InvalidArgumentError",
     "ImageError",
@@ -49,12 +55,23 @@ __all__ = [
 
 # TF Serving's error texts are one line or a few; anything longer is cut (rows, logs and pages stay readable).
 MAX_ERROR_CHARS = 300
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_CUT_NOTE = re.compile(r"… \(cut; (\d+) characters in all\)\Z")
 
 
 def bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    """`text` cut to `limit` characters, saying how much was cut."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+    """`text` on one line (each run of line breaks becomes one space), cut to its first `limit` characters
+    followed by "… (cut; N characters in all)", N being the length of the whole text.
 
+    Cutting again is a no-op (a text already cut within `limit` is returned as it is); cutting shorter keeps N.
+    """
+    text = str(text)
+    note = _CUT_NOTE.search(text)
+    kept, total = (text[:note.start()], int(note.group(1))) if note else (text, len(text))
+    kept = _LINE_BREAKS.sub(" ", kept)
+    if len(kept) <= limit:
+        return kept + (note.group(0) if note else "")
+    return f"{kept[:limit]}… (cut; {total} characters in all)"
 
 
 class TFServingError(Exception):
@@ -98,11 +115,21 @@ class ServerUnavailableError(TFServingError):
 
 
 class RequestTimeoutError(TFServingError):
-    """The connect or read timeout expired."""
+    """No complete answer (connect, headers and body) within the client's timeout."""
+
+
+class AnswerTooLargeError(TFServingError):
+    """The answer's decoded body is larger than the client accepts; it was refused after reading just past
+    the limit (`error` names the URL and the limit)."""
 
 
 class UnexpectedAnswerError(TFServingError):
     """A success answer that is not TF Serving's JSON, or JSON without the fields the API promises."""
+
+
+class InvalidProbabilitiesError(UnexpectedAnswerError):
+    """One input's probabilities are not a probability distribution (client.probabilities says what is checked).
+    Never raised by a client call: it becomes that input's result row."""
 
 
 class SignatureError(TFServingError):

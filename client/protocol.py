@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
-from client.errors import InvalidArgumentError, SignatureError
+from client.errors import InvalidArgumentError, SignatureError, bounded
 
 __all__ = [
     "VersionStatus",
@@ -25,7 +25,11 @@ __all__ = [
     "model_path",
     "check_name",
     "check_version",
+    "MAX_VERSION",
 ]
+
+# TF Serving's version numbers are int64 (protobuf JSON writes them as strings); the client takes 0..2^63-1.
+MAX_VERSION = 2 ** 63 - 1
 
 
 # Model names and version labels as they appear in `/v1/models/NAME/labels/LABEL`: TF Serving's REST
@@ -52,9 +56,11 @@ def check_name(field: str, value: object) -> str:
 
 
 def check_version(value: object) -> int:
-    """`value` as an int if it is a usable version number (a non-negative integer, not a bool)."""
+    """`value` as an int if it is a usable version number (an integer in 0..2^63-1, not a bool)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:
         raise InvalidArgumentError("version", value, "must be a non-negative integer")
+    if int(value) > MAX_VERSION:
+        raise InvalidArgumentError("version", value, "is above 2^63-1, the largest version TF Serving has (int64)")
     return int(value)
 
 
@@ -81,12 +87,34 @@ def _int(value: Any, what: str) -> int:
         raise ValueError(f"{what} is not an integer ({type(value).__name__})") from None
 
 
+_DIGITS = re.compile(r"-?[0-9]+", re.ASCII)
+
+
+def _version(value: Any, what: str) -> int:
+    """A version number from the server's JSON: an integer (or protobuf's decimal string) in 0..2^63-1, else
+    ValueError naming the field (never quoting the value)."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        digits = value.strip().lstrip("-").lstrip("0")
+        number = int(value) if len(digits) <= 20 else MAX_VERSION + 1  # no int() of a thousand digits
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        raise ValueError(f"{what} is not an integer ({type(value).__name__})")
+    if not 0 <= number <= MAX_VERSION:
+        raise ValueError(f"{what} is outside 0..2^63-1 (TF Serving's versions are int64)")
+    return number
+
+
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True)
 class VersionStatus:
+    """One version's entry of a status answer; its texts are cut by client.errors.bounded."""
+
     version: int
     state: str
     error_code: str
@@ -100,10 +128,10 @@ class VersionStatus:
     def from_json(cls, entry: Mapping[str, Any]) -> "VersionStatus":
         status = entry.get("status") or {}
         return cls(
-            version=_int(entry["version"], "model_version_status[].version"),
-            state=str(entry.get("state", "UNKNOWN")),
-            error_code=str(status.get("error_code", "OK")),
-            error_message=str(status.get("error_message", "")),
+            version=_version(entry["version"], "model_version_status[].version"),
+            state=bounded(str(entry.get("state", "UNKNOWN"))),
+            error_code=bounded(str(status.get("error_code", "OK"))),
+            error_message=bounded(str(status.get("error_message", ""))),
         )
 
     @classmethod
@@ -180,7 +208,7 @@ class ModelMetadata:
             raise ValueError("metadata has no metadata.signature_def.signature_def") from None
         return cls(
             name=str(spec.get("name", "")),
-            version=_int(spec.get("version", 0), "model_spec.version"),
+            version=_version(spec.get("version", 0), "model_spec.version"),
             signatures=_frozen({n: SignatureSpec.from_json(n, d) for n, d in sorted(defs.items())}),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from client import (
+    AnswerTooLargeError,
     InvalidArgumentError,
     InvalidInputError,
     ModelNotFoundError,
@@ -52,6 +53,8 @@ def explain(exc: Exception, url: str, model: str) -> str:
     if isinstance(exc, SignatureError):
         return (f"Model '{model}' at {url} cannot be used to classify images: {detail}. Choose another signature "
                 "or model (the Models page lists every signature's inputs and outputs).")
+    if isinstance(exc, AnswerTooLargeError):
+        return f"The model server at {url} sent more than the dashboard reads ({detail}). Check what serves that URL."
     if isinstance(exc, ServerUnavailableError) and exc.status is None:
         return f"No TF Serving model server is reachable at {url} ({detail}). {START_HINT}"
     if exc.foreign_answer:  # an answer came, but not TF Serving's: wrong URL, a proxy page, no such API

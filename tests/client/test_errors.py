@@ -59,6 +59,7 @@ def test_public_names_are_pinned():
         "TFServingError", "ModelNotFoundError", "VersionNotAvailableError", "InvalidInputError",
         "ServerUnavailableError", "RequestTimeoutError", "ImageError", "PayloadTooLargeError",
         "UnexpectedAnswerError", "SignatureError", "InvalidArgumentError", "SignatureConfig",
+        "AnswerTooLargeError", "InvalidProbabilitiesError",
     ]
     for name in client.__all__:
         assert getattr(client, name).__module__.startswith("client.")
@@ -68,7 +69,7 @@ def test_the_docstring_tree_lists_every_error_class():
     """The documented tree is the contract: every TFServingError subclass appears in it."""
     import client.errors as errors
     classes = [obj for obj in vars(errors).values() if isinstance(obj, type) and issubclass(obj, Exception)]
-    assert len(classes) == 11
+    assert len(classes) == 13
     for cls in classes:
         assert cls.__name__ in errors.__doc__, cls.__name__
 
@@ -85,4 +86,4 @@ def test_invalid_argument_and_signature_errors_carry_their_field():
 
 def test_bounded_says_how_much_was_cut():
     assert bounded("short") == "short"
-    assert bounded("x" * 301) == "x" * 300 + "... (1 more characters)"
+    assert bounded("x" * 301) == "x" * 300 + "… (cut; 301 characters in all)"

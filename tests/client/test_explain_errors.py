@@ -46,7 +46,7 @@ def test_each_new_error_has_its_sentence(exc, expected):
 
 def test_server_error_text_is_bounded_to_300_characters():
     message = explain(ModelNotFoundError("x" * 5000, status=404, **WHERE), URL, MODEL)
-    assert "x" * 300 + "... (4700 more characters)" in message
+    assert "x" * 300 + "… (cut; 5000 characters in all)" in message
     assert "x" * 301 not in message
 
 

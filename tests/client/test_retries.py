@@ -101,7 +101,7 @@ def test_slow_route_times_out_without_read_retries(fake_server):
     server = fake_server(slow)
     with TFServingClient(server.url, "pets", timeout=0.3, retries=3, backoff_factor=0.01) as tfs:
         started = time.monotonic()
-        with pytest.raises(RequestTimeoutError, match="no answer within 0.3s") as caught:
+        with pytest.raises(RequestTimeoutError, match="no complete answer within 0.3 s") as caught:
             tfs.status()
         elapsed = time.monotonic() - started
     assert caught.value.status is None and caught.value.method == "GET"
@@ -122,7 +122,7 @@ def test_tf_serving_error_text_is_bounded(fake_server):
     with TFServingClient(server.url, "pets", timeout=5, retries=0) as tfs:
         with pytest.raises(InvalidInputError) as caught:
             tfs.predict(instances=[1])
-    assert caught.value.error == "Invalid argument: " + "x" * 282 + "... (718 more characters)"
+    assert caught.value.error == "Invalid argument: " + "x" * 282 + "… (cut; 1018 characters in all)"
     assert caught.value.foreign_answer is False
 
 
