@@ -2,7 +2,10 @@
 import streamlit as st
 
 from dashboard.plain import escape_markdown
+from dashboard.server.overview import newest_versions
 from dashboard.ui import state, widgets
+
+LISTED_VERSIONS = 10   # available versions named in the "Connected" line
 
 
 def server_overview(connection: state.Connection) -> None:
@@ -10,12 +13,15 @@ def server_overview(connection: state.Connection) -> None:
     if overview is None:
         return
     available = overview.available_versions
-    st.success(escape_markdown(f"Connected to {connection.url}: model '{connection.model}' has {len(available)} "
-                               f"available version(s): {', '.join(map(str, available)) or 'none'}.", limit=None),
-               icon=":material/check_circle:")
+    newest = newest_versions(available, LISTED_VERSIONS)
+    listed = ", ".join(map(str, sorted(newest))) or "none"
+    if len(available) > len(newest):
+        listed = f"the newest {len(newest)}: {listed} (the Models page lists them all)"
+    st.success(escape_markdown(f"Connected to {connection.url}: model '{connection.model}' has {len(available):,} "
+                               f"available version(s): {listed}.", limit=None), icon=":material/check_circle:")
     cols = st.columns(3)
-    cols[0].metric("Available versions", len(available))
-    cols[1].metric("Latest version", max(available) if available else "—")
+    cols[0].metric("Available versions", f"{len(available):,}")
+    cols[1].metric("Latest version", str(max(available)) if available else "—")
     cols[2].metric("Labels", ", ".join(f"{k}→{v}" for k, v in overview.labels.items()) or "none")
 
 

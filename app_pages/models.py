@@ -7,7 +7,8 @@ from dashboard.ui import widgets
 if (connection := widgets.start_page("Models")) is not None:
     if st.button("Refresh", key="models_refresh", help="Ask the server again instead of using the cached answer"):
         widgets.refresh_overview()
-    if (overview := widgets.load_overview(connection)) is not None:
+    if (overview := widgets.load_overview(connection,
+                                          signature_versions=models_view.picked_signature_versions())) is not None:
         models_view.render_model_overview(overview, connection)
     if (store := widgets.open_run_store(", so what the server did is not recorded")) is not None:
         models_view.render_server_watch(store, connection.url, connection.model, connection.labels,

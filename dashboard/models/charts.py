@@ -43,11 +43,13 @@ def label_history_chart(history: pd.DataFrame) -> alt.Chart:
     """history: server_watch.label_history's frame (label, version, start, end); a label naming no version
     leaves a gap."""
     data = label_steps(history)
+    # The tooltip reads the exact number as text; the line's height is a float (int64 near 2**63 rounds there).
+    data["version_text"] = data["version"].astype("string").fillna("none")
     data["version"] = data["version"].astype("Float64")
     return alt.Chart(data).mark_line(interpolate="step-after", point=True).encode(
         x=alt.X("time:T", title="time (UTC)"),
         y=alt.Y("version:Q", title="version", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("label:N", title="label"),
-        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("version:Q", format="d"),
+        tooltip=[alt.Tooltip("label:N"), alt.Tooltip("version_text:N", title="version"),
                  alt.Tooltip("time:T", format="%Y-%m-%d %H:%M:%S")],
     ).properties(title="Which version each label named")

@@ -1,7 +1,10 @@
 """The Models page: the versions, labels and signatures the server reports now; what the server did (version
 timeline, label history) recorded while the page is open, raw status/metadata JSON on demand, and the age of
-cached answers. Streamlit-facing; the logic
-is in dashboard.server.watch and dashboard.server.answer_cache, the charts in dashboard.models.charts."""
+cached answers. Per-version work is bounded: signatures of the newest SIGNATURES_SHOWN available versions plus
+those the visitor picks, a timeline of the TIMELINE_VERSIONS versions that changed last, the newest
+MAX_CHANGES_SHOWN recorded changes. Version numbers are drawn as text (a browser's numbers lose int64 digits).
+Streamlit-facing; the logic is in dashboard.server.watch and dashboard.server.answer_cache, the charts in
+dashboard.models.charts."""
 from __future__ import annotations
 
 import time
@@ -16,29 +19,45 @@ from dashboard.plain import escape_markdown
 from dashboard.server import watch as server_watch
 from dashboard.server.answer_cache import AnswerCache, describe_age
 from dashboard.server.explain import explain
-from dashboard.server.overview import ModelOverview
+from dashboard.server.overview import SIGNATURES_SHOWN, ModelOverview, newest_versions
 from dashboard.store.database import Store, StoreError
+from dashboard.store.texts import bounded_text
 from dashboard.ui import state, widgets
 
-__all__ = ["render_model_overview", "render_server_watch", "render_raw_answers", "render_answer_age", "shared_answer_cache",
-           "WATCH_WINDOWS"]
+__all__ = ["render_model_overview", "render_server_watch", "render_raw_answers", "render_answer_age",
+           "shared_answer_cache", "picked_signature_versions", "WATCH_WINDOWS", "MAX_CHANGES_SHOWN"]
 
 WATCH_WINDOWS = {"last hour": timedelta(hours=1), "last day": timedelta(days=1), "last week": timedelta(days=7),
                  "everything recorded": None}
+MAX_CHANGES_SHOWN = 1000   # recorded changes listed, newest first
+MAX_ERRORS_SHOWN = 100     # version errors listed under the timeline, newest first
+PICKED_KEY = "models_signature_versions"
+
+
+def picked_signature_versions() -> tuple[int, ...]:
+    """The versions the visitor picked to see the signatures of, besides the newest (widgets.load_overview reads
+    them)."""
+    return tuple(st.session_state.get(PICKED_KEY) or ())
+
+
+def _versions_table(versions):
+    """The versions as text: a browser shows int64 numbers near 2**63 rounded."""
+    return versions.assign(version=versions["version"].map(str))
 
 
 def render_model_overview(overview: ModelOverview, connection: state.Connection) -> None:
     """Versions and their states, where the labels point, and each available version's signatures."""
     st.caption(escape_markdown(f"Model '{overview.model}' at {overview.url}", limit=None))
     st.subheader("Versions")
-    st.dataframe(overview.versions, hide_index=True, key="models_versions",
-                 column_config={"version": st.column_config.NumberColumn("version", format="%d")})
+    st.dataframe(_versions_table(overview.versions), hide_index=True, key="models_versions",
+                 column_config={"version": st.column_config.TextColumn("version")})
     if overview.labels:
         st.text("Labels: " + ", ".join(f"{name} → version {version}" for name, version in overview.labels.items()))
     else:
         st.info(escape_markdown(f"None of the labels {', '.join(connection.labels) or '(none given)'} is assigned."))
     st.subheader("Signatures")
-    for version in overview.available_versions:
+    _pick_signature_versions(overview)
+    for version in overview.signature_versions:
         version_labels = [name for name, v in overview.labels.items() if v == version]
         st.markdown(f"#### Version {version}" + (f" · {', '.join(version_labels)}" if version_labels else ""))
         if version in overview.metadata_errors:
@@ -48,6 +67,19 @@ def render_model_overview(overview: ModelOverview, connection: state.Connection)
         for signature, tensors in sigs.groupby("signature", sort=True):
             st.text(f"{signature} — {tensors['method'].iloc[0]}")  # names from the server: plain text
             st.table(tensors[["role", "tensor", "dtype", "shape"]].set_index(["role", "tensor"]))
+
+
+def _pick_signature_versions(overview: ModelOverview) -> None:
+    """When more versions are available than the newest SIGNATURES_SHOWN, say so and offer the others."""
+    available = overview.available_versions
+    if len(available) <= SIGNATURES_SHOWN:
+        return
+    newest = set(newest_versions(available))
+    st.caption(f"Signatures of the newest {SIGNATURES_SHOWN} of {len(available):,} available versions; pick "
+               "others below.")
+    others = [version for version in sorted(available, reverse=True) if version not in newest]
+    st.multiselect(f"Signatures of other versions (up to {SIGNATURES_SHOWN})", others, key=PICKED_KEY,
+                   max_selections=SIGNATURES_SHOWN, format_func=str)
 
 
 @st.cache_resource
@@ -122,19 +154,33 @@ def _draw_history(store: Store, url: str, model: str, window: timedelta | None) 
     if timeline.empty:
         st.info("Nothing recorded about this model's versions at this server yet.")
     else:
-        st.altair_chart(watch_charts.version_timeline_chart(timeline), width="stretch")
-        errors = timeline[timeline["error"].notna()][["version", "state", "start", "error"]]
+        drawn, total = server_watch.recently_changed(timeline)
+        if total > len(set(drawn["version"])):
+            st.caption(f"Timeline of the {len(set(drawn['version']))} versions that changed last, of {total:,} "
+                       "recorded.")
+        st.altair_chart(watch_charts.version_timeline_chart(drawn), width="stretch")
+        errors = timeline[timeline["error"].notna()].sort_values("start", ascending=False, kind="stable")
         if not errors.empty:
-            st.dataframe(errors, hide_index=True)  # server text in cells: plain
+            if len(errors) > MAX_ERRORS_SHOWN:
+                st.caption(f"The newest {MAX_ERRORS_SHOWN} of {len(errors):,} version errors.")
+            shown = errors.head(MAX_ERRORS_SHOWN)[["version", "state", "start", "error"]]
+            st.dataframe(_versions_table(shown), hide_index=True)  # server text in cells: plain
     if not history.empty:
         st.altair_chart(watch_charts.label_history_chart(history), width="stretch")
-    with st.expander(f"{len(seen)} recorded change(s)"):
-        st.dataframe(_observation_rows(seen), hide_index=True)
+    with st.expander(f"{len(seen):,} recorded change(s)"):
+        if len(seen) > MAX_CHANGES_SHOWN:
+            st.caption(f"The newest {MAX_CHANGES_SHOWN:,}.")
+        st.dataframe(_observation_rows(seen[-MAX_CHANGES_SHOWN:]), hide_index=True)
+
+
+def _text(number: int | None) -> str | None:
+    return None if number is None else str(number)
 
 
 def _observation_rows(seen) -> list[dict]:
-    return [{"time (UTC)": o.observed_at, "version": o.version, "state": o.state, "error": o.error,
-             "label": o.label, "label version": o.label_version} for o in reversed(seen)]
+    return [{"time (UTC)": o.observed_at, "version": _text(o.version), "state": o.state,
+             "error": bounded_text(o.error) if o.error else o.error, "label": o.label,
+             "label version": _text(o.label_version)} for o in reversed(seen)]
 
 
 def render_raw_answers(url: str, model: str, labels: Sequence[str], *, key_prefix: str = "models",

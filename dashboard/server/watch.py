@@ -1,10 +1,12 @@
 """What the server did over time: version states and label moves, recorded as store Observations.
 
-`observe()` asks the server once (status, then each label's metadata) and records what it saw; the store keeps
-only changes (Store.record_observations compares with the last stored state of that version or label), so the
-Models page can call it every few seconds and every run start can call it too. The frames below turn the stored
-observations into per-version timelines (LOADING -> AVAILABLE -> UNLOADING -> END, with errors) and label
-histories, for dashboard.models.charts. No streamlit here.
+`observe()` asks the server once (one status request, then one metadata request per label, never one per version)
+and records what it saw in one store transaction; the store keeps only changes (Store.record_observations compares
+with the last stored state of that version or label), so the Models page can call it every few seconds and every
+run start can call it too (the client refuses a version number outside int64, as TF Serving's cannot be). The
+frames below turn the stored observations into per-version timelines (LOADING -> AVAILABLE -> UNLOADING -> END,
+with errors, bounded by dashboard.store.texts.bounded_text) and label histories, for dashboard.models.charts; a
+timeline can be cut to the versions that changed last. No streamlit here.
 """
 from __future__ import annotations
 
@@ -19,16 +21,18 @@ from client import TFServingClient, TFServingError, VersionNotAvailableError
 from client.protocol import VersionStatus, model_path
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.store.database import Observation, Store
+from dashboard.store.texts import bounded_text
 
 __all__ = ["ObserveResult", "observe", "observe_with", "observations_from_status", "read_labels", "version_timeline",
            "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "watch_seconds",
-           "WATCH_SETTING", "TIMELINE_COLUMNS", "LABEL_COLUMNS"]
+           "recently_changed", "WATCH_SETTING", "TIMELINE_COLUMNS", "LABEL_COLUMNS", "TIMELINE_VERSIONS"]
 
 ClientFactory = Callable[[str, str], TFServingClient]
 WATCH_SETTING = "SERVESCOPE_WATCH_SECONDS"
 DEFAULT_WATCH_S = 5.0
 TIMELINE_COLUMNS = ["version", "state", "start", "end", "error"]
 LABEL_COLUMNS = ["label", "version", "start", "end"]
+TIMELINE_VERSIONS = 20   # versions one timeline draws
 
 
 def watch_seconds(environ: Mapping[str, str] = os.environ) -> float:
@@ -61,12 +65,14 @@ class ObserveResult:
 
 
 def _status_error(status: VersionStatus) -> str | None:
-    return status.error_message or status.error_code if status.error_code not in ("", "OK") else None
+    if status.error_code in ("", "OK"):
+        return None
+    return bounded_text(status.error_message or status.error_code)
 
 
 def observations_from_status(url: str, model: str, statuses: Iterable[VersionStatus],
                              labels: Mapping[str, int | None], observed_at: datetime) -> list[Observation]:
-    """One Observation per version (its state and error) and per label (its version, None when unassigned)."""
+    """One Observation per version (its state and bounded error) and per label (its version, None when unassigned)."""
     seen = [Observation(url, model, version=s.version, state=s.state, error=_status_error(s),
                         observed_at=observed_at) for s in statuses]
     seen += [Observation(url, model, label=label, label_version=version, observed_at=observed_at)
@@ -125,8 +131,19 @@ def version_timeline(observations: Iterable[Observation], now: datetime | None =
         for this, following in zip(history, [*history[1:], None]):
             rows.append({"version": version, "state": this.state, "start": pd.Timestamp(this.observed_at),
                          "end": pd.Timestamp(following.observed_at) if following else end_of_all,
-                         "error": this.error})
+                         "error": bounded_text(this.error) if this.error else this.error})
     return _frame(rows, TIMELINE_COLUMNS)
+
+
+def recently_changed(timeline: pd.DataFrame, count: int = TIMELINE_VERSIONS) -> tuple[pd.DataFrame, int]:
+    """The stretches of the `count` versions whose state changed last (ties: the higher version), and how many
+    versions the timeline holds."""
+    if timeline.empty:
+        return timeline, 0
+    last_change = timeline.groupby("version")["start"].max().reset_index()
+    last_change = last_change.sort_values(["start", "version"], ascending=False, kind="stable")
+    kept = set(last_change["version"].head(count))
+    return timeline[timeline["version"].isin(kept)], len(last_change)
 
 
 def label_history(observations: Iterable[Observation], now: datetime | None = None) -> pd.DataFrame:

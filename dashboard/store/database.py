@@ -6,25 +6,39 @@ mode with a busy timeout (readers never wait for the writer; writers queue inste
 team, `SERVESCOPE_DB=postgresql://user:pass@host/db` (psycopg 3) lets several dashboards share one
 history. The schema is created and migrated on open (dashboard.store.tables).
 
-Callers get frozen records and DataFrames in client.schema's columns, never SQL. Every failed read or
-write raises StoreError naming the database and the reason. Run-level queries live here; lists,
-searches, exports and observations in dashboard.store.queries (mixed into Store).
+Callers get frozen records and DataFrames in client.schema's columns, never SQL. Every failure to open,
+read or write raises StoreError saying what failed and why; it calls the database "the run store" and never
+quotes its path or URL (a PostgreSQL URL may carry a password), which go to the log. A SQLite store remembers
+which file it opened (device and inode) and refuses every read and write once that file is deleted or replaced,
+rather than carry on with a file nobody will find again. Run-level queries live here; lists, searches, exports
+and observations in dashboard.store.queries (mixed into Store).
 """
 from __future__ import annotations
 
+import numbers
 import os
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, create_engine, delete, event, func, insert, select, update
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from client import schema
+from dashboard.store.engine import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    FILE_GONE,
+    LOG,
+    STORE_FAILURES,
+    DatabaseFile,
+    database_url,
+    default_database_path,
+    make_engine,
+    reason,
+    shown_url,
+)
 from dashboard.store.queries import QueriesMixin
 from dashboard.store.records import (
     FINAL_STATUSES,
@@ -40,31 +54,14 @@ from dashboard.store.records import (
     utc,
 )
 from dashboard.store.tables import SchemaTooNewError, migrate, rows, runs
+from dashboard.store.texts import bounded_text, is_int64
 
 __all__ = ["Store", "StoreError", "RunInfo", "RunSummary", "Comparison", "Observation", "open_store",
-           "database_url", "default_database_path", "new_id"]
+           "database_url", "default_database_path", "new_id", "FILE_GONE"]
 
-DEFAULT_BUSY_TIMEOUT_S = 15.0
+_UNFINISHED = ("queued", "running")
 _ROW_FIELDS = ("source", "top_class", "confidence", "ground_truth", "correction", "corrected_at", "version",
                "latency_ms", "error", "error_type")
-
-
-def default_database_path() -> Path:
-    folder = os.environ.get("SERVESCOPE_DATA_DIR") or Path.home() / ".local" / "share" / "servescope"
-    return Path(folder).expanduser() / "servescope.db"
-
-
-def database_url(url_or_path: str | os.PathLike | None = None) -> str:
-    """A SQLAlchemy URL for a path, a URL, `SERVESCOPE_DB`, or the default file; postgresql:// uses psycopg 3."""
-    value = str(url_or_path or os.environ.get("SERVESCOPE_DB") or default_database_path())
-    if "://" not in value:
-        path = Path(value).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
-    scheme, rest = value.split("://", 1)
-    if scheme in ("postgresql", "postgres"):
-        return f"postgresql+psycopg://{rest}"
-    return value
 
 
 def new_id() -> str:
@@ -75,83 +72,73 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _reason(exc: BaseException) -> str:
-    original = getattr(exc, "orig", None) or exc
-    return (str(original).strip().splitlines() or [type(original).__name__])[0]
-
-
-def _sqlite_engine(url: str, busy_timeout_s: float) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def configure(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (pysqlite's own is deferred and late)
-        cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", f"busy_timeout={int(busy_timeout_s * 1000)}", "foreign_keys=ON",
-                       "synchronous=NORMAL"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def begin(conn: Connection) -> None:
-        # A writer takes the write lock up front: upgrading a read lock later can fail at once with
-        # "database is locked" instead of waiting out the busy timeout.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("servescope_write") else "BEGIN")
-    return engine
+def _check_version(version: Any, what: str) -> None:
+    if isinstance(version, numbers.Integral) and not is_int64(version):
+        raise StoreError(f"{what} ({bounded_text(version, 40)}) is not a signed 64-bit integer, as TF Serving's "
+                         "versions are")
 
 
 def open_store(url_or_path: str | os.PathLike | None = None, *,
                busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "Store":
     """Open (creating or migrating) the store at `url_or_path`, `SERVESCOPE_DB` or the default file."""
     url = database_url(url_or_path)
-    shown = make_url(url).render_as_string(hide_password=True)
     try:
-        if url.startswith("sqlite"):
-            engine = _sqlite_engine(url, busy_timeout_s)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
-        store = Store(engine, shown)
+        store = Store(make_engine(url, busy_timeout_s), shown_url(url), database_file=DatabaseFile.of(url))
         with store._writer.begin() as conn:
             migrate(conn)
+        if store._file is not None:
+            store._file.remember()
     except SchemaTooNewError as exc:
-        raise StoreError(f"{shown}: {exc}") from None
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot open the run store {shown}: {_reason(exc)}") from exc
+        LOG.error("the run store %s: %s", shown_url(url), exc)
+        raise StoreError(f"the run store: {exc}") from None
+    except (*STORE_FAILURES, ImportError, ValueError) as exc:
+        LOG.error("cannot open the run store %s: %s", shown_url(url), exc)
+        raise StoreError(f"cannot open the run store: {reason(exc)}") from exc
     return store
 
 
 class Store(QueriesMixin):
     """One database; thread-safe (each call takes a pooled connection). Close it with close()."""
 
-    def __init__(self, engine: Engine, shown_url: str) -> None:
+    def __init__(self, engine: Engine, url_for_log: str, *, database_file: DatabaseFile | None = None) -> None:
         self.engine = engine
-        self.url = shown_url
+        self.url = url_for_log                     # for the log (password hidden); never shown on a page
         self._writer = engine.execution_options(servescope_write=True)
+        self._file = database_file                 # a SQLite store's file, watched for deletion or replacement
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
+        if self._file is not None:
+            self._file.check()
         try:
             with self._writer.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {what} in {self.url}: {_reason(exc)}") from exc
+        except STORE_FAILURES as exc:
+            LOG.error("could not %s in the run store %s: %s", what, self.url, exc)
+            raise StoreError(f"could not {what} in the run store: {reason(exc)}") from exc
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Connection]:
+        if self._file is not None:
+            self._file.check()
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {what} from {self.url}: {_reason(exc)}") from exc
+        except STORE_FAILURES as exc:
+            LOG.error("could not %s from the run store %s: %s", what, self.url, exc)
+            raise StoreError(f"could not {what} from the run store: {reason(exc)}") from exc
 
     # -- runs -----------------------------------------------------------------------------------
     def create_run(self, *, kind: str, url: str, model: str, target: str, total: int,
                    class_names: Sequence[str] = (), session_id: str | None = None, status: str = "queued",
                    truth_summary: str | None = None, thumbnails: bool = True, owner: str | None = None,
-                   run_id: str | None = None) -> RunInfo:
+                   run_id: str | None = None, started_by: str | None = None,
+                   lease_s: float | None = None) -> RunInfo:
+        """A new run. `started_by`: the digest of the browser that started it (None: no browser did);
+        `lease_s`: its lease, which the owning process then renews (renew_leases); None: no lease."""
         if kind not in ("classify", "compare"):
             raise ValueError(f"kind must be 'classify' or 'compare', not {kind!r}")
         if status not in RUN_STATUSES:
@@ -159,8 +146,10 @@ class Store(QueriesMixin):
         values = dict(id=run_id or new_id(), created_at=_now(), kind=kind, session_id=session_id, url=url,
                       model=model, target=target, status=status, total=int(total), done=0, errors=0,
                       class_names=list(class_names), truth_summary=truth_summary, labels_at_start={},
-                      labels_at_end={}, owner=owner or process_owner(), thumbnails=thumbnails)
+                      labels_at_end={}, owner=owner or process_owner(), thumbnails=thumbnails, started_by=started_by)
         with self._write(f"create a run of {model}") as conn:
+            if lease_s is not None:
+                values["lease_expires_at"] = self._database_now(conn) + timedelta(seconds=lease_s)
             conn.execute(insert(runs).values(**values))
         return self._get_run_or_raise(values["id"])
 
@@ -173,6 +162,7 @@ class Store(QueriesMixin):
             if status not in ("queued", "running"):
                 raise ValueError(f"use finish_run for a final status ({status!r})")
             values["status"] = status
+        _check_version(version, f"the version of run {run_id}")
         for name, value in (("version", version), ("signature_digest", signature_digest),
                             ("elapsed_s", elapsed_s)):
             if value is not None:
@@ -199,6 +189,7 @@ class Store(QueriesMixin):
                                                       for name, value in row.items()
                                                       if str(name).startswith(schema.PROB_PREFIX)}) or None)
             record = {k: (None if schema.is_missing(v) else v) for k, v in record.items()}
+            _check_version(record["version"], f"the version of row {record['position']} of run {run_id}")
             if isinstance(record["corrected_at"], str):
                 record["corrected_at"] = datetime.fromisoformat(record["corrected_at"])
             records.append(record)
@@ -227,11 +218,14 @@ class Store(QueriesMixin):
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
         return self._get_run_or_raise(run_id)
 
-    def reopen_run(self, run_id: str) -> None:
-        """Back to 'running' for a retry (the finish time is cleared; the counts stay the rows')."""
+    def reopen_run(self, run_id: str, *, lease_s: float | None = None) -> None:
+        """Back to 'running' for a retry (the finish time is cleared; the counts stay the rows'), owned by this
+        process, with a lease of `lease_s` seconds when given."""
         with self._write(f"reopen run {run_id}") as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", finished_at=None,
-                                                                         error=None))
+            values: dict[str, Any] = dict(status="running", finished_at=None, error=None, owner=process_owner())
+            if lease_s is not None:
+                values["lease_expires_at"] = self._database_now(conn) + timedelta(seconds=lease_s)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
     def mark_interrupted_runs(self) -> list[RunInfo]:
         """At startup: queued/running runs whose owning process on this host has ended become 'interrupted'."""
@@ -261,7 +255,7 @@ class Store(QueriesMixin):
     def _get_run_or_raise(self, run_id: str) -> RunInfo:
         run = self.get_run(run_id)
         if run is None:
-            raise StoreError(f"run {run_id} is not in {self.url}")
+            raise StoreError(f"run {run_id} is not in the run store")
         return run
 
     def run_rows(self, run_id: str) -> pd.DataFrame:
@@ -322,3 +316,50 @@ class Store(QueriesMixin):
         with self._read(f"read the failed rows of run {run_id}") as conn:
             return list(conn.execute(select(rows.c.position).where(
                 (rows.c.run_id == run_id) & rows.c.error.is_not(None)).order_by(rows.c.position)).scalars())
+
+    # -- leases: a queued or running run is held by the process that renews its lease -------------------------
+    @staticmethod
+    def _database_now(conn: Connection) -> datetime:
+        """The database's clock on PostgreSQL (one clock for the leases of every replica, whatever their hosts'
+        clocks say), this host's for a SQLite file (which only processes on this host share)."""
+        if conn.dialect.name == "postgresql":
+            return utc(conn.execute(select(func.now())).scalar_one())
+        return _now()
+
+    def renew_leases(self, run_ids: Sequence[str], *, lease_s: float, owner: str | None = None) -> set[str]:
+        """Extend to `lease_s` seconds from now the leases of those runs still queued or running and owned by
+        `owner` (this process by default); returns the ids renewed. A run left out was finished, deleted, or
+        settled as interrupted by another replica after its lease expired."""
+        if not run_ids:
+            return set()
+        owner = owner or process_owner()
+        held = runs.c.id.in_(list(run_ids)) & (runs.c.owner == owner) & runs.c.status.in_(_UNFINISHED)
+        with self._write(f"renew the leases of {len(run_ids)} run(s)") as conn:
+            expires = self._database_now(conn) + timedelta(seconds=lease_s)
+            # Rows are locked in id order everywhere (here, interrupt_expired_leases): replicas never deadlock.
+            renewed = set(conn.execute(select(runs.c.id).where(held).order_by(runs.c.id).with_for_update()).scalars())
+            if renewed:
+                conn.execute(update(runs).where(runs.c.id.in_(sorted(renewed))).values(lease_expires_at=expires))
+        return renewed
+
+    def interrupt_expired_leases(self) -> list[RunInfo]:
+        """Queued or running runs whose lease expired (the process holding them stopped renewing it: it died, or
+        lost the database) become 'interrupted', their stored rows kept; returns them. A run with no lease is left
+        to mark_interrupted_runs."""
+        def expired(now: datetime):
+            return (runs.c.status.in_(_UNFINISHED) & runs.c.lease_expires_at.is_not(None)
+                    & (runs.c.lease_expires_at < now))
+        with self._read("look for runs whose lease expired") as conn:
+            if not conn.execute(select(runs.c.id).where(expired(self._database_now(conn))).limit(1)).first():
+                return []
+        settled = []
+        with self._write("settle the runs whose lease expired") as conn:
+            now = self._database_now(conn)
+            found = conn.execute(select(runs.c.id, runs.c.done, runs.c.total).where(expired(now))
+                                 .order_by(runs.c.id).with_for_update()).all()
+            for run_id, done, total in found:
+                conn.execute(update(runs).where((runs.c.id == run_id) & expired(now)).values(
+                    status="interrupted", finished_at=now,
+                    error=f"the dashboard running it stopped (its lease expired) with {done} of {total} done"))
+                settled.append(run_id)
+        return [self._get_run_or_raise(run_id) for run_id in settled]

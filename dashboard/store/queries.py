@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, ContextManager, Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import and_, case, delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from client import schema
-from dashboard.store.records import Comparison, Observation, RunInfo, RunSummary, utc
+from dashboard.store.records import Comparison, Observation, RunActiveError, RunInfo, RunSummary, StoreError, utc
 from dashboard.store.tables import comparison_runs, comparisons, observations, rows, runs
+from dashboard.store.texts import bounded_text, is_int64
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
 SEARCH_COLUMNS = ["run_id", "created_at", "kind", "model", "target", "run_version", "position", "source",
@@ -73,13 +75,25 @@ class QueriesMixin:
 
     # -- deleting ---------------------------------------------------------------------------------
     def delete_run(self, run_id: str) -> bool:
-        return bool(self._delete_runs([run_id]))
+        """Delete one finished run, its rows and its comparisons; False when no such run is stored. Raises
+        RunActiveError for a queued or running run, or one whose comparison still runs: nobody can delete those."""
+        if self._delete_runs([run_id]):
+            return True
+        run = self.get_run(run_id)
+        if run is None:
+            return False
+        if not run.finished:
+            raise RunActiveError(f"run {run_id} is {run.status}: a queued or running run cannot be deleted (cancel "
+                                 "it and wait for it to end)")
+        raise RunActiveError(f"run {run_id} belongs to a comparison that is still running: it cannot be deleted "
+                             "until every side has ended")
 
     def clear_all(self) -> int:
-        """Delete every run, row and comparison (observations stay: they describe the server, not runs)."""
+        """Delete every finished run, its rows and comparisons (observations stay: they describe the server, not
+        runs; queued and running runs stay: nobody can delete those). Returns how many were deleted."""
         with self._read("list runs") as conn:
             every = list(conn.execute(select(runs.c.id)).scalars())
-        return self._delete_runs(every)
+        return len(self._delete_runs(every))
 
     def apply_retention(self, max_runs: int) -> list[str]:
         """Keep the newest `max_runs` finished runs; delete older finished ones. Returns the deleted ids."""
@@ -88,21 +102,32 @@ class QueriesMixin:
         with self._read("list runs") as conn:
             finished = list(conn.execute(select(runs.c.id).where(runs.c.status.not_in(("queued", "running")))
                                          .order_by(runs.c.created_at.desc(), runs.c.id)).scalars())
-        doomed = finished[max_runs:]
-        self._delete_runs(doomed)
-        return doomed
+        return self._delete_runs(finished[max_runs:])
 
-    def _delete_runs(self, run_ids: Sequence[str]) -> int:
-        deleted = 0
+    def _delete_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Delete those of `run_ids` that may be deleted (finished, and in no comparison with an unfinished run),
+        deciding and deleting in one transaction; returns the ids deleted."""
+        unfinished = runs.c.status.in_(("queued", "running"))
+        busy_comparisons = (select(comparison_runs.c.comparison_id)
+                            .join(runs, runs.c.id == comparison_runs.c.run_id).where(unfinished))
+        busy_members = select(comparison_runs.c.run_id).where(comparison_runs.c.comparison_id.in_(busy_comparisons))
+        deleted: list[str] = []
         for start in range(0, len(run_ids), 500):  # bounded IN lists
             chunk = list(run_ids[start:start + 500])
             with self._write(f"delete {len(chunk)} run(s)") as conn:
+                allowed = set(conn.execute(select(runs.c.id).where(
+                    runs.c.id.in_(chunk) & ~unfinished & runs.c.id.not_in(busy_members))
+                    .order_by(runs.c.id).with_for_update()).scalars())
+                chunk = [run_id for run_id in chunk if run_id in allowed]
+                if not chunk:
+                    continue
                 linked = select(comparison_runs.c.comparison_id).where(comparison_runs.c.run_id.in_(chunk))
                 doomed_comparisons = list(conn.execute(linked).scalars())
                 conn.execute(delete(comparison_runs).where(comparison_runs.c.comparison_id.in_(doomed_comparisons)))
                 conn.execute(delete(comparisons).where(comparisons.c.id.in_(doomed_comparisons)))
                 conn.execute(delete(rows).where(rows.c.run_id.in_(chunk)))
-                deleted += conn.execute(delete(runs).where(runs.c.id.in_(chunk))).rowcount
+                conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
+                deleted += chunk
         return deleted
 
     # -- comparisons ------------------------------------------------------------------------------
@@ -144,31 +169,26 @@ class QueriesMixin:
         return self.record_observations([observation]) == 1
 
     def record_observations(self, seen: Iterable[Observation]) -> int:
-        stored = 0
+        """Store each observation that changes what was last seen for its version (or label), in one transaction
+        with one query for what was last seen; returns how many were stored. Server texts are stored within
+        MAX_SERVER_TEXT_CHARS; a version that is not int64 raises StoreError and stores nothing."""
+        batch = [_storable(observation) for observation in seen]
+        if not batch:
+            return 0
+        fresh: list[dict[str, Any]] = []
         with self._write("record server observations") as conn:
-            for observation in seen:
-                if self._changes_state(conn, observation):
-                    conn.execute(insert(observations).values(
-                        observed_at=observation.observed_at, url=observation.url, model=observation.model,
-                        version=observation.version, state=observation.state, error=observation.error,
-                        label=observation.label, label_version=observation.label_version))
-                    stored += 1
-        return stored
-
-    @staticmethod
-    def _changes_state(conn: Connection, observation: Observation) -> bool:
-        same = (observations.c.url == observation.url) & (observations.c.model == observation.model)
-        if observation.label is not None:
-            same &= observations.c.label == observation.label
-            now: tuple[Any, ...] = (observation.label_version,)
-            fields = [observations.c.label_version]
-        else:
-            same &= (observations.c.version == observation.version) & observations.c.label.is_(None)
-            now = (observation.state, observation.error or None)
-            fields = [observations.c.state, observations.c.error]
-        last = conn.execute(select(*fields).where(same).order_by(observations.c.observed_at.desc(),
-                                                                 observations.c.id.desc()).limit(1)).first()
-        return last is None or tuple(last) != now
+            last = _last_seen(conn, {(o.url, o.model) for o in batch})
+            for observation in batch:
+                key, now = _seen_key(observation), _seen_value(observation)
+                if last.get(key) != now:
+                    last[key] = now
+                    fresh.append(dict(observed_at=observation.observed_at, url=observation.url,
+                                      model=observation.model, version=observation.version, state=observation.state,
+                                      error=observation.error, label=observation.label,
+                                      label_version=observation.label_version))
+            if fresh:
+                conn.execute(insert(observations), fresh)
+        return len(fresh)
 
     def observations(self, model: str, *, since: datetime | None = None, url: str | None = None) -> list[Observation]:
         """State changes and label moves of a model, oldest first."""
@@ -207,3 +227,50 @@ class QueriesMixin:
         except ImportError as exc:
             raise ValueError(f"Parquet export needs pyarrow installed ({exc})") from None
         return out.getvalue()
+
+
+# -- observations: what "the same" version or label is, and what it was last seen as ------------------------------
+MAX_STATE_CHARS = 32    # observations.state's width
+
+
+def _storable(observation: Observation) -> Observation:
+    for name in ("version", "label_version"):
+        value = getattr(observation, name)
+        if value is not None and not is_int64(value):
+            raise StoreError(f"a server observation's {name} ({bounded_text(value, 40)}) is not a signed 64-bit "
+                             "integer, as TF Serving's versions are")
+    state = observation.state
+    if state is not None and len(state) > MAX_STATE_CHARS:
+        state = state[:MAX_STATE_CHARS - 1] + "…"
+    error = bounded_text(observation.error) if observation.error else None
+    return replace(observation, state=state, error=error)
+
+
+def _seen_key(observation: Observation) -> tuple[Any, ...]:
+    if observation.label is not None:
+        return observation.url, observation.model, observation.label, None
+    return observation.url, observation.model, None, observation.version
+
+
+def _seen_value(observation: Observation) -> tuple[Any, ...]:
+    if observation.label is not None:
+        return (observation.label_version,)
+    return observation.state, observation.error or None
+
+
+def _last_seen(conn: Connection, servers: set[tuple[str, str]]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """_seen_key -> _seen_value of the newest stored observation of each version and label of these servers'
+    models, in one query."""
+    version_key = case((observations.c.label.is_(None), observations.c.version), else_=None)
+    newest_first = func.row_number().over(
+        partition_by=(observations.c.url, observations.c.model, observations.c.label, version_key),
+        order_by=(observations.c.observed_at.desc(), observations.c.id.desc()))
+    which = or_(*(and_(observations.c.url == url, observations.c.model == model) for url, model in servers))
+    ranked = select(observations.c.url, observations.c.model, observations.c.label, version_key.label("key_version"),
+                    observations.c.state, observations.c.error, observations.c.label_version,
+                    newest_first.label("rank")).where(which).subquery()
+    found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in conn.execute(select(ranked).where(ranked.c.rank == 1)).mappings():
+        key = (row["url"], row["model"], row["label"], row["key_version"])
+        found[key] = (row["label_version"],) if row["label"] is not None else (row["state"], row["error"] or None)
+    return found

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["StoreError", "RunInfo", "RunSummary", "Comparison", "Observation", "RUN_STATUSES", "FINAL_STATUSES",
-           "utc", "to_json_safe", "process_owner", "owner_is_dead"]
+__all__ = ["StoreError", "RunActiveError", "RunInfo", "RunSummary", "Comparison", "Observation", "RUN_STATUSES",
+           "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
 
 RUN_STATUSES = ("queued", "running", "complete", "cancelled", "interrupted", "failed")
 FINAL_STATUSES = frozenset({"complete", "cancelled", "interrupted", "failed"})
@@ -19,6 +19,10 @@ FINAL_STATUSES = frozenset({"complete", "cancelled", "interrupted", "failed"})
 
 class StoreError(RuntimeError):
     """A read or write the store could not do; the message says what, where and why."""
+
+
+class RunActiveError(StoreError):
+    """A queued or running run cannot be deleted (by anyone): its rows are still arriving."""
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -65,8 +69,10 @@ class RunInfo:
     error: str | None
     class_names: tuple[str, ...]
     truth_summary: str | None
-    owner: str | None
+    owner: str | None                      # host:pid:start of the process running it
     thumbnails: bool
+    started_by: str | None = None          # sha256 hex of the starting browser's token; None: no browser started it
+    lease_expires_at: datetime | None = None   # renewed by the owning process while the run is queued or running
 
     @property
     def finished(self) -> bool:
@@ -99,7 +105,8 @@ class RunInfo:
             signature_digest=row["signature_digest"], status=row["status"], total=row["total"], done=row["done"],
             errors=row["errors"], elapsed_s=row["elapsed_s"], error=row["error"],
             class_names=tuple(row["class_names"] or ()), truth_summary=row["truth_summary"], owner=row["owner"],
-            thumbnails=bool(row["thumbnails"]))
+            thumbnails=bool(row["thumbnails"]), started_by=row.get("started_by"),
+            lease_expires_at=utc(row.get("lease_expires_at")))
 
 
 @dataclass(frozen=True)

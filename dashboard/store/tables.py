@@ -13,6 +13,7 @@ from typing import Callable
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -134,6 +135,13 @@ runs.c.signature_digest.type = String(80)                      # v3: "sha256:<he
 rows = _rows_v1(metadata)
 comparisons, comparison_runs = _comparisons_v1(metadata)
 observations = _observations_v2(metadata)
+# v4: TF Serving's versions are int64 (SQLite's INTEGER already is; PostgreSQL's is 32-bit).
+VERSION_COLUMNS = (runs.c.version, rows.c.version, observations.c.version, observations.c.label_version)
+for _version_column in VERSION_COLUMNS:
+    _version_column.type = BigInteger()
+runs.append_column(Column("started_by", String(64)))          # v5: sha256 hex of the starting browser's token
+runs.append_column(Column("lease_expires_at", DateTime(timezone=True)))  # v5: the owning process renews it
+Index("ix_runs_status", runs.c.status)                          # v5: unfinished runs are looked up by status
 
 
 def _v1_runs_rows_comparisons(conn: Connection) -> None:
@@ -162,8 +170,28 @@ def _v3_prefixed_signature_digest(conn: Connection) -> None:
                       "WHERE signature_digest IS NOT NULL AND signature_digest NOT LIKE 'sha256:%'"))
 
 
+def _v4_int64_versions(conn: Connection) -> None:
+    """Version numbers are int64, as TF Serving's; a server text already stored past the bound is cut to it."""
+    if conn.dialect.name == "postgresql":
+        for column in VERSION_COLUMNS:
+            conn.execute(text(f"ALTER TABLE {column.table.name} ALTER COLUMN {column.name} TYPE BIGINT"))
+    limit = 300  # dashboard.store.texts.MAX_SERVER_TEXT_CHARS when this step was written
+    conn.execute(text(f"UPDATE observations SET error = substr(error, 1, {limit}) || '… (cut; ' || "
+                      f"length(error) || ' characters in all)' WHERE length(error) > {limit}"))
+
+
+def _v5_run_ownership_and_leases(conn: Connection) -> None:
+    """Who started a run (a digest of the browser's token, never the token) and the lease its owning process
+    renews while it runs (a run whose lease expired is interrupted by any replica)."""
+    conn.execute(text("ALTER TABLE runs ADD COLUMN started_by VARCHAR(64)"))
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    conn.execute(text(f"ALTER TABLE runs ADD COLUMN lease_expires_at {timestamp}"))
+    conn.execute(text("CREATE INDEX ix_runs_status ON runs (status)"))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
-    _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest)
+    _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest, _v4_int64_versions,
+    _v5_run_ownership_and_leases)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

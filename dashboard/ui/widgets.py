@@ -19,7 +19,7 @@ from dashboard import config
 from dashboard.plain import bullet_list, escape_markdown
 from dashboard.server.answer_cache import AnswerCache, describe_age
 from dashboard.server.explain import explain
-from dashboard.server.overview import ModelOverview, fetch_model_overview
+from dashboard.server.overview import SIGNATURES_SHOWN, ModelOverview, fetch_model_overview, fetch_signatures
 from dashboard.store.database import Store, StoreError
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import state
@@ -94,10 +94,12 @@ def refresh_overview(url: str | None = None) -> None:
     _answers().invalidate_where(lambda key: url is None or key[0] == url)
 
 
-def load_overview(connection: state.Connection, quiet: bool = False) -> ModelOverview | None:
-    """The model overview (status and metadata GETs, cached briefly, with its age shown), or None after showing
-    what went wrong (`quiet`: nothing shown, for a server the operator says has no metadata API); a failed request
-    forgets the server's cached answers."""
+def load_overview(connection: state.Connection, quiet: bool = False,
+                  signature_versions: Sequence[int] = ()) -> ModelOverview | None:
+    """The model overview (one status GET, one metadata GET per label and per version whose signatures it holds:
+    the newest SIGNATURES_SHOWN available ones, plus those of `signature_versions` that are available, each cached
+    briefly on its own; the age is shown), or None after showing what went wrong (`quiet`: nothing shown, for a
+    server the operator says has no metadata API); a failed request forgets the server's cached answers."""
     key = (connection.url, connection.model, connection.labels)
 
     def fetch() -> ModelOverview:
@@ -111,6 +113,22 @@ def load_overview(connection: state.Connection, quiet: bool = False) -> ModelOve
             show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
         return None
     st.caption(describe_age(max(0.0, time.time() - fetched_at)))
+    offered = set(overview.available_versions)
+    more = [v for v in dict.fromkeys(signature_versions) if v in offered and v not in overview.signature_versions]
+    return _with_signatures(overview, more[:SIGNATURES_SHOWN]) if more else overview
+
+
+def _with_signatures(overview: ModelOverview, versions: Sequence[int]) -> ModelOverview:
+    """`overview` plus the signatures of `versions`, each version's metadata cached on its own."""
+    for version in versions:
+        key = (overview.url, overview.model, "signatures", version)
+        try:
+            (signatures, errors), _ = _answers().get(
+                key, lambda v=version: fetch_signatures(overview.url, overview.model, [v]),
+                ttl=config.MODELS_CACHE_TTL_S)
+        except TFServingError as exc:
+            signatures, errors = overview.signatures.iloc[0:0], {version: explain(exc, overview.url, overview.model)}
+        overview = overview.with_signatures([version], signatures, errors)
     return overview
 
 
