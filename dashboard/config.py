@@ -5,6 +5,9 @@ The model server is the operator's choice (a dashboard shared by a team must not
     SERVESCOPE_SERVERS               several: "name=url,name2=url2" (wins over TF_SERVING_URL)
     SERVESCOPE_ALLOW_CUSTOM_URL=1    also offer a free-text URL in the sidebar
     SERVESCOPE_MODEL, SERVESCOPE_LABELS   the model name and the labels to probe, pre-filled in the sidebar
+Who may act on a run, and how long a run's lease lasts (docs/security.md):
+    SERVESCOPE_OPERATOR_TOKEN        typed in the sidebar, makes a visitor an operator (cancel or delete any run)
+    SERVESCOPE_LEASE_RENEW_S, SERVESCOPE_LEASE_EXPIRY_S   renew every 5 s, expire after 30 s by default
 """
 from __future__ import annotations
 
@@ -100,3 +103,49 @@ def configured_servers(environ: Mapping[str, str] = os.environ) -> tuple[Server,
 
 def custom_url_allowed(environ: Mapping[str, str] = os.environ) -> bool:
     return environ.get("SERVESCOPE_ALLOW_CUSTOM_URL", "").strip() == "1"
+
+
+# -- who may act on a run (dashboard.runs.ownership) and how long a run's lease lasts (dashboard.runs.manager) -----
+OPERATOR_TOKEN_SETTING = "SERVESCOPE_OPERATOR_TOKEN"
+MIN_OPERATOR_TOKEN_CHARS = 16
+LEASE_RENEW_SETTING = "SERVESCOPE_LEASE_RENEW_S"
+LEASE_EXPIRY_SETTING = "SERVESCOPE_LEASE_EXPIRY_S"
+DEFAULT_LEASE_RENEW_S = 5.0      # the process running a run renews its lease this often ...
+DEFAULT_LEASE_EXPIRY_S = 30.0    # ... for this long; any replica interrupts a run whose lease expired
+
+
+def operator_token(environ: Mapping[str, str] = os.environ) -> str | None:
+    """SERVESCOPE_OPERATOR_TOKEN: the secret a visitor types in the sidebar to act as an operator (cancel or delete
+    any run, clear History); None when unset (nobody is an operator). FieldError when shorter than
+    MIN_OPERATOR_TOKEN_CHARS."""
+    token = environ.get(OPERATOR_TOKEN_SETTING, "").strip()
+    if not token:
+        return None
+    if len(token) < MIN_OPERATOR_TOKEN_CHARS:
+        raise FieldError(OPERATOR_TOKEN_SETTING, f"must be at least {MIN_OPERATOR_TOKEN_CHARS} characters long "
+                                                 f"(it has {len(token)}); no visitor is an operator until it is")
+    return token
+
+
+def _seconds(environ: Mapping[str, str], setting: str, default: float) -> float:
+    text = environ.get(setting, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise FieldError(setting, f"{bounded(repr(text), 40)} is not a number of seconds above 0")
+    return value
+
+
+def lease_timing(environ: Mapping[str, str] = os.environ) -> tuple[float, float]:
+    """(renew every, expire after) in seconds: SERVESCOPE_LEASE_RENEW_S (default 5) and SERVESCOPE_LEASE_EXPIRY_S
+    (default 30). The expiry must be at least three renewals, so one slow renewal never loses a live run."""
+    renew = _seconds(environ, LEASE_RENEW_SETTING, DEFAULT_LEASE_RENEW_S)
+    expiry = _seconds(environ, LEASE_EXPIRY_SETTING, DEFAULT_LEASE_EXPIRY_S)
+    if expiry < 3 * renew:
+        raise FieldError(LEASE_EXPIRY_SETTING, f"{expiry:g} s is less than three renewals ({LEASE_RENEW_SETTING} is "
+                                               f"{renew:g} s)")
+    return renew, expiry

@@ -19,13 +19,14 @@ from client.sources import Skipped
 from dashboard import charts
 from dashboard.classify import display as tables
 from dashboard.evaluate import view as evaluation_view
-from dashboard.plain import escape_markdown
+from dashboard.plain import escape_markdown, visible
 from dashboard.runs import results as classify_runs
 from dashboard.runs.manager import ItemsUnavailable, RetryUnavailable
+from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from dashboard.store.database import RunInfo, Store, StoreError
-from dashboard.ui import inspector_view, state, widgets
+from dashboard.ui import access, inspector_view, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -66,15 +67,15 @@ def _describe(run: RunInfo) -> str:
             + (f"; signature {run.signature_digest}" if run.signature_digest else ""))
 
 
-def _retry(run: RunInfo, key_prefix: str) -> None:
+def _retry(run: RunInfo, key_prefix: str, visitor: Actor) -> None:
     left = run.errors + (run.total - run.done)
-    if not left or not run.finished:
+    if not left or not run.finished or not visitor.may_act(run):
         return
     if st.button(f"Retry failed rows ({left})", key=f"{key_prefix}_retry", icon=":material/replay:",
                  help="Send only the images that failed (or never ran) again, to the version that answered"):
         try:
             state.run_manager().retry_failed(run.id)
-        except (RetryUnavailable, LookupError, StoreError) as exc:
+        except (RetryUnavailable, NotAllowed, LookupError, StoreError) as exc:
             widgets.show_error(exc)
             return
         st.rerun()
@@ -138,14 +139,14 @@ def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | N
     names = dict(zip(stored.rows.index, classify_runs.short_names(stored.rows["source"].tolist())))
     st.subheader("One image")
     chosen = good[0] if len(good) == 1 else st.selectbox(
-        "Image", good, key=f"{key_prefix}_detail", format_func=lambda position: names[position])
+        "Image", good, key=f"{key_prefix}_detail", format_func=lambda position: visible(names[position]))
     row = stored.rows.loc[chosen]
     image, chart = st.columns([2, 3])
     with image:
         picture = preview if preview is not None and len(stored.rows) == 1 else stored.thumbnails.get(chosen)
         if picture is not None:
             st.image(picture, width=PREVIEW_WIDTH if preview is not None else 192)
-        st.text(row["source"])  # the full path, as plain text
+        st.text(visible(row["source"]))  # the full path, as plain text
     with chart:
         probabilities = {c: row[schema.prob_column(c)] for c in stored.class_names}
         st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
@@ -153,8 +154,11 @@ def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | N
             st.altair_chart(charts.top5_chart(top5), width="stretch")
 
 
-def _compare_offer(run: RunInfo, key_prefix: str) -> None:
-    """"Compare with…": the same images against other versions, while this process still holds them."""
+def _compare_offer(run: RunInfo, key_prefix: str, visitor: Actor) -> None:
+    """"Compare with…": the same images against other versions, while this process still holds them and they are
+    this visitor's to reuse (dashboard.runs.ownership)."""
+    if not visitor.may_see_private(run):
+        return
     try:
         state.run_manager().items_of(run.id)
     except (ItemsUnavailable, StoreError):
@@ -201,8 +205,11 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             return
         st.subheader(f"Run {run.id}")
         st.caption(escape_markdown(_describe(run)))
+        visitor = access.actor()
+        if note := ownership_note(visitor, run):
+            st.caption(note)
         if not run.finished:
-            runs_view.run_progress(run.id, key_prefix)
+            runs_view.run_progress(run.id, key_prefix, may_cancel=visitor.may_act(run))
             return
         _final_status(run)
         runs_view.thumbnails_slot(run.id, state.run_manager().thumbnails_pending(run.id))
@@ -216,13 +223,13 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
         st.warning(escape_markdown(note), icon=":material/label:")
     if stored is None:
         return
-    _retry(run, key_prefix)
+    _retry(run, key_prefix, visitor)
     widgets.show_failures(stored.rows["error"].dropna().tolist())
     widgets.show_skipped(skipped)
     if stored.rows.empty or not stored.class_names:
         return
     if run.truth_summary:
-        st.text(run.truth_summary)
+        st.text(visible(run.truth_summary))
     frame, names = stored.rows, stored.class_names
     by_source = stored.thumbnails_by_source()
     threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
@@ -234,6 +241,9 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
     _detail(stored, key_prefix, preview)
     _exports(stored, key_prefix)
     if editable:
-        _compare_offer(run, key_prefix)
-    inspector_view.render_inspector(state.request_inspector().log(run.id), key_prefix=key_prefix)
+        _compare_offer(run, key_prefix, visitor)
+    if visitor.may_see_private(run):
+        inspector_view.render_inspector(state.request_inspector().log(run.id), key_prefix=key_prefix)
+    else:
+        inspector_view.render_inspector(None, key_prefix=key_prefix, private=True)
     state.run_manager().results_drawn(run.id)   # its thumbnails waited for this drawing (dashboard.runs.thumbnails)

@@ -19,8 +19,9 @@ from dashboard.compare.decision_view import render_decision
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.plain import escape_markdown
 from dashboard.runs.manager import RunManager
+from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
 from dashboard.store.database import Store, StoreError
-from dashboard.ui import run_progress, widgets
+from dashboard.ui import access, run_progress, widgets
 
 PAGE = "app_pages/compare.py"
 CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
@@ -47,25 +48,34 @@ def _signatures(url: str, model: str, versions: tuple[int, ...]) -> dict[int, Si
     return found
 
 
-def _cancel(manager: RunManager, run_ids: Sequence[str]) -> None:
-    for run_id in run_ids:
-        manager.cancel(run_id)
+def _cancel(manager: RunManager, run_ids: Sequence[str], key_prefix: str) -> None:
+    try:
+        for run_id in run_ids:
+            manager.cancel(run_id)
+    except (NotAllowed, LookupError, StoreError) as exc:
+        st.session_state[f"{key_prefix}_cancel_error"] = str(exc)
 
 
 @st.fragment(run_every=0.5)
-def _progress(manager: RunManager, run_ids: tuple[str, ...], names: tuple[str, ...], key_prefix: str) -> None:
-    """Each side's progress, redrawn twice a second; the whole page reruns when every side has ended."""
+def _progress(manager: RunManager, run_ids: tuple[str, ...], names: tuple[str, ...], key_prefix: str,
+              may_cancel: bool = False) -> None:
+    """Each side's progress, redrawn twice a second, with Cancel when this visitor `may_cancel` (else who can); the
+    whole page reruns when every side has ended."""
     active = False
     for run_id, name in zip(run_ids, names):
         progress = manager.progress(run_id)
         active = active or manager.is_active(run_id) or progress.status in ("queued", "running")
         share = progress.done / progress.total if progress.total else 1.0
         st.progress(share, text=escape_markdown(f"{name}: {progress.outcome}", limit=None))
-    if active:
-        st.button("Cancel", key=f"{key_prefix}_cancel", on_click=_cancel, args=(manager, run_ids),
+    if not active:
+        st.rerun(scope="app")
+    if message := st.session_state.pop(f"{key_prefix}_cancel_error", None):
+        st.error(escape_markdown(message), icon=":material/block:")
+    if may_cancel:
+        st.button("Cancel", key=f"{key_prefix}_cancel", on_click=_cancel, args=(manager, run_ids, key_prefix),
                   help="Stop every side; the images already classified stay stored")
     else:
-        st.rerun(scope="app")
+        st.caption(WHO_MAY_CANCEL)
 
 
 def _thumbnails_pending(store: Store, manager: RunManager, comparison_id: str) -> bool:
@@ -113,9 +123,13 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         f"Comparison {comparison_id} of model {first.model}, {first.total} image(s), started "
         f"{loaded.comparison.created_at:%Y-%m-%d %H:%M:%S} UTC. Link:", limit=None))
     st.code(share_url(comparison_id), language=None)
+    visitor = access.actor()
+    if note := ownership_note(visitor, first):
+        st.caption(note)
     names = tuple(stored.side_name(run) for run in loaded.runs)
     if not loaded.finished and manager is not None and any(manager.is_active(r) for r in loaded.run_ids):
-        _progress(manager, tuple(loaded.run_ids), names, key_prefix)
+        _progress(manager, tuple(loaded.run_ids), names, key_prefix,
+                  may_cancel=all(visitor.may_act(run) for run in loaded.runs))
         return
     _run_summaries(loaded)
     run_progress.thumbnails_slot(first.id, thumbnails_coming)

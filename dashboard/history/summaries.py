@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from dashboard.plain import visible
 from dashboard.store.database import RunSummary, Store
 
 __all__ = ["MAX_RUNS_KEPT_SETTING", "max_runs_kept", "apply_configured_retention",
@@ -39,10 +40,11 @@ def apply_configured_retention(store: Store, environ: Mapping[str, str] = os.env
 
 
 def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
-    """One row per run, newest first as given: what History lists (times in UTC)."""
+    """One row per run, newest first as given: what History lists (times in UTC; the model and target, which come
+    from the operator's settings and the server's labels, with hidden characters escaped by dashboard.plain.visible)."""
     rows = [{
-        "run": s.run.id, "time": s.run.created_at, "kind": s.run.kind, "model": s.run.model,
-        "target": s.run.target, "version": s.run.version, "status": s.run.status, "images": s.run.done,
+        "run": s.run.id, "time": s.run.created_at, "kind": s.run.kind, "model": visible(s.run.model),
+        "target": visible(s.run.target), "version": s.run.version, "status": s.run.status, "images": s.run.done,
         "errors": s.run.errors, "accuracy": s.accuracy, "corrections": s.corrections,
         "signature": s.run.signature_digest or "",   # dashboard.server.signatures.signature_digest, as Compare shows
     } for s in summaries]

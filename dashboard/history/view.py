@@ -1,5 +1,9 @@
 """The History page's body: every stored run, filters, search by file name, links, trends, export, retention,
-delete and clear. Streamlit-facing; the logic is in dashboard.history.summaries, the charts in dashboard.history.charts.
+delete and clear. Streamlit-facing; the logic is in dashboard.history.summaries, the charts in dashboard.history.charts,
+delete and clear (checked against the visitor, dashboard.runs.ownership) in dashboard.history.delete_view.
+
+History is shared: every visitor sees every stored run; only the browser that started a run, or an operator, can
+delete it, and only an operator can clear History (the page says so).
 
 Every text that came from a file or a server (model names, targets, file names, errors) is shown in a
 dataframe cell, a widget option, or escaped with dashboard.plain before it reaches a Markdown element.
@@ -14,13 +18,15 @@ from typing import Any, Mapping, Sequence
 import streamlit as st
 
 from dashboard.history import charts as history_charts
+from dashboard.history import delete_view
 from dashboard.history import summaries as run_history
-from dashboard.plain import escape_markdown
+from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
+from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_DELETE, Actor
 from dashboard.server import watch as server_watch
 from dashboard.store.database import RunSummary, Store, StoreError
 from dashboard.targets import Target
-from dashboard.ui import widgets
+from dashboard.ui import access, widgets
 
 __all__ = ["render_history", "DEFAULT_OPEN_PAGES", "TREND_RUNS"]
 
@@ -37,10 +43,13 @@ def _error(store: Store, what: str, exc: Exception) -> None:
 
 def render_history(store: Store, *, session_id: str | None = None, key_prefix: str = "history",
                    current_labels: Mapping[str, int | None] | None = None,
-                   open_pages: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ) -> None:
+                   open_pages: Mapping[str, Any] | None = None, environ: Mapping[str, str] = os.environ,
+                   actor: Actor | None = None) -> None:
     """Draw the History page for `store`. `session_id`: this browser session's id (as passed to RunManager),
     for the "this session only" filter. `current_labels`: label -> version now, for the label-moved notes;
-    None reads the newest observation of each run's server and model from the store."""
+    None reads the newest observation of each run's server and model from the store. `actor`: the visitor
+    (default: this browser, dashboard.ui.access), whose runs they may delete."""
+    visitor = actor or access.actor()
     pages = dict(open_pages or DEFAULT_OPEN_PAGES)
     if message := st.session_state.pop(f"{key_prefix}_message", None):
         st.info(escape_markdown(message))  # what the last delete or clear did (it may quote the store's error)
@@ -59,10 +68,13 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     except StoreError as exc:
         _error(store, "The stored runs cannot be read", exc)
         return
-    st.caption(f"{len(shown)} of {len(everything)} stored run(s), newest first; times in UTC.")
+    st.caption(f"{len(shown)} of {len(everything)} stored run(s), newest first; times in UTC. {WHAT_IS_SHARED} "
+               f"{WHO_MAY_DELETE}")
     table = run_history.runs_table(shown)
     table["note"] = [notes.get(s.run.id) or "" for s in shown]
+    table["yours"] = [visitor.started(s.run) for s in shown]
     st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", column_config={
+        "yours": st.column_config.CheckboxColumn("this browser's", help="Started from this browser"),
         "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
         "version": st.column_config.NumberColumn("version", format="%d"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
@@ -71,10 +83,10 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     if chosen:
         _links(chosen, pages, notes, key_prefix)
         _export(store, chosen, key_prefix)
-        _delete_selected(store, chosen, key_prefix)
+        delete_view.delete_selected(store, chosen, key_prefix, visitor)
     _search(store, key_prefix)
     _trends(store, shown, key_prefix)
-    _clear_all(store, len(everything), key_prefix)
+    delete_view.clear_all(store, len(everything), key_prefix, visitor)
 
 
 def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> None:
@@ -203,31 +215,6 @@ def _export(store: Store, chosen: Sequence[RunSummary], key_prefix: str) -> None
                        on_click="ignore", icon=":material/download:")
 
 
-def _delete_selected(store: Store, chosen: Sequence[RunSummary], key_prefix: str) -> None:
-    confirm = f"{key_prefix}_confirm_delete"
-    run_ids = [s.run.id for s in chosen]
-    if st.session_state.get(confirm) != run_ids:
-        st.button(f"Delete {len(run_ids)} selected run(s)…", key=f"{key_prefix}_delete",
-                  on_click=lambda: st.session_state.update({confirm: run_ids}))
-        return
-    st.warning(f"Delete {len(run_ids)} run(s) and their rows? This cannot be undone.", icon=":material/warning:")
-    yes, no = st.columns(2)
-    yes.button("Yes, delete them", key=f"{key_prefix}_delete_yes", type="primary",
-               on_click=_delete, args=(store, run_ids, key_prefix))
-    no.button("Keep them", key=f"{key_prefix}_delete_no", on_click=lambda: st.session_state.pop(confirm, None))
-
-
-def _delete(store: Store, run_ids: Sequence[str], key_prefix: str) -> None:
-    st.session_state.pop(f"{key_prefix}_confirm_delete", None)
-    try:
-        deleted = sum(store.delete_run(run_id) for run_id in run_ids)
-    except StoreError as exc:
-        st.session_state[f"{key_prefix}_message"] = f"Deleting failed: {str(exc).replace(store.url, 'the run store')}"
-        return
-    st.session_state[f"{key_prefix}_selected"] = []
-    st.session_state[f"{key_prefix}_message"] = f"Deleted {deleted} run(s)."
-
-
 def _search(store: Store, key_prefix: str) -> None:
     st.subheader("Find a file in every run")
     text = st.text_input("File name contains", key=f"{key_prefix}_search", placeholder="e.g. cat_12.jpg")
@@ -239,7 +226,7 @@ def _search(store: Store, key_prefix: str) -> None:
         _error(store, "The search failed", exc)
         return
     st.caption(f"{len(found)} row(s) found" + (" (the first 500)" if len(found) >= 500 else "") + ".")
-    st.dataframe(found, hide_index=True, key=f"{key_prefix}_found", column_config={
+    st.dataframe(visible_cells(found), hide_index=True, key=f"{key_prefix}_found", column_config={
         "created_at": st.column_config.DatetimeColumn("run started", format="YYYY-MM-DD HH:mm:ss"),
         "run_version": st.column_config.NumberColumn("version", format="%d"),
         "confidence": st.column_config.NumberColumn("confidence", format="percent")})
@@ -268,29 +255,3 @@ def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str) -> None:
     mix = run_history.class_mix_frame(newest, rows)
     if not mix.empty:
         st.altair_chart(history_charts.class_mix_chart(mix))
-
-
-def _clear_all(store: Store, count: int, key_prefix: str) -> None:
-    st.subheader("Clear")
-    confirm = f"{key_prefix}_confirm_clear"
-    if not st.session_state.get(confirm):
-        st.button(f"Clear all {count} stored run(s)…", key=f"{key_prefix}_clear",
-                  on_click=lambda: st.session_state.update({confirm: True}))
-        return
-    st.warning(f"Delete every one of the {count} stored run(s), their rows and comparisons? Server observations "
-               "stay. This cannot be undone.", icon=":material/warning:")
-    yes, no = st.columns(2)
-    yes.button("Yes, clear everything", key=f"{key_prefix}_clear_yes", type="primary",
-               on_click=_clear, args=(store, key_prefix))
-    no.button("Cancel", key=f"{key_prefix}_clear_no", on_click=lambda: st.session_state.pop(confirm, None))
-
-
-def _clear(store: Store, key_prefix: str) -> None:
-    st.session_state.pop(f"{key_prefix}_confirm_clear", None)
-    try:
-        deleted = store.clear_all()
-    except StoreError as exc:
-        st.session_state[f"{key_prefix}_message"] = f"Clearing failed: {str(exc).replace(store.url, 'the run store')}"
-        return
-    st.session_state[f"{key_prefix}_selected"] = []
-    st.session_state[f"{key_prefix}_message"] = f"Cleared {deleted} run(s)."

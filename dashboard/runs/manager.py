@@ -10,14 +10,20 @@ after the run ends (`thumbnails_pending`, `wait_thumbnails`). A run ends complet
 interrupted/failed with N of M done. The loaders of a run that ended with failures are kept (for the
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
-can hand the same images to another run (Compare with… from a Classify result) without a new upload.
+can hand the same images to another run (Compare with… from a Classify result) without a new upload
+(dashboard.runs.uploads).
+
+Each run records the browser that started it (`started_by`, dashboard.runs.ownership) and is held by a lease this
+process renews (dashboard.runs.leases): at start and every few seconds after, runs whose lease expired, or whose
+process on this host has ended, are marked interrupted. cancel, retry_failed and items_of take the visitor asking
+(`by`) and refuse with NotAllowed (cancel, retry) or ItemsUnavailable (items_of) when it may not; without `by` the
+caller is this process itself (a script, a test).
 """
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -25,9 +31,12 @@ from typing import Callable, Mapping, Sequence
 from client import TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
-from dashboard.config import PREDICT_TIMEOUT_S
+from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
+from dashboard.runs.leases import LeaseKeeper
+from dashboard.runs.ownership import Actor
 from dashboard.runs.side import Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
+from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
 from dashboard.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
@@ -48,14 +57,6 @@ def default_client(url: str, model: str) -> TFServingClient:
     return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
 
 
-class RetryUnavailable(RuntimeError):
-    """retry_failed cannot run; the message says why (e.g. the uploads were released)."""
-
-
-class ItemsUnavailable(LookupError):
-    """items_of cannot hand a run's images out; the message says why."""
-
-
 @dataclass(frozen=True)
 class Progress:
     run_id: str
@@ -71,18 +72,13 @@ class Progress:
 
 
 @dataclass
-class _Retained:
-    items: Sequence[Item]
-    truth: Mapping[str, str]
-
-
-@dataclass
 class _Active:
     job: Job
     future: Future | None = None
     started: float | None = None
     passed: int = 0             # results stored in this pass
     pass_total: int = 0
+    ended: bool = False         # its side has stored its final status (the lease is no longer renewed)
 
 
 class RunManager:
@@ -90,37 +86,48 @@ class RunManager:
                  batch_size: int = DEFAULT_BATCH_SIZE, concurrency: int = DEFAULT_CONCURRENCY, keep_for_retry: int = 4,
                  thumbnail_workers: int = 2, thumbnail_budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
                  thumbnail_draw_grace_s: float | None = None, keep_for_reuse: int = 4,
-                 on_client: Callable[[str, TFServingClient], None] | None = None) -> None:
+                 on_client: Callable[[str, TFServingClient], None] | None = None,
+                 lease_renew_s: float | None = None, lease_expiry_s: float | None = None) -> None:
+        """`lease_renew_s`/`lease_expiry_s`: how often this process renews its runs' leases and how long one lasts
+        (default: config.lease_timing, from SERVESCOPE_LEASE_RENEW_S and SERVESCOPE_LEASE_EXPIRY_S)."""
         self.store = store
         self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
         self.max_runs = max_runs or max_runs_from_env()
         self.client_factory = client_factory
         self.batch_size, self.concurrency, self.keep_for_retry = batch_size, concurrency, keep_for_retry
         self.keep_for_reuse = keep_for_reuse
-        self._reusable: OrderedDict[str, Sequence[Item]] = OrderedDict()  # run id -> its items, newest last
+        self.uploads = KeptUploads(keep_for_retry=keep_for_retry, keep_for_reuse=keep_for_reuse)
         self._workers = ThreadPoolExecutor(self.max_runs, thread_name_prefix="servescope-run")
         self.thumbnail_pool = ThumbnailPool(store, workers=thumbnail_workers, budget_bytes=thumbnail_budget_bytes,
                                             draw_grace_s=thumbnail_draw_grace_s)
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
-        self._retained: OrderedDict[str, _Retained] = OrderedDict()
-        self._released: dict[str, str] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
-        # Runs left 'running' by a process that ended (a crash, a restart) are settled before new ones start.
-        self.interrupted_at_start: list[RunInfo] = store.mark_interrupted_runs()
+        if lease_renew_s is None or lease_expiry_s is None:
+            configured = lease_timing()
+            lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
+        self.lease_renew_s, self.lease_expiry_s = lease_renew_s, lease_expiry_s
+        # Runs left 'running' by a process that ended (a crash, a restart: on this host by its process id, on any
+        # host by its expired lease) are settled before new ones start, and every lease_renew_s after.
+        self.interrupted_at_start: list[RunInfo] = store.mark_interrupted_runs() + store.interrupt_expired_leases()
+        self.leases = LeaseKeeper(store, self._leased_jobs, renew_s=self.lease_renew_s, expiry_s=self.lease_expiry_s)
+        self.leases.start()
 
     # -- starting -------------------------------------------------------------------------------
     def submit_classify(self, url: str, model: str, items: Sequence[Item], *, version: int | None = None,
                         label: str | None = None, session_id: str | None = None,
                         truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
-                        probe_labels: Sequence[str] = (), thumbnails: bool = True) -> str:
-        """Queue a classify run; returns its id at once (status 'queued' until a worker takes it)."""
+                        probe_labels: Sequence[str] = (), thumbnails: bool = True,
+                        started_by: str | None = None) -> str:
+        """Queue a classify run; returns its id at once (status 'queued' until a worker takes it). `started_by`:
+        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it."""
         items = list(items)
         if not items:
             raise ValueError("no files to classify: upload at least one image or ZIP archive")
         run = self.store.create_run(kind="classify", url=url, model=model, total=len(items), session_id=session_id,
                                     target=schema.target_text(version=version, label=label),
-                                    truth_summary=truth_summary, thumbnails=thumbnails)
+                                    truth_summary=truth_summary, thumbnails=thumbnails, started_by=started_by,
+                                    lease_s=self.lease_expiry_s)
         job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails)
         self._start(job)
         return run.id
@@ -128,7 +135,7 @@ class RunManager:
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
                        targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
-                       probe_labels: Sequence[str] = ()) -> Comparison:
+                       probe_labels: Sequence[str] = (), started_by: str | None = None) -> Comparison:
         """One run per (version, label) target over the same items, run side by side as one job (one worker
         slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
         items = list(items)
@@ -136,7 +143,8 @@ class RunManager:
             raise ValueError("a comparison needs at least two targets and one file")
         runs = [self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
                                       target=schema.target_text(version=v, label=lbl), truth_summary=truth_summary,
-                                      thumbnails=i == 0) for i, (v, lbl) in enumerate(targets)]
+                                      thumbnails=i == 0, started_by=started_by, lease_s=self.lease_expiry_s)
+                for i, (v, lbl) in enumerate(targets)]
         comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
         sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
                  for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
@@ -181,17 +189,14 @@ class RunManager:
                                            batch_size=self.batch_size, concurrency=self.concurrency)
         except Exception as exc:  # noqa: BLE001 - the store failed before the run could even start
             outcome = SideResult("unsaved", len(job.positions or job.items), f"{type(exc).__name__}: {exc}")
+        entry.ended = True
         if job.thumbnails:  # before the run stops being active: its thumbnails are pending all along
             self.thumbnail_pool.follow(job.run_id, outcome.thumbnails_stored, outcome.late_thumbnails)
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
-        if job.positions is None and job.items:
-            self._keep_reusable(job.run_id, job.items)
-        if outcome.failures and job.items:
-            self._retain(job.run_id, _Retained(job.items, job.truth))
-        else:
-            self._release(job.run_id, "the run finished without failed rows")
+        self.uploads.ended(job.run_id, job.items, job.truth, first_pass=job.positions is None,
+                           failures=outcome.failures)
 
     def _client_factory(self, job: Job) -> ClientFactory:
         if self.on_client is None:
@@ -263,84 +268,70 @@ class RunManager:
         with self._lock:
             return run_id in self._active
 
-    def cancel(self, run_id: str) -> bool:
-        """Stop a queued or running run; rows already stored stay. False when it is not running here."""
+    def cancel(self, run_id: str, *, by: Actor | None = None) -> bool:
+        """Stop a queued or running run; rows already stored stay. False when it is not running here. Raises
+        NotAllowed when `by` may not cancel it (dashboard.runs.ownership)."""
         with self._lock:
             entry = self._active.get(run_id)
         if entry is None:
             return False
+        if by is not None:
+            self._check(run_id, by, "cancel")
         entry.job.cancelled.set()
         return True
 
-    def retry_failed(self, run_id: str) -> int:
+    def retry_failed(self, run_id: str, *, by: Actor | None = None) -> int:
         """Re-send only the failed rows (and any never sent) of a finished run, to the version that answered;
-        returns how many. Raises RetryUnavailable saying why when it cannot."""
+        returns how many. Raises RetryUnavailable saying why when it cannot, NotAllowed when `by` may not."""
         run = self.store.get_run(run_id)
         if run is None:
             raise LookupError(f"run {run_id} is not stored")
+        if by is not None:
+            by.check_act(run, "retry")
         if self.is_active(run_id):
             raise RetryUnavailable(f"run {run_id} is still {run.status}; wait for it to finish or cancel it")
-        with self._lock:
-            kept = self._retained.pop(run_id, None)
-        if kept is None:
-            reason = self._released.get(run_id, "it was started by another dashboard process or before a restart")
-            raise RetryUnavailable(f"the files of run {run_id} are no longer held ({reason}); upload them again "
-                                   "to classify them")
+        kept = self.uploads.take_for_retry(run_id)
         stored = set(self.store.run_rows(run_id).index)
         positions = sorted(set(self.store.failed_positions(run_id)) | (set(range(run.total)) - stored))
         if not positions:
             return 0
         asked = Target.parse(run.target)
         version, label = (run.version, None) if run.version is not None else (asked.version, asked.label)
-        self.store.reopen_run(run_id)
+        self.store.reopen_run(run_id, lease_s=self.lease_expiry_s)
         self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
                         run.thumbnails, positions=positions))
         return len(positions)
 
-    def items_of(self, run_id: str) -> list[Item]:
+    def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:
         """The (name, loader) items a finished run classified, for another run over the same images.
-        Raises ItemsUnavailable saying why when they are no longer held."""
+        Raises ItemsUnavailable saying why when they are no longer held, or are not `by`'s to reuse."""
+        if by is not None:
+            run = self.store.get_run(run_id)
+            if run is not None and not by.may_see_private(run):
+                raise ItemsUnavailable(f"the images of run {run_id} belong to the browser that started it: upload "
+                                       "them to compare them")
         if self.is_active(run_id):
             raise ItemsUnavailable(f"run {run_id} is still running; wait for it to finish")
-        with self._lock:
-            items = self._reusable.get(run_id)
-            if items is None:
-                kept = self._retained.get(run_id)
-                items = kept.items if kept is not None else None
-        if items is None:
-            raise ItemsUnavailable(f"the images of run {run_id} are no longer held (only the newest "
-                                   f"{self.keep_for_reuse} runs of this dashboard process keep them); upload them "
-                                   "again")
-        return list(items)
+        return self.uploads.reusable(run_id)
 
-    def _keep_reusable(self, run_id: str, items: Sequence[Item]) -> None:
+    def _leased_jobs(self) -> dict[str, Job]:
+        """run id -> job of this process's runs whose leases it renews (queued, or running and not yet ended)."""
         with self._lock:
-            self._reusable[run_id] = items
-            self._reusable.move_to_end(run_id)
-            while len(self._reusable) > self.keep_for_reuse:
-                self._reusable.popitem(last=False)
+            return {run_id: entry.job for run_id, entry in self._active.items() if not entry.ended}
+
+    def _check(self, run_id: str, by: Actor, what: str) -> None:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} is not stored")
+        by.check_act(run, what)
 
     def release(self, run_id: str, reason: str = "released by the page") -> None:
         """Drop a run's uploaded files; after this, retry_failed and items_of say why they cannot run."""
-        with self._lock:
-            self._reusable.pop(run_id, None)
-        self._release(run_id, reason)
-
-    def _retain(self, run_id: str, kept: _Retained) -> None:
-        with self._lock:
-            self._retained[run_id] = kept
-            self._retained.move_to_end(run_id)
-            while len(self._retained) > self.keep_for_retry:
-                oldest, _ = self._retained.popitem(last=False)
-                self._released[oldest] = f"only the newest {self.keep_for_retry} runs with failures keep their files"
-
-    def _release(self, run_id: str, reason: str) -> None:
-        with self._lock:
-            self._retained.pop(run_id, None)
-            self._released[run_id] = reason
+        self.uploads.release(run_id, reason)
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Cancel every run and stop the workers (the app is exiting); stored rows stay."""
+        self.leases.stop()
         with self._lock:
             for entry in self._active.values():
                 entry.job.cancelled.set()

@@ -38,6 +38,7 @@ class Job:
     warm_up: bool = False                      # one untimed request first (Compare: no side pays the cold start)
     positions: Sequence[int] | None = None     # a retry re-sends only these
     cancelled: threading.Event = field(default_factory=threading.Event)
+    lease_lost: str | None = None              # why the run was stopped here after another process settled it
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServ
                 _classify(job, client, target, positions, writer, thumbnailer, batch_size, concurrency)
                 labels_at_end = resolve_labels(client, (*job.probe_labels, job.label))
             status = "cancelled" if job.cancelled.is_set() else "complete"
+        if job.lease_lost is not None:  # another dashboard settled it (dashboard.runs.leases): it ends interrupted
+            status, error = "interrupted", job.lease_lost
     except Exception as exc:  # noqa: BLE001 - any failure ends the run with what it has, and says why
         with contextlib.suppress(StoreError):
             writer.finish()  # results that arrived before the failure are kept

@@ -7,7 +7,10 @@ import streamlit as st
 
 from dashboard.runs.inspector import BODY_CHARS, EXCHANGES_KEPT, RequestLog
 
-__all__ = ["render_inspector"]
+__all__ = ["render_inspector", "PRIVATE"]
+
+PRIVATE = ("A run's requests to the model server are shown only to the browser that started it, or an operator; "
+           "its stored results above are shared.")
 
 
 def _table(exchanges) -> pd.DataFrame:
@@ -18,9 +21,13 @@ def _table(exchanges) -> pd.DataFrame:
         "error": [e.error or "" for e in exchanges]})
 
 
-def render_inspector(log: RequestLog | None, *, key_prefix: str) -> None:
-    """Draw the inspector for one run's log (None: this process holds none for the run)."""
+def render_inspector(log: RequestLog | None, *, key_prefix: str, private: bool = False) -> None:
+    """Draw the inspector for one run's log (None: this process holds none for the run; `private`: the run's
+    exchanges are not this visitor's to see, dashboard.runs.ownership)."""
     with st.expander("Request inspector"):
+        if private:
+            st.caption(PRIVATE)
+            return
         if log is None:
             st.caption("This dashboard process holds no requests for this run (it ran in another process, before "
                        "a restart, or is older than the newest runs kept).")

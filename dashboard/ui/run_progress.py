@@ -1,16 +1,21 @@
 """Runs in progress, drawn from fragments that poll the RunManager: one run's progress on its page, and the
 session's running runs in the sidebar of every page. A run goes on in its worker thread whatever the page does;
-these only watch it (and Cancel asks it to stop, keeping the finished rows)."""
+these only watch it (and Cancel asks it to stop, keeping the finished rows). Cancel is offered to the browser that
+started the run and to an operator (dashboard.runs.ownership); others read who can."""
 from __future__ import annotations
+
+from typing import Sequence
 
 import streamlit as st
 
 from dashboard.plain import escape_markdown
 from dashboard.runs.manager import Progress, RunManager
+from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed
+from dashboard.runs.visitor import VisitorManager
 from dashboard.store.database import StoreError
-from dashboard.ui import state
+from dashboard.ui import access, state
 
-__all__ = ["progress_text", "run_progress", "thumbnails_progress", "thumbnails_slot", "active_runs_sidebar",
+__all__ = ["cancel", "progress_text", "run_progress", "thumbnails_progress", "thumbnails_slot", "active_runs_sidebar",
            "PAGE_POLL_S", "SIDEBAR_POLL_S"]
 
 PAGE_POLL_S = 0.5
@@ -44,8 +49,9 @@ def _queued_text(manager: RunManager) -> str:
 
 
 @st.fragment(run_every=PAGE_POLL_S)
-def run_progress(run_id: str, key_prefix: str) -> None:
-    """Progress of one run, redrawn every PAGE_POLL_S seconds, with Cancel; reruns the page when it ends."""
+def run_progress(run_id: str, key_prefix: str, may_cancel: bool = False) -> None:
+    """Progress of one run, redrawn every PAGE_POLL_S seconds, with Cancel when this visitor `may_cancel` (else who
+    can); reruns the page when it ends."""
     manager = state.run_manager()
     try:
         progress = manager.progress(run_id)
@@ -61,10 +67,26 @@ def run_progress(run_id: str, key_prefix: str) -> None:
         st.info(_queued_text(manager), icon=":material/hourglass_top:")
     else:
         st.progress(progress.done / progress.total if progress.total else 1.0, text=progress_text(progress))
+    if not may_cancel:
+        st.caption(WHO_MAY_CANCEL)
+        return
     if st.button("Cancel", key=f"{key_prefix}_cancel", icon=":material/stop:",
                  help="Stop sending images; the results that arrived are kept"):
-        manager.cancel(run_id)
+        cancel(manager, [run_id])
+
+
+def cancel(manager: RunManager | VisitorManager, run_ids: Sequence[str]) -> None:
+    """Ask the runs to stop (checked against this visitor), saying what happened."""
+    try:
+        stopped = [manager.cancel(run_id) for run_id in run_ids]
+    except (NotAllowed, LookupError, StoreError) as exc:
+        st.error(escape_markdown(exc), icon=":material/block:")
+        return
+    if all(stopped):
         st.text("Cancelling: the results that arrived are kept.")
+    else:
+        st.text("This run is not running in this dashboard process (another replica of the dashboard runs it), so "
+                "it can only be cancelled there.")
 
 
 @st.fragment(run_every=PAGE_POLL_S)
@@ -92,7 +114,9 @@ def thumbnails_slot(run_id: str, pending: bool) -> None:
 def active_runs_sidebar(page: object | None = None) -> None:
     """This session's queued and running runs, in the sidebar of every page (nothing when there are none). On the
     Classify page (`page`, from st.navigation) the run it shows is left out: its own progress is on the page, and
-    each fragment rerun would take the interpreter lock and the browser's time from the run once more a second."""
+    each fragment rerun would take the interpreter lock and the browser's time from the run once more a second.
+    Also keeps this browser's identity (dashboard.ui.access.sidebar: its cookie, the operator field)."""
+    access.sidebar()
     started = state.session_runs()
     if getattr(page, "url_path", None) == "classify":
         started = [run_id for run_id in started if run_id != state.current_run("classify")]

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import config
 from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
+from dashboard.runs.visitor import VisitorManager
 from dashboard.server.connection import open_client
 from dashboard.store.database import Store, database_url, open_store
+from dashboard.ui import access
 
 RunPage = Literal["classify", "compare"]
 
@@ -86,10 +89,15 @@ def _manager_at(url: str) -> RunManager:
     return manager
 
 
-def run_manager() -> RunManager:
+def run_manager() -> VisitorManager | RunManager:
     """The app's RunManager (one per database per process): its runs outlive the page and session that started
-    them. Raises dashboard.store.database.StoreError when the store cannot be opened."""
-    return _manager_at(database_url())
+    them. On a page it acts for this visitor (dashboard.runs.visitor: the runs started are this browser's; cancel,
+    retry and reuse are checked); outside a script run (a test, a script) it is the manager itself. Raises
+    dashboard.store.database.StoreError when the store cannot be opened."""
+    manager = _manager_at(database_url())
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return manager
+    return VisitorManager(manager, access.actor())
 
 
 COMPARE_REQUEST = "compare_request_run"   # a Classify run whose images Compare should run again ("Compare with…")
@@ -131,7 +139,8 @@ def _inspector() -> Inspector:
 
 
 def request_inspector() -> Inspector:
-    """What every run of this process said to the model server (dashboard.runs.inspector), bounded."""
+    """What every run of this process said to the model server (dashboard.runs.inspector), bounded. A page shows
+    a run's log only to a visitor who may see it (dashboard.runs.ownership.Actor.may_see_private)."""
     return _inspector()
 
 

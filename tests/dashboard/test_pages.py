@@ -107,7 +107,7 @@ def test_models_page_lists_versions_labels_and_signatures(page, fake_pets):
     assert not app.exception and not app.error
     versions = app.dataframe[0].value
     assert versions[["version", "state", "labels"]].to_dict("records") == [
-        {"version": 1, "state": "AVAILABLE", "labels": "canary, stable"}]
+        {"version": "1", "state": "AVAILABLE", "labels": "canary, stable"}]   # text: int64 exactly
     assert "#### Version 1 · stable, canary" in [m.value for m in app.markdown]
     assert [t.value for t in app.main.text] == ["Labels: stable → version 1, canary → version 1",
                                            "serving_default — tensorflow/serving/predict"]
@@ -131,7 +131,7 @@ def test_history_page_lists_a_classify_run_offers_its_link_and_download_and_clea
     asked for and what answered; selected, it offers its ?run= link and a download; clearing needs a yes."""
     from tests.dashboard.classify.test_classify_page import finish, press_classify, upload
 
-    app = page("history", fake_pets.url).run()
+    app = page("history", fake_pets.url, SERVESCOPE_OPERATOR_TOKEN="operator-token-for-the-tests").run()
     assert texts(app.info) == [EMPTY]
     app.switch_page("app_pages/classify.py").run()
     upload(app, [png_upload("red.png", RED), png_upload("blue.png", BLUE), ("broken.png", b"not a png", "image/png")])
@@ -149,6 +149,8 @@ def test_history_page_lists_a_classify_run_offers_its_link_and_download_and_clea
     assert app.code[0].value == f"/classify?run={run_id}"
     [download] = app.get("download_button")
     assert download.proto.label == "Download 1 run(s) as CSV"
+    # Clearing History is an operator's (dashboard.runs.ownership).
+    app.text_input(key="sidebar_operator_token").input("operator-token-for-the-tests").run()
     app.button(key="history_stored_clear").click().run()
     app.button(key="history_stored_clear_no").click().run()
     assert [table.value["run"].tolist() for table in app.dataframe if "note" in table.value.columns] == [[run_id]]

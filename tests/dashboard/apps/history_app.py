@@ -9,7 +9,8 @@ def history() -> None:
     history_view.render_history(st.session_state["store"], session_id=st.session_state.get("session_id"),
                                 open_pages={"classify": classify_page, "compare": classify_page},
                                 environ=st.session_state.get("environ", {}),
-                                current_labels=st.session_state.get("current_labels"))
+                                current_labels=st.session_state.get("current_labels"),
+                                actor=st.session_state.get("actor"))
 
 
 def classify() -> None:

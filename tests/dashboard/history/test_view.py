@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from client import schema
 from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown
+from dashboard.runs.ownership import Actor
 from dashboard.runs.results import label_moved_note, run_query_params
 from dashboard.store.database import Observation, open_store
 from tests.support import ROOT
@@ -23,6 +24,7 @@ URL = "http://127.0.0.1:8501"
 BEACON = "x![b](http://127.0.0.1:9/beacon.png).jpg"
 EMPTY = "No stored runs yet: classify or compare images first; every run is kept here."
 MOVED = "stable was version 1 when this ran; it is version 2 now"
+OPERATOR = Actor(browser=None, operator=True)   # may delete any run, and clear History (dashboard.runs.ownership)
 
 
 @pytest.fixture
@@ -185,7 +187,7 @@ def test_export_one_or_many_runs_in_the_cli_columns(store, three_runs):
 
 @pytest.mark.slow
 def test_delete_selected_needs_confirmation(store, three_runs):
-    app = start(store)
+    app = start(store, actor=OPERATOR)
     app.multiselect(key="history_selected").select(three_runs[1]).run()
     app.button(key="history_delete").click().run()
     assert [w.value for w in app.warning][-1].startswith("Delete 1 run(s)")
@@ -202,7 +204,7 @@ def test_delete_selected_needs_confirmation(store, three_runs):
 @pytest.mark.slow
 def test_clear_all_needs_confirmation_and_keeps_observations(store, three_runs):
     store.record_observations([Observation(URL, "pets", version=1, state="AVAILABLE")])
-    app = start(store)
+    app = start(store, actor=OPERATOR)
     app.button(key="history_clear").click().run()
     app.button(key="history_clear_no").click().run()
     assert len(store.list_runs()) == 3
