@@ -16,6 +16,8 @@ One set of rules for paths and uploads alike:
 - Anything unreadable (a missing path, a broken archive, a member name flagged UTF-8 that is not,
   a member over the limit, a corrupt or encrypted member, an archive nested too deep) gets a loader
   that raises OSError naming it, so it becomes that item's error row and the rest go on.
+- An upload whose name holds a NUL character (no file system makes one; a crafted request can) is
+  such an error row too, named with `\x00` in its place: a NUL cannot be stored in PostgreSQL text.
 """
 from __future__ import annotations
 
@@ -266,13 +268,24 @@ def _upload_parts(upload: Any) -> tuple[str, Callable[[], bytes]]:
     return str(upload.name), upload.getvalue
 
 
-def expand_uploads(uploads: Iterable[Any], *, skipped: list[Skipped] | None = None) -> Iterator[Item]:
+def expand_uploads(uploads: Iterable[Any], *, skipped: list[Skipped] | None = None,
+                   folder: bool = False) -> Iterator[Item]:
     """(name, loader) for uploaded files: objects with .name and .getvalue() (Streamlit's
     UploadedFile) or (name, bytes) pairs. ZIPs (by suffix or PK magic) are expanded in place, lazily:
-    only their central directory is read here. Order is kept."""
+    only their central directory is read here. Order is kept. `folder`: the uploads are the files of
+    a folder (named by their paths in it), so hidden files and non-image names are skipped, as in a
+    folder on disk."""
     passed_over = skipped if skipped is not None else []
     for upload in uploads:
         name, value = _upload_parts(upload)
+        if "\0" in name:
+            shown = name.replace("\0", "\\x00")
+            yield shown, _raiser(OSError(f"{shown}: the file name contains a NUL character (shown as \\x00); "
+                                         "not read"))
+            continue
+        if folder and (reason := _why_not_image(name.replace("\\", "/").lstrip("/"))) is not None:
+            passed_over.append(Skipped(name, reason))
+            continue
         data = value()
         if len(data) > MAX_FILE_BYTES and not is_zip(name, data[:4]):
             yield name, _raiser(_too_big(name, len(data)))

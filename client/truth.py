@@ -8,6 +8,9 @@ Raw values are matched to the model's classes ignoring case, separators and plur
 'golden-retrievers' -> 'golden retriever'); a `mapping` (raw value -> class, or None to ignore) decides
 the rest. Images without truth stay in the results, outside the metrics. `auto` uses a truth file
 when one is given, else folder names if any match a class, else file names, else none, and says so.
+
+A truth file is at most MAX_TRUTH_BYTES and MAX_TRUTH_ROWS entries; a larger one, one nested deeper than
+Python can parse, or one whose labels are not text is refused with a TruthFileError naming the file.
 """
 from __future__ import annotations
 
@@ -22,14 +25,20 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from client.schema import csv_unsafe
 
-__all__ = ["METHODS", "SOURCE_COLUMNS", "LABEL_COLUMNS", "TruthDetection", "TruthFileError", "detect_truth",
-           "lookup", "match_class", "read_truth_file", "truth_from_folder", "truth_from_name"]
+__all__ = ["METHODS", "SOURCE_COLUMNS", "LABEL_COLUMNS", "MAX_TRUTH_BYTES", "MAX_TRUTH_ROWS", "TruthDetection",
+           "TruthFileError", "detect_truth", "keyed_table", "lookup", "match_class", "read_truth_file",
+           "truth_from_folder", "truth_from_name"]
 
 METHODS = ("auto", "folders", "names", "file", "none")
 SOURCE_COLUMNS = ("source", "file", "filename", "file_name", "path", "image", "name")
 LABEL_COLUMNS = ("label", "class", "ground_truth", "truth", "category", "y")
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _LEADING_WORD = re.compile(r"[^\W\d_]+")
+# A truth file lists the images of one batch: 200,000 rows of "folder/name.jpg,label" fit in 5 MiB. Larger files
+# are refused before they are parsed (a 1,000,000-row CSV costs seconds and hundreds of MiB to read).
+MAX_TRUTH_BYTES = 5 * 1024 * 1024
+MAX_TRUTH_ROWS = 200_000
+_QUOTED_CHARS = 80   # of a key or label quoted in an error message
 
 
 class TruthFileError(ValueError):
@@ -89,48 +98,82 @@ def _pick_column(header: Sequence[str], wanted: Sequence[str]) -> int | None:
     return None
 
 
+def _quoted(value: Any) -> str:
+    """repr() of a key or label for an error message (control characters escaped), cut to _QUOTED_CHARS."""
+    text = repr(value)
+    return text if len(text) <= _QUOTED_CHARS else text[: _QUOTED_CHARS - 1] + "…"
+
+
 def _add(table: dict[str, str], where: dict[str, str], name: str, line: str, key: Any, label: Any) -> None:
     if not isinstance(key, str) or not key.strip():
         raise TruthFileError(f"{name}: {line}: no file name")
     if label is None or (isinstance(label, str) and not label.strip()):
         return  # a file listed without a label has no truth
+    if not isinstance(label, (str, int, float)) or isinstance(label, bool):
+        raise TruthFileError(f"{name}: {line}: the label is {type(label).__name__}, not a class name")
     key, label = csv_unsafe(key.strip()), str(csv_unsafe(label)).strip()
     if key in table and table[key] != label:
-        raise TruthFileError(f"{name}: {line}: {key!r} is labelled {label!r} here but {table[key]!r} on "
-                             f"{where[key]}")
+        raise TruthFileError(f"{name}: {line}: {_quoted(key)} is labelled {_quoted(label)} here but "
+                             f"{_quoted(table[key])} on {where[key]}")
     table[key], where[key] = label, line
+
+
+def _too_many(name: str, count: int | None = None) -> TruthFileError:
+    """The error for a file over MAX_TRUTH_ROWS entries (`count` when it is known without reading on)."""
+    if count is None:
+        return TruthFileError(f"{name}: over the limit of {MAX_TRUTH_ROWS:,} entries for a truth file")
+    return TruthFileError(f"{name}: {count:,} entries, over the limit of {MAX_TRUTH_ROWS:,} for a truth file")
 
 
 def read_truth_file(name: str, data: bytes) -> dict[str, str]:
     """{file name or path: label} from a CSV with a header (source,label; file,class; ...) or a JSON
-    object {"cat/1.jpg": "cat"} / list [{"source": ..., "label": ...}]. Raises TruthFileError."""
+    object {"cat/1.jpg": "cat"} / list [{"source": ..., "label": ...}]. Raises TruthFileError, also for a file
+    over MAX_TRUTH_BYTES or MAX_TRUTH_ROWS (checked before parsing, where it can be)."""
+    if len(data) > MAX_TRUTH_BYTES:
+        raise TruthFileError(f"{name}: {len(data):,} bytes, over the limit of {MAX_TRUTH_BYTES:,} bytes (5 MiB) for "
+                             f"a truth file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TruthFileError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if name.lower().endswith(".json"):
+        return _read_json(name, text)
+    return _read_csv(name, text)
+
+
+def _read_json(name: str, text: str) -> dict[str, str]:
     table: dict[str, str] = {}
     where: dict[str, str] = {}
-    if name.lower().endswith(".json"):
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise TruthFileError(f"{name}: not valid JSON ({exc})") from None
-        if isinstance(document, dict):
-            for key, label in document.items():
-                _add(table, where, name, f"key {key!r}", key, label)
-        elif isinstance(document, list):
-            for number, item in enumerate(document, start=1):
-                if not isinstance(item, dict):
-                    raise TruthFileError(f"{name}: item {number} is not an object with source and label")
-                source_key = next((k for k in item if k.casefold() in SOURCE_COLUMNS), None)
-                label_key = next((k for k in item if k.casefold() in LABEL_COLUMNS), None)
-                if source_key is None or label_key is None:
-                    raise TruthFileError(f"{name}: item {number} needs a source key (one of {list(SOURCE_COLUMNS)}) "
-                                         f"and a label key (one of {list(LABEL_COLUMNS)}); it has {sorted(item)}")
-                _add(table, where, name, f"item {number}", item[source_key], item[label_key])
-        else:
-            raise TruthFileError(f"{name}: expected a JSON object or list, got {type(document).__name__}")
-        return table
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise TruthFileError(f"{name}: JSON nested too deep to read (a truth file is one object or one list of "
+                             "objects)") from None
+    except ValueError as exc:
+        raise TruthFileError(f"{name}: not valid JSON ({exc})") from None
+    if isinstance(document, (dict, list)) and len(document) > MAX_TRUTH_ROWS:
+        raise _too_many(name, len(document))
+    if isinstance(document, dict):
+        for key, label in document.items():
+            _add(table, where, name, f"key {_quoted(key)}", key, label)
+    elif isinstance(document, list):
+        for number, item in enumerate(document, start=1):
+            if not isinstance(item, dict):
+                raise TruthFileError(f"{name}: item {number} is not an object with source and label")
+            source_key = next((k for k in item if k.casefold() in SOURCE_COLUMNS), None)
+            label_key = next((k for k in item if k.casefold() in LABEL_COLUMNS), None)
+            if source_key is None or label_key is None:
+                raise TruthFileError(f"{name}: item {number} needs a source key (one of {list(SOURCE_COLUMNS)}) "
+                                     f"and a label key (one of {list(LABEL_COLUMNS)}); it has {sorted(item)[:10]}")
+            _add(table, where, name, f"item {number}", item[source_key], item[label_key])
+    else:
+        raise TruthFileError(f"{name}: expected a JSON object or list, got {type(document).__name__}")
+    return table
+
+
+def _read_csv(name: str, text: str) -> dict[str, str]:
+    table: dict[str, str] = {}
+    where: dict[str, str] = {}
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(rows, None)
@@ -140,9 +183,13 @@ def read_truth_file(name: str, data: bytes) -> dict[str, str]:
         if source_at is None or label_at is None:
             raise TruthFileError(f"{name}: the header needs a source column (one of {list(SOURCE_COLUMNS)}) and a "
                                  f"label column (one of {list(LABEL_COLUMNS)}); it has {header[:10]}")
+        entries = 0
         for record in rows:
             if not any(cell.strip() for cell in record):
                 continue
+            entries += 1
+            if entries > MAX_TRUTH_ROWS:
+                raise _too_many(name)
             line = f"line {rows.line_num}"
             if len(record) <= max(source_at, label_at):
                 raise TruthFileError(f"{name}: {line}: {len(record)} fields, expected {len(header)}")
@@ -159,7 +206,7 @@ def _key(path: str) -> str:
 def lookup(source: str, table: Mapping[str, str]) -> str | None:
     """The label for `source` from a truth table keyed by file name or by a path ending: the longest
     matching ending wins ('batch.zip/dog/2.png' finds 'dog/2.png' before '2.png')."""
-    keyed = table if getattr(table, "_normalised", False) else _normalised(table)
+    keyed = keyed_table(table)
     parts = _parts(source)
     for start in range(len(parts)):
         found = keyed.get("/".join(parts[start:]))
@@ -174,6 +221,12 @@ class _Normalised(dict):
 
 def _normalised(table: Mapping[str, str]) -> _Normalised:
     return _Normalised((_key(key), label) for key, label in table.items())
+
+
+def keyed_table(table: Mapping[str, str]) -> Mapping[str, str]:
+    """The truth table with its keys made into path endings as `lookup` matches them; `lookup` and `detect_truth`
+    take it as it is, so a caller that keeps it (e.g. across reruns of a page) does that work once."""
+    return table if getattr(table, "_normalised", False) else _normalised(table)
 
 
 @dataclass(frozen=True)
@@ -235,7 +288,7 @@ def detect_truth(sources: Iterable[str], class_names: Sequence[str], *, method: 
     if method == "file" or (method == "auto" and table is not None):
         if table is None:
             raise ValueError("truth method 'file' needs a truth file")
-        keyed = _normalised(table)
+        keyed = keyed_table(table)
         raw = {s: value for s in names if (value := lookup(s, keyed)) is not None}
         return _apply("file", raw, class_names, chosen, len(names), origin)
     candidates = [method] if method != "auto" else ["folders", "names"]

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from dashboard.plain import visible_cells
+
 _FAILED_TILE_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="72" height="72" viewBox="0 0 72 72">'
     '<rect width="72" height="72" rx="8" fill="#eeeeee"/>'
@@ -30,7 +32,9 @@ def has_errors(frame: pd.DataFrame) -> bool:
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with blanks for missing text, versions as text (blank when the row never reached the server)
     and FAILED_THUMBNAIL where an errored row has no thumbnail. Numeric columns keep NaN: the pages show
-    them as progress bars, which draw nothing for a missing value."""
+    them as progress bars, which draw nothing for a missing value. Text cells show their hidden characters as
+    escapes (dashboard.plain.visible), except `source`: it stays the stored name, the row's key for corrections
+    (the page shows the escaped short name beside it)."""
     shown = frame.copy()
     failed = shown["error"].notna() if "error" in shown else pd.Series(False, index=shown.index)
     for column in shown.columns:
@@ -43,7 +47,7 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
             shown[column] = shown[column].astype(object).where(shown[column].notna(), "")
     if "error" in shown and "source" in shown:
         shown["error"] = [_without_name(message, name) for message, name in zip(shown["error"], shown["source"])]
-    return shown
+    return visible_cells(shown, skip=["source"])
 
 
 def _without_name(message: str, source: str) -> str:

@@ -1,16 +1,23 @@
 """Classify's form: uploads (files and ZIPs, a folder, or a camera photo), the version, ground truth found on
 the uploaded names (stated, overridable, with a mapping editor and a truth file), and the button that hands the
 batch to the app's RunManager. Also which stored run the page shows (`?run=<id>`, this session's, the newest).
+
+The uploaders name no file types: Streamlit's own type check raises for a file name holding a NUL character, which
+would replace the page with its generic error. client.sources makes such a file that item's error row instead; any
+other file that is not an image is an error row too when picked by name, and skipped (with its reason) inside an
+uploaded folder. A truth file is read once per content (dashboard.evaluate.view.truth_table_of). A run-store failure
+names "the run store" on the page; its details (a path or a database URL) go to the log.
 """
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import streamlit as st
 
 from client import TFServingError
-from client.sources import Item
-from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth, read_truth_file
+from client.sources import Item, Skipped, expand_uploads
+from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
 from dashboard.config import FieldError
 from dashboard.evaluate import view as evaluation_view
 from dashboard.plain import escape_markdown
@@ -25,6 +32,8 @@ from dashboard.ui import state, widgets
 
 __all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of"]
 
+LOG = logging.getLogger("servescope.dashboard")
+
 PAGE = "classify"
 GENERATION = "classify_upload_generation"   # bumped when a run takes the uploads: the widgets start empty
 SKIPPED = "classify_skipped"                # run id -> archive members the upload left out
@@ -35,31 +44,45 @@ METHOD_TEXT = {"auto": "automatic (truth file, else folders, else file names)", 
                "names": "leading word of the file names", "file": "a truth file (CSV or JSON)", "none": "none"}
 
 
+def _store_failed(what: str, exc: StoreError) -> None:
+    """Say `what` failed because of the run store, without its path or URL (which could carry a password); the
+    store's own message goes to the log."""
+    LOG.error("%s: %s", what, exc)
+    widgets.show_error(f"{what}: the run store failed; the dashboard's log says why.")
+
+
 @st.cache_data(ttl=300, show_spinner="Asking the model for its classes…", max_entries=64)
 def _class_names(url: str, model: str, version: int | None, label: str | None, _items: Sequence[Item]
                  ) -> tuple[str, ...]:
     return probe_class_names(url, model, Target(version, label), _items)
 
 
-def _uploads(generation: int) -> list:
+def _uploads(generation: int) -> tuple[list, bool]:
+    """The uploaded files, and whether they are a folder's (whose non-image files are skipped, not errors)."""
     kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera"], horizontal=True,
                     key="classify_upload_kind", label_visibility="collapsed")
     if kind == "A folder":
         return st.file_uploader("A folder of images (its sub-folders can name the classes)",
-                                type=widgets.UPLOAD_TYPES, accept_multiple_files="directory",
-                                key=f"classify_folder_{generation}") or []
+                                accept_multiple_files="directory", key=f"classify_folder_{generation}") or [], True
     if kind == "Camera":
         photo = st.camera_input("Take a photo", key=f"classify_camera_{generation}")
-        return [photo] if photo is not None else []
-    return widgets.uploader("classify_uploads" if not generation else f"classify_uploads_{generation}")
+        return [photo] if photo is not None else [], False
+    return st.file_uploader("Images or ZIP archives of images", accept_multiple_files=True,
+                            key="classify_uploads" if not generation else f"classify_uploads_{generation}") or [], False
+
+
+def _expand(files: Sequence, folder: bool) -> tuple[list[Item], list[Skipped]]:
+    skipped: list[Skipped] = []
+    return list(expand_uploads(files, skipped=skipped, folder=folder)), skipped
 
 
 def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -> TruthDetection | None:
     """The ground truth for the uploaded names, stated; None when none is used."""
     left, right = st.columns([2, 3])
     method = left.selectbox("Ground truth", METHODS, key="classify_truth_method", format_func=METHOD_TEXT.get)
-    truth_upload = right.file_uploader("Truth file (CSV or JSON: source,label)", type=["csv", "json"],
-                                       key=f"classify_truth_file_{generation}")
+    truth_upload = right.file_uploader("Truth file (CSV or JSON: source,label)",
+                                       key=f"classify_truth_file_{generation}",
+                                       help="A file named .json is read as JSON, any other as CSV; at most 5 MiB")
     if method == "none":
         return None
     if not class_names:
@@ -68,7 +91,7 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     table = None
     if truth_upload is not None:
         try:
-            table = read_truth_file(truth_upload.name, truth_upload.getvalue())
+            table = evaluation_view.truth_table_of(truth_upload)
         except TruthFileError as exc:
             widgets.show_error(exc)
     statement = st.container()
@@ -112,7 +135,7 @@ def _submit(connection: state.Connection, files: Sequence, items: list[Item], sk
                                          truth_summary=truth.summary if truth else None,
                                          probe_labels=connection.labels)
     except StoreError as exc:
-        widgets.show_error(f"The run could not be stored: {exc}")
+        _store_failed("The run could not be stored", exc)
         return
     previous = state.current_run(PAGE)
     if previous in state.session_runs():
@@ -152,9 +175,9 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
             f"operator configured (SERVESCOPE_SIGNATURE): classes {', '.join(signature.class_names)}."),
             icon=":material/info:")
     generation = st.session_state.get(GENERATION, 0)
-    files = _uploads(generation)
+    files, folder = _uploads(generation)
     target = widgets.target_selector("Model version", key="classify_target", overview=overview)
-    items, skipped = widgets.expand(files) if files else ([], [])
+    items, skipped = _expand(files, folder) if files else ([], [])
     truth = None
     if items:
         try:
@@ -187,7 +210,7 @@ def run_to_show() -> str | None:
         try:
             newest = state.run_store().list_runs(kind="classify", limit=1)
         except StoreError as exc:
-            widgets.show_error(f"The run store cannot be read: {exc}")
+            _store_failed("The stored runs cannot be read", exc)
             return None
         if not newest:
             return None

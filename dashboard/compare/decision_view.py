@@ -20,7 +20,7 @@ from dashboard.compare.promotion import PromotionPlan
 from dashboard.compare.report import report_html, report_markdown
 from dashboard.evaluate import charts as evaluation_charts
 from dashboard.evaluate import metrics
-from dashboard.plain import escape_markdown
+from dashboard.plain import escape_markdown, visible, visible_cells
 
 Correction = Callable[[str, str], None]
 ALL_FLIPS = "every image where the top class changed"
@@ -95,7 +95,7 @@ def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: 
     if thumbnails:
         shown.insert(0, "thumbnail", [thumbnails.get(s) for s in shown["source"]])
         config["thumbnail"] = st.column_config.ImageColumn("", width="small")
-    st.dataframe(shown, hide_index=True, column_config=config, key=key)
+    st.dataframe(visible_cells(shown), hide_index=True, column_config=config, key=key)
 
 
 def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None) -> None:
@@ -127,7 +127,7 @@ def _changed(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
     if on_correction is not None and len(rows):
         left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
         image_key, class_key = f"{key_prefix}_correct_image", f"{key_prefix}_correct_class"
-        left.selectbox("Correct an image", rows["source"].tolist(), key=image_key)
+        left.selectbox("Correct an image", rows["source"].tolist(), key=image_key, format_func=visible)
         middle.selectbox("True class", list(d.class_order), key=class_key)
 
         def save() -> None:

@@ -1,5 +1,12 @@
 """The Compare page's form: targets and baseline, images (an upload or a stored run's), ground truth, and the
-press that starts the runs; and which stored comparison the page shows."""
+press that starts the runs; and which stored comparison the page shows.
+
+The image uploader names no file types (Streamlit's own type check raises for a file name holding a NUL character;
+client.sources makes such a file that item's error row). A run-store failure names "the run store" on the page; its
+details (a path or a database URL, which could carry a password) go to the log.
+"""
+import logging
+
 import streamlit as st
 
 from dashboard.compare import view as compare_view
@@ -12,6 +19,13 @@ from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import state, widgets
 
 __all__ = ["choose_targets", "compare_form", "comparison_to_show"]
+
+LOG = logging.getLogger("servescope.dashboard")
+
+
+def _store_failed(what: str, exc: StoreError) -> None:
+    LOG.error("%s: %s", what, exc)
+    widgets.show_error(f"{what}: the run store failed; the dashboard's log says why.")
 
 
 def choose_targets(overview, fixed=None):
@@ -45,7 +59,11 @@ def start(connection, manager, items, skipped, targets, baseline, truth, summary
 
 def compare_form(connection, overview, store, manager) -> None:
     requested = state.compare_request()
-    source_run = store.get_run(requested) if requested else None
+    try:
+        source_run = store.get_run(requested) if requested else None
+    except StoreError as exc:
+        _store_failed("The run to compare cannot be read", exc)
+        return
     if requested and source_run is None:
         state.clear_compare_request()   # the run was deleted meanwhile: an upload it is
     if source_run is not None:
@@ -55,13 +73,18 @@ def compare_form(connection, overview, store, manager) -> None:
             state.clear_compare_request()
             st.rerun()
     targets, baseline = choose_targets(overview, Target.parse(source_run.target) if source_run else None)
-    files = [] if source_run else widgets.uploader("compare_uploads")
+    files = [] if source_run else st.file_uploader("Images or ZIP archives of images", accept_multiple_files=True,
+                                                   key="compare_uploads") or []
     checks = compare_view.target_checks(connection.url, connection.model, tuple(targets)) if targets else []
     usable = compare_view.render_target_checks(checks, baseline, key_prefix="compare") if checks else False
     items, skipped = widgets.expand(files) if files else ([], [])
     truth, summary = {}, None
     if source_run is not None:
-        truth = stored_truth(store, source_run.id)
+        try:
+            truth = stored_truth(store, source_run.id)
+        except StoreError as exc:
+            _store_failed("The ground truth of the run cannot be read", exc)
+            return
         summary = f"ground truth of run {source_run.id}: {len(truth)} of {source_run.total} images"
         st.caption(escape_markdown(summary))
     elif items and usable:
@@ -77,8 +100,11 @@ def compare_form(connection, overview, store, manager) -> None:
         if not items:
             raise NothingToClassify("compare", skipped)
         start(connection, manager, items, skipped, targets, baseline, truth, summary)
-    except (ItemsUnavailable, NothingToClassify, StoreError) as exc:
-        widgets.show_error(str(exc).replace(store.url, "the run store"))   # no database paths on screen
+    except (ItemsUnavailable, NothingToClassify) as exc:
+        widgets.show_error(exc)
+        return
+    except StoreError as exc:
+        _store_failed("The comparison could not be stored", exc)
         return
     state.clear_compare_request()
 
@@ -91,12 +117,16 @@ def comparison_to_show(store: Store) -> str | None:
         state.show_comparison(linked)
     elif (run_link := st.query_params.get("run")) is not None:
         # A History link names one side's run: open the (newest) comparison that holds it.
-        holding = store.comparisons_of_run(run_link)
+        try:
+            holding = store.comparisons_of_run(run_link)
+        except StoreError as exc:
+            _store_failed("The stored comparisons cannot be read", exc)
+            holding = None
         if holding:
             state.show_comparison(holding[0].id)
             del st.query_params["run"]
             st.query_params["comparison"] = holding[0].id
-        else:
+        elif holding is not None:
             st.info(escape_markdown(f"Run {run_link} belongs to no stored comparison."))
     shown = state.shown_comparison()
     if shown is not None and "comparison" not in st.query_params and "run" not in st.query_params:

@@ -1,9 +1,10 @@
 """A one-page comparison report to download: self-contained HTML (or Markdown) with the verdict, the tables, the
 charts, and a stamp (model, versions, signature digests, time, image count).
 
-Every text is escaped: file names, targets and class names come from uploads and the server. Charts are SVG made
-offline by vl-convert (the `report` extra) and embedded as data: images, so nothing in them can run; without
-vl-convert the report says so and keeps the tables.
+Every text is escaped: file names, targets and class names come from uploads and the server; their hidden
+characters (bidi overrides, zero-width and control characters) are written as escapes (dashboard.plain.visible).
+Charts are SVG made offline by vl-convert (the `report` extra) and embedded as data: images, so nothing in them can
+run; without vl-convert the report says so and keeps the tables.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dashboard.compare import charts, tables
 from dashboard.compare.decision import Decision
 from dashboard.compare.promotion import PromotionPlan
 from dashboard.compare.stats import Interval
-from dashboard.plain import escape_markdown
+from dashboard.plain import escape_markdown, visible
 
 CHANGED_ROWS = 50
 NO_CHARTS = ("Charts were not rendered: vl-convert-python (the `report` extra) is not installed here; "
@@ -115,15 +116,29 @@ def render_svgs(named: Sequence[tuple[str, alt.TopLevelMixin]]) -> list[tuple[st
     return [(name, vl_convert.vegalite_to_svg(chart.to_dict())) for name, chart in named]
 
 
+def _h(text: object) -> str:
+    """A text as HTML: hidden characters made visible, then HTML-escaped (quotes too, for attributes)."""
+    return html.escape(visible(text), quote=True)
+
+
+def _lines(text: str) -> list[str]:
+    """A multi-line text's lines, each with its hidden characters made visible."""
+    return [visible(line) for line in text.split("\n")]
+
+
+def _h_lines(text: str) -> str:
+    return html.escape("\n".join(_lines(text)))
+
+
 def _html_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_text(v))}</td>" for v in row) + "</tr>"
+    head = "".join(f"<th>{_h(c)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_h(_text(v))}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _pairs_table(rows: Iterable[tuple[str, str]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows) + \
+    return "<table>" + "".join(f"<tr><th>{_h(k)}</th><td>{_h(v)}</td></tr>" for k, v in rows) + \
         "</table>"
 
 
@@ -132,28 +147,28 @@ def report_html(decision: Decision, *, promotion: PromotionPlan | None = None,
     """The report as one HTML document with no external resources."""
     generated_at = generated_at or datetime.now(timezone.utc)
     title = f"ServeScope comparison: {decision.model or 'model'}, A {decision.a} vs B {decision.b}"
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_h(title)}</title>"
+             f"<style>{_STYLE}</style></head><body><h1>{_h(title)}</h1>",
              _pairs_table(stamp_rows(decision, generated_at)),
-             f"<p class='verdict'>{html.escape(decision.sentence)}</p>"]
+             f"<p class='verdict'>{_h(decision.sentence)}</p>"]
     if decision.images_needed_text:
-        parts.append(f"<p>{html.escape(decision.images_needed_text)}</p>")
+        parts.append(f"<p>{_h(decision.images_needed_text)}</p>")
     if decision.warnings:
-        parts.append("<ul>" + "".join(f"<li class='warn'>{html.escape(w)}</li>" for w in decision.warnings) + "</ul>")
+        parts.append("<ul>" + "".join(f"<li class='warn'>{_h(w)}</li>" for w in decision.warnings) + "</ul>")
     parts += ["<h2>The numbers</h2>", _pairs_table(number_rows(decision))]
     for heading, frame in sections(decision):
-        parts += [f"<h2>{html.escape(heading)}</h2>", _html_table(frame)]
+        parts += [f"<h2>{_h(heading)}</h2>", _html_table(frame)]
     svgs = render_svgs(decision_charts(decision)) if render_charts else None
     parts.append("<h2>Charts</h2>")
     if svgs is None:
-        parts.append(f"<p>{html.escape(NO_CHARTS)}</p>")
+        parts.append(f"<p>{_h(NO_CHARTS)}</p>")
     else:
         for name, svg in svgs:
             data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-            parts.append(f"<figure><img alt='{html.escape(name, quote=True)}' "
+            parts.append(f"<figure><img alt='{_h(name)}' "
                          f"src='data:image/svg+xml;base64,{data}'></figure>")
     if promotion is not None:
-        parts += ["<h2>Promotion</h2>", f"<pre>{html.escape(promotion.text())}</pre>"]
+        parts += ["<h2>Promotion</h2>", f"<pre>{_h_lines(promotion.text())}</pre>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -185,5 +200,5 @@ def report_markdown(decision: Decision, *, promotion: PromotionPlan | None = Non
     out.append("Charts: see the HTML report.")
     if promotion is not None:
         # A fenced block shows its content literally; a fence inside it cannot occur (no backticks in the config).
-        out += ["## Promotion", "```text\n" + promotion.text().replace("`", "'") + "\n```"]
+        out += ["## Promotion", "```text\n" + "\n".join(_lines(promotion.text())).replace("`", "'") + "\n```"]
     return "\n\n".join(out) + "\n"

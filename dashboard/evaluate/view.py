@@ -2,20 +2,22 @@
 mistakes, review queue and the corrections editor for a result frame in the schema of client/schema.py.
 
 Every string that came from a file name, an archive or the server (sources, class names, truth values) is shown
-through st.dataframe / st.data_editor / st.text, or escaped with dashboard.plain.escape_markdown.
+through st.dataframe / st.data_editor / st.text with its hidden characters made visible (dashboard.plain.visible),
+or escaped with dashboard.plain.escape_markdown.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from client.truth import TruthDetection, match_class
+from client.truth import MAX_TRUTH_BYTES, TruthDetection, TruthFileError, keyed_table, match_class, read_truth_file
 from dashboard.evaluate import charts as evaluation_charts
 from dashboard.evaluate import metrics as ev
-from dashboard.plain import escape_markdown
+from dashboard.plain import escape_markdown, visible, visible_cells
 from dashboard.runs.results import short_names
 
 Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
@@ -54,7 +56,7 @@ def _columns(class_names: Sequence[str]) -> dict:
 
 def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str], thumbnails: Thumbnails | None,
            key: str) -> None:
-    table = _with_thumbnails(frame, thumbnails)
+    table = visible_cells(_with_thumbnails(frame, thumbnails))
     order = (["thumbnail"] if thumbnails is not None else []) + [c for c in shown if c in table]
     st.dataframe(table[order], hide_index=True, key=key, column_config=_columns(class_names), column_order=order,
                  placeholder="")   # a blank, not "None", where there is no truth
@@ -73,7 +75,7 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
         _accuracy(summary)
         st.caption(cover.text())
         st.subheader("Per class")
-        metrics = ev.per_class_metrics(frame, names)
+        metrics = visible_cells(ev.per_class_metrics(frame, names))
         st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", placeholder="", column_config={
             "class": st.column_config.TextColumn("class"),
             "precision": st.column_config.NumberColumn("precision", format="percent"),
@@ -114,7 +116,7 @@ def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnail
         return
     true, predicted = chosen
     images = ev.cell_images(frame, names, true, predicted)
-    st.text(f"True {true}, predicted {predicted}: {len(images)} image(s)")
+    st.text(visible(f"True {true}, predicted {predicted}: {len(images)} image(s)"))
     if len(images):
         _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell")
 
@@ -159,7 +161,7 @@ def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | No
         st.image([uri for uri, _ in pictured],
                  caption=[escape_markdown(f"{names_shown[row.source]}: {_verdict(row)}") for _, row in pictured])
     if len(pictured) < len(rows):  # thumbnails still being made (or one could not be): the full names as text
-        st.text("\n".join(f"{row.source}: {_verdict(row)}" for uri, row in zip(uris, rows) if not uri))
+        st.text("\n".join(visible(f"{row.source}: {_verdict(row)}") for uri, row in zip(uris, rows) if not uri))
 
 
 def _verdict(row) -> str:
@@ -200,13 +202,13 @@ def _corrections(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbna
                            "ground_truth": ev.column_or_none(rows, "ground_truth").to_numpy(),
                            "correction": ev.column_or_none(rows, "correction").to_numpy()}).astype(
         {"source": object, "top_class": object, "ground_truth": object, "correction": object})
-    editor = _with_thumbnails(editor, thumbnails)
+    editor = visible_cells(_with_thumbnails(editor, thumbnails), skip=["correction"])   # the options: class names
     order = (["thumbnail"] if thumbnails is not None else []) + ["source", "top_class", "confidence", "ground_truth",
                                                                   "correction"]
     edited = st.data_editor(editor, hide_index=True, key=f"{key_prefix}_corrections", column_order=order,
                             column_config=_columns(names), disabled=[c for c in order if c != "correction"],
                             placeholder="")
-    changes = pending_corrections(editor, edited)
+    changes = pending_corrections(editor.assign(source=rows["source"].to_numpy()), edited)   # the stored names
     sent_key = f"{key_prefix}_corrections_sent"
     if not changes:
         st.session_state.pop(sent_key, None)
@@ -242,6 +244,28 @@ def render_result_filters(frame: pd.DataFrame, class_names: Sequence[str], *, ke
     return shown
 
 
+@st.cache_data(show_spinner="Reading the truth file…", max_entries=8, ttl=3600)
+def _read_truth(name: str, digest: str, _data: bytes) -> tuple[Mapping[str, str] | None, str | None]:
+    """(table keyed for lookup, None), or (None, the file's error): one parse per file name and content digest."""
+    try:
+        return keyed_table(read_truth_file(name, _data)), None
+    except TruthFileError as exc:
+        return None, str(exc)
+
+
+def truth_table_of(upload) -> Mapping[str, str]:
+    """The truth table of an uploaded truth file (Streamlit's UploadedFile), read once per content (by its SHA-256):
+    reruns of the page reuse it. Raises client.truth.TruthFileError naming the file (over MAX_TRUTH_BYTES before
+    it is hashed or parsed)."""
+    data = upload.getvalue()
+    if len(data) > MAX_TRUTH_BYTES:
+        read_truth_file(upload.name, data)   # refuses it at once, naming the file and the limit
+    table, error = _read_truth(upload.name, hashlib.sha256(data).hexdigest(), data)
+    if error is not None:
+        raise TruthFileError(error)
+    return table
+
+
 def render_truth_summary(detection: TruthDetection) -> None:
     """One line saying where the ground truth came from, and a warning when some values match no class."""
     st.caption(escape_markdown(detection.summary))
@@ -259,7 +283,8 @@ def render_truth_mapping(detection: TruthDetection, class_names: Sequence[str], 
     values = [value for value in counts if match_class(value, class_names) is None]
     if not values:
         return {}
-    table = pd.DataFrame({"value": values, "images": [counts[value] for value in values],
+    table = pd.DataFrame({"value": [visible(value) for value in values],
+                          "images": [counts[value] for value in values],
                           "class": [detection.mapping.get(value) or IGNORE for value in values]})
     edited = st.data_editor(table, hide_index=True, key=f"{key_prefix}_truth_mapping", disabled=["value", "images"],
                             column_config={
@@ -267,5 +292,6 @@ def render_truth_mapping(detection: TruthDetection, class_names: Sequence[str], 
                                 "images": st.column_config.NumberColumn("images"),
                                 "class": st.column_config.SelectboxColumn("class", options=[*class_names, IGNORE],
                                                                           required=True)})
-    return {str(value): (None if chosen in (None, IGNORE) else str(chosen))
-            for value, chosen in zip(edited["value"], edited["class"])}
+    # By position: the editor shows each value with its hidden characters escaped, the mapping keys are the values.
+    return {value: (None if chosen in (None, IGNORE) else str(chosen))
+            for value, chosen in zip(values, edited["class"])}

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from client.truth import (TruthFileError, detect_truth, lookup, match_class, read_truth_file, truth_from_folder,
-                          truth_from_name)
+from client.truth import (MAX_TRUTH_BYTES, MAX_TRUTH_ROWS, TruthFileError, detect_truth, keyed_table, lookup,
+                          match_class, read_truth_file, truth_from_folder, truth_from_name)
 
 CLASSES = ["cat", "dog", "other"]
 
@@ -105,3 +105,94 @@ def test_method_checks():
     with pytest.raises(ValueError, match="needs a truth file"):
         detect_truth(["a.jpg"], CLASSES, method="file")
     assert detect_truth(["cat/a.jpg"], CLASSES, method="none").summary == "ground truth not used"
+
+
+# -- hostile truth files (issue 21): deep nesting, non-text labels, size and row limits, formulas -----------------
+DEEP = 10_000
+
+
+@pytest.mark.parametrize("document", ["[" * DEEP + "]" * DEEP, '{"a": ' * DEEP + "1" + "}" * DEEP,
+                                      '[{"file": "a.jpg", "label": ' + "[" * DEEP + "]" * DEEP + "}]"],
+                         ids=["list", "object", "label"])
+def test_a_json_truth_file_nested_ten_thousand_deep_is_that_files_error(document):
+    with pytest.raises(TruthFileError) as raised:
+        read_truth_file("deep.json", document.encode())
+    assert str(raised.value) == ("deep.json: JSON nested too deep to read (a truth file is one object or one list of "
+                                 "objects)")
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"a.jpg": {"b": {"c": "cat"}}}, "deep.json: key 'a.jpg': the label is dict, not a class name"),
+    ([{"file": "a.jpg", "label": ["cat"]}], "deep.json: item 1: the label is list, not a class name"),
+    ({"a.jpg": True}, "deep.json: key 'a.jpg': the label is bool, not a class name"),
+])
+def test_a_label_that_is_not_text_is_refused(document, message):
+    with pytest.raises(TruthFileError) as raised:
+        read_truth_file("deep.json", json.dumps(document).encode())
+    assert str(raised.value) == message
+
+
+def test_a_label_given_as_a_number_is_its_text():
+    assert read_truth_file("t.json", b'{"a.jpg": 3, "b.jpg": 1.5}') == {"a.jpg": "3", "b.jpg": "1.5"}
+
+
+def test_a_truth_file_over_the_size_limit_is_refused_before_it_is_parsed(monkeypatch):
+    import client.truth as truth
+
+    def never(*args):
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(truth, "_read_csv", never)
+    data = b"file,label\n" + b"x" * MAX_TRUTH_BYTES
+    with pytest.raises(TruthFileError) as raised:
+        read_truth_file("big.csv", data)
+    assert str(raised.value) == (f"big.csv: {len(data):,} bytes, over the limit of 5,242,880 bytes (5 MiB) for a "
+                                 "truth file")
+    assert MAX_TRUTH_BYTES == 5 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_a_truth_file_over_the_row_limit_is_refused():
+    rows = b"".join(b"%d,cat\n" % i for i in range(MAX_TRUTH_ROWS + 1))
+    assert len(rows) < MAX_TRUTH_BYTES
+    with pytest.raises(TruthFileError) as raised:
+        read_truth_file("many.csv", b"file,label\n" + rows)
+    assert str(raised.value) == "many.csv: over the limit of 200,000 entries for a truth file"
+    document = json.dumps({str(i): "cat" for i in range(MAX_TRUTH_ROWS + 1)}).encode()
+    with pytest.raises(TruthFileError) as raised:
+        read_truth_file("many.json", document)
+    assert str(raised.value) == "many.json: 200,001 entries, over the limit of 200,000 for a truth file"
+    assert len(read_truth_file("enough.csv", b"file,label\n" + rows[rows.index(b"\n") + 1:])) == MAX_TRUTH_ROWS
+
+
+def test_formula_cells_are_unmatched_values():
+    data = ('file,label\na.jpg,"=HYPERLINK(""http://x"",""y"")"\nb.jpg,@SUM(1+1)\nc.jpg,+dog\nd.jpg,-1+1\n'
+            "e.jpg,'=1+1\n").encode()
+    table = read_truth_file("truth.csv", data)
+    assert table == {"a.jpg": '=HYPERLINK("http://x","y")', "b.jpg": "@SUM(1+1)", "c.jpg": "+dog", "d.jpg": "-1+1",
+                     "e.jpg": "=1+1"}   # an apostrophe client.schema put in front of a formula is taken off
+    found = detect_truth([f"{name}.jpg" for name in "abcde"], CLASSES, truth_file=table)
+    assert found.truth == {} and found.unmatched == {value: 1 for value in table.values()}
+
+
+def test_a_keyed_table_is_looked_up_as_it_is():
+    table = read_truth_file("t.csv", b"file,label\n./dog\\2.png,dog\n")
+    keyed = keyed_table(table)
+    assert dict(keyed) == {"dog/2.png": "dog"} and keyed_table(keyed) is keyed
+    assert detect_truth(["x.zip/dog/2.png"], CLASSES, truth_file=keyed).truth == {"x.zip/dog/2.png": "dog"}
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("deep.json", ("[" * DEEP + "]" * DEEP).encode(),
+     "JSON nested too deep to read (a truth file is one object or one list of objects)"),
+    ("big.csv", b"file,label\n" + b"x" * MAX_TRUTH_BYTES,
+     f"{MAX_TRUTH_BYTES + 11:,} bytes, over the limit of 5,242,880 bytes (5 MiB) for a truth file")],
+    ids=["nested", "too-big"])
+def test_the_cli_refuses_such_a_truth_file_naming_it_before_any_request(tmp_path, capsys, unreachable_url, name, data,
+                                                                        message):
+    from client.cli import EXIT_USAGE, main
+    path = tmp_path / name
+    path.write_bytes(data)
+    (tmp_path / "cat.png").write_bytes(b"not read")
+    assert main(["classify", str(tmp_path / "cat.png"), "--truth", str(path), "--url", unreachable_url]) == EXIT_USAGE
+    assert capsys.readouterr().err == f"error: --truth {path}: {message}\n"
