@@ -204,18 +204,20 @@ def render_target_checks(checks: Sequence[before_run.TargetCheck], baseline: int
 def truth_controls(names: Sequence[str], class_names: Sequence[str], *, key_prefix: str):
     """Ground truth for `names` as Classify finds it (client.truth.detect_truth): method, optional truth file,
     summary and the mapping editor for values that match no class. Returns the TruthDetection."""
-    from client.truth import METHODS, TruthFileError, detect_truth, read_truth_file
-    from dashboard.evaluate.view import render_truth_mapping, render_truth_summary
+    from client.truth import METHODS, TruthFileError, detect_truth
+    from dashboard.evaluate.view import render_truth_mapping, render_truth_summary, truth_table_of
 
     left, right = st.columns([1, 2])
     method = left.selectbox("Ground truth", METHODS, key=f"{key_prefix}_truth_method",
                             help="auto: a truth file if given, else folder names, else file names")
-    upload = right.file_uploader("Truth file (CSV source,label or JSON)", type=["csv", "json"],
-                                 key=f"{key_prefix}_truth_file") if method in ("auto", "file") else None
+    # No `type=`: Streamlit's own file-type check raises on a NUL in a file name before the page can say so.
+    upload = right.file_uploader("Truth file (CSV source,label or JSON)", key=f"{key_prefix}_truth_file",
+                                 help="A file named .json is read as JSON, any other as CSV; at most 5 MiB"
+                                 ) if method in ("auto", "file") else None
     table = None
     if upload is not None:
         try:
-            table = read_truth_file(upload.name, upload.getvalue())
+            table = truth_table_of(upload)   # parsed once per content, not on every rerun
         except TruthFileError as exc:
             st.error(escape_markdown(exc), icon=":material/error:")
     mapping_key = f"{key_prefix}_truth_mapping_chosen"

@@ -25,7 +25,6 @@ from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import state
 
 LOG = logging.getLogger("servescope.dashboard")
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff", "zip"]
 
 
 def show_error(message: object, icon: str | None = ":material/error:") -> None:
@@ -149,11 +148,6 @@ def target_selector(label: str, key: str, overview: ModelOverview | None, index:
     options = target_options(overview.available_versions, labels) if overview else [LATEST]
     return st.selectbox(label, options, index=min(index, len(options) - 1), key=key,
                         format_func=lambda target: describe_option(target, labels))
-
-
-def uploader(key: str) -> list:
-    return st.file_uploader("Images or ZIP archives of images", type=UPLOAD_TYPES, accept_multiple_files=True,
-                            key=key) or []
 
 
 def expand(files: Sequence) -> tuple[list[Item], list[Skipped]]:
