@@ -10,7 +10,7 @@ COPY dashboard/ dashboard/
 COPY pets/ pets/
 COPY serving/ serving/
 COPY app_pages/ app_pages/
-COPY streamlit_app.py ./
+COPY streamlit_app.py dashboard_app.py ./
 COPY .streamlit/ .streamlit/
 RUN useradd --create-home --uid 1000 servescope
 
@@ -25,6 +25,8 @@ RUN pip install .
 USER servescope
 EXPOSE 8502
 ENV TF_SERVING_URL=http://serving:8501
+# dashboard_app.py: Streamlit's ASGI mode with the Host check; a browser must reach the dashboard as localhost,
+# 127.0.0.1, [::1] or a name in SERVESCOPE_ALLOWED_HOSTS (docs/security.md).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8502/_stcore/health', timeout=4)"]
-CMD ["streamlit", "run", "streamlit_app.py", "--server.address=0.0.0.0", "--server.port=8502"]
+CMD ["streamlit", "run", "dashboard_app.py", "--server.address=0.0.0.0", "--server.port=8502"]

@@ -1,9 +1,12 @@
-"""ServeScope's entry script: page setup, the shared sidebar, and the one declaration of the pages."""
+"""ServeScope's page script, served by dashboard_app.py: page setup, the shared sidebar, and the one declaration of the
+pages."""
 import streamlit as st
 
 from dashboard.ui import run_progress, state, widgets
 
-st.set_page_config(page_title="ServeScope", page_icon=":material/troubleshoot:", layout="wide")
+# An emoji, drawn by the browser itself: a Material Symbols page icon makes the browser fetch the favicon from a
+# public font CDN on every page view (the icons inside the page come with Streamlit's own fonts).
+st.set_page_config(page_title="ServeScope", page_icon="🔎", layout="wide")
 state.init()
 
 page = st.navigation({

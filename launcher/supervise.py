@@ -2,8 +2,10 @@
 
 If the TF Serving URL already answers, only the dashboard starts. Otherwise `python -m serving` is started on the
 URL's port and the dashboard waits until the model's versions are AVAILABLE (the launcher fails clearly if the
-server dies first). When no server can be started (TensorFlow missing, model not built), the dashboard starts
-anyway and says so. Ctrl-C or SIGTERM stops both children, dashboard first.
+server dies first). The embedded server listens on loopback unless --model-server-host names another address; a
+URL on all interfaces (0.0.0.0, [::]) without that flag is refused. When no server can be started (TensorFlow
+missing, model not built), the dashboard starts anyway and says so. The dashboard starts through dashboard_app.py
+(Streamlit's ASGI mode with the Host check). Ctrl-C or SIGTERM stops both children, dashboard first.
 """
 from __future__ import annotations
 
@@ -29,7 +31,11 @@ from dashboard import config
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_CONFIG = ROOT / "pets" / "models.config"
 DEFAULT_DASHBOARD_PORT = 8502
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1"}
+# What `streamlit run` starts: st.App around streamlit_app.py behind the Host check (docs/security.md).
+DASHBOARD_ENTRY = ROOT / "dashboard_app.py"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+ALL_INTERFACES = {"0.0.0.0", "::"}
+LOCAL_HOSTS = LOOPBACK_HOSTS | ALL_INTERFACES
 
 
 def log(message: str) -> None:
@@ -110,13 +116,38 @@ def serving_unavailable_reason(url: str, model_config: Path) -> str | None:
     return None
 
 
-def serving_command(url: str, model_config: Path) -> list[str]:
-    parts = urlsplit(url)
-    argv = [sys.executable, "-m", "serving", f"--model_config_file={model_config}",
-            f"--rest_api_port={parts.port or 8501}"]
-    if parts.hostname not in (None, "127.0.0.1", "localhost"):
-        argv.append(f"--host={parts.hostname}")
-    return argv
+def model_server_host(url: str, requested: str | None) -> str:
+    """The address the embedded model server listens on: `requested` (--model-server-host) when given, else the
+    URL's loopback address. ValueError naming --model-server-host when the URL asks for all interfaces without it,
+    or when the server would listen where the URL does not reach it."""
+    host = urlsplit(url).hostname or "127.0.0.1"
+    if requested is None:
+        if host in ALL_INTERFACES:
+            raise ValueError(f"--url {url} would make the embedded model server listen on all interfaces; it listens "
+                             f"on loopback unless told otherwise: pass --model-server-host {host} to mean it, or use "
+                             f"--url http://127.0.0.1:{urlsplit(url).port or 8501}")
+        return "127.0.0.1" if host == "localhost" else host
+    requested = requested.strip().strip("[]").lower()
+    same_address = requested == host or {requested, host} <= {"localhost", "127.0.0.1"}
+    if requested not in ALL_INTERFACES and not same_address:
+        raise ValueError(f"--model-server-host {requested} does not serve --url {url}: give the same address in both, "
+                         f"or 0.0.0.0 to listen on all interfaces")
+    return requested
+
+
+def listening_on(host: str, port: int) -> str:
+    """'127.0.0.1:8501 (loopback: this machine only)' and the like, for the launcher's log."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if host in LOOPBACK_HOSTS:
+        return f"{address} (loopback: this machine only)"
+    if host in ALL_INTERFACES:
+        return f"{address} (all interfaces: other machines can reach it)"
+    return address
+
+
+def serving_command(url: str, model_config: Path, host: str = "127.0.0.1") -> list[str]:
+    return [sys.executable, "-m", "serving", f"--model_config_file={model_config}",
+            f"--rest_api_port={urlsplit(url).port or 8501}", f"--host={host}"]
 
 
 def configured_dashboard_port() -> int:
@@ -131,7 +162,7 @@ def configured_dashboard_port() -> int:
 def dashboard_command(port: int | None) -> list[str]:
     # .streamlit/config.toml holds the rest (loopback address, no error details, no developer toolbar); these
     # two are repeated so a config file elsewhere cannot turn them off for `make run`.
-    argv = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.headless=true",
+    argv = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_ENTRY), "--server.headless=true",
             "--client.toolbarMode=viewer"]
     if port is not None:
         argv.append(f"--server.port={port}")
@@ -152,13 +183,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default=config.default_model(), help="model to wait for (default: %(default)s)")
     parser.add_argument("--model-config", type=Path, default=DEFAULT_MODEL_CONFIG,
                         help="ModelServerConfig for the embedded server (default: pets/models.config)")
+    parser.add_argument("--model-server-host", default=None, metavar="ADDRESS",
+                        help="address the embedded model server listens on (default: loopback, the --url's "
+                             "127.0.0.1 or ::1; 0.0.0.0 for all interfaces)")
     parser.add_argument("--dashboard-port", type=int, default=None,
                         help="Streamlit port (default: .streamlit/config.toml, 8502)")
     parser.add_argument("--min-available", type=int, default=1,
                         help="versions that must be AVAILABLE before the dashboard starts (default: %(default)s)")
     parser.add_argument("--wait-timeout", type=float, default=300.0,
                         help="seconds to wait for the model to load (default: %(default)s)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.bind_host = model_server_host(args.url.rstrip("/"), args.model_server_host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             log(f"cannot start a model server: {reason}. Starting the dashboard anyway; it will say that no "
                 f"server is reachable at {url}.")
         else:
-            log(f"starting the model server at {url} ({args.model_config})")
-            server = Child("serving", serving_command(url, args.model_config),
+            log(f"starting the model server at {url}, listening on "
+                f"{listening_on(args.bind_host, urlsplit(url).port or 8501)} ({args.model_config})")
+            server = Child("serving", serving_command(url, args.model_config, args.bind_host),
                            dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1"))
             children.append(server)
             deadline = time.monotonic() + args.wait_timeout

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from launcher import supervise as launch
+from tests.dashboard.browser.test_deployment import listening_addresses
 from tests.support import PETS_CONFIG, ROOT, fake_model_handler, free_port, json_response, models_available, wait_until
 
 
@@ -66,7 +67,10 @@ def test_starts_server_and_dashboard_and_sigint_stops_both():
     launcher = Launcher("--url", serving_url, "--dashboard-port", str(dashboard_port))
     try:
         launcher.wait_for("[launch] ready")
-        assert f"[launch] starting the model server at {serving_url}" in launcher.output()
+        serving_port = int(serving_url.rsplit(":", 1)[1])
+        assert (f"[launch] starting the model server at {serving_url}, listening on 127.0.0.1:{serving_port} "
+                f"(loopback: this machine only) ({PETS_CONFIG})") in launcher.output()
+        assert listening_addresses(serving_port) == {"0100007F"}  # 127.0.0.1 only
         assert f"dashboard: http://localhost:{dashboard_port}  model server: {serving_url}" in launcher.output()
         assert models_available(serving_url, {"pets": 2})
         assert dashboard_health(dashboard_port) == "ok"
@@ -134,12 +138,63 @@ def test_reasons_a_server_cannot_be_started(monkeypatch, tmp_path):
         "TensorFlow is not installed (install the serving extra: pip install -e '.[serving]')")
 
 
+@pytest.mark.slow
+def test_the_model_server_listens_on_all_interfaces_only_when_told():
+    port = free_port()
+    launcher = Launcher("--url", f"http://0.0.0.0:{port}", "--model-server-host", "0.0.0.0", "--dashboard-port",
+                        str(free_port()))
+    try:
+        launcher.wait_for("[launch] model 'pets' is available")
+        assert (f"[launch] starting the model server at http://0.0.0.0:{port}, listening on 0.0.0.0:{port} "
+                f"(all interfaces: other machines can reach it)") in launcher.output()
+        assert listening_addresses(port) == {"00000000"}
+        assert launcher.stop(signal.SIGTERM) == 0
+    finally:
+        launcher.kill()
+
+
+def test_a_url_on_all_interfaces_without_the_flag_is_refused():
+    port = free_port()
+    result = subprocess.run([sys.executable, "-m", "launcher", "--url", f"http://0.0.0.0:{port}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (f"python -m launcher: error: --url http://0.0.0.0:{port} would make the embedded model server listen on "
+            f"all interfaces; it listens on loopback unless told otherwise: pass --model-server-host 0.0.0.0 to mean "
+            f"it, or use --url http://127.0.0.1:{port}") in result.stderr
+    assert refuses(f"http://127.0.0.1:{port}/v1/models/pets")
+
+
+@pytest.mark.parametrize("url, flag, host", [
+    ("http://127.0.0.1:8501", None, "127.0.0.1"), ("http://localhost:8501", None, "127.0.0.1"),
+    ("http://[::1]:8501", None, "::1"), ("http://0.0.0.0:8501", "0.0.0.0", "0.0.0.0"),
+    ("http://127.0.0.1:8501", "0.0.0.0", "0.0.0.0"), ("http://[::]:8501", "[::]", "::"),
+    ("http://localhost:8501", "127.0.0.1", "127.0.0.1"), ("http://10.1.2.3:8501", "10.1.2.3", "10.1.2.3"),
+])
+def test_the_model_server_listens_on_loopback_unless_told(url, flag, host):
+    assert launch.model_server_host(url, flag) == host
+
+
+def test_the_model_server_address_must_serve_the_url():
+    with pytest.raises(ValueError) as caught:
+        launch.model_server_host("http://[::]:8501", None)
+    assert str(caught.value) == (
+        "--url http://[::]:8501 would make the embedded model server listen on all interfaces; it listens on loopback "
+        "unless told otherwise: pass --model-server-host :: to mean it, or use --url http://127.0.0.1:8501")
+    with pytest.raises(ValueError) as caught:
+        launch.model_server_host("http://127.0.0.1:8501", "10.1.2.3")
+    assert str(caught.value) == ("--model-server-host 10.1.2.3 does not serve --url http://127.0.0.1:8501: give the "
+                                 "same address in both, or 0.0.0.0 to listen on all interfaces")
+    assert launch.listening_on("::1", 8501) == "[::1]:8501 (loopback: this machine only)"
+    assert launch.listening_on("10.1.2.3", 8501) == "10.1.2.3:8501"
+
+
 def test_commands_follow_the_url_and_config():
     assert launch.serving_command("http://127.0.0.1:9001", ROOT / "m.config")[2:] == [
-        "serving", f"--model_config_file={ROOT / 'm.config'}", "--rest_api_port=9001"]
-    assert launch.serving_command("http://0.0.0.0", ROOT / "m.config")[-2:] == ["--rest_api_port=8501",
-                                                                                "--host=0.0.0.0"]
-    assert launch.dashboard_command(None)[2:] == ["streamlit", "run", str(ROOT / "streamlit_app.py"),
+        "serving", f"--model_config_file={ROOT / 'm.config'}", "--rest_api_port=9001", "--host=127.0.0.1"]
+    assert launch.serving_command("http://0.0.0.0", ROOT / "m.config", "0.0.0.0")[-2:] == ["--rest_api_port=8501",
+                                                                                           "--host=0.0.0.0"]
+    # The dashboard starts through dashboard_app.py: Streamlit's ASGI mode with the Host check (docs/security.md).
+    assert launch.dashboard_command(None)[2:] == ["streamlit", "run", str(ROOT / "dashboard_app.py"),
                                                   "--server.headless=true", "--client.toolbarMode=viewer"]
     assert launch.dashboard_command(9002)[-1] == "--server.port=9002"
     assert launch.configured_dashboard_port() == 8502

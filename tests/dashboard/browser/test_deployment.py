@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from launcher.supervise import dashboard_command
+from launcher.supervise import DASHBOARD_ENTRY, dashboard_command
 from tests.dashboard.browser.test_browser import browser, healthy, page, running_dashboard  # noqa: F401  (fixtures)
 from tests.dashboard.browser.test_classify import start_run
 from tests.support import ROOT, fake_model_handler, free_port, png_bytes, wait_until
@@ -47,7 +47,7 @@ def test_an_unexpected_error_shows_no_details_and_is_logged(page, tmp_path):  # 
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "streamlit.log"
     argv = dashboard_command(port)
-    argv[argv.index(str(ROOT / "streamlit_app.py"))] = str(ROOT / "tests" / "dashboard" / "apps" / "raises_app.py")
+    argv[argv.index(str(DASHBOARD_ENTRY))] = str(ROOT / "tests" / "dashboard" / "apps" / "raises_app.py")
     with open(log_path, "wb") as log:
         # From the project folder, so .streamlit/config.toml (client.showErrorDetails = "none") applies.
         proc = subprocess.Popen(argv, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=log,
