@@ -16,10 +16,12 @@ def test_models_page_lists_both_real_versions(page, pets_server_url):
     app = page("models", pets_server_url).run()
     assert not app.exception and not app.error
     assert app.dataframe[0].value[["version", "state", "labels"]].to_dict("records") == [
-        {"version": 1, "state": "AVAILABLE", "labels": "stable"},
-        {"version": 2, "state": "AVAILABLE", "labels": "canary"}]
+        {"version": "1", "state": "AVAILABLE", "labels": "stable"},   # text: int64 versions are shown whole
+        {"version": "2", "state": "AVAILABLE", "labels": "canary"}]
     assert len(app.table) == 4  # two signatures per version
-    assert app.table[2].value.loc[("input", "images")].tolist() == ["DT_FLOAT", "[-1, 224, 224, 3]"]
+    # Newest version first: version 2 (224 px), then version 1 (128 px).
+    assert [t.value.loc[("input", "images")].tolist() for t in (app.table[0], app.table[2])] == [
+        ["DT_FLOAT", "[-1, 224, 224, 3]"], ["DT_FLOAT", "[-1, 128, 128, 3]"]]
 
 
 def test_half_plus_two_gives_a_typed_error_on_classify(page, half_plus_two_url, tmp_path):
