@@ -40,8 +40,13 @@ def test_hidden_characters_in_file_names_are_read_as_escapes(page, dashboard_url
     assert_no_hidden_characters(page)
     # The detail view's image picker lists both names escaped; the other one's full name then shows too.
     picker = main.get_by_role("combobox", name="Image", exact=True)
-    picker.click()
-    expect(page.get_by_role("option", name=ESCAPED[1], exact=True)).to_be_visible()
+    option = page.get_by_role("option", name=ESCAPED[1], exact=True)
+    for _ in range(10):   # a rerun of the page (thumbnails arriving, progress polling) may close the open list
+        picker.click()
+        if option.is_visible():
+            break
+        page.wait_for_timeout(500)
+    expect(option).to_be_visible()
     assert_no_hidden_characters(page)
     # Typed and chosen with Enter: a rerun of the page (thumbnails arriving) may close an open list under a click.
     picker.fill("zero")
