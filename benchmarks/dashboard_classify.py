@@ -93,13 +93,14 @@ def model_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def dashboard(server_url: str, database: Path,
-              options: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run` as `make run` starts it (plus `options`), on a free port, with its own run store."""
+def dashboard(server_url: str, database: Path, options: tuple[str, ...] = (),
+              model: str = "pets") -> Iterator[tuple[str, subprocess.Popen]]:
+    """`streamlit run` as `make run` starts it (plus `options`), on a free port, for `model` at `server_url`,
+    with its own run store."""
     from launcher.supervise import dashboard_command
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TF_SERVING_URL=server_url, SERVESCOPE_MODEL="pets", SERVESCOPE_DB=str(database))
+    env = dict(os.environ, TF_SERVING_URL=server_url, SERVESCOPE_MODEL=model, SERVESCOPE_DB=str(database))
     proc = subprocess.Popen([*dashboard_command(port), *options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

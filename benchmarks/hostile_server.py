@@ -16,18 +16,13 @@ the first line the page showed (goals: Home drawn in < 10 s, RSS growth <= +100 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
 
-import requests
 
-from benchmarks.dashboard_classify import ROOT, free_port, launch_browser, wait_for
+from benchmarks.dashboard_classify import ROOT, dashboard, launch_browser
 from benchmarks.dashboard_memory import PeakSampler, memory_kib
 
 sys.path.insert(0, str(ROOT))
@@ -43,38 +38,14 @@ _ANSWERED = """() => {
 }"""
 
 
-@contextlib.contextmanager
-def dashboard(server_url: str, database: Path, model: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run` as `make run` starts it, on a free port, for `model` at `server_url`, its own run store."""
-    from launcher.supervise import dashboard_command
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TF_SERVING_URL=server_url, SERVESCOPE_MODEL=model, SERVESCOPE_DB=str(database))
-    proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise SystemExit(f"streamlit exited with {proc.returncode}")
-        try:
-            return requests.get(f"{url}/_stcore/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-    try:
-        wait_for(ready, f"the dashboard at {url}", timeout=90)
-        yield url, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def mib(kib: int) -> str:
     return f"{kib / 1024:.0f} MiB"
 
 
 def measure(case: str, server: HostileServer, folder: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
-    with dashboard(server.url, folder / f"{case}.db", MAX_VERSION) as (url, proc), sync_playwright() as playwright:
+    with (dashboard(server.url, folder / f"{case}.db", model=MAX_VERSION) as (url, proc),
+          sync_playwright() as playwright):
         browser = launch_browser(playwright)
         page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
         page.set_default_timeout(300_000)

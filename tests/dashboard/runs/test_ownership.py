@@ -21,7 +21,7 @@ from dashboard.runs.ownership import (
 )
 from dashboard.runs.visitor import VisitorManager
 from dashboard.store.records import RunActiveError
-from tests.dashboard.runs.test_runner import COLOURS, FakeModel, items_of, png
+from tests.dashboard.runs.test_runner import COLOURS, FakeModel, items_of, png, store  # noqa: F401 (fixture)
 from tests.support import FakeServer, wait_until
 
 OWNER = Actor(token_digest("a" * 43))
@@ -107,12 +107,6 @@ def held() -> Iterator[tuple[FakeModel, FakeServer]]:
     server.stop()
 
 
-@pytest.fixture
-def store(tmp_path):
-    from dashboard.store.database import open_store
-    opened = open_store(tmp_path / "runs.db")
-    yield opened
-    opened.close()
 
 
 def test_cancel_retry_and_reuse_are_checked_against_the_visitor(held, store):
