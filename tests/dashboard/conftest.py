@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.runs.manager import RunManager
 from dashboard.store.database import open_store
 from dashboard.ui import state
 from tests.pg import postgres_server  # noqa: F401  (session fixture, for any_store)
@@ -80,3 +82,24 @@ def page(monkeypatch, tmp_path):
             app.switch_page(PAGES[name])
         return app
     return make
+
+
+@pytest.fixture(autouse=True)
+def managers_end_with_their_test(monkeypatch):
+    """Every RunManager a test creates (directly, or cached by an AppTest page) is shut down when the test ends:
+    its lease keeper renews every few seconds, and hundreds left running would load the rest of the suite and log
+    about stores their tests removed. Managers of module- or session-scoped fixtures are created before this
+    fixture and are left to their owners."""
+    created: list[RunManager] = []
+    original = RunManager.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(RunManager, "__init__", recording)
+    yield
+    for manager in created:
+        manager.shutdown(wait=False)
+    if created:
+        st.cache_resource.clear()   # a later test on the same database must not get a stopped manager

@@ -49,7 +49,7 @@ def buttons(app) -> set[str]:
 def history_of(app, run_id: str):
     """The app on History with `run_id` selected."""
     app.switch_page(PAGES["history"]).run()
-    app.multiselect(key="history_stored_selected").select(run_id).run()
+    app.multiselect(key="history_stored_delete_selected").select(run_id).run()
     assert not app.exception
     return app
 
@@ -137,7 +137,7 @@ def test_a_finished_run_is_deleted_only_by_its_browser_or_an_operator_and_keeps_
             "(another browser started it)") in markdown_texts(other)
     # An operator deletes another browser's run.
     other.text_input(key="sidebar_operator_token").input(TOKEN).run()
-    other.multiselect(key="history_stored_selected").set_value([first]).run()
+    other.multiselect(key="history_stored_delete_selected").set_value([first]).run()
     other.button(key="history_stored_delete").click().run()
     other.button(key="history_stored_delete_yes").click().run()
     assert "Deleted 1 run(s)." in texts(other.info)
