@@ -11,10 +11,28 @@ import pandas as pd
 FLIP_SELECTION = "flip_cell"
 
 
+# Text on the flip matrix: white on cells at least this dark (share of the largest count on the "blues" scale).
+DARK_FROM = 0.5
+WHITE, BLACK, FLIP_RED = "#ffffff", "#222222", "#c62828"
+
+
+def largest_count(counts: pd.Series) -> int:
+    return max(int(counts.max()) if len(counts) else 0, 1)
+
+
+def text_ink(counts: pd.Series, flips: pd.Series) -> list[str]:
+    """The text colour per cell of a "blues" heatmap of `counts` (scale 0 to largest_count): white on the dark
+    half; on the light half red for a flip that holds images, black otherwise."""
+    largest = largest_count(counts)
+    return [WHITE if count / largest >= DARK_FROM else FLIP_RED if flip and count > 0 else BLACK
+            for count, flip in zip(counts, flips)]
+
+
 def flip_matrix_chart(cells: pd.DataFrame, name_a: str, name_b: str) -> alt.LayerChart:
     """A's top class (rows) × B's top class (columns) with counts; cells are selectable (point selection on
     a_class, b_class). `cells`: dashboard.compare.tables.flip_cells."""
     order = list(dict.fromkeys([*cells["a_class"], *cells["b_class"]]))
+    cells = cells.assign(ink=text_ink(cells["count"], cells["flip"]))
     selection = alt.selection_point(name=FLIP_SELECTION, fields=["a_class", "b_class"], on="click")
     base = alt.Chart(cells).encode(
         x=alt.X("b_class:N", sort=order, title=f"B: {name_b}", axis=alt.Axis(labelAngle=0)),
@@ -23,14 +41,14 @@ def flip_matrix_chart(cells: pd.DataFrame, name_a: str, name_b: str) -> alt.Laye
                  alt.Tooltip("count:Q", title="images")],
     )
     heat = base.mark_rect(stroke="#ffffff").encode(
-        color=alt.Color("count:Q", title="images", scale=alt.Scale(scheme="blues")),
+        color=alt.Color("count:Q", title="images",
+                        scale=alt.Scale(scheme="blues", domain=[0, largest_count(cells["count"])])),
         opacity=alt.condition(selection, alt.value(1.0), alt.value(0.45)),
     ).add_params(selection)
-    text = base.mark_text(fontSize=14).encode(
-        text="count:Q",
-        color=alt.condition("datum.flip && datum.count > 0", alt.value("#c62828"), alt.value("#222222")))
-    return (heat + text).properties(title="Flip matrix: top class under A and under B", height=alt.Step(48),
-                                    width=alt.Step(64))
+    text = base.mark_text(fontSize=14).encode(text="count:Q", color=alt.Color("ink:N", scale=None, legend=None))
+    # The text's colours are its own (scale None), not a second use of the heatmap's "images" scale.
+    return (heat + text).resolve_scale(color="independent").properties(
+        title="Flip matrix: top class under A and under B", height=alt.Step(48), width=alt.Step(64))
 
 
 def confusion_difference_chart(cells: pd.DataFrame) -> alt.LayerChart:

@@ -10,7 +10,6 @@ Without truth: agreement (Wilson interval), Cohen's κ, flips by class pair, mea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Sequence
 
 import pandas as pd
@@ -18,6 +17,14 @@ import pandas as pd
 from client import schema
 from client.protocol import SignatureSpec
 from dashboard.compare import tables
+from dashboard.compare.verdict_words import (  # noqa: F401 - Verdict and format_p are this module's too
+    Verdict,
+    count_of as _count,
+    format_p,
+    plain_verdict,
+    points as _points,
+    verdict_sentence,
+)
 from dashboard.compare.stats import (
     IMAGES_NEEDED_METHOD,
     MAX_DISCORDANT,
@@ -32,13 +39,6 @@ from dashboard.compare.stats import (
 from dashboard.server.signatures import signature_digest, signature_rows
 
 ALIGN, REFUSE = "align", "refuse"
-
-
-class Verdict(str, Enum):
-    BETTER = "better"
-    WORSE = "worse"
-    NO_DIFFERENCE = "no detectable difference"
-    NOT_ENOUGH_EVIDENCE = "not enough evidence"
 
 
 class ClassSetMismatch(ValueError):
@@ -144,7 +144,8 @@ class Decision:
     failed: int                     # on both sides, but failed on at least one
     unmatched: int                  # on one side only
     verdict: Verdict
-    sentence: str
+    headline: str                   # the plain-language verdict, drawn first (plain_verdict)
+    sentence: str                   # the statistics behind it
     images_needed: int | None
     images_needed_text: str | None
     truth: TruthStats | None
@@ -157,32 +158,6 @@ class Decision:
     digests: dict = field(default_factory=dict)      # "A"/"B" -> "sha256:..." of the signature used
     versions: dict = field(default_factory=dict)     # "A"/"B" -> versions that answered
     alpha: float = 0.05
-
-
-def format_p(p: float) -> str:
-    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4g}"
-
-
-def _points(value: float) -> str:
-    return f"{value * 100:+.1f}"
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('x') else 's'}"
-
-
-def verdict_sentence(verdict: Verdict, stats: TruthStats, alpha: float) -> str:
-    """"B is better: +8.3 points (95% CI +1.2 to +15.0), 5 fixes, 0 regressions, McNemar p = 0.0625 —
-    not significant at 0.05 on 60 images"."""
-    d = stats.difference
-    lead = {Verdict.BETTER: "B is better", Verdict.WORSE: "B is worse",
-            Verdict.NO_DIFFERENCE: "No detectable difference",
-            Verdict.NOT_ENOUGH_EVIDENCE: f"Not enough evidence that B is {'better' if d.estimate > 0 else 'worse'}",
-            }[verdict]
-    significance = "significant" if stats.mcnemar_p < alpha else "not significant"
-    return (f"{lead}: {_points(d.estimate)} points ({d.level_text} {_points(d.low)} to {_points(d.high)}), "
-            f"{_count(stats.fixes, 'fix')}, {_count(stats.regressions, 'regression')}, McNemar "
-            f"{format_p(stats.mcnemar_p)} — {significance} at {alpha:g} on {_count(stats.images, 'image')}.")
 
 
 def _verdict(stats: TruthStats, alpha: float, margin: float) -> Verdict:
@@ -275,7 +250,7 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
     paired, failed, unmatched, images = tables.pair_rows(a.rows, b.rows, common, order)
     truth = _truth_stats(paired, a, b, order, common, level, seed, bootstrap_replicates)
     agreement = _agreement(paired, level)
-    needed = needed_text = None
+    needed = needed_text = most = None
     if truth is None:
         verdict = Verdict.NOT_ENOUGH_EVIDENCE
         if agreement is None:
@@ -305,6 +280,7 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
     return Decision(
         a=a.label, b=b.label, model=a.model or b.model, classes=tuple(common), class_order=tuple(order),
         images=images, paired_images=len(paired), failed=failed, unmatched=unmatched, verdict=verdict,
+        headline=plain_verdict(verdict, a.label, b.label, truth, agreement, images_needed=needed, most=most),
         sentence=sentence, images_needed=needed, images_needed_text=needed_text, truth=truth, agreement=agreement,
         paired=paired, flip_matrix=tables.flip_matrix(paired, order),
         cost=pd.DataFrame([tables.cost_row(f"A: {a.label}", a.rows, a.elapsed_s),

@@ -1,5 +1,6 @@
-"""The Compare page's decision view: verdict card, cost, flip matrix, changed images, charts, signatures,
-promotion and downloads for one dashboard.compare.decision.Decision. Streamlit-facing.
+"""The Compare page's decision view: the plain-language verdict first, its statistics beneath, cost, the flip
+matrix with one table of the images it selects (and the correction control), charts, signatures, promotion and
+downloads for one dashboard.compare.decision.Decision. Streamlit-facing.
 
 Every string that came from a file or the server (targets, class names, file names, warnings that quote them)
 is shown through st.text/st.code/st.dataframe, or escaped with dashboard.plain.escape_markdown.
@@ -24,6 +25,8 @@ from dashboard.plain import escape_markdown, visible, visible_cells
 
 Correction = Callable[[str, str], None]
 ALL_FLIPS = "every image where the top class changed"
+ALL_IMAGES = "every image, the most changed first"
+CHOOSE_CLASS = "choose the true class"
 
 
 def _md(text: object) -> str:
@@ -36,26 +39,26 @@ def _percent(value: float) -> str:
 
 def _verdict_card(d: Decision) -> None:
     box = {Verdict.BETTER: st.success, Verdict.WORSE: st.error}.get(d.verdict, st.info)
+    box(_md(d.headline))
     with st.container(border=True):
-        box(_md(d.sentence))
+        st.caption(_md(d.sentence))
         truth, agreement = d.truth, d.agreement
         if truth is not None:
-            cols = st.columns(4)
+            cols = st.columns(3)
             a, b, diff = truth.accuracy_a, truth.accuracy_b, truth.difference
             cols[0].metric(_md(f"A: {d.a}"), _percent(a.estimate), help=f"{a.level_text} {_percent(a.low)} to "
                            f"{_percent(a.high)} (Wilson), {truth.images} images")
             cols[1].metric(_md(f"B: {d.b}"), _percent(b.estimate), delta=f"{diff.estimate * 100:+.1f} points",
                            help=f"{b.level_text} {_percent(b.low)} to {_percent(b.high)} (Wilson), "
                                 f"{truth.images} images")
-            cols[2].metric("McNemar's exact test", format_p(truth.mcnemar_p),
-                           help=f"Two-sided, on the {truth.fixes + truth.regressions} images where exactly one "
-                                f"side is right; significant when below {d.alpha:g}")
-            cols[3].metric("Fixes / regressions", f"{truth.fixes} / {truth.regressions}",
+            cols[2].metric("Fixes / regressions", f"{truth.fixes} / {truth.regressions}",
                            help="Fix: A wrong, B right. Regression: A right, B wrong.")
             boot = truth.bootstrap
             st.caption(f"B − A: {diff.estimate * 100:+.1f} points, {diff.level_text} {diff.low * 100:+.1f} to "
                        f"{diff.high * 100:+.1f} ({diff.method}); {boot.low * 100:+.1f} to {boot.high * 100:+.1f} "
-                       f"({boot.method}).")
+                       f"({boot.method}). McNemar's exact test: {format_p(truth.mcnemar_p)}, two-sided, on the "
+                       f"{truth.fixes + truth.regressions} images where exactly one side is right; significant "
+                       f"when below {d.alpha:g}.")
         elif agreement is not None:
             cols = st.columns(4)
             rate, kappa = agreement.rate, agreement.kappa
@@ -98,43 +101,70 @@ def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: 
     st.dataframe(visible_cells(shown), hide_index=True, column_config=config, key=key)
 
 
-def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None) -> None:
+def _cell_option(a_class: object, b_class: object, count: int) -> str:
+    return f"{a_class} → {b_class} ({count})"
+
+
+def _follow_click(event: object, cells: pd.DataFrame, options: list[str], select_key: str, seen_key: str) -> None:
+    """A newly clicked cell becomes the selector's choice, so the selector always names what is listed; a click
+    seen before leaves the selector to the reader."""
+    selection = (event or {}).get("selection") or {}   # the chart's state: a dict with attribute access too
+    clicked = selection.get(decision_charts.FLIP_SELECTION) or []
+    cell = (clicked[0].get("a_class"), clicked[0].get("b_class")) if clicked else None
+    if cell == st.session_state.get(seen_key):
+        return
+    st.session_state[seen_key] = cell
+    if cell is None:
+        return
+    match = cells[(cells["a_class"] == cell[0]) & (cells["b_class"] == cell[1])]
+    option = _cell_option(cell[0], cell[1], int(match["count"].iloc[0])) if len(match) else None
+    if option in options:
+        st.session_state[select_key] = option
+
+
+def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
+                 on_correction: Correction | None) -> None:
+    """The flip matrix, the selector of the images it lists (a clicked cell shows in it), one table of them and
+    the correction control for them."""
     cells = tables.flip_cells(d.flip_matrix)
     event = st.altair_chart(decision_charts.flip_matrix_chart(cells, d.a, d.b), on_select="rerun",
                             selection_mode=decision_charts.FLIP_SELECTION, key=f"{key_prefix}_flip_chart")
-    clicked = (event.selection.get(decision_charts.FLIP_SELECTION) or []) if event else []
-    options = [ALL_FLIPS] + [f"{c.a_class} → {c.b_class} ({c.count})" for c in cells.itertuples() if c.count]
-    chosen = st.selectbox("Images in a cell (or click a cell)", options, key=f"{key_prefix}_flip_cell")
-    if clicked:
-        a_class, b_class = clicked[0].get("a_class"), clicked[0].get("b_class")
-        rows = tables.images_in_cell(d.paired, a_class, b_class)
-    elif chosen == ALL_FLIPS:
+    options = [ALL_FLIPS, ALL_IMAGES] + [_cell_option(c.a_class, c.b_class, c.count) for c in cells.itertuples()
+                                         if c.count]
+    select_key = f"{key_prefix}_flip_cell"
+    _follow_click(event, cells, options, select_key, f"{key_prefix}_flip_clicked")
+    if st.session_state.get(select_key) not in (None, *options):
+        del st.session_state[select_key]   # a cell of an earlier decision
+    chosen = st.selectbox("Images in a cell (or click a cell)", options, key=select_key,
+                          help="Flips first, then by Jensen–Shannon distance between the two probability vectors.")
+    if chosen == ALL_FLIPS:
         rows = tables.changed_images(d.paired, disagreements_only=True)
+    elif chosen == ALL_IMAGES:
+        rows = tables.changed_images(d.paired, disagreements_only=False)
     else:
-        cell = cells[cells["count"] > 0].iloc[options.index(chosen) - 1]
+        cell = cells[cells["count"] > 0].iloc[options.index(chosen) - 2]
         rows = tables.images_in_cell(d.paired, cell["a_class"], cell["b_class"])
     st.caption(f"{len(rows)} image(s)")
     _image_table(rows, thumbnails, f"{key_prefix}_cell_images")
-
-
-def _changed(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
-             on_correction: Correction | None) -> None:
-    only = st.toggle("Disagreements only", value=True, key=f"{key_prefix}_disagreements_only")
-    rows = tables.changed_images(d.paired, disagreements_only=only)
-    st.caption(f"{len(rows)} of {len(d.paired)} image(s); flips first, then by Jensen–Shannon distance between "
-               "the two probability vectors")
-    _image_table(rows, thumbnails, f"{key_prefix}_changed_images")
     if on_correction is not None and len(rows):
-        left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
-        image_key, class_key = f"{key_prefix}_correct_image", f"{key_prefix}_correct_class"
-        left.selectbox("Correct an image", rows["source"].tolist(), key=image_key, format_func=visible)
-        middle.selectbox("True class", list(d.class_order), key=class_key)
+        _correction(d, key_prefix, rows, on_correction)
 
-        def save() -> None:
-            # Read the widgets when clicked: arguments bound at render time would be one edit behind.
-            on_correction(st.session_state[image_key], st.session_state[class_key])
 
-        right.button("Save correction", key=f"{key_prefix}_correct_save", on_click=save)
+def _correction(d: Decision, key_prefix: str, rows: pd.DataFrame, on_correction: Correction) -> None:
+    """Pick an image of `rows` and its true class; no class is chosen for the reader, and Save waits for one."""
+    left, middle, right = st.columns([3, 2, 1], vertical_alignment="bottom")
+    image_key, class_key = f"{key_prefix}_correct_image", f"{key_prefix}_correct_class"
+    left.selectbox("Correct an image", rows["source"].tolist(), key=image_key, format_func=visible)
+    middle.selectbox("True class", list(d.class_order), key=class_key, index=None, placeholder=CHOOSE_CLASS,
+                     format_func=visible)
+
+    def save() -> None:
+        # Read the widgets when clicked: arguments bound at render time would be one edit behind.
+        on_correction(st.session_state[image_key], st.session_state[class_key])
+        st.session_state[class_key] = None   # the next image's class is chosen afresh
+
+    right.button("Save correction", key=f"{key_prefix}_correct_save", on_click=save,
+                 disabled=st.session_state.get(class_key) is None)
 
 
 def _probabilities_long(d: Decision) -> pd.DataFrame:
@@ -223,10 +253,8 @@ def render_decision(result: Decision, *, key_prefix: str, thumbnails: Mapping[st
     _verdict_card(d)
     st.subheader("Cost of switching")
     _cost(d)
-    st.subheader("Flip matrix")
-    _flip_matrix(d, key_prefix, thumbnails)
-    st.subheader("The images that changed")
-    _changed(d, key_prefix, thumbnails, on_correction)
+    st.subheader("Flip matrix and the images that changed")
+    _flip_matrix(d, key_prefix, thumbnails, on_correction)
     st.subheader("Probabilities")
     _distributions(d)
     with st.expander("Signatures side by side"):

@@ -149,8 +149,9 @@ def report_html(decision: Decision, *, promotion: PromotionPlan | None = None,
     title = f"ServeScope comparison: {decision.model or 'model'}, A {decision.a} vs B {decision.b}"
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_h(title)}</title>"
              f"<style>{_STYLE}</style></head><body><h1>{_h(title)}</h1>",
+             f"<p class='verdict'>{_h(decision.headline)}</p>",
              _pairs_table(stamp_rows(decision, generated_at)),
-             f"<p class='verdict'>{_h(decision.sentence)}</p>"]
+             f"<p>{_h(decision.sentence)}</p>"]
     if decision.images_needed_text:
         parts.append(f"<p>{_h(decision.images_needed_text)}</p>")
     if decision.warnings:
@@ -190,7 +191,8 @@ def report_markdown(decision: Decision, *, promotion: PromotionPlan | None = Non
     """The same report as Markdown (tables only; charts are in the HTML report)."""
     generated_at = generated_at or datetime.now(timezone.utc)
     out = [f"# ServeScope comparison: {_md(decision.model or 'model')}, A {_md(decision.a)} vs B {_md(decision.b)}",
-           _md_table(["", ""], stamp_rows(decision, generated_at)), f"**{_md(decision.sentence)}**"]
+           f"**{_md(decision.headline)}**", _md_table(["", ""], stamp_rows(decision, generated_at)),
+           _md(decision.sentence)]
     if decision.images_needed_text:
         out.append(_md(decision.images_needed_text))
     out += [f"- {_md(w)}" for w in decision.warnings]

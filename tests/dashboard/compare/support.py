@@ -107,8 +107,15 @@ def frame_with(app, column: str, index: int = 0):
 
 
 def verdict_of(app) -> str:
+    """The statistics sentence under the plain-language verdict (a caption of the verdict card)."""
+    [sentence] = [c for c in texts(app.caption) if re.match(r"^(B is|No detectable|Not enough)", c)]
+    return sentence
+
+
+def headline_of(app) -> str:
+    """The plain-language verdict: the box that opens the decision view."""
     boxes = texts(app.success) + texts(app.info) + texts(app.error)
-    [sentence] = [b for b in boxes if re.match(r"^(B is|No detectable|Not enough)", b)]
+    [sentence] = [b for b in boxes if re.match(r"^(Promote|Keep|No clear difference|No verdict)", b)]
     return sentence
 
 

@@ -46,3 +46,24 @@ def test_shift_histogram_counts_every_paired_image():
     # 5 fixes raise the true class's probability by 0.7, 2 regressions lower it by 0.7.
     assert int(histogram.loc[histogram["lower"].between(0.6, 0.7), "images"].sum()) == 5
     assert int(histogram.loc[histogram["upper"].between(-0.7, -0.6), "images"].sum()) == 2
+
+
+def test_flip_matrix_numbers_are_white_on_dark_cells_and_dark_on_light_ones():
+    d = decision()   # diagonal 15/18/20 images (dark), flips 5 and 2 (light), empty cells 0
+    spec = charts.flip_matrix_chart(tables.flip_cells(d.flip_matrix), d.a, d.b).to_dict()
+    [text_layer] = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    assert text_layer["encoding"]["color"] == {"field": "ink", "type": "nominal", "scale": None, "legend": None}
+    [rect_layer] = [layer for layer in spec["layer"] if layer["mark"]["type"] == "rect"]
+    assert rect_layer["encoding"]["color"]["scale"] == {"scheme": "blues", "domain": [0, 20]}
+    [values] = spec["datasets"].values()
+    ink = {(v["a_class"], v["b_class"]): v["ink"] for v in values}
+    assert ink == {("cat", "cat"): "#ffffff", ("dog", "dog"): "#ffffff", ("other", "other"): "#ffffff",
+                   ("dog", "cat"): "#c62828", ("dog", "other"): "#c62828",
+                   ("cat", "dog"): "#222222", ("cat", "other"): "#222222", ("other", "cat"): "#222222",
+                   ("other", "dog"): "#222222"}
+
+
+def test_text_ink_turns_white_from_half_the_largest_count():
+    import pandas as pd
+    counts, flips = pd.Series([0, 4, 5, 10]), pd.Series([True, True, True, False])
+    assert charts.text_ink(counts, flips) == ["#222222", "#c62828", "#ffffff", "#ffffff"]

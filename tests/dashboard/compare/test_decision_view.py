@@ -57,20 +57,38 @@ def test_verdict_card_numbers_equal_what_the_rows_say():
     # 60 images, 20 per class: A is wrong on 12 cats, B on 1 dog.
     p = binomtest(12, 13, 0.5).pvalue
     [verdict] = app.success
-    assert verdict.value.startswith(escape_markdown("B is better: +18.3 points (95% CI", limit=None))
+    assert verdict.value == escape_markdown(
+        "Promote label:canary: it fixes 12 images and breaks 1 on 60 labelled images; the accuracy gain is +18.3 "
+        "points, plausibly between +7.1 and +30.3.", limit=None)
+    captions = [c.value for c in app.caption]
+    [statistics] = [c for c in captions if c.startswith(escape_markdown("B is better: +18.3 points (95% CI",
+                                                                        limit=None))]
     assert escape_markdown(f"12 fixes, 1 regression, McNemar p = {p:.4g} — significant at 0.05 on 60 images.",
-                           limit=None) in verdict.value
+                           limit=None) in statistics
+    assert any(f"McNemar's exact test: p = {p:.4g}, two-sided, on the 13 images" in c for c in captions)
     metrics = {m.label: (m.value, m.delta) for m in app.metric}
     assert metrics[escape_markdown("A: label:stable")] == (f"{48 / 60:.1%}", "")
     assert metrics[escape_markdown("B: label:canary")] == (f"{59 / 60:.1%}", "+18.3 points")
-    assert metrics["McNemar's exact test"][0] == f"p = {p:.4g}"
+    assert "McNemar's exact test" not in metrics   # no p as a headline figure
     assert metrics["Fixes / regressions"][0] == "12 / 1"
+
+
+@pytest.mark.parametrize("fixes, regressions, with_truth, kind", [
+    (12, 1, True, "Success"), (0, 9, True, "Error"), (5, 0, True, "Info"), (5, 3, False, "Info")])
+def test_the_plain_verdict_is_the_first_thing_drawn(fixes, regressions, with_truth, kind):
+    app = run(fixes, regressions, with_truth=with_truth)
+    first = next(iter(app.main.children.values()))
+    assert type(first).__name__ == kind
+    assert first.value.startswith(("Promote", "Keep", "No verdict"))
 
 
 def test_not_enough_evidence_gives_the_images_needed():
     app = run(5, 0)
     [verdict] = app.info
-    assert verdict.value.startswith(escape_markdown("Not enough evidence that B is better: +8.3 points", limit=None))
+    assert verdict.value == escape_markdown(
+        "Keep label:stable for now: label:canary fixes 5 images and breaks none on 60 labelled images (+8.3 points, "
+        "plausibly between +0.7 and +18.1), too few to tell from chance; ≈ 12 more labelled images would settle it.",
+        limit=None)
     assert any(text.startswith("About ") and "images would be needed" in text for text in markdown_texts(app))
 
 
@@ -88,25 +106,52 @@ def test_without_truth_agreement_and_kappa_from_the_rows():
 def test_flip_cell_lists_its_images_and_the_filter_shows_all():
     app = run(5, 3)
     cell = app.selectbox(key="cmp_flip_cell")
-    assert cell.options == ["every image where the top class changed", "cat → cat (15)", "dog → cat (5)",
-                            "dog → dog (17)", "dog → other (3)", "other → other (20)"]
+    assert cell.options == ["every image where the top class changed", "every image, the most changed first",
+                            "cat → cat (15)", "dog → cat (5)", "dog → dog (17)", "dog → other (3)",
+                            "other → other (20)"]
+    # One table of images, under the selector: dataframes in page order are cost, the images, per-class recall.
+    assert [len(frame.value) for frame in app.dataframe] == [2, 8, 3]
     cell.set_value("dog → cat (5)").run()
-    # Dataframes in page order: cost, the cell's images, the changed images, per-class recall.
     listed = app.dataframe[1].value
     assert listed["source"].tolist() == [HOSTILE, "img/001.jpg", "img/002.jpg", "img/003.jpg", "img/004.jpg"]
     assert listed["thumbnail"].iloc[0] == "data:image/png;base64,iVBORw0KGgo="
-    assert len(app.dataframe[2].value) == 8
-    app.toggle(key="cmp_disagreements_only").set_value(False).run()
-    assert len(app.dataframe[2].value) == 60
+    app.selectbox(key="cmp_flip_cell").set_value("every image, the most changed first").run()
+    assert [len(frame.value) for frame in app.dataframe] == [2, 60, 3]
+
+
+def image_count(app: AppTest) -> str:
+    [count] = [c.value for c in app.caption if c.value.endswith("image(s)")]
+    return count
+
+
+@pytest.mark.slow
+def test_a_clicked_flip_cell_is_what_the_selector_reads():
+    app = run(5, 3)
+    assert (app.selectbox(key="cmp_flip_cell").value, image_count(app)) == (
+        "every image where the top class changed", "8 image(s)")
+    # What st.altair_chart reports for a click on the cell A dog, B cat.
+    app.session_state["cmp_flip_chart"] = {"selection": {"flip_cell": [{"a_class": "dog", "b_class": "cat"}]}}
+    app.run()
+    assert not app.exception
+    assert (app.selectbox(key="cmp_flip_cell").value, image_count(app)) == ("dog → cat (5)", "5 image(s)")
+    # The reader can still choose otherwise while the click stays on the chart.
+    app.selectbox(key="cmp_flip_cell").set_value("dog → other (3)").run()
+    assert (app.selectbox(key="cmp_flip_cell").value, image_count(app)) == ("dog → other (3)", "3 image(s)")
 
 
 @pytest.mark.slow
 def test_correction_control_calls_back_with_image_and_class():
     app = run(5, 0)
+    true_class = app.selectbox(key="cmp_correct_class")
+    assert (true_class.value, true_class.placeholder) == (None, "choose the true class")
+    assert app.button(key="cmp_correct_save").disabled
     app.selectbox(key="cmp_correct_image").set_value("img/002.jpg")
-    app.selectbox(key="cmp_correct_class").set_value("other")
+    app.selectbox(key="cmp_correct_class").set_value("other").run()
+    assert not app.button(key="cmp_correct_save").disabled
     app.button(key="cmp_correct_save").click().run()
     assert app.session_state["corrections"] == [("img/002.jpg", "other")]
+    # The next image's class is chosen afresh.
+    assert app.selectbox(key="cmp_correct_class").value is None and app.button(key="cmp_correct_save").disabled
 
 
 def test_file_names_never_reach_markdown_unescaped():

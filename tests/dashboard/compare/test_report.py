@@ -13,6 +13,7 @@ from client.protocol import SignatureSpec
 from dashboard.compare.decision import Side, decide
 from dashboard.compare.promotion import promotion_plan
 from dashboard.compare.report import NO_CHARTS, report_html, report_markdown
+from dashboard.plain import escape_markdown
 from dashboard.server.signatures import signature_digest
 from tests.dashboard.compare.decision_frames import fixes_and_regressions
 
@@ -84,3 +85,16 @@ def test_markdown_report_escapes_file_and_server_text(decision):
     table = text[text.index(rows[0]):].split("\n\n")[0].splitlines()
     assert {len(re.findall(r"(?<!\\)\|", line)) for line in table} == {header_cells}
     assert "Charts: see the HTML report." in text
+
+
+def test_the_plain_verdict_opens_both_reports_before_the_statistics(decision):
+    assert decision.headline == ("Keep label:stable for now: label:canary fixes 6 images and breaks 1 on 60 labelled "
+                                 "images (+8.3 points, plausibly between -0.8 and +18.6), too few to tell from chance; "
+                                 "≈ 69 more labelled images would settle it.")
+    page = report_html(decision, generated_at=WHEN, render_charts=False)
+    body = page[page.index("<body>"):]
+    assert body.index("<p class='verdict'>Keep label:stable for now:") < body.index("<table>") < body.index(
+        decision.sentence.replace("'", "&#x27;"))
+    blocks = report_markdown(decision, generated_at=WHEN).split("\n\n")
+    assert blocks[1] == f"**{escape_markdown(decision.headline, limit=None)}**"
+    assert blocks[2].startswith("| ") and blocks[3] == escape_markdown(decision.sentence, limit=None)
