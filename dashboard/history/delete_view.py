@@ -4,7 +4,7 @@ it too); only an operator may clear every run. What the last delete or clear did
 `<key_prefix>_message` for the page to say on its next run."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import streamlit as st
 
@@ -13,7 +13,7 @@ from dashboard.runs.ownership import NOBODYS_RUN, WHO_MAY_DELETE, Actor, NotAllo
 from dashboard.store.database import RunSummary, Store, StoreError
 from dashboard.store.records import RunActiveError, RunInfo
 
-__all__ = ["delete_selected", "clear_all", "why_not_deletable"]
+__all__ = ["delete_section", "delete_selected", "clear_all", "why_not_deletable", "pick_runs", "describe_run"]
 
 OPERATOR_ONLY = ("Only an operator can clear every stored run (the sidebar's Operator field, offered when "
                  "SERVESCOPE_OPERATOR_TOKEN is set).")
@@ -27,6 +27,37 @@ def why_not_deletable(run: RunInfo, visitor: Actor) -> str | None:
         whose = NOBODYS_RUN if run.started_by is None else "another browser started it"
         return f"run {run.id} can only be deleted by the browser that started it, or an operator ({whose})"
     return None
+
+
+def describe_run(summary: RunSummary) -> str:
+    """One run as a widget option: started, id, kind, model, target and the version that answered."""
+    run = summary.run
+    return (f"{run.created_at:%Y-%m-%d %H:%M:%S} · {run.id} · {run.kind} · {run.model} · {run.target}"
+            + (f" → version {run.version}" if run.version is not None else ""))
+
+
+def pick_runs(label: str, shown: Sequence[RunSummary], everything: Sequence[RunSummary], key: str,
+              describe: Callable[[RunSummary], str] = describe_run, *, select_all: bool = False) -> list[RunSummary]:
+    """A multiselect of runs (options: the shown runs, plus chosen ones filtered out since); runs deleted elsewhere
+    leave the selection before the widget is drawn."""
+    by_id = {s.run.id: s for s in everything}
+    kept = [run_id for run_id in st.session_state.get(key, []) if run_id in by_id]
+    st.session_state[key] = kept
+    options = list(dict.fromkeys([*(s.run.id for s in shown), *kept]))
+    picked = st.multiselect(label, options, key=key, format_func=lambda run_id: describe(by_id[run_id]),
+                            **({} if select_all else {"select_all": False}))
+    return [by_id[run_id] for run_id in picked]
+
+
+def delete_section(store: Store, shown: Sequence[RunSummary], everything: Sequence[RunSummary], key_prefix: str,
+                   visitor: Actor) -> None:
+    """Delete, apart from opening and exporting: its own selection of runs (no "select all"; a comparison's
+    sides are listed as their runs, and deleting one side deletes the comparison), then delete_selected."""
+    st.subheader("Delete")
+    chosen = pick_runs("Runs to delete (each picked by hand)", shown, everything,
+                       f"{key_prefix}_delete_selected")
+    if chosen:
+        delete_selected(store, chosen, key_prefix, visitor)
 
 
 def delete_selected(store: Store, chosen: Sequence[RunSummary], key_prefix: str, visitor: Actor) -> None:
@@ -68,7 +99,7 @@ def _delete(store: Store, run_ids: Sequence[str], key_prefix: str, visitor: Acto
     except StoreError as exc:
         st.session_state[f"{key_prefix}_message"] = f"Deleting failed: {str(exc).replace(store.url, 'the run store')}"
         return
-    st.session_state[f"{key_prefix}_selected"] = []
+    st.session_state[f"{key_prefix}_delete_selected"] = []
     st.session_state[f"{key_prefix}_message"] = " ".join([f"Deleted {deleted} run(s).",
                                                           *(f"Not deleted: {reason}." for reason in refused)])
 
@@ -100,7 +131,8 @@ def _clear(store: Store, key_prefix: str) -> None:
     except StoreError as exc:
         st.session_state[f"{key_prefix}_message"] = f"Clearing failed: {str(exc).replace(store.url, 'the run store')}"
         return
-    st.session_state[f"{key_prefix}_selected"] = []
+    st.session_state[f"{key_prefix}_delete_selected"] = []
+    st.session_state[f"{key_prefix}_export_selected"] = []
     st.session_state[f"{key_prefix}_message"] = f"Cleared {deleted} run(s)." + (
         f" {kept} run(s) still queued or running (or in a running comparison) were kept: nobody can delete those."
         if kept > 0 else "")

@@ -1,6 +1,8 @@
-"""The History page's body: every stored run, filters, search by file name, links, trends, export, retention,
-delete and clear. Streamlit-facing; the logic is in dashboard.history.summaries, the charts in dashboard.history.charts,
-delete and clear (checked against the visitor, dashboard.runs.ownership) in dashboard.history.delete_view.
+"""The History page's body: every stored run (a comparison as one row), filters, a click on a row (or its open
+link) opening it, search by file name, trends, export, retention, delete (its own selection) and clear.
+Streamlit-facing; the logic is in dashboard.history.summaries and dashboard.history.listing, the charts in
+dashboard.history.charts, delete and clear (checked against the visitor, dashboard.runs.ownership) in
+dashboard.history.delete_view.
 
 History is shared: every visitor sees every stored run; only the browser that started a run, or an operator, can
 delete it, and only an operator can clear History (the page says so).
@@ -13,12 +15,13 @@ from __future__ import annotations
 import os
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
 from dashboard.history import charts as history_charts
-from dashboard.history import delete_view
+from dashboard.history import delete_view, listing
 from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
@@ -33,7 +36,6 @@ __all__ = ["render_history", "DEFAULT_OPEN_PAGES", "TREND_RUNS"]
 # Where a stored run reopens, by kind; the page reads `?run=<id>` (st.query_params).
 DEFAULT_OPEN_PAGES: Mapping[str, Any] = {"classify": "app_pages/classify.py", "compare": "app_pages/compare.py"}
 TREND_RUNS = 100       # newest runs whose rows the trend charts read
-SHOWN_LINKS = 10       # links drawn for the selected runs
 
 
 def _error(store: Store, what: str, exc: Exception) -> None:
@@ -68,22 +70,30 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     except StoreError as exc:
         _error(store, "The stored runs cannot be read", exc)
         return
-    st.caption(f"{len(shown)} of {len(everything)} stored run(s), newest first; times in UTC. {WHAT_IS_SHARED} "
+    try:
+        listed = listing.entries(shown, everything, store.comparisons_of_run)
+    except StoreError as exc:
+        _error(store, "The stored comparisons cannot be read", exc)
+        return
+    st.caption(f"{len(shown)} of {len(everything)} stored run(s) shown in {len(listed)} row(s) (a comparison is "
+               f"one row), newest first; times in UTC. Click a row, or its open link, to open it. {WHAT_IS_SHARED} "
                f"{WHO_MAY_DELETE}")
-    table = run_history.runs_table(shown)
-    table["note"] = [notes.get(s.run.id) or "" for s in shown]
-    table["yours"] = [visitor.started(s.run) for s in shown]
-    st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", column_config={
+    table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry))
+    table["note"] = [_entry_note(entry, notes) for entry in listed]
+    table["yours"] = [any(visitor.started(s.run) for s in entry.sides) for entry in listed]
+    picked = st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", on_select="rerun",
+                          selection_mode="single-row", column_config={
+        "open": st.column_config.LinkColumn("open", display_text="open", help="Opens the run or comparison"),
+        "run": st.column_config.TextColumn("id"),
         "yours": st.column_config.CheckboxColumn("this browser's", help="Started from this browser"),
         "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
-        "version": st.column_config.NumberColumn("version", format="%d"),
-        "accuracy": st.column_config.NumberColumn("accuracy", format="percent"),
+        "version": st.column_config.TextColumn("version"),
+        "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%"),
+        "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="large"),
         "note": st.column_config.TextColumn("label now", width="large")})
-    chosen = _selection(shown, everything, key_prefix)
-    if chosen:
-        _links(chosen, pages, notes, key_prefix)
-        _export(store, chosen, key_prefix)
-        delete_view.delete_selected(store, chosen, key_prefix, visitor)
+    _open_selected(picked, listed, pages, key_prefix)
+    _export(store, shown, everything, key_prefix)
+    delete_view.delete_section(store, shown, everything, key_prefix, visitor)
     _search(store, key_prefix)
     _trends(store, shown, key_prefix)
     delete_view.clear_all(store, len(everything), key_prefix, visitor)
@@ -152,54 +162,45 @@ def _label_notes(store: Store, shown: Sequence[RunSummary],
     return notes
 
 
-def _describe(summary: RunSummary) -> str:
-    run = summary.run
-    return (f"{run.created_at:%Y-%m-%d %H:%M:%S} · {run.id} · {run.kind} · {run.model} · {run.target}"
-            + (f" → version {run.version}" if run.version is not None else ""))
-
-
-def _selection(shown: Sequence[RunSummary], everything: Sequence[RunSummary], key_prefix: str) -> list[RunSummary]:
-    key = f"{key_prefix}_selected"
-    by_id = {s.run.id: s for s in everything}
-    kept = [run_id for run_id in st.session_state.get(key, []) if run_id in by_id]
-    st.session_state[key] = kept  # runs deleted elsewhere leave the selection before the widget is drawn
-    options = list(dict.fromkeys([*(s.run.id for s in shown), *kept]))  # chosen runs stay when filtered out
-    picked = st.multiselect("Runs to open, export or delete", options, key=key,
-                            format_func=lambda run_id: _describe(by_id[run_id]))
-    return [by_id[run_id] for run_id in picked]
+def _entry_note(entry: listing.Entry, notes: Mapping[str, str]) -> str:
+    if entry.kind != "comparison":
+        return notes.get(entry.id) or ""
+    return "; ".join(f"{'ABCDEFGHIJ'[i]}: {notes[s.run.id]}" for i, s in enumerate(entry.sides[:10])
+                     if s.run.id in notes)
 
 
 def _url_path(page: Any) -> str:
     return getattr(page, "url_path", None) or Path(str(page)).stem
 
 
-def _share_url(page: Any, run_id: str) -> str:
-    """The address a colleague can open: this dashboard's address with the run's page and `?run=<id>`."""
-    query = "run=" + results.run_query_params(run_id)["run"]
-    return widgets.page_address(_url_path(page), query)
+def _share_url(page: Any, entry: listing.Entry) -> str | None:
+    """The address a colleague can open: this dashboard's address with the page and `?run=<id>` (or
+    `?comparison=<id>`); None when no page opens this kind."""
+    if page is None:
+        return None
+    return widgets.page_address(_url_path(page), urlencode(entry.query))
 
 
-def _links(chosen: Sequence[RunSummary], pages: Mapping[str, Any], notes: Mapping[str, str],
-           key_prefix: str) -> None:
-    st.subheader("Open")
-    for summary in chosen[:SHOWN_LINKS]:
-        run = summary.run
-        page = pages.get(run.kind)
-        if page is None:
-            continue
-        left, right = st.columns([2, 3])
-        left.page_link(page, label=escape_markdown(f"Open run {run.id} ({run.kind}, {run.target})"),
-                       icon=":material/open_in_new:", query_params=results.run_query_params(run.id))
-        right.code(_share_url(page, run.id), language=None)
-        st.text(run.outcome())
-        if run.id in notes:
-            st.warning(escape_markdown(notes[run.id]), icon=":material/label:")
-    if len(chosen) > SHOWN_LINKS:
-        st.caption(f"Links for the first {SHOWN_LINKS} of {len(chosen)} selected runs.")
+def _open_selected(picked: Any, listed: Sequence[listing.Entry], pages: Mapping[str, Any], key_prefix: str) -> None:
+    """A clicked row opens its run (Classify) or comparison (Compare); the selection is cleared first so coming
+    back to History does not open it again."""
+    rows = list(getattr(getattr(picked, "selection", None), "rows", None) or [])
+    if not rows or not 0 <= rows[0] < len(listed):
+        return
+    entry = listed[rows[0]]
+    page = pages.get(entry.page_kind)
+    if page is None:
+        return
+    del st.session_state[f"{key_prefix}_runs"]
+    st.switch_page(page, query_params=entry.query)
 
 
-def _export(store: Store, chosen: Sequence[RunSummary], key_prefix: str) -> None:
+def _export(store: Store, shown: Sequence[RunSummary], everything: Sequence[RunSummary], key_prefix: str) -> None:
     st.subheader("Export")
+    chosen = delete_view.pick_runs("Runs to export", shown, everything, f"{key_prefix}_export_selected",
+                                   select_all=True)
+    if not chosen:
+        return
     formats = run_history.export_formats()
     fmt = st.radio("Format", formats, horizontal=True, key=f"{key_prefix}_format", format_func=str.upper)
     if not run_history.parquet_available():

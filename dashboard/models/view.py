@@ -117,6 +117,7 @@ def render_server_watch(store: Store, url: str, model: str, labels: Sequence[str
                        "was recorded at run starts.")
             _draw_history(store, url, model, WATCH_WINDOWS[window])
             return
+        asked = None
         try:
             result = server_watch.observe(url, model, labels, store, client_factory)
         except TFServingError as exc:
@@ -128,16 +129,18 @@ def render_server_watch(store: Store, url: str, model: str, labels: Sequence[str
             st.error(escape_markdown(f"What the server did could not be recorded: "
                                      f"{str(exc).replace(store.url, 'the run store')}"), icon=":material/error:")
         else:
-            seen = f"Asked at {result.observed_at:%H:%M:%S} UTC; {result.recorded} change(s) recorded"
-            st.caption(f"{seen}; watching every {every_s:g} s while this page is open.")
+            new = "nothing new" if not result.recorded else f"{result.recorded:,} new change(s)"
+            asked = f"Asked at {result.observed_at:%H:%M:%S} UTC ({new}); watching every {every_s:g} s while this " \
+                    "page is open."
             for label, reason in result.label_errors.items():
                 st.text(f"label {label}: not asked ({reason})")
-        _draw_history(store, url, model, WATCH_WINDOWS[window])
+        _draw_history(store, url, model, WATCH_WINDOWS[window], asked=asked)
 
     watch()
 
 
-def _draw_history(store: Store, url: str, model: str, window: timedelta | None) -> None:
+def _draw_history(store: Store, url: str, model: str, window: timedelta | None, *, asked: str | None = None) -> None:
+    """The timeline and label history, under one caption whose count of recorded changes is the expander's."""
     now = datetime.now(timezone.utc)
     try:
         seen = store.observations(model, url=url)
@@ -145,6 +148,7 @@ def _draw_history(store: Store, url: str, model: str, window: timedelta | None) 
         st.error(escape_markdown(f"The recorded observations cannot be read: "
                                  f"{str(exc).replace(store.url, 'the run store')}"), icon=":material/error:")
         return
+    st.caption(" ".join(filter(None, [f"{len(seen):,} recorded change(s) of this model at this server.", asked])))
     timeline = server_watch.version_timeline(seen, now)
     history = server_watch.label_history(seen, now)
     if window is not None:  # stretches that overlap the window, clipped to it
@@ -167,7 +171,7 @@ def _draw_history(store: Store, url: str, model: str, window: timedelta | None) 
             st.dataframe(_versions_table(shown), hide_index=True)  # server text in cells: plain
     if not history.empty:
         st.altair_chart(watch_charts.label_history_chart(history), width="stretch")
-    with st.expander(f"{len(seen):,} recorded change(s)"):
+    with st.expander(f"The {len(seen):,} recorded change(s), newest first"):
         if len(seen) > MAX_CHANGES_SHOWN:
             st.caption(f"The newest {MAX_CHANGES_SHOWN:,}.")
         st.dataframe(_observation_rows(seen[-MAX_CHANGES_SHOWN:]), hide_index=True)

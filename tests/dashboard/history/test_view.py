@@ -92,10 +92,15 @@ def test_every_run_newest_first_with_accuracy_errors_and_corrections(store, thre
     assert table["run"].tolist() == three_runs
     oldest = table.iloc[2]
     assert (oldest["images"], oldest["errors"], oldest["corrections"]) == (4, 1, 1)
-    assert oldest["accuracy"] == pytest.approx(1.0)    # 3 of 3 known after the correction
+    assert oldest["accuracy"] == pytest.approx(100.0)  # 3 of 3 known after the correction, on a 0-100 scale
     assert pd.isna(table.iloc[1]["accuracy"])          # no truth: no accuracy
     assert table.iloc[0]["accuracy"] == 0.0
-    assert any(c.value.startswith("3 of 3 stored run(s), newest first") for c in app.caption)
+    assert table["version"].tolist() == ["2", "2", "1"]   # versions as text
+    assert any(c.value.startswith("3 of 3 stored run(s) shown in 3 row(s) (a comparison is one row), newest first")
+               for c in app.caption)
+    [spec] = [t for t in app.dataframe if "note" in t.value.columns]
+    config = json.loads(spec.proto.columns)
+    assert config["accuracy"]["type_config"]["format"] == "%.1f%%"   # "91.2%", one decimal
 
 
 @pytest.mark.slow
@@ -139,17 +144,51 @@ def test_search_by_file_name_across_runs_shows_names_as_cells_only(store, three_
     assert not any("](http" in text for text in markdown)
 
 
-def test_selected_runs_offer_their_link_and_a_label_moved_note(sqlite_store):
+def test_each_row_links_to_its_run_and_notes_a_moved_label(sqlite_store):
     moved = seed(sqlite_store, target="label:stable", version=1, labels={"stable": 1})
     sqlite_store.record_observations([Observation(URL, "pets", label="stable", label_version=2)])
     app = start(sqlite_store)
     [table] = [t.value for t in app.dataframe if "note" in t.value.columns]
     assert table["note"].tolist() == [MOVED]
-    app.multiselect(key="history_selected").select(moved).run()
-    [link] = app.get("page_link")
-    assert (link.proto.page, link.proto.query_string) == ("classify", f"run={moved}")
-    assert app.code[0].value == f"/classify?run={moved}"
-    assert [w.value for w in app.warning] == [escape_markdown(MOVED)]
+    assert table["open"].tolist() == [f"/classify?run={moved}"]
+    assert not app.get("multiselect") or "history_selected" not in [m.key for m in app.multiselect]
+
+
+@pytest.mark.slow
+def test_clicking_a_row_opens_its_run_and_clears_the_click(sqlite_store):
+    first = seed(sqlite_store, rows=[row(0, "a.jpg", "cat", "cat")])
+    newest = seed(sqlite_store, rows=[row(0, "b.jpg", "cat", "dog")])
+    app = start(sqlite_store)
+    app.session_state["history_runs"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception
+    assert [t.value for t in app.text] == [f"opened run {first}"]
+    assert "history_runs" not in app.session_state   # back on History, nothing is opened again
+    assert newest != first
+
+
+@pytest.mark.slow
+def test_a_comparison_is_one_row_with_its_sides_and_opens_the_comparison(store):
+    baseline = seed(store, kind="compare", version=1, rows=[
+        row(0, "a.jpg", "cat", "cat"), row(1, "b.jpg", "cat", "dog"), row(2, "c.jpg", "dog", "dog")])
+    canary = seed(store, kind="compare", target="label:canary", version=2, rows=[
+        row(0, "a.jpg", "cat", "cat"), row(1, "b.jpg", "dog", "dog"), row(2, "c.jpg", "dog", "dog")])
+    comparison = store.save_comparison(baseline, [canary])
+    alone = seed(store, kind="compare", version=3, rows=[row(0, "a.jpg", "cat")])   # in no comparison
+    app = start(store)
+    [table] = [t.value for t in app.dataframe if "note" in t.value.columns]
+    assert table["run"].tolist() == [alone, comparison.id]
+    assert table["kind"].tolist() == ["compare", "comparison"]
+    one = table.iloc[1]
+    assert (one["target"], one["version"], one["images"], one["open"]) == (
+        "latest vs label:canary", "1 vs 2", 3, f"/compare?comparison={comparison.id}")
+    assert pd.isna(one["accuracy"])
+    assert one["sides"] == "A 66.7% → B 100.0% (+33.3 points); verdict on its page"
+    assert table.iloc[0]["open"] == f"/compare?run={alone}"
+    assert any(c.value.startswith("3 of 3 stored run(s) shown in 2 row(s)") for c in app.caption)
+    app.session_state["history_runs"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    app.run()
+    assert [t.value for t in app.text] == [f"opened comparison {comparison.id} run None"]
 
 
 def test_label_moved_note_cases(sqlite_store):
@@ -179,7 +218,7 @@ def test_export_one_or_many_runs_in_the_cli_columns(store, three_runs):
     with pytest.raises(ValueError, match="at least one run"):
         run_history.export(store, [], "csv")
     app = start(store)
-    app.multiselect(key="history_selected").select(three_runs[0]).select(three_runs[1]).run()
+    app.multiselect(key="history_export_selected").select(three_runs[0]).select(three_runs[1]).run()
     assert app.radio(key="history_format").options == ["CSV", "JSON", "PARQUET"]
     [button] = app.get("download_button")
     assert button.proto.label == "Download 2 run(s) as CSV"
@@ -188,7 +227,8 @@ def test_export_one_or_many_runs_in_the_cli_columns(store, three_runs):
 @pytest.mark.slow
 def test_delete_selected_needs_confirmation(store, three_runs):
     app = start(store, actor=OPERATOR)
-    app.multiselect(key="history_selected").select(three_runs[1]).run()
+    assert app.multiselect(key="history_delete_selected").proto.select_all == 0   # no "Select all" next to delete
+    app.multiselect(key="history_delete_selected").select(three_runs[1]).run()
     app.button(key="history_delete").click().run()
     assert [w.value for w in app.warning][-1].startswith("Delete 1 run(s)")
     app.button(key="history_delete_no").click().run()
@@ -197,7 +237,7 @@ def test_delete_selected_needs_confirmation(store, three_runs):
     app.button(key="history_delete_yes").click().run()
     assert store.get_run(three_runs[1]) is None
     assert runs_shown(app) == [three_runs[0], three_runs[2]]
-    assert app.multiselect(key="history_selected").value == []
+    assert app.multiselect(key="history_delete_selected").value == []
     assert escape_markdown("Deleted 1 run(s).") in [i.value for i in app.info]
 
 
@@ -283,3 +323,13 @@ def test_the_runs_table_shows_each_runs_signature_digest_as_stored(store, three_
     table = run_history.runs_table(summaries).set_index("run")
     assert table.loc[three_runs[0], "signature"] == digest
     assert table.loc[three_runs[1], "signature"] == ""   # none recorded: blank, not "None"
+
+
+def test_a_comparison_side_without_truth_says_so_and_no_difference_is_claimed(sqlite_store):
+    from dashboard.history import listing
+    known = seed(sqlite_store, kind="compare", rows=[row(0, "a.jpg", "cat", "cat")])
+    unknown = seed(sqlite_store, kind="compare", rows=[row(0, "a.jpg", "cat")])
+    by_id = {s.run.id: s for s in sqlite_store.list_runs()}
+    assert listing.sides_text([by_id[known], by_id[unknown]]) == "A 100.0% → B no truth; verdict on its page"
+    with pytest.raises(ValueError, match="not a run or comparison id"):
+        listing.Entry("x&y=1", "classify", by_id[known].run.created_at, (by_id[known],)).query

@@ -63,8 +63,8 @@ def test_models_shows_the_largest_int64_version_whole_and_the_watch_records_it(p
     assert not app.exception and not app.error
     assert app.dataframe[0].value["version"].tolist() == [str(INT64_MAX)]
     assert f"#### Version {INT64_MAX} · stable, canary" in texts(app.markdown)
-    assert any(c.endswith("3 change(s) recorded; watching every 5 s while this page is open.")
-               for c in texts(app.caption))
+    assert any(c.startswith("3 recorded change(s)") and c.endswith(
+        "(3 new change(s)); watching every 5 s while this page is open.") for c in texts(app.caption))
     changes = app.dataframe[-1].value
     assert sorted(changes["version"].dropna().tolist()) == [str(INT64_MAX)]
     assert sorted(changes["label version"].dropna().tolist()) == [str(INT64_MAX)] * 2
@@ -90,12 +90,15 @@ def test_the_watch_over_ten_thousand_versions_draws_the_twenty_that_changed_last
     app = page("models", hostile.url, model=MANY_VERSIONS).run()   # 10,000 versions and 2 labels, all new
     assert not app.exception and not app.error
     captions = texts(app.caption)
-    assert any(c.endswith("10002 change(s) recorded; watching every 5 s while this page is open.") for c in captions)
+    assert any(c.startswith("10,002 recorded change(s)") and c.endswith(
+        "(10,002 new change(s)); watching every 5 s while this page is open.") for c in captions)
     assert "Timeline of the 20 versions that changed last, of 10,000 recorded." in captions
-    assert [json.loads(chart.proto.spec)["mark"]["type"] for chart in app.get("vega_lite_chart")] == ["bar", "line"]
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    assert [[layer["mark"]["type"] for layer in specs[0]["layer"]], specs[1]["mark"]["type"]] == [["bar", "text"],
+                                                                                                 "line"]
     assert "The newest 1,000." in captions and len(app.dataframe[-1].value) == 1_000
     asked = version_metadata_gets(hostile, MANY_VERSIONS)
     app.run()
     assert not app.exception and version_metadata_gets(hostile, MANY_VERSIONS) == asked   # the watch asks none
-    assert any(c.endswith(" 0 change(s) recorded; watching every 5 s while this page is open.")
-               for c in texts(app.caption))
+    assert any(c.startswith("10,002 recorded change(s)") and c.endswith(
+        "(nothing new); watching every 5 s while this page is open.") for c in texts(app.caption))

@@ -30,7 +30,13 @@ def start(store, url) -> AppTest:
 
 
 def chart_marks(app) -> list:
-    return [json.loads(chart.proto.spec)["mark"] for chart in app.get("vega_lite_chart")]
+    """Each chart's mark type; a layered chart's as a tuple of its layers' types."""
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    return [tuple(layer["mark"]["type"] for layer in spec["layer"]) if "layer" in spec else spec["mark"]["type"]
+            for spec in specs]
+
+
+WATCHING = "; watching every 5 s while this page is open."
 
 
 @pytest.mark.slow
@@ -41,15 +47,26 @@ def test_the_watch_records_changes_and_draws_the_timeline_and_label_history(stor
     assert not app.exception
     assert [(o.version, o.state, o.label, o.label_version) for o in store.observations("pets", url=fake.url)] == [
         (1, "AVAILABLE", None, None), (None, None, "canary", None), (None, None, "stable", 1)]
-    assert any(c.value.endswith("3 change(s) recorded; watching every 5 s while this page is open.")
-               for c in app.caption)
-    assert [mark["type"] for mark in chart_marks(app)] == ["bar", "line"]
+    [counted] = [c.value for c in app.caption if "recorded change(s)" in c.value]
+    assert counted.startswith("3 recorded change(s) of this model at this server. Asked at ")
+    assert counted.endswith(" UTC (3 new change(s))" + WATCHING)
+    assert [e.label for e in app.expander][0] == "The 3 recorded change(s), newest first"   # the caption's count
+    assert chart_marks(app) == [("bar", "text"), "line"]
     server.states, server.labels = {1: "END", 2: "AVAILABLE"}, {"stable": 2}
     app.run()
-    timeline = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")][0]
-    assert timeline["encoding"]["color"]["scale"]["domain"] == ["AVAILABLE", "END"]
-    assert any(c.value.endswith("3 change(s) recorded; watching every 5 s while this page is open.")
-               for c in app.caption)   # v1 END, v2 AVAILABLE, stable -> 2
+    timeline, labels = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    bars, names = timeline["layer"]
+    assert bars["encoding"]["color"]["scale"]["domain"] == ["AVAILABLE", "END"]
+    assert bars["encoding"]["color"]["legend"]["orient"] == "top"
+    assert (bars["encoding"]["x"]["type"], names["encoding"]["text"]["field"]) == ("temporal", "state")
+    assert (labels["encoding"]["y"]["type"], labels["encoding"]["y"]["sort"]) == ("nominal", ["2", "1"])
+    [counted] = [c.value for c in app.caption if "recorded change(s)" in c.value]
+    assert counted.startswith("6 recorded change(s) of this model at this server. Asked at ")
+    assert counted.endswith(" UTC (3 new change(s))" + WATCHING)   # v1 END, v2 AVAILABLE, stable -> 2
+    assert [e.label for e in app.expander][0] == "The 6 recorded change(s), newest first"
+    app.run()
+    [counted] = [c.value for c in app.caption if "recorded change(s)" in c.value]
+    assert counted.startswith("6 recorded change(s)") and counted.endswith(" UTC (nothing new)" + WATCHING)
 
 
 @pytest.mark.slow
@@ -94,7 +111,8 @@ def test_watching_turned_off_only_draws_what_was_recorded(store, fake_server, mo
     asked = len(fake.calls)
     app = start(store, fake.url)
     assert not app.exception and fake.calls[asked:] == []
+    assert "3 recorded change(s) of this model at this server." in [c.value for c in app.caption]
     assert any(c.value.startswith("Not asking the server from this page") for c in app.caption)
-    assert [mark["type"] for mark in chart_marks(app)] == ["bar", "line"]
+    assert chart_marks(app) == [("bar", "text"), "line"]
     monkeypatch.setenv("SERVESCOPE_WATCH_SECONDS", "often")
     assert "SERVESCOPE\\_WATCH\\_SECONDS must be a number" in start(store, fake.url).error[0].value

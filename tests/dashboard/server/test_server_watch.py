@@ -75,8 +75,8 @@ def test_charts_encode_the_frames():
             Observation(URL, "pets", label="stable", label_version=2, observed_at=T0 + timedelta(seconds=20))]
     now = T0 + timedelta(minutes=1)
     timeline_spec = watch_charts.version_timeline_chart(server_watch.version_timeline(seen, now)).to_dict()
-    assert timeline_spec["mark"]["type"] == "bar"
-    assert timeline_spec["encoding"]["color"]["scale"]["domain"] == ["AVAILABLE", "END"]
+    assert timeline_spec["layer"][0]["mark"]["type"] == "bar"
+    assert timeline_spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == ["AVAILABLE", "END"]
     steps = watch_charts.label_steps(server_watch.label_history(seen, now))
     assert steps[["time", "version"]].values.tolist() == [[T0, 1], [T0 + timedelta(seconds=20), 2], [now, 2]]
     label_spec = watch_charts.label_history_chart(server_watch.label_history(seen, now)).to_dict()
