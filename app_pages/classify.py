@@ -7,11 +7,11 @@ from dashboard.classify import view as classify_view
 from dashboard.ui import widgets
 
 if (connection := widgets.start_page("Classify")) is not None:
-    overview = form_view.classify_form(connection)
-    if (run_id := form_view.run_to_show()) is None:
-        st.info("Upload one or more images (JPEG, PNG, GIF, BMP, WebP, TIFF), ZIP archives or a folder, then press "
-                "Classify. Folders or file names that name the model's classes become the ground truth.")
-    else:
+    form = st.container()   # the form above the run; the run is chosen first, so the form knows whether one is shown
+    run_id = form_view.run_to_show()
+    with form:
+        overview = form_view.classify_form(connection)
+    if run_id is not None:
         classify_view.render_run(
             run_id, server_labels=(connection.url, connection.model, overview.labels) if overview else None,
             preview=form_view.preview_of(run_id), skipped=form_view.skipped_of(run_id))

@@ -30,7 +30,7 @@ from dashboard.store.database import StoreError
 from dashboard.targets import Target
 from dashboard.ui import state, widgets
 
-__all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of"]
+__all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of", "UPLOAD_HINT"]
 
 LOG = logging.getLogger("servescope.dashboard")
 
@@ -40,6 +40,8 @@ SKIPPED = "classify_skipped"                # run id -> archive members the uplo
 PREVIEW = "classify_preview"                # (run id, JPEG bytes) of a single image, shown large
 MAPPING = "classify_truth_chosen"           # raw truth value -> class the analyst mapped it to
 PREVIEW_SIDE = 640
+UPLOAD_HINT = ("Upload one or more images (JPEG, PNG, GIF, BMP, WebP, TIFF), ZIP archives or a folder, then press "
+               "Classify. Folders or file names that name the model's classes become the ground truth.")
 METHOD_TEXT = {"auto": "automatic (truth file, else folders, else file names)", "folders": "folder names",
                "names": "leading word of the file names", "file": "a truth file (CSV or JSON)", "none": "none"}
 
@@ -161,7 +163,8 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
 
     A fragment: uploading, choosing a version or pressing Classify reruns the form alone, not the stored run the
     page draws below it (so the press does not wait for a run's evaluation to be drawn); starting a run, or changing
-    the truth mapping, reruns the whole page."""
+    the truth mapping, reruns the whole page. The upload hint shows while nothing is uploaded and the page shows no
+    run (run_to_show chose none before the form was drawn)."""
     try:
         signature = configured_signature()
     except FieldError as exc:
@@ -191,6 +194,8 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:
             _submit(connection, files, items, skipped, target, truth)
+    if not files and state.current_run(PAGE) is None:
+        st.info(UPLOAD_HINT)
     return overview
 
 

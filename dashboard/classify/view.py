@@ -154,6 +154,43 @@ def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | N
             st.altair_chart(charts.top5_chart(top5), width="stretch")
 
 
+def _single_image(stored: classify_runs.StoredRun, preview: bytes | None) -> None:
+    """A run of one image: the image large, its probability bars and top-5 (nothing when it failed: its error is
+    listed above)."""
+    good = stored.classified_positions()
+    if not good:
+        return
+    row = stored.rows.loc[good[0]]
+    image, chart = st.columns([1, 1])
+    with image:
+        picture = preview if preview is not None else stored.thumbnails.get(good[0])
+        if picture is not None:
+            st.image(picture, width=PREVIEW_WIDTH if preview is not None else "content")
+        st.text(visible(row["source"]))
+    with chart:
+        truth = row.get("correction") if pd.notna(row.get("correction")) else row.get("ground_truth")
+        st.metric("Predicted class", visible(str(row["top_class"])), delta=f"{row['confidence']:.1%} confidence",
+                  delta_color="off", delta_arrow="off")
+        if truth is not None and pd.notna(truth):
+            st.text(visible(f"True class: {truth}"))
+        probabilities = {c: row[schema.prob_column(c)] for c in stored.class_names}
+        st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
+        if top5 := classify_runs.top5_of(stored.extras.get(good[0])):
+            st.altair_chart(charts.top5_chart(top5), width="stretch")
+
+
+def frame_truth_known(frame: pd.DataFrame) -> bool:
+    return any(frame[column].notna().any() for column in ("ground_truth", "correction") if column in frame)
+
+
+def truth_line(frame: pd.DataFrame) -> str:
+    """'N of M images have ground truth (K corrected)': the truth in effect, a correction counting as truth."""
+    detected = frame["ground_truth"] if "ground_truth" in frame else pd.Series(None, index=frame.index)
+    corrected = frame["correction"].notna() if "correction" in frame else pd.Series(False, index=frame.index)
+    known = int((detected.notna() | corrected).sum())
+    return f"{known} of {len(frame)} images have ground truth ({int(corrected.sum())} corrected)"
+
+
 def _compare_offer(run: RunInfo, key_prefix: str, visitor: Actor) -> None:
     """"Compare with…": the same images against other versions, while this process still holds them and they are
     this visitor's to reuse (dashboard.runs.ownership)."""
@@ -228,17 +265,22 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
     widgets.show_skipped(skipped)
     if stored.rows.empty or not stored.class_names:
         return
-    if run.truth_summary:
-        st.text(visible(run.truth_summary))
     frame, names = stored.rows, stored.class_names
-    by_source = stored.thumbnails_by_source()
-    threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
-                                                  thumbnails=by_source)
-    st.subheader("Results")
-    shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
-                                                  threshold=threshold)
-    _corrections_table(stored, shown, store, key_prefix, editable)
-    _detail(stored, key_prefix, preview)
+    if len(frame) == 1:
+        _single_image(stored, preview)   # like a classifier demo: no histogram, review queue or table
+    else:
+        if run.truth_summary or frame_truth_known(frame):
+            st.text(truth_line(frame))
+        if run.truth_summary:
+            st.caption(escape_markdown(f"At upload: {run.truth_summary}"))
+        by_source = stored.thumbnails_by_source()
+        threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
+                                                      thumbnails=by_source)
+        st.subheader("Results")
+        shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
+                                                      threshold=threshold)
+        _corrections_table(stored, shown, store, key_prefix, editable)
+        _detail(stored, key_prefix, preview)
     _exports(stored, key_prefix)
     if editable:
         _compare_offer(run, key_prefix, visitor)

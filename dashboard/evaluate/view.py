@@ -19,6 +19,7 @@ from dashboard.evaluate import charts as evaluation_charts
 from dashboard.evaluate import metrics as ev
 from dashboard.plain import escape_markdown, visible, visible_cells
 from dashboard.runs.results import short_names
+from dashboard.runs.thumbnail_jpeg import THUMBNAIL_SIDE
 
 Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
 CorrectionCallback = Callable[[str, "str | None"], None]   # (source, class or None to clear)
@@ -27,6 +28,8 @@ MISTAKES_SHOWN = 24
 IGNORE = "(ignore)"
 
 _PERCENT = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
+RATE_COLUMNS = ("precision", "recall", "f1")
+RATE_FORMAT = "%.1f%%"    # the per-class table holds these rates × 100: "96.7%", "95.0%" alike
 
 
 def _with_thumbnails(table: pd.DataFrame, thumbnails: Thumbnails | None) -> pd.DataFrame:
@@ -74,24 +77,32 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
     else:
         _accuracy(summary)
         st.caption(cover.text())
-        st.subheader("Per class")
-        metrics = visible_cells(ev.per_class_metrics(frame, names))
-        st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", placeholder="", column_config={
-            "class": st.column_config.TextColumn("class"),
-            "precision": st.column_config.NumberColumn("precision", format="percent"),
-            "recall": st.column_config.NumberColumn("recall", format="percent"),
-            "f1": st.column_config.NumberColumn("F1", format="%.3f"),
-            "support": st.column_config.NumberColumn("images (true)"),
-            "predicted": st.column_config.NumberColumn("predicted as")})
         _confusion(frame, names, key_prefix, thumbnails)
-        _calibration(frame, names)
+        with st.expander("Per class"):
+            _per_class(frame, names, key_prefix)
+        with st.expander("Calibration"):
+            _calibration(frame, names)
         _mistakes(frame, names, thumbnails)
-    st.subheader("Confidence")
-    st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)), width="stretch")
+    with st.expander("Confidence"):
+        st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)),
+                        width="stretch")
     threshold = _review(frame, names, key_prefix, thumbnails, with_truth=summary is not None)
     if on_correction is not None:
         _corrections(frame, names, key_prefix, thumbnails, on_correction)
     return threshold
+
+
+def _per_class(frame: pd.DataFrame, names: list[str], key_prefix: str) -> None:
+    """Precision, recall and F1 in one format: percent with one decimal (RATE_FORMAT, on values × 100)."""
+    metrics = visible_cells(ev.per_class_metrics(frame, names))
+    metrics[list(RATE_COLUMNS)] = metrics[list(RATE_COLUMNS)] * 100
+    st.dataframe(metrics, hide_index=True, key=f"{key_prefix}_per_class", placeholder="", column_config={
+        "class": st.column_config.TextColumn("class"),
+        "precision": st.column_config.NumberColumn("precision", format=RATE_FORMAT),
+        "recall": st.column_config.NumberColumn("recall", format=RATE_FORMAT),
+        "f1": st.column_config.NumberColumn("F1", format=RATE_FORMAT),
+        "support": st.column_config.NumberColumn("images (true)"),
+        "predicted": st.column_config.NumberColumn("predicted as")})
 
 
 def _accuracy(summary: ev.AccuracySummary) -> None:
@@ -132,7 +143,6 @@ def selected_cell(event) -> tuple[str, str] | None:
 
 
 def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
-    st.subheader("Calibration")
     chart, figures = st.columns([3, 1])
     chart.altair_chart(evaluation_charts.reliability_diagram(ev.reliability_bins(frame, names)), width="stretch")
     figures.metric("Expected calibration error", f"{ev.expected_calibration_error(frame, names):.3f}",
@@ -145,7 +155,11 @@ def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
 
 def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None) -> None:
     wrong = ev.mistakes(frame, names)
-    st.subheader(f"Mistakes ({len(wrong)})")
+    with st.expander(f"Mistakes ({len(wrong)})"):
+        _mistake_tiles(wrong, thumbnails)
+
+
+def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None) -> None:
     if wrong.empty:
         st.caption("No mistakes among the images with ground truth.")
         return
@@ -158,7 +172,8 @@ def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | No
         # One st.image of a list (Streamlit lays it out in rows): the grid is one element on the page, not a column,
         # an image and a caption per mistake, which would cost the browser time at every draw of a finished run.
         names_shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
-        st.image([uri for uri, _ in pictured],
+        # At the thumbnails' own size: stretched to the column they would be blurred and the grid very tall.
+        st.image([uri for uri, _ in pictured], width=THUMBNAIL_SIDE,
                  caption=[escape_markdown(f"{names_shown[row.source]}: {_verdict(row)}") for _, row in pictured])
     if len(pictured) < len(rows):  # thumbnails still being made (or one could not be): the full names as text
         st.text("\n".join(visible(f"{row.source}: {_verdict(row)}") for uri, row in zip(uris, rows) if not uri))
@@ -170,7 +185,12 @@ def _verdict(row) -> str:
 
 def _review(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
             with_truth: bool) -> float:
-    st.subheader("Review queue")
+    with st.expander("Review queue"):
+        return _review_queue(frame, names, key_prefix, thumbnails, with_truth)
+
+
+def _review_queue(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
+                  with_truth: bool) -> float:
     threshold = st.slider("Review images below this confidence", 0.0, 1.0, DEFAULT_THRESHOLD, step=0.01,
                           key=f"{key_prefix}_threshold", format="%.2f")
     queue = ev.review_queue(frame, names, threshold)

@@ -268,6 +268,11 @@ class RunManager:
         with self._lock:
             return run_id in self._active
 
+    def active_run_ids(self) -> list[str]:
+        """The ids of this process's queued and running runs, oldest first (every visitor's)."""
+        with self._lock:
+            return list(self._active)
+
     def cancel(self, run_id: str, *, by: Actor | None = None) -> bool:
         """Stop a queued or running run; rows already stored stay. False when it is not running here. Raises
         NotAllowed when `by` may not cancel it (dashboard.runs.ownership)."""

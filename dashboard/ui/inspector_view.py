@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard.runs.inspector import BODY_CHARS, EXCHANGES_KEPT, RequestLog
 
-__all__ = ["render_inspector", "PRIVATE"]
+__all__ = ["render_inspector", "first_shown", "PRIVATE"]
 
 PRIVATE = ("A run's requests to the model server are shown only to the browser that started it, or an operator; "
            "its stored results above are shared.")
@@ -19,6 +19,12 @@ def _table(exchanges) -> pd.DataFrame:
         "method": [e.method for e in exchanges], "url": [e.url for e in exchanges],
         "status": [e.status for e in exchanges], "latency_ms": [round(e.latency_ms, 1) for e in exchanges],
         "error": [e.error or "" for e in exchanges]})
+
+
+def first_shown(exchanges) -> int:
+    """The exchange the inspector opens on: the newest predict call (the run's own work), else the newest."""
+    predicts = [i for i, exchange in enumerate(exchanges) if exchange.url.rstrip("/").endswith(":predict")]
+    return predicts[-1] if predicts else len(exchanges) - 1
 
 
 def render_inspector(log: RequestLog | None, *, key_prefix: str, private: bool = False) -> None:
@@ -40,7 +46,7 @@ def render_inspector(log: RequestLog | None, *, key_prefix: str, private: bool =
             return
         st.dataframe(_table(exchanges), hide_index=True, key=f"{key_prefix}_inspector_table",
                      column_config={"latency_ms": st.column_config.NumberColumn("latency (ms)", format="%.1f")})
-        chosen = st.selectbox("Exchange", range(len(exchanges)), index=len(exchanges) - 1,
+        chosen = st.selectbox("Exchange", range(len(exchanges)), index=first_shown(exchanges),
                               key=f"{key_prefix}_inspector_pick",
                               format_func=lambda i: f"{i + 1}: {exchanges[i].method} {exchanges[i].url} -> "
                                                     f"{exchanges[i].status}")

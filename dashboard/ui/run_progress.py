@@ -1,7 +1,7 @@
-"""Runs in progress, drawn from fragments that poll the RunManager: one run's progress on its page, and the
-session's running runs in the sidebar of every page. A run goes on in its worker thread whatever the page does;
-these only watch it (and Cancel asks it to stop, keeping the finished rows). Cancel is offered to the browser that
-started the run and to an operator (dashboard.runs.ownership); others read who can."""
+"""Runs in progress, drawn from fragments that poll the RunManager: one run's progress on its page, and every run
+in progress on this dashboard, with its link, in the sidebar of every page. A run goes on in its worker thread
+whatever the page does; these only watch it (and Cancel asks it to stop, keeping the finished rows). Cancel is
+offered to the browser that started the run and to an operator (dashboard.runs.ownership); others read who can."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -16,7 +16,7 @@ from dashboard.store.database import StoreError
 from dashboard.ui import access, state
 
 __all__ = ["cancel", "progress_text", "run_progress", "thumbnails_progress", "thumbnails_slot", "active_runs_sidebar",
-           "PAGE_POLL_S", "SIDEBAR_POLL_S"]
+           "PAGE_POLL_S", "SIDEBAR_POLL_S", "RUN_PAGES"]
 
 PAGE_POLL_S = 0.5
 # Each poll is a script run that takes the interpreter lock and the browser's time from the run; so instead of
@@ -111,33 +111,41 @@ def thumbnails_slot(run_id: str, pending: bool) -> None:
         st.container()
 
 
+# Where a run in progress opens, by its kind: the page reads `?run=<id>` (Compare finds the comparison holding it).
+RUN_PAGES = {"classify": "app_pages/classify.py", "compare": "app_pages/compare.py"}
+
+
 def active_runs_sidebar(page: object | None = None) -> None:
-    """This session's queued and running runs, in the sidebar of every page (nothing when there are none). On the
-    Classify page (`page`, from st.navigation) the run it shows is left out: its own progress is on the page, and
-    each fragment rerun would take the interpreter lock and the browser's time from the run once more a second.
-    Also keeps this browser's identity (dashboard.ui.access.sidebar: its cookie, the operator field)."""
+    """Every queued and running run of this dashboard (whichever browser started it), each with a link to its page,
+    in the sidebar of every page (nothing when there are none). On the Classify page (`page`, from st.navigation)
+    the run it shows is left out: its own progress is on the page, and each fragment rerun would take the
+    interpreter lock and the browser's time from the run once more a second. Also keeps this browser's identity
+    (dashboard.ui.access.sidebar: its cookie, the operator field)."""
     access.sidebar()
-    started = state.session_runs()
-    if getattr(page, "url_path", None) == "classify":
-        started = [run_id for run_id in started if run_id != state.current_run("classify")]
-    if not started:
-        return
     try:
         manager = state.run_manager()
+        running = manager.active_run_ids()
+        if getattr(page, "url_path", None) == "classify":
+            shown = {state.current_run("classify"), st.query_params.get("run")}   # the address names it first
+            running = [run_id for run_id in running if run_id not in shown]
+        if not running:
+            return
+        kinds = {run_id: run.kind for run_id in running if (run := manager.store.get_run(run_id)) is not None}
     except StoreError:
         return  # the page says why the store cannot be opened
-    active = tuple(run_id for run_id in started if manager.is_active(run_id))
+    active = tuple((run_id, kinds[run_id]) for run_id in running if run_id in kinds)
     if active:
         with st.sidebar:
             _active_runs(active)
 
 
 @st.fragment(run_every=SIDEBAR_POLL_S)
-def _active_runs(run_ids: tuple[str, ...]) -> None:
+def _active_runs(runs: tuple[tuple[str, str], ...]) -> None:
+    """(run id, kind) of each run to watch: its progress and a link that opens it."""
     manager = state.run_manager()
     st.subheader("Runs in progress")
     still_active = False
-    for run_id in run_ids:
+    for run_id, kind in runs:
         try:
             progress = manager.progress(run_id)
         except (StoreError, LookupError):
@@ -150,5 +158,7 @@ def _active_runs(run_ids: tuple[str, ...]) -> None:
                         text=f"Run {run_id}: {progress.done} / {progress.total} images")
         else:
             st.text(f"Run {run_id}: {progress.outcome}")
+        st.page_link(RUN_PAGES.get(kind, RUN_PAGES["classify"]), label=f"Open run {run_id}",
+                     query_params={"run": run_id}, icon=":material/open_in_new:")
     if not still_active:
         st.rerun()  # every watched run ended: redraw without this fragment

@@ -151,7 +151,7 @@ def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, share
     assert per_class["predicted"].tolist() == confusion.sum(axis=0).tolist()
     for name in ("cat", "dog", "other"):
         recall = confusion.at[name, name] / confusion.loc[name].sum()
-        assert math.isclose(per_class.at[name, "recall"], recall)
+        assert math.isclose(per_class.at[name, "recall"], recall * 100)   # shown as a percent, one decimal
 
     # The heatmap's own cells: every count of the confusion matrix.
     [heatmap] = [chart for chart in app.get("vega_lite_chart") if "Confusion matrix" in chart.proto.spec]

@@ -71,6 +71,7 @@ def test_accuracy_per_class_table_and_review_queue_match_the_rows():
 
     per_class = table_with(app, "precision", "recall", "f1").value.set_index("class")
     expected = ev.per_class_metrics(frame, CLASSES).set_index("class")
+    expected[["precision", "recall", "f1"]] *= 100   # the table shows the rates as percents
     pd.testing.assert_frame_equal(per_class, expected, check_dtype=False)
     assert per_class.loc["cat", "support"] == 5 and per_class.loc["cat", "predicted"] == 6
 
