@@ -138,7 +138,7 @@ def test_a_run_goes_on_across_pages_survives_a_reload_and_opens_by_its_link(brow
     expect(done).to_be_visible()
     sidebar.get_by_role("link", name="History", exact=True).click()
     stored = len(open_store(database).list_runs())
-    expect(page.get_by_text(f"{stored} of {stored} stored run(s), newest first", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"{stored} of {stored} stored run(s) shown in", exact=False)).to_be_visible()
     # The link, in a second browser context (another analyst's browser): the same stored run.
     other = browser.new_context(viewport={"width": 1400, "height": 1200})
     try:

@@ -91,7 +91,7 @@ def test_two_dashboards_on_one_postgresql_see_each_others_runs(browser, tmp_path
             run_id = start_run(one, first, archive)
             # The other dashboard's History lists it (the list is a canvas table: its caption counts the runs) ...
             other.goto(f"{second}/history")
-            expect(other.get_by_text("1 of 1 stored run(s), newest first", exact=False)).to_be_visible()
+            expect(other.get_by_text("1 of 1 stored run(s) shown in", exact=False)).to_be_visible()
             # ... and opens it by its link, with the first dashboard's results.
             other.goto(f"{second}/classify?run={run_id}")
             expect(other.get_by_role("heading", name=f"Run {run_id}")).to_be_visible()
