@@ -97,10 +97,12 @@ def commit() -> str:
     return (found.stdout.strip() or "unknown") + (" with uncommitted changes" if dirty else "")
 
 
-def latest_section(outcomes: list[Outcome], when: datetime, machine_text: str, commit_text: str) -> str:
-    """The Markdown of the "Latest run" section, heading to marker."""
+def latest_section(outcomes: list[Outcome], when: datetime, machine_text: str, commit_text: str,
+                   only: list[str] | None = None) -> str:
+    """The Markdown of the "Latest run" section, heading to marker. `only`: the benchmarks chosen, when not all."""
     failed = [o.command for o in outcomes if o.returncode != 0]
-    lines = [START, "", f"Run on {when:%Y-%m-%d %H:%M} UTC by `make bench` (`python -m benchmarks.report`) at commit "
+    chosen = f"only {', '.join(only)}" if only else "every benchmark, as `make bench` runs them"
+    lines = [START, "", f"Run on {when:%Y-%m-%d %H:%M} UTC by `python -m benchmarks.report` ({chosen}) at commit "
              f"{commit_text}; {machine_text}.",
              f"{len(outcomes)} benchmark run(s)" + (f", {len(failed)} failed: {', '.join(failed)}." if failed else
                                                    ", none failed."), ""]
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     document = args.doc.read_text()
     replace_latest(document, "")   # refuse a document without the markers before an hour of benchmarks
     outcomes = [run(module, extra) for module, extra in chosen]
-    section = latest_section(outcomes, datetime.now(timezone.utc), machine(), commit())
+    section = latest_section(outcomes, datetime.now(timezone.utc), machine(), commit(), args.only)
     args.doc.write_text(replace_latest(args.doc.read_text(), section))
     print(f"wrote {args.doc}")
     return 1 if any(o.returncode != 0 for o in outcomes) else 0

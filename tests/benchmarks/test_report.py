@@ -32,7 +32,7 @@ def test_the_latest_section_is_replaced_and_the_rest_kept():
     assert updated.startswith("# Speed and memory\n\nIntro.\n\n## Latest run\n\nRun on 2026-12-07 09:30 UTC")
     assert updated.endswith("<!-- bench:end -->\n\n## Earlier figures\n\nkept as written\n")
     assert "old figures" not in updated and updated.count("## Latest run") == 1
-    assert "at commit abc1234; 2 cores." in updated
+    assert "(every benchmark, as `make bench` runs them) at commit abc1234; 2 cores." in updated
     assert "2 benchmark run(s), 1 failed: python -m benchmarks.y --fast." in updated
     assert "### `python -m benchmarks.x`\n\nWhat x measures.\n\nTook 3 s.\n\n```\n12.5 img/s\n```" in updated
     assert "Took 0 s; failed with exit code 1.\n\n```\n[exit code 1; stderr ends]\nboom\n```" in updated
@@ -66,6 +66,7 @@ def test_main_runs_the_benchmarks_as_processes_and_reports_a_failure(tmp_path, m
     assert "### `python -m benchmarks.report --help`" in written and "usage:" in written
     assert "failed with exit code 2" in written and "unknown benchmark(s): nope" in written
     assert written.endswith("## Earlier figures\n\nkept as written\n")
+    assert "(every benchmark, as `make bench` runs them)" in written
 
 
 def test_main_refuses_an_unknown_benchmark_before_running_anything(tmp_path, capsys):
