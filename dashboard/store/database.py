@@ -20,7 +20,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, ContextManager, Iterator, Mapping, Sequence
 
 import pandas as pd
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
@@ -109,27 +109,27 @@ class Store(QueriesMixin):
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextmanager
-    def _write(self, what: str) -> Iterator[Connection]:
-        if self._file is not None:
-            self._file.check()
-        try:
-            with self._writer.begin() as conn:
-                yield conn
-        except STORE_FAILURES as exc:
-            LOG.error("could not %s in the run store %s: %s", what, self.url, exc)
-            raise StoreError(f"could not {what} in the run store: {reason(exc)}") from exc
+    def _write(self, what: str) -> ContextManager[Connection]:
+        """A transaction; committed when the block ends, StoreError("could not <what> in the run store: ...")."""
+        return self._guarded(what, "in", self._writer.begin)
+
+    def _read(self, what: str) -> ContextManager[Connection]:
+        """A connection for reading; StoreError("could not <what> from the run store: ...")."""
+        return self._guarded(what, "from", self.engine.connect)
 
     @contextmanager
-    def _read(self, what: str) -> Iterator[Connection]:
+    def _guarded(self, what: str, preposition: str,
+                 connect: Callable[[], ContextManager[Connection]]) -> Iterator[Connection]:
+        """The file check, then `connect()`; a database failure is logged (with the URL, password hidden) and
+        raised as a StoreError without it."""
         if self._file is not None:
             self._file.check()
         try:
-            with self.engine.connect() as conn:
+            with connect() as conn:
                 yield conn
         except STORE_FAILURES as exc:
-            LOG.error("could not %s from the run store %s: %s", what, self.url, exc)
-            raise StoreError(f"could not {what} from the run store: {reason(exc)}") from exc
+            LOG.error("could not %s %s the run store %s: %s", what, preposition, self.url, exc)
+            raise StoreError(f"could not {what} {preposition} the run store: {reason(exc)}") from exc
 
     # -- runs -----------------------------------------------------------------------------------
     def create_run(self, *, kind: str, url: str, model: str, target: str, total: int,
