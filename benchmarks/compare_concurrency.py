@@ -35,7 +35,7 @@ from pathlib import Path
 from benchmarks.client_throughput import benchmark_photos, pets_server
 from client import TFServingClient
 from dashboard.runs.manager import RunManager
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.support import FakeServer, fake_metadata, fake_status, free_port, json_response, models_available, wait_until
 
 FINAL = ("complete", "cancelled", "interrupted", "failed")

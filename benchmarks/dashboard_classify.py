@@ -194,7 +194,7 @@ def time_dashboard(dashboard_url: str, archive: Path, database: Path, pid: int) 
     worker, and drawing the finished run)."""
     from playwright.sync_api import sync_playwright
 
-    from dashboard.store.database import open_store
+    from client.store.database import open_store
     with sync_playwright() as playwright:
         browser = launch_browser(playwright)
         page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()

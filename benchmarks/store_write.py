@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
-from dashboard.store.database import open_store
+from client.store.database import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 

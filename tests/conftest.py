@@ -6,6 +6,8 @@ from typing import Callable, Iterator
 import pytest
 from PIL import ImageFile
 
+from client.store.database import open_store
+from tests.pg import postgres_server  # noqa: F401  (session fixture, for any_store)
 from tests.support import PETS_CONFIG, SHARED_IMAGES, FakeServer, embedded_server, fake_servers, free_port
 
 
@@ -50,3 +52,13 @@ def pillow_loads(monkeypatch) -> list[tuple[int, int]]:
 def unreachable_url() -> str:
     """A local port with nothing listening (connection refused at once)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request, tmp_path):
+    """A run store on each database it supports: a SQLite file, and a database on a live PostgreSQL."""
+    url = str(tmp_path / "runs.db") if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_server").create_database()
+    opened = open_store(url)
+    yield opened
+    opened.close()

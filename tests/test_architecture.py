@@ -2,8 +2,9 @@
 
 app_pages -> dashboard -> client; serving/ and client/ never import each other; nothing imports app_pages;
 only dashboard/ui/ and the *view.py modules import streamlit; the dashboard runs without TensorFlow. Inside
-dashboard/, imports run one way: base modules -> store -> server -> runs -> ui -> the feature packages, and a
-feature imports no other feature except evaluate/ (which classify/ and compare/ use).
+dashboard/, imports run one way: base modules -> server -> runs -> ui -> the feature packages, and a
+feature imports no other feature except evaluate/ (which classify/ and compare/ use). The run store is
+client.store: the CLI records runs and datasets in it as the dashboard does.
 """
 from __future__ import annotations
 
@@ -123,13 +124,13 @@ def test_base_dependencies_are_the_dashboard_set():
 
 # -- inside dashboard/ ------------------------------------------------------------------------------------------
 BASE_MODULES = {"config", "plain", "targets", "charts"}          # dashboard/*.py: import only each other
-LAYERS = {"base": 0, "store": 1, "server": 2, "runs": 3, "ui": 4,
+LAYERS = {"base": 0, "server": 2, "runs": 3, "ui": 4,
           "evaluate": 5, "classify": 5, "compare": 5, "history": 5, "models": 5}
 FEATURE_MAY_IMPORT = {"classify": {"evaluate"}, "compare": {"evaluate"}}
 
 
 def dashboard_part(module: str) -> str | None:
-    """"store" for dashboard.store.database, "base" for dashboard.plain; None outside dashboard."""
+    """"server" for dashboard.server.watch, "base" for dashboard.plain; None outside dashboard."""
     parts = module.split(".")
     if parts[0] != "dashboard" or len(parts) < 2:
         return None
@@ -177,8 +178,8 @@ def test_imports_inside_dashboard_run_one_way():
 
 
 def test_the_order_check_finds_a_back_import():
-    # The check itself can fail: a store module reaching up into ui/, a feature into another, base into runs.
-    assert back_imports({"dashboard/store/database.py": {"dashboard.ui.state"},
+    # The check itself can fail: a server module reaching up into ui/, a feature into another, base into runs.
+    assert back_imports({"dashboard/server/watch.py": {"dashboard.ui.state"},
                          "dashboard/evaluate/view.py": {"dashboard.compare.decision"},
                          "dashboard/history/view.py": {"dashboard.classify.display"},
                          "dashboard/plain.py": {"dashboard.runs.manager"},
@@ -186,7 +187,7 @@ def test_the_order_check_finds_a_back_import():
         "dashboard/evaluate/view.py -> dashboard.compare.decision",
         "dashboard/history/view.py -> dashboard.classify.display",
         "dashboard/plain.py -> dashboard.runs.manager",
-        "dashboard/store/database.py -> dashboard.ui.state"]
+        "dashboard/server/watch.py -> dashboard.ui.state"]
 
 
 @pytest.mark.slow

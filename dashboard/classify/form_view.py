@@ -26,7 +26,7 @@ from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.server.connection import NothingToClassify, configured_signature, probe_class_names
 from dashboard.server.explain import explain
 from dashboard.server.overview import ModelOverview
-from dashboard.store.database import StoreError
+from client.store.database import StoreError
 from dashboard.targets import Target
 from dashboard.ui import state, widgets
 

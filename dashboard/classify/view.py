@@ -25,7 +25,7 @@ from dashboard.runs.manager import ItemsUnavailable, RetryUnavailable
 from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
-from dashboard.store.database import RunInfo, Store, StoreError
+from client.store.database import RunInfo, Store, StoreError
 from dashboard.ui import access, inspector_view, state, widgets
 from dashboard.ui import run_progress as runs_view
 

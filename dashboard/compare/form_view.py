@@ -14,7 +14,7 @@ from dashboard.compare.stored import stored_truth
 from dashboard.plain import escape_markdown
 from dashboard.runs.manager import ItemsUnavailable
 from dashboard.server.connection import NothingToClassify
-from dashboard.store.database import Store, StoreError
+from client.store.database import Store, StoreError
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import state, widgets
 

@@ -13,7 +13,7 @@ from client.protocol import SignatureSpec
 from dashboard.compare.decision import ALIGN, Decision, Side, compare_with_baseline
 from dashboard.compare.promotion import PromotionError, PromotionPlan, promotion_plan
 from dashboard.runs.results import thumbnail_uris
-from dashboard.store.database import Comparison, RunInfo, Store
+from client.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
 

@@ -20,7 +20,7 @@ from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.plain import escape_markdown
 from dashboard.runs.manager import RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
-from dashboard.store.database import Store, StoreError
+from client.store.database import Store, StoreError
 from dashboard.ui import access, run_progress, widgets
 
 PAGE = "app_pages/compare.py"

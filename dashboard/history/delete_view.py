@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboard.plain import bullet_list, escape_markdown
 from dashboard.runs.ownership import NOBODYS_RUN, WHO_MAY_DELETE, Actor, NotAllowed
-from dashboard.store.database import RunSummary, Store, StoreError
-from dashboard.store.records import RunActiveError, RunInfo
+from client.store.database import RunSummary, Store, StoreError
+from client.store.records import RunActiveError, RunInfo
 
 __all__ = ["delete_section", "delete_selected", "clear_all", "why_not_deletable", "pick_runs", "describe_run"]
 

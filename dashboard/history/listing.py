@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from dashboard.plain import visible
-from dashboard.store.database import Comparison, RunSummary
+from client.store.database import Comparison, RunSummary
 
 __all__ = ["Entry", "entries", "entries_table", "ENTRY_COLUMNS", "percent", "sides_text", "VERDICT_WHERE"]
 

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from dashboard.plain import visible
-from dashboard.store.database import RunSummary, Store
+from client.store.database import RunSummary, Store
 
 __all__ = ["MAX_RUNS_KEPT_SETTING", "max_runs_kept", "apply_configured_retention",
            "runs_table", "RUN_COLUMNS", "export_formats", "Export", "export",

@@ -27,7 +27,7 @@ from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
 from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_DELETE, Actor
 from dashboard.server import watch as server_watch
-from dashboard.store.database import RunSummary, Store, StoreError
+from client.store.database import RunSummary, Store, StoreError
 from dashboard.targets import Target
 from dashboard.ui import access, widgets
 

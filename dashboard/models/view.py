@@ -20,8 +20,8 @@ from dashboard.server import watch as server_watch
 from dashboard.server.answer_cache import AnswerCache, describe_age
 from dashboard.server.explain import explain
 from dashboard.server.overview import SIGNATURES_SHOWN, ModelOverview, newest_versions
-from dashboard.store.database import Store, StoreError
-from dashboard.store.texts import bounded_text
+from client.store.database import Store, StoreError
+from client.store.texts import bounded_text
 from dashboard.ui import state, widgets
 
 __all__ = ["render_model_overview", "render_server_watch", "render_raw_answers", "render_answer_age",

@@ -18,7 +18,7 @@ import weakref
 from typing import Callable, Mapping
 
 from dashboard.runs.side import Job
-from dashboard.store.database import RunInfo, Store, StoreError
+from client.store.database import RunInfo, Store, StoreError
 
 __all__ = ["LeaseKeeper", "LEASE_LOST"]
 

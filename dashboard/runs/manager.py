@@ -37,7 +37,7 @@ from dashboard.runs.ownership import Actor
 from dashboard.runs.side import Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
-from dashboard.store.database import Comparison, RunInfo, Store
+from client.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "ClientFactory",

@@ -22,7 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from dashboard.store.records import RunInfo
+from client.store.records import RunInfo
 
 __all__ = ["Actor", "NotAllowed", "ownership_note", "token_digest", "new_browser_token", "is_browser_token",
            "is_operator_token", "WHO_MAY_CANCEL", "WHO_MAY_DELETE", "WHAT_IS_SHARED", "NOBODYS_RUN"]

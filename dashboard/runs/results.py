@@ -15,7 +15,7 @@ import pandas as pd
 
 from client import schema
 from dashboard.server.connection import TOP5_LABELS, TOP5_SCORES
-from dashboard.store.database import RunInfo, Store
+from client.store.database import RunInfo, Store
 from dashboard.targets import Target
 
 __all__ = ["StoredRun", "load_stored_run", "short_names", "csv_bytes", "json_bytes", "jpeg_data_uri", "thumbnail_uris",

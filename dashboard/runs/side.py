@@ -17,7 +17,7 @@ from client import ClassificationResult, TFServingClient, TFServingError, schema
 from client.sources import Item, Loader
 from dashboard.runs.thumbnails import made_or_none
 from dashboard.server.signatures import signature_digest
-from dashboard.store.database import Store, StoreError
+from client.store.database import Store, StoreError
 
 __all__ = ["Job", "SideResult", "run_side", "resolve_labels", "signature_digest_of"]
 

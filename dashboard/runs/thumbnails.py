@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Mapping
 
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
-from dashboard.store.database import Store, StoreError
+from client.store.database import Store, StoreError
 
 __all__ = ["ThumbnailPool", "ByteBudget", "THUMBNAIL_BUDGET_BYTES", "made_or_none"]
 

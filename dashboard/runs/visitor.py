@@ -11,7 +11,7 @@ from typing import Any
 from client.sources import Item
 from dashboard.runs.manager import RunManager
 from dashboard.runs.ownership import Actor
-from dashboard.store.database import Comparison
+from client.store.database import Comparison
 
 __all__ = ["VisitorManager"]
 

@@ -4,7 +4,7 @@ bounded number of versions.
 One status request lists every version, one metadata request per label finds where the labels point, and metadata
 is read for at most SIGNATURES_SHOWN available versions (the newest, unless the caller names others): a model with
 10,000 versions costs 1 + labels + 20 requests, never one per version. Server texts (states, errors) are bounded
-by dashboard.store.texts.bounded_text.
+by client.store.texts.bounded_text.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 
 from client import InvalidInputError, TFServingClient, TFServingError, VersionNotAvailableError
 from dashboard.config import DEFAULT_LABELS, STATUS_TIMEOUT_S
-from dashboard.store.texts import bounded_text
+from client.store.texts import bounded_text
 
 SIGNATURES_SHOWN = 20   # available versions whose metadata one overview reads
 

@@ -5,7 +5,7 @@ and records what it saw in one store transaction; the store keeps only changes (
 with the last stored state of that version or label), so the Models page can call it every few seconds and every
 run start can call it too (the client refuses a version number outside int64, as TF Serving's cannot be). The
 frames below turn the stored observations into per-version timelines (LOADING -> AVAILABLE -> UNLOADING -> END,
-with errors, bounded by dashboard.store.texts.bounded_text) and label histories, for dashboard.models.charts; a
+with errors, bounded by client.store.texts.bounded_text) and label histories, for dashboard.models.charts; a
 timeline can be cut to the versions that changed last. No streamlit here.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pandas as pd
 from client import TFServingClient, TFServingError, VersionNotAvailableError
 from client.protocol import VersionStatus, model_path
 from dashboard.config import STATUS_TIMEOUT_S
-from dashboard.store.database import Observation, Store
-from dashboard.store.texts import bounded_text
+from client.store.database import Observation, Store
+from client.store.texts import bounded_text
 
 __all__ = ["ObserveResult", "observe", "observe_with", "observations_from_status", "read_labels", "version_timeline",
            "label_history", "latest_labels", "fetch_raw_answers", "default_watch_client", "watch_seconds",

@@ -12,7 +12,7 @@ from dashboard.plain import escape_markdown
 from dashboard.runs.manager import Progress, RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed
 from dashboard.runs.visitor import VisitorManager
-from dashboard.store.database import StoreError
+from client.store.database import StoreError
 from dashboard.ui import access, state
 
 __all__ = ["cancel", "progress_text", "run_progress", "thumbnails_progress", "thumbnails_slot", "active_runs_sidebar",

@@ -18,7 +18,7 @@ from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
 from dashboard.runs.visitor import VisitorManager
 from dashboard.server.connection import open_client
-from dashboard.store.database import Store, database_url, open_store
+from client.store.database import Store, database_url, open_store
 from dashboard.ui import access
 
 RunPage = Literal["classify", "compare"]
@@ -68,7 +68,7 @@ def _store_at(url: str) -> Store:
 
 def run_store() -> Store:
     """The app's run store (SERVESCOPE_DB, else the default SQLite file), one per database per process.
-    Raises dashboard.store.database.StoreError when it cannot be opened (not cached: the next call tries again)."""
+    Raises client.store.database.StoreError when it cannot be opened (not cached: the next call tries again)."""
     return _store_at(database_url())
 
 
@@ -93,7 +93,7 @@ def run_manager() -> VisitorManager | RunManager:
     """The app's RunManager (one per database per process): its runs outlive the page and session that started
     them. On a page it acts for this visitor (dashboard.runs.visitor: the runs started are this browser's; cancel,
     retry and reuse are checked); outside a script run (a test, a script) it is the manager itself. Raises
-    dashboard.store.database.StoreError when the store cannot be opened."""
+    client.store.database.StoreError when the store cannot be opened."""
     manager = _manager_at(database_url())
     if get_script_run_ctx(suppress_warning=True) is None:
         return manager

@@ -20,7 +20,7 @@ from dashboard.plain import bullet_list, escape_markdown
 from dashboard.server.answer_cache import AnswerCache, describe_age
 from dashboard.server.explain import explain
 from dashboard.server.overview import SIGNATURES_SHOWN, ModelOverview, fetch_model_overview, fetch_signatures
-from dashboard.store.database import Store, StoreError
+from client.store.database import Store, StoreError
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import state
 

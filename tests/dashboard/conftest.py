@@ -10,9 +10,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs.manager import RunManager
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.ui import state
-from tests.pg import postgres_server  # noqa: F401  (session fixture, for any_store)
 from tests.support import ROOT, fake_model_handler
 
 ENTRY = ROOT / "streamlit_app.py"
@@ -41,16 +40,6 @@ def few_photos(labelled_photos) -> list[tuple[Path, str]]:
 def as_upload(path: Path) -> tuple[str, bytes]:
     return path.name, path.read_bytes()
 
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request, tmp_path):
-    """A run store on each database the app supports: a SQLite file, and a database on a live PostgreSQL."""
-    url = str(tmp_path / "runs.db") if request.param == "sqlite" else \
-        request.getfixturevalue("postgres_server").create_database()
-    opened = open_store(url)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

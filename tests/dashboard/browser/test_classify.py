@@ -12,7 +12,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from dashboard.evaluate.view import MISTAKES_SHOWN
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.dashboard.browser.test_browser import README_SCREENSHOT, UPDATE_SCREENSHOT, browser, page, running_dashboard  # noqa: F401
 from tests.dashboard.readable import shown
 from tests.support import wait_until

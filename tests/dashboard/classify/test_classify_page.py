@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request
 from client import schema
 from dashboard.classify.display import FAILED_THUMBNAIL
 from dashboard.runs import results as classify_runs
-from dashboard.store.database import RunInfo, open_store
+from client.store.database import RunInfo, open_store
 from dashboard.ui import state
 from tests.dashboard.conftest import CORRUPT_JPEG
 from tests.dashboard.readable import texts

@@ -14,7 +14,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 import dashboard.evaluate.view as evaluation_view
 from client.truth import MAX_TRUTH_BYTES
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.ui import state
 from tests.dashboard.classify.test_classify_page import frame_with, press_classify, run_id_of, upload
 from tests.dashboard.readable import texts

@@ -10,7 +10,7 @@ import threading
 from PIL import Image
 from werkzeug.wrappers import Request
 
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.ui import state
 from tests.dashboard.readable import texts
 from tests.support import fake_metadata, fake_status, json_response, png_bytes, wait_until, zip_bytes

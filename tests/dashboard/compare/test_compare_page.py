@@ -13,7 +13,7 @@ import threading
 import pytest
 from scipy.stats import binomtest
 
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.targets import Target
 from dashboard.ui import state
 from tests.dashboard.compare.support import (
@@ -191,7 +191,7 @@ def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, d
     assert any(f"?comparison={comparison_id}" in code.value for code in again.code)
 
     # History links one side's run: the comparison that holds it opens.
-    from dashboard.store.database import open_store
+    from client.store.database import open_store
     side_run = open_store(database).get_comparison(comparison_id).other_run_ids[0]
     by_run = page("compare", server.url, SERVESCOPE_DB=database)
     by_run.query_params["run"] = side_run

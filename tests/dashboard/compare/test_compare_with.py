@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.runs.manager import ItemsUnavailable, RunManager
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.targets import Target
 from dashboard.ui import state
 from tests.dashboard.compare.support import FINAL, RED, TwoVersions, wait_for

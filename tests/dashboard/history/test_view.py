@@ -15,7 +15,7 @@ from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown
 from dashboard.runs.ownership import Actor
 from dashboard.runs.results import label_moved_note, run_query_params
-from dashboard.store.database import Observation, open_store
+from client.store.database import Observation, open_store
 from tests.support import ROOT
 
 APP = ROOT / "tests" / "dashboard" / "apps" / "history_app.py"

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.plain import escape_markdown
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.dashboard.server.test_server_watch import Moving
 from tests.support import ROOT
 

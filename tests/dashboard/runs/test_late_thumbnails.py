@@ -16,14 +16,14 @@ from dashboard.runs import results as classify_runs
 from dashboard.runs import thumbnails as thumbnail_pool
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ByteBudget, ThumbnailPool
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from dashboard.ui import state
 from tests.dashboard.classify.test_classify_page import press_classify, store_of, upload
 from tests.dashboard.compare.support import frame_with, labelled_zip, open_compare, start_comparison, wait_for
 from tests.dashboard.compare.test_compare_page import two_versions  # noqa: F401 - a fixture
 from tests.dashboard.readable import texts
 from tests.dashboard.runs.test_runner import COLOURS, fake, items_of, make_manager, png, store  # noqa: F401
-from tests.dashboard.store.test_store import new_run, result
+from tests.client.store.test_store import new_run, result
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 from tests.support import png_bytes, wait_until
 

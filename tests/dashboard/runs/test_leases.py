@@ -19,8 +19,8 @@ from sqlalchemy import update
 
 from dashboard.runs.leases import LEASE_LOST
 from dashboard.runs.manager import RunManager
-from dashboard.store.database import open_store
-from dashboard.store.tables import runs
+from client.store.database import open_store
+from client.store.tables import runs
 from tests.dashboard.runs.test_runner import COLOURS, FakeModel, items_of, png
 from tests.support import ROOT, FakeServer, fake_metadata, fake_prediction, fake_status, json_response, wait_until
 
@@ -105,7 +105,7 @@ def test_a_run_settled_by_another_dashboard_is_stopped_here_and_ends_interrupted
 REPLICA = """
 import sys
 from dashboard.runs.manager import RunManager
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.dashboard.runs.test_runner import COLOURS, items_of, png
 database, url, model = sys.argv[1:4]
 manager = RunManager(open_store(database), max_runs=1, batch_size=2, concurrency=1, lease_renew_s=0.2,

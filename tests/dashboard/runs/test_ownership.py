@@ -20,7 +20,7 @@ from dashboard.runs.ownership import (
     token_digest,
 )
 from dashboard.runs.visitor import VisitorManager
-from dashboard.store.records import RunActiveError
+from client.store.records import RunActiveError
 from tests.dashboard.runs.test_runner import COLOURS, FakeModel, items_of, png, store  # noqa: F401 (fixture)
 from tests.support import FakeServer, wait_until
 

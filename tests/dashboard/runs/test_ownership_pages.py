@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request
 
 from dashboard.history.delete_view import OPERATOR_ONLY
 from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_CANCEL, WHO_MAY_DELETE
-from dashboard.store.records import RunActiveError
+from client.store.records import RunActiveError
 from dashboard.ui.inspector_view import PRIVATE
 from tests.dashboard.classify.test_classify_page import finish, press_classify, store_of, upload
 from tests.dashboard.conftest import PAGES

@@ -17,7 +17,7 @@ from client import ServerUnavailableError, TFServingClient
 from dashboard.runs.manager import RetryUnavailable, RunManager
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.server.signatures import signature_digest
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.support import ROOT, png_bytes, wait_until
 
 try:  # the fake server moved from tests/client/conftest.py to tests/support.py
@@ -277,7 +277,7 @@ def test_a_label_moved_during_a_run_is_recorded_at_the_end(fake, store):
 CRASHING_CHILD = """
 import os, sys
 from dashboard.runs.manager import RunManager
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.support import wait_until
 from tests.dashboard.runs.test_runner import COLOURS, items_of, png
 manager = RunManager(open_store(sys.argv[1]), max_runs=1, batch_size=2, concurrency=1)

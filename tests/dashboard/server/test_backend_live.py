@@ -12,7 +12,7 @@ from client.sources import Skipped, expand_uploads
 from dashboard.runs.manager import RunManager
 from dashboard.server.connection import TOP5_LABELS, TOP5_SCORES, open_client
 from dashboard.server.overview import fetch_model_overview
-from dashboard.store.database import open_store
+from client.store.database import open_store
 from tests.dashboard.conftest import CORRUPT_JPEG, as_upload
 from tests.dashboard.runs.test_runner import FINAL
 from tests.support import wait_until, zip_bytes

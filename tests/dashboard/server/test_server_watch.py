@@ -17,7 +17,7 @@ from client.protocol import VersionStatus
 from dashboard.models import charts as watch_charts
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
-from dashboard.store.database import Observation, open_store
+from client.store.database import Observation, open_store
 from tests.pg import postgres_server  # noqa: F401  (session fixture)
 from tests.support import embedded_server, fake_metadata, json_response, wait_until
 

@@ -4,14 +4,14 @@ Where: `SERVESCOPE_DB`, a file path or a SQLAlchemy URL. Unset, it is `<data fol
 the data folder being `SERVESCOPE_DATA_DIR` or else `~/.local/share/servescope`. SQLite runs in WAL
 mode with a busy timeout (readers never wait for the writer; writers queue instead of failing). For a
 team, `SERVESCOPE_DB=postgresql://user:pass@host/db` (psycopg 3) lets several dashboards share one
-history. The schema is created and migrated on open (dashboard.store.tables).
+history. The schema is created and migrated on open (client.store.tables).
 
 Callers get frozen records and DataFrames in client.schema's columns, never SQL. Every failure to open,
 read or write raises StoreError saying what failed and why; it calls the database "the run store" and never
 quotes its path or URL (a PostgreSQL URL may carry a password), which go to the log. A SQLite store remembers
 which file it opened (device and inode) and refuses every read and write once that file is deleted or replaced,
 rather than carry on with a file nobody will find again. Run-level queries live here; lists, searches, exports
-and observations in dashboard.store.queries (mixed into Store).
+and observations in client.store.queries (mixed into Store).
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from client import schema
-from dashboard.store.engine import (
+from client.store.engine import (
     DEFAULT_BUSY_TIMEOUT_S,
     FILE_GONE,
     LOG,
@@ -39,8 +39,8 @@ from dashboard.store.engine import (
     reason,
     shown_url,
 )
-from dashboard.store.queries import QueriesMixin
-from dashboard.store.records import (
+from client.store.queries import QueriesMixin
+from client.store.records import (
     FINAL_STATUSES,
     RUN_STATUSES,
     Comparison,
@@ -53,8 +53,8 @@ from dashboard.store.records import (
     to_json_safe,
     utc,
 )
-from dashboard.store.tables import SchemaTooNewError, migrate, rows, runs
-from dashboard.store.texts import bounded_text, is_int64
+from client.store.tables import SchemaTooNewError, migrate, rows, runs
+from client.store.texts import bounded_text, is_int64
 
 __all__ = ["Store", "StoreError", "RunInfo", "RunSummary", "Comparison", "Observation", "open_store",
            "database_url", "default_database_path", "new_id", "FILE_GONE"]

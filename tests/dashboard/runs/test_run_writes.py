@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dashboard.store.database import StoreError
+from client.store.database import StoreError
 from tests.dashboard.runs.test_runner import COLOURS, fake, items_of, make_manager, png, store, wait_final  # noqa: F401
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.store.records import StoreError
+from client.store.records import StoreError
 
 __all__ = ["LOG", "DEFAULT_BUSY_TIMEOUT_S", "FILE_GONE", "STORE_FAILURES", "DatabaseFile", "database_url",
            "default_database_path", "make_engine", "reason", "shown_url"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.store.database import FILE_GONE
+from client.store.database import FILE_GONE
 from tests.dashboard.readable import texts
-from tests.dashboard.store.test_store_limits import sqlite_files
+from tests.client.store.test_store_limits import sqlite_files
 from tests.dashboard.test_pages import RED, png_upload
 
 OPEN_FAILED = "The run store cannot be opened; the dashboard's log says why."

@@ -1,5 +1,5 @@
 """The store's queries across runs: History's list and search, retention, comparisons, server
-observations and exports. Mixed into dashboard.store.database.Store (which supplies _read/_write/run_rows)."""
+observations and exports. Mixed into client.store.database.Store (which supplies _read/_write/run_rows)."""
 from __future__ import annotations
 
 import io
@@ -14,9 +14,9 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from client import schema
-from dashboard.store.records import Comparison, Observation, RunActiveError, RunInfo, RunSummary, StoreError, utc
-from dashboard.store.tables import comparison_runs, comparisons, observations, rows, runs
-from dashboard.store.texts import bounded_text, is_int64
+from client.store.records import Comparison, Observation, RunActiveError, RunInfo, RunSummary, StoreError, utc
+from client.store.tables import comparison_runs, comparisons, observations, rows, runs
+from client.store.texts import bounded_text, is_int64
 
 EXPORT_FORMATS = ("csv", "json", "parquet")
 SEARCH_COLUMNS = ["run_id", "created_at", "kind", "model", "target", "run_version", "position", "source",

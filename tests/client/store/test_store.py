@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from client import schema
-from dashboard.store.database import Observation, StoreError, database_url, default_database_path, open_store
-from dashboard.store.tables import MIGRATIONS, SCHEMA_VERSION, metadata, schema_version
+from client.store.database import Observation, StoreError, database_url, default_database_path, open_store
+from client.store.tables import MIGRATIONS, SCHEMA_VERSION, metadata, schema_version
 from tests.support import free_port
 
 CLASSES = ("cat", "dog", "other")

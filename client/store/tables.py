@@ -175,7 +175,7 @@ def _v4_int64_versions(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         for column in VERSION_COLUMNS:
             conn.execute(text(f"ALTER TABLE {column.table.name} ALTER COLUMN {column.name} TYPE BIGINT"))
-    limit = 300  # dashboard.store.texts.MAX_SERVER_TEXT_CHARS when this step was written
+    limit = 300  # client.store.texts.MAX_SERVER_TEXT_CHARS when this step was written
     conn.execute(text(f"UPDATE observations SET error = substr(error, 1, {limit}) || '… (cut; ' || "
                       f"length(error) || ' characters in all)' WHERE length(error) > {limit}"))
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import inspect
 
 from client import errors as client_errors
-from dashboard.store import texts
-from dashboard.store.database import FILE_GONE, Observation, StoreError, database_url, open_store
-from dashboard.store.tables import MIGRATIONS
-from tests.dashboard.store.test_store import CLASSES, database_at, result
+from client.store import texts
+from client.store.database import FILE_GONE, Observation, StoreError, database_url, open_store
+from client.store.tables import MIGRATIONS
+from tests.client.store.test_store import CLASSES, database_at, result
 
 URL = "http://127.0.0.1:8501"
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
