@@ -83,7 +83,7 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
         if len(entries) == 1:
             index, source, _ = entries[0]
             out[index] = ClassificationResult.failed(
-                source, exc, version=version, message=f"{source}: rejected by the server ({exc.status}): {exc.error}")
+                source, exc, version=version, message=f"{source}: rejected by the server ({exc.grpc_code or exc.status}): {exc.error}")
             return
         middle = len(entries) // 2
         _send_isolating(entries[:middle], plan, send, state, out)
