@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = [photo(i) for i in range(args.batch)]
     print(f"batch of {args.batch} photos (640x480 JPEG), median of {args.repeats} interleaved repeats")
     print(f"{'path':<26} {'REST body':>12} {'REST ms':>9} {'gRPC body':>12} {'gRPC ms':>9} {'time ×':>7}")
-    for name, size in (("pixels 128 (pets v1)", 128), ("pixels 224 (pets v2)", 224), ("encoded (serving_default)", None)):
+    paths = (("pixels 128 (pets v1)", 128), ("pixels 224 (pets v2)", 224), ("encoded (serving_default)", None))
+    for name, size in paths:
         plan = plan_for(size)
         instances = [plan.instance(f"p{i}.jpg", data) for i, data in enumerate(photos)]
         times: dict[str, list[float]] = {"rest": [], "grpc": []}

@@ -1,8 +1,8 @@
 """`python -m launcher [--url URL]` (what `make run` calls): the model server if needed, then the dashboard.
 
 If the TF Serving URL already answers, only the dashboard starts. Otherwise `python -m serving` is started on the
-URL's port (its REST port, or for a grpc://host:port URL its gRPC port, --port) and the dashboard waits until the model's versions are AVAILABLE (the launcher fails clearly if the
-server dies first). The embedded server listens on loopback unless --model-server-host names another address; a
+URL's port (its REST port, or for a grpc://host:port URL its gRPC port, --port) and the dashboard waits until the
+model's versions are AVAILABLE (the launcher fails clearly if the server dies first). The embedded server listens on loopback unless --model-server-host names another address; a
 URL on all interfaces (0.0.0.0, [::]) without that flag is refused. When no server can be started (TensorFlow
 missing, model not built), the dashboard starts anyway and says so. The dashboard starts through dashboard_app.py
 (Streamlit's ASGI mode with the Host check). Ctrl-C or SIGTERM stops both children, dashboard first.

@@ -25,7 +25,8 @@ from google.protobuf.message import DecodeError, Message
 from client.answers import describe_bytes
 from client.batching import SendBatch
 from client.errors import (AnswerTooLargeError, InvalidArgumentError, PayloadTooLargeError, RequestTimeoutError,
-                           ServerUnavailableError, TFServingError, UnexpectedAnswerError, bounded, error_for_grpc_status)
+                           ServerUnavailableError, TFServingError, UnexpectedAnswerError, bounded,
+                           error_for_grpc_status)
 from client.plan import ClassifyPlan
 from client.protocol import ModelMetadata, PredictResponse, VersionStatus, check_name, check_version
 from client.transport import tfs_pb2 as pb
@@ -142,6 +143,8 @@ class GrpcTransport:
             return stub(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             raise self._error(exc, request, limit=limit, what=what, method=method, url=url) from None
+        except ValueError as exc:  # grpc's "Cannot invoke RPC on closed channel!"
+            raise ServerUnavailableError(f"cannot call the server ({exc})", method=method, url=url) from None
 
     def _error(self, exc: grpc.RpcError, request: Message, *, limit: int, what: str, method: str,
                url: str) -> TFServingError:

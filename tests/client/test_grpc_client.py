@@ -72,7 +72,8 @@ def test_a_label_resolves_to_its_version_and_every_predict_names_that_version(se
         results = tfs.classify(images(6), label="stable", batch_size=2)
     assert [(r.label, r.version) for r in results] == [(n, 1) for n in ("cat", "dog", "other") * 2]
     assert ("GetModelMetadata", "pets", None, "stable", "") in fake.calls
-    assert [call for call in fake.calls if call[0] == "Predict"] == [("Predict", "pets", 1, None, "serving_default")] * 3
+    predicts = [call for call in fake.calls if call[0] == "Predict"]
+    assert predicts == [("Predict", "pets", 1, None, "serving_default")] * 3
     assert results[0].probabilities == {"cat": pytest.approx(250 / 260), "dog": pytest.approx(5 / 260),
                                         "other": pytest.approx(5 / 260)}
 
@@ -84,13 +85,15 @@ def test_without_the_metadata_api_a_label_goes_to_the_server_as_version_label(se
     with TFServingClient(fake.address, "pets", timeout=5, signature=config) as tfs:
         results = tfs.classify(images(3), label="canary")
     assert [(r.label, r.version) for r in results] == [("cat", None), ("dog", None), ("other", None)]
-    assert [call for call in fake.calls if call[0] == "Predict"] == [("Predict", "pets", None, "canary", "serving_default")]
+    predicts = [call for call in fake.calls if call[0] == "Predict"]
+    assert predicts == [("Predict", "pets", None, "canary", "serving_default")]
 
 
 @pytest.mark.parametrize("call, cls, error", [
     (lambda tfs: TFServingClient(tfs.base_url, "nope", retries=0).status(), ModelNotFoundError,
      "Could not find any versions of model nope"),
-    (lambda tfs: tfs.metadata(version=9), VersionNotAvailableError, "Servable not found for request: Specific(pets, 9)"),
+    (lambda tfs: tfs.metadata(version=9), VersionNotAvailableError,
+     "Servable not found for request: Specific(pets, 9)"),
     (lambda tfs: tfs.metadata(label="gold"), VersionNotAvailableError, "Unrecognized servable version label: gold"),
     (lambda tfs: tfs.classify(images(1), signature_name="nope"), SignatureError,
      "model 'pets' version 1 has no signature 'nope'; it has ['serving_default']"),

@@ -129,7 +129,8 @@ def test_answers_in_val_fields_repeat_their_last_value_as_tensorflow_does():
                     float_val=[1.0, 2.0]), "a DT_FLOAT tensor of shape [1] has 2 values"),
     (pb.TensorProto(dtype=pb.DT_COMPLEX64), "cannot read a DT_COMPLEX64 tensor"),
     (pb.TensorProto(dtype=pb.DT_STRING, tensor_shape=pb.TensorShapeProto(dim=[pb.TensorShapeProto.Dim(size=10**9)]),
-                    string_val=[b"x"]), "a DT_STRING tensor claims 1,000,000,000 values, more than the answer may hold"),
+                    string_val=[b"x"]),
+     "a DT_STRING tensor claims 1,000,000,000 values, more than the answer may hold"),
 ])
 def test_tensors_that_do_not_fit_are_refused_before_allocating(tensor, message):
     with pytest.raises(ValueError) as caught:
