@@ -9,7 +9,7 @@ TEST_STAMP := $(VENV)/.installed-test
 PETS_BUILT := pets/models.config
 TF_SERVING_URL ?= http://127.0.0.1:8501
 
-.PHONY: run test test-fast hooks setup setup-test provision-test pets train bench clean
+.PHONY: run test test-fast hooks setup setup-test provision-test pets train bench protos clean
 
 run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m launcher --url $(TF_SERVING_URL)
@@ -53,6 +53,11 @@ train: $(RUN_STAMP)
 # their output replaces the dated "Latest run" section of docs/performance.md.
 bench: $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m benchmarks.report
+
+# client/transport/tfs_pb2.py(i) from tfs.proto, with the pinned grpcio-tools installed in a temporary folder
+# (scripts/protos.py); tests/client/test_grpc_protos.py checks that the committed files are what this writes.
+protos: $(RUN_STAMP)
+	$(PY) scripts/protos.py
 
 # The project's git hooks (scripts/hooks/commit-msg: subjects of at most 72 characters).
 hooks:

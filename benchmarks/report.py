@@ -35,6 +35,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server_speed", ("--intra-op", "1", "--skip-tutorial", "--skip-breakdown")),
     ("server_load", ()),
     ("client_throughput", ()),
+    ("grpc_encoding", ()),
     ("client_memory", ()),
     ("replicas", ()),
     ("store_write", ()),

@@ -82,8 +82,9 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
     except InvalidInputError as exc:
         if len(entries) == 1:
             index, source, _ = entries[0]
+            code = exc.grpc_code or exc.status  # INVALID_ARGUMENT over gRPC, 400 over REST
             out[index] = ClassificationResult.failed(
-                source, exc, version=version, message=f"{source}: rejected by the server ({exc.status}): {exc.error}")
+                source, exc, version=version, message=f"{source}: rejected by the server ({code}): {exc.error}")
             return
         middle = len(entries) // 2
         _send_isolating(entries[:middle], plan, send, state, out)

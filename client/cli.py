@@ -47,7 +47,8 @@ TARGET_GONE = frozenset({"VersionNotAvailableError", "ModelNotFoundError"})
 def _target_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=os.environ.get("TF_SERVING_URL", DEFAULT_URL),
-                        help="REST base URL (default: $TF_SERVING_URL or %(default)s)")
+                        help="REST base URL, or grpc://host:8500 for TF Serving's gRPC API (the grpc extra) "
+                             "(default: $TF_SERVING_URL or %(default)s)")
     common.add_argument("--model", default="pets", help="model name (default: %(default)s)")
     target = common.add_mutually_exclusive_group()
     target.add_argument("--version", type=int, help="a specific version number")
@@ -63,7 +64,7 @@ def _target_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _target_options()
-    parser = argparse.ArgumentParser(prog="python -m client", description="TF Serving REST client")
+    parser = argparse.ArgumentParser(prog="python -m client", description="TF Serving client (REST or gRPC)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", parents=[common], help="version states of the model")
     commands.add_parser("metadata", parents=[common], help="signatures of a version")
@@ -277,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # writing --out failed (disk full, permissions)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except InvalidArgumentError as exc:  # a bad --url, --model, --label or --labels: refused before sending
+    except InvalidArgumentError as exc:  # a bad --url (or a grpc:// one without the grpc extra), --model, --label
+        # or --labels: refused before sending
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TFServingError as exc:

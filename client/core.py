@@ -1,82 +1,58 @@
-"""TFServingClient: one requests.Session, one default timeout, retries via urllib3."""
+"""TFServingClient: one model on one server, reached over TF Serving's REST API or its gRPC API.
+
+The logic (labels, signatures, batches, bisecting bad instances, partial results) lives here once; a transport
+(client.transport.rest or client.transport.grpc) asks the server and maps its failures to client.errors' classes.
+"""
 from __future__ import annotations
 
-import math
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from http import HTTPStatus
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import requests
-from urllib3.exceptions import LocationValueError, ReadTimeoutError
-from urllib3.util.retry import Retry
 
-from client.answers import PREDICT_ANSWER_LIMIT, STATUS_ANSWER_LIMIT, body_reader, connection_reason, timeout_error
-from client.arguments import check_base_url, check_count, check_number
+from client.answers import PREDICT_ANSWER_LIMIT, STATUS_ANSWER_LIMIT
+from client.arguments import check_address, check_count, check_number
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, ImageInput, RunState, batches, run_batch
-from client.deadline import Deadline, DeadlineAdapter
-from client.errors import (InvalidArgumentError, ServerUnavailableError, SignatureError, TFServingError,
-                           UnexpectedAnswerError, VersionNotAvailableError, bounded, error_for_status)
+from client.errors import (InvalidArgumentError, SignatureError, TFServingError, UnexpectedAnswerError,
+                           VersionNotAvailableError)
 from client.images import MAX_SIDE, ImageScaling
 from client.plan import ClassifyPlan, SignatureConfig, check_class_names
-from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
-                             predict_body)
+from client.protocol import ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path
 from client.results import ClassificationResult
+from client.transport.base import Transport
+from client.transport.rest import RestTransport
 
 __all__ = ["TFServingClient", "ImageInput", "ProgressCallback"]
 
 ProgressCallback = Callable[[ClassificationResult, int], None]
-Parsed = TypeVar("Parsed")
-# requests' own complaints about a URL (all ValueError subclasses): the base URL is unusable.
-_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidHeader, requests.exceptions.URLRequired, LocationValueError)
-
-
-def _answer_description(reply: requests.Response) -> str:
-    """What came back, without quoting it (it may be any internal resource the URL points at)."""
-    try:
-        phrase = " " + HTTPStatus(reply.status_code).phrase
-    except ValueError:
-        phrase = ""
-    kind = reply.headers.get("Content-Type", "").split(";")[0].strip()
-    kind = kind if kind.isascii() and kind.isprintable() and 0 < len(kind) <= 60 else "unknown content type"
-    return f"the answer is not TF Serving's JSON (HTTP {reply.status_code}{phrase}, {kind}, {len(reply.content)} bytes)"
-
-
-def _retry_policy(retries: int, backoff_factor: float, timeout: float) -> Retry:
-    return Retry(
-        total=retries, connect=retries, status=retries,
-        read=False,  # a read timeout surfaces as RequestTimeoutError instead of multiplying the wait
-        other=0,
-        backoff_factor=backoff_factor,
-        status_forcelist=(429, 503),
-        allowed_methods=frozenset({"GET", "POST"}),  # POST too: predict has no side effects
-        respect_retry_after_header=True,
-        retry_after_max=max(1, math.ceil(timeout)),  # a server's Retry-After waits at most one timeout
-        raise_on_status=False,  # the last 429/503 answer is returned and mapped to a typed error
-    )
-
-
-def _hook_list(hooks: Any) -> list[Callable[..., Any]]:
-    """A session's response hooks as a list (requests accepts one callable or a list)."""
-    if hooks is None:
-        return []
-    return [hooks] if callable(hooks) else list(hooks)
 
 
 def _api_missing(exc: TFServingError) -> bool:
-    """True when the answer says this server has no such API (not TF Serving's JSON), not that the model is
-    missing: TF Serving itself always answers with {"error": ...}."""
+    """True when the answer says this server has no such API (not TF Serving's JSON, or gRPC's UNIMPLEMENTED), not
+    that the model is missing: TF Serving itself always answers with {"error": ...} (or a gRPC status)."""
     return exc.foreign_answer and (exc.status in (404, 405, 501) or isinstance(exc, UnexpectedAnswerError))
 
 
+def _grpc_transport(address: str, **options: Any) -> Transport:
+    # Imported only for a gRPC address: grpcio and protobuf are the optional `grpc` extra (check_address has
+    # already refused the address, naming the extra, when they are missing).
+    from client.transport.grpc import GrpcTransport
+    return GrpcTransport(address, **options)
+
+
 class TFServingClient:
-    """Client for one model on a TF Serving REST endpoint; use as a context manager.
+    """Client for one model on a TF Serving endpoint; use as a context manager.
+
+    `base_url` is the REST API's http(s)://host:port[/prefix], or the gRPC API's grpc://host:port (`transport="grpc"`
+    also takes a bare host:port; gRPC needs the `grpc` extra, and without it the address is refused with an
+    InvalidArgumentError naming `pip install 'servescope[grpc]'`). Both transports behave the same: the same calls,
+    results and error classes (a gRPC error also names its code in `.grpc_code`).
 
     Each call targets the latest version, `version=N` or `label="stable"`. A session passed in
-    is used as it is (its adapters decide retries) and is not closed by this client.
+    is used as it is (its adapters decide retries) and is not closed by this client (REST only).
 
     Every method raises only client.errors.TFServingError subclasses; the constructor refuses a bad
     base URL, model name or option with InvalidArgumentError. `labels` are class names (model order)
@@ -88,7 +64,8 @@ class TFServingClient:
     complete answer within T s"; a server's Retry-After is waited at most `timeout` seconds. An answer's decoded
     body may be at most `max_answer_bytes` (status, metadata, label and raw answers) or `max_predict_answer_bytes`
     (predict) long, else AnswerTooLargeError; it is read in chunks, so memory stays within the limit however much
-    a compressed answer inflates.
+    a compressed answer inflates. Over gRPC, `timeout` is each call's deadline with its retries included (gRPC's
+    deadline), at most 4 retries are made (gRPC's cap), and the answer limits are the channels' receive limits.
     """
 
     def __init__(self, base_url: str, model: str, *, timeout: float = 30.0, retries: int = 3,
@@ -96,8 +73,8 @@ class TFServingClient:
                  labels: Sequence[str] | None = None, scaling: ImageScaling = ImageScaling(),
                  max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None,
                  max_answer_bytes: int = STATUS_ANSWER_LIMIT,
-                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT) -> None:
-        self.base_url = check_base_url(base_url)
+                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT, transport: str | None = None) -> None:
+        self.transport_name, self.base_url = check_address(base_url, transport)
         self.model = check_name("model", model)
         self.timeout = check_number("timeout", timeout)
         self.max_answer_bytes = check_count("max_answer_bytes", max_answer_bytes, minimum=1)
@@ -107,18 +84,24 @@ class TFServingClient:
         check_count("max_side", max_side, minimum=1)
         if signature is not None and not isinstance(signature, SignatureConfig):
             raise InvalidArgumentError("signature", signature, "must be a client.SignatureConfig")
+        if session is not None and self.transport_name != "rest":
+            raise InvalidArgumentError("session", type(session).__name__, "is for the REST transport only")
         self.labels = check_class_names("labels", labels) if labels else None
         self.signature = signature
         self.scaling = scaling
         self.max_side = max_side
-        self._owns_session = session is None
-        self.session = session if session is not None else requests.Session()
-        if self._owns_session:
-            backoff = check_number("backoff_factor", backoff_factor, zero=True)
-            adapter = DeadlineAdapter(max_retries=_retry_policy(retries, backoff, self.timeout),
-                                      pool_connections=1, pool_maxsize=pool_size)
-            self.session.mount("http://", adapter)
-            self.session.mount("https://", adapter)
+        backoff = check_number("backoff_factor", backoff_factor, zero=True)
+        limits = {"max_answer_bytes": self.max_answer_bytes,
+                  "max_predict_answer_bytes": self.max_predict_answer_bytes}
+        self._transport: Transport
+        if self.transport_name == "grpc":
+            self._transport = _grpc_transport(self.base_url, timeout=self.timeout, retries=retries,
+                                              backoff_factor=backoff, **limits)
+            self.session: requests.Session | None = None
+        else:
+            rest = RestTransport(self.base_url, timeout=self.timeout, retries=retries, backoff_factor=backoff,
+                                 pool_size=pool_size, session=session, **limits)
+            self._transport, self.session = rest, rest.session
         self._metadata_cache: dict[int, ModelMetadata] = {}  # a served version never changes
 
     def __enter__(self) -> "TFServingClient":
@@ -128,102 +111,41 @@ class TFServingClient:
         self.close()
 
     def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
+        self._transport.close()
 
     def __repr__(self) -> str:
         return f"TFServingClient({self.base_url!r}, {self.model!r}, timeout={self.timeout})"
 
-    # -- HTTP ---------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, body: bytes | None = None, *, predict: bool = False) -> dict[str, Any]:
-        url = self.base_url + path
-        headers = {"Content-Type": "application/json"} if body is not None else None
-        limit, what = ((self.max_predict_answer_bytes, "predict") if predict
-                       else (self.max_answer_bytes, "status and metadata"))
-        with Deadline(self.timeout) as deadline:
-            # The body is read (bounded) by the first response hook, so the session's own hooks see it read.
-            reader = body_reader(limit=limit, what=what, deadline=deadline, method=method, url=url)
-            hooks = {"response": [reader, *_hook_list(self.session.hooks.get("response"))]}
-            try:
-                # No redirects: TF Serving never sends one, and following it would leave the chosen server.
-                reply = self.session.request(method, url, data=body, headers=headers, timeout=self.timeout,
-                                             allow_redirects=False, stream=True, hooks=hooks)
-            except requests.Timeout as exc:  # checked first: ConnectTimeout is also a ConnectionError
-                raise timeout_error(self.timeout, method=method, url=url) from exc
-            except requests.ConnectionError as exc:
-                # requests reports a read timeout, or a socket the deadline shut down, as a ConnectionError.
-                if deadline.expired or (exc.args and isinstance(exc.args[0], ReadTimeoutError)):
-                    raise timeout_error(self.timeout, method=method, url=url) from exc
-                raise ServerUnavailableError(f"cannot reach the server ({connection_reason(exc)})",
-                                             method=method, url=url) from exc
-            except _BAD_URL as exc:
-                raise InvalidArgumentError("base_url", self.base_url, f"cannot be requested ({exc})",
-                                           method=method, url=url) from exc
-            except requests.RequestException as exc:
-                raise ServerUnavailableError(f"cannot reach the server ({connection_reason(exc)})",
-                                             method=method, url=url) from exc
-        try:
-            payload = reply.json()
-        except (ValueError, RecursionError):  # not JSON, undecodable text, or absurdly nested
-            payload = None
-        if reply.status_code >= 400:
-            error = payload.get("error") if isinstance(payload, dict) else None
-            if isinstance(error, str) and error:  # TF Serving's own {"error": "..."}
-                raise error_for_status(reply.status_code, bounded(error), method=method, url=url)
-            raise error_for_status(reply.status_code, _answer_description(reply), method=method, url=url,
-                                   foreign_answer=True)
-        if not isinstance(payload, dict):
-            raise UnexpectedAnswerError(_answer_description(reply), method=method, url=url,
-                                        status=reply.status_code, foreign_answer=True)
-        return payload
-
-    def _parsed(self, method: str, path: str, parse: Callable[[dict[str, Any]], Parsed],
-                body: bytes | None = None, *, predict: bool = False) -> Parsed:
-        """Call and parse; JSON of the wrong shape is an UnexpectedAnswerError naming the URL. It is a foreign
-        answer too: TF Serving always answers in its own shape, so e.g. KServe's readiness answer
-        {"name": ..., "ready": true} on GET /v1/models/NAME means this route has no TF Serving status API."""
-        answer = self._call(method, path, body, predict=predict)
-        try:
-            return parse(answer)
-        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError, RecursionError) as exc:
-            raise UnexpectedAnswerError(bounded(f"unexpected answer: {type(exc).__name__}: {exc}"),
-                                        method=method, url=self.base_url + path, status=200,
-                                        foreign_answer=True) from None
-
     # -- model APIs ---------------------------------------------------------------------------
     def status(self, *, version: int | None = None, label: str | None = None) -> tuple[VersionStatus, ...]:
         """Versions of the model (or the one targeted), sorted by version number."""
-        return self._parsed("GET", model_path(self.model, version=version, label=label),
-                            VersionStatus.list_from_json)
+        model_path(self.model, version=version, label=label)  # validates the target, on either transport
+        return self._transport.status(self.model, version=version, label=label)
 
     def raw_answer(self, *, version: int | None = None, label: str | None = None,
                    metadata: bool = False) -> dict[str, Any]:
         """TF Serving's own JSON for the status (or, with metadata=True, the metadata) request, unparsed: for
-        showing an operator the answer as it came. Errors as for status()/metadata()."""
-        path = model_path(self.model, version=version, label=label)
-        return self._call("GET", path + "/metadata" if metadata else path)
+        showing an operator the answer as it came (over gRPC, the answer's message in the JSON the REST API
+        writes for it). Errors as for status()/metadata()."""
+        model_path(self.model, version=version, label=label)
+        return self._transport.raw_answer(self.model, version=version, label=label, metadata=metadata)
 
     def metadata(self, *, version: int | None = None, label: str | None = None) -> ModelMetadata:
         if version is not None and version in self._metadata_cache:
             return self._metadata_cache[version]
-        metadata = self._parsed("GET", model_path(self.model, version=version, label=label) + "/metadata",
-                                ModelMetadata.from_json)
+        model_path(self.model, version=version, label=label)
+        metadata = self._transport.metadata(self.model, version=version, label=label)
         if version is not None:
             self._metadata_cache[version] = metadata
         return metadata
 
     def predict(self, *, instances: Any = None, inputs: Any = None, signature_name: str | None = None,
                 version: int | None = None, label: str | None = None) -> PredictResponse:
-        """Raw predict in row (`instances`) or columnar (`inputs`) form; bytes are sent as {"b64": ...}."""
-        path = model_path(self.model, version=version, label=label) + ":predict"
-        try:
-            body = predict_body(instances=instances, inputs=inputs, signature_name=signature_name)
-        except (TypeError, ValueError, RecursionError) as exc:  # not JSON-able (a set, a circular list...)
-            field = "instances" if instances is not None else "inputs"
-            raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
-                                       f"cannot be sent as JSON ({exc})", method="POST",
-                                       url=self.base_url + path) from None
-        return self._parsed("POST", path, PredictResponse.from_json, body, predict=True)
+        """Raw predict in row (`instances`) or columnar (`inputs`) form; over REST bytes are sent as {"b64": ...},
+        over gRPC as DT_STRING tensors (numbers as the signature's input types)."""
+        model_path(self.model, version=version, label=label)
+        return self._transport.predict(self.model, instances=instances, inputs=inputs,
+                                       signature_name=signature_name, version=version, label=label)
 
     def resolve_version(self, *, version: int | None = None, label: str | None = None) -> int:
         """The concrete version a call would reach: `version` itself, the label's, or the latest.
@@ -240,8 +162,8 @@ class TFServingClient:
             return metadata.version
         available = [s.version for s in self.status() if s.available]
         if not available:
-            url = self.base_url + model_path(self.model)
-            raise VersionNotAvailableError("no AVAILABLE version of the model", method="GET", url=url)
+            method, url = self._transport.where("status", self.model)
+            raise VersionNotAvailableError("no AVAILABLE version of the model", method=method, url=url)
         return max(available)
 
     # -- classification -----------------------------------------------------------------------
@@ -264,13 +186,13 @@ class TFServingClient:
             if not _api_missing(exc):
                 raise
             return self._configured_plan(exc, version=version, signature_name=signature_name, labels=labels)
-        metadata_url = self.base_url + model_path(self.model, version=resolved) + "/metadata"
+        method, metadata_url = self._transport.where("metadata", self.model, version=resolved)
         try:
             signature = metadata.signature(signature_name)
+            return resolved, ClassifyPlan.from_signature(signature, labels=labels, scaling=self.scaling,
+                                                         max_side=self.max_side, url=metadata_url)
         except SignatureError as exc:
-            raise SignatureError(exc.error, signature=exc.signature, method="GET", url=metadata_url) from None
-        return resolved, ClassifyPlan.from_signature(signature, labels=labels, scaling=self.scaling,
-                                                     max_side=self.max_side, url=metadata_url)
+            raise SignatureError(exc.error, signature=exc.signature, method=method, url=metadata_url) from None
 
     def _configured_plan(self, missing: TFServingError, *, version: int | None, signature_name: str | None,
                          labels: tuple[str, ...] | None) -> tuple[int | None, ClassifyPlan]:
@@ -327,12 +249,9 @@ class TFServingClient:
         resolved, plan = self.plan(version=version, label=label, signature_name=signature_name, labels=labels)
         # Planned from the kept signature without asking the server: the first answer confirms the version.
         unconfirmed = version is not None and resolved in known
-        path = model_path(self.model, version=resolved, label=None if resolved is not None else label) + ":predict"
+        send = self._transport.sender(self.model, plan, version=resolved,
+                                      label=None if resolved is not None else label)
         state = RunState(self.model, resolved)
-
-        def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return self._parsed("POST", path, lambda answer: PredictResponse.from_json(answer).per_instance(
-                plan.output_names), plan.request_body(instances), predict=True)
 
         done = 0
 

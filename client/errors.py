@@ -1,4 +1,4 @@
-"""Typed errors raised by the TF Serving REST client.
+"""Typed errors raised by the TF Serving client (REST or gRPC).
 
 Rule (httpx's): nothing a TFServingClient method (or its constructor) raises escapes this tree::
 
@@ -26,7 +26,11 @@ MAX_ERROR_CHARS characters, a cut said once as "… (cut; N characters in all)")
 JSON (`foreign_answer`), it only describes the answer (status, content type, size) and never quotes it.
 What the caller's own code raises (its images iterable, its on_progress callback) propagates unchanged;
 what a loader raises becomes that input's row. `error_for_status` is the single place that maps an HTTP
-status (and, where TF Serving reuses a status for two meanings, its error text) to a class.
+status (and, where TF Serving reuses a status for two meanings, its error text) to a class; `error_for_grpc_status`
+maps a gRPC status code to the HTTP status of google.rpc.Code's mapping (INVALID_ARGUMENT 400, NOT_FOUND 404,
+UNAVAILABLE 503, ...) and then through the same rules, so an answer raises the same class on either transport. A
+gRPC error keeps that HTTP status in `.status` (what the rest of the client and the dashboard read) and its own
+code's name in `.grpc_code`.
 """
 from __future__ import annotations
 
@@ -51,6 +55,8 @@ __all__ = [
     "MAX_ERROR_CHARS",
     "bounded",
     "error_for_status",
+    "GRPC_HTTP_STATUS",
+    "error_for_grpc_status",
 ]
 
 # TF Serving's error texts are one line or a few; anything longer is cut (rows, logs and pages stay readable).
@@ -79,17 +85,22 @@ class TFServingError(Exception):
 
     `foreign_answer` is True when an HTTP answer came but was not TF Serving's JSON (a proxy's
     HTML page, a plain-text 404): `error` then only describes it and never quotes its body.
+    `grpc_code` names the gRPC status code (e.g. "INVALID_ARGUMENT") of an error answered over gRPC; `status`
+    is then the HTTP status google.rpc.Code maps it to (None when no answer came), and messages show the code.
     """
 
     def __init__(self, error: str, *, method: str = "", url: str = "", status: int | None = None,
-                 foreign_answer: bool = False) -> None:
+                 foreign_answer: bool = False, grpc_code: str | None = None) -> None:
         self.error = error
         self.method = method
         self.url = url
         self.status = status
         self.foreign_answer = foreign_answer
+        self.grpc_code = grpc_code
         where = " ".join(part for part in (method, url) if part)
-        if status is not None:
+        if grpc_code is not None:
+            where += f" -> {grpc_code}"
+        elif status is not None:
             where += f" -> {status}"
         super().__init__(f"{where}: {error}" if where else error)
 
@@ -181,11 +192,33 @@ STATUS_RULES: tuple[tuple[int, Pattern[str] | None, type[TFServingError]], ...] 
 )
 
 
+def _class_for_status(status: int, error: str) -> type[TFServingError]:
+    for rule_status, pattern, cls in STATUS_RULES:
+        if status == rule_status and (pattern is None or pattern.search(error)):
+            return cls
+    return ServerUnavailableError if status >= 500 else TFServingError
+
+
 def error_for_status(status: int, error: str, *, method: str, url: str,
                      foreign_answer: bool = False) -> TFServingError:
     """The typed exception for an HTTP error answer (not raised: the caller raises it)."""
-    for rule_status, pattern, cls in STATUS_RULES:
-        if status == rule_status and (pattern is None or pattern.search(error)):
-            return cls(error, method=method, url=url, status=status, foreign_answer=foreign_answer)
-    cls = ServerUnavailableError if status >= 500 else TFServingError
-    return cls(error, method=method, url=url, status=status, foreign_answer=foreign_answer)
+    return _class_for_status(status, error)(error, method=method, url=url, status=status,
+                                            foreign_answer=foreign_answer)
+
+
+# gRPC status code -> the HTTP status google.rpc.Code documents for it (google/rpc/code.proto, "HTTP Mapping").
+GRPC_HTTP_STATUS: dict[str, int] = {
+    "CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "UNAUTHENTICATED": 401, "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400, "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500,
+    "UNAVAILABLE": 503, "DATA_LOSS": 500,
+}
+
+
+def error_for_grpc_status(code: str, error: str, *, method: str, url: str,
+                          foreign_answer: bool = False) -> TFServingError:
+    """The typed exception for a gRPC error status `code` (grpc.StatusCode's name), as error_for_status gives for
+    its HTTP status; DEADLINE_EXCEEDED is a RequestTimeoutError (not raised: the caller raises it)."""
+    status = GRPC_HTTP_STATUS.get(code, 500)
+    cls = RequestTimeoutError if code == "DEADLINE_EXCEEDED" else _class_for_status(status, error)
+    return cls(error, method=method, url=url, status=status, foreign_answer=foreign_answer, grpc_code=code)

@@ -145,6 +145,7 @@ class ClassifyPlan:
     output_names: tuple[str, ...]
     scaling: ImageScaling = ImageScaling()
     max_side: int = MAX_SIDE
+    input_dtype: str = "DT_STRING"  # the image input's type (DT_STRING, or the float type pixels are sent as)
 
     @classmethod
     def from_signature(cls, signature: SignatureSpec, *, labels: Sequence[str] | None = None,
@@ -192,7 +193,8 @@ class ClassifyPlan:
                    probabilities_output=probabilities.name,
                    labels_output=None if labels else label_output.name,
                    labels=tuple(labels) if labels else None,
-                   output_names=tuple(s.name for s in outputs), scaling=scaling, max_side=max_side)
+                   output_names=tuple(s.name for s in outputs), scaling=scaling, max_side=max_side,
+                   input_dtype=image_input.dtype)
 
     def instance(self, source: str, data: bytes) -> dict[str, Any]:
         """The row-format instance for one image (raises ImageError for unusable input)."""

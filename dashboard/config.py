@@ -1,8 +1,9 @@
 """Operator settings from the environment, and checks for what visitors type into the sidebar.
 
 The model server is the operator's choice (a dashboard shared by a team must not fetch URLs its visitors type):
-    TF_SERVING_URL                   one server (default http://127.0.0.1:8501)
-    SERVESCOPE_SERVERS               several: "name=url,name2=url2" (wins over TF_SERVING_URL)
+    TF_SERVING_URL                   one server (default http://127.0.0.1:8501; grpc://host:8500 for gRPC)
+    SERVESCOPE_SERVERS               several: "name=url,name2=url2" (wins over TF_SERVING_URL); a url may be a
+                                     gRPC address, grpc://host:8500 (needs the grpc extra, refused naming it)
     SERVESCOPE_ALLOW_CUSTOM_URL=1    also offer a free-text URL in the sidebar
     SERVESCOPE_MODEL, SERVESCOPE_LABELS   the model name and the labels to probe, pre-filled in the sidebar
 Who may act on a run, and how long a run's lease lasts (docs/security.md):
@@ -46,8 +47,9 @@ class Server:
 
 
 def check_url(text: str, field: str) -> str:
-    """An http(s) URL with a host and nothing after the path (TF Serving's base URL), without a trailing '/'.
-    The client's own check decides (one rule for the dashboard, the CLI and the library)."""
+    """An http(s) URL with a host and nothing after the path (TF Serving's base URL), without a trailing '/', or a
+    gRPC address grpc://host:port (refused, naming the grpc extra, when it is not installed). The client's own
+    check decides (one rule for the dashboard, the CLI and the library)."""
     try:
         return check_base_url(text.strip())
     except InvalidArgumentError as exc:

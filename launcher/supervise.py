@@ -1,8 +1,8 @@
 """`python -m launcher [--url URL]` (what `make run` calls): the model server if needed, then the dashboard.
 
 If the TF Serving URL already answers, only the dashboard starts. Otherwise `python -m serving` is started on the
-URL's port and the dashboard waits until the model's versions are AVAILABLE (the launcher fails clearly if the
-server dies first). The embedded server listens on loopback unless --model-server-host names another address; a
+URL's port (its REST port, or for a grpc://host:port URL its gRPC port, --port) and the dashboard waits until the
+model's versions are AVAILABLE (the launcher fails clearly if the server dies first). The embedded server listens on loopback unless --model-server-host names another address; a
 URL on all interfaces (0.0.0.0, [::]) without that flag is refused. When no server can be started (TensorFlow
 missing, model not built), the dashboard starts anyway and says so. The dashboard starts through dashboard_app.py
 (Streamlit's ASGI mode with the Host check). Ctrl-C or SIGTERM stops both children, dashboard first.
@@ -26,6 +26,7 @@ import requests
 
 from client import (InvalidArgumentError, RequestTimeoutError, ServerUnavailableError, TFServingClient,
                     TFServingError)
+from client.arguments import GRPC_PORT
 from dashboard import config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,12 @@ DASHBOARD_ENTRY = ROOT / "dashboard_app.py"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 ALL_INTERFACES = {"0.0.0.0", "::"}
 LOCAL_HOSTS = LOOPBACK_HOSTS | ALL_INTERFACES
+
+
+def url_port(url: str) -> int:
+    """The URL's port, else TF Serving's default for its scheme: 8500 for grpc://, 8501 for http(s)://."""
+    parts = urlsplit(url)
+    return parts.port or (GRPC_PORT if parts.scheme == "grpc" else 8501)
 
 
 def log(message: str) -> None:
@@ -125,7 +132,7 @@ def model_server_host(url: str, requested: str | None) -> str:
         if host in ALL_INTERFACES:
             raise ValueError(f"--url {url} would make the embedded model server listen on all interfaces; it listens "
                              f"on loopback unless told otherwise: pass --model-server-host {host} to mean it, or use "
-                             f"--url http://127.0.0.1:{urlsplit(url).port or 8501}")
+                             f"--url {urlsplit(url).scheme}://127.0.0.1:{url_port(url)}")
         return "127.0.0.1" if host == "localhost" else host
     requested = requested.strip().strip("[]").lower()
     same_address = requested == host or {requested, host} <= {"localhost", "127.0.0.1"}
@@ -146,8 +153,10 @@ def listening_on(host: str, port: int) -> str:
 
 
 def serving_command(url: str, model_config: Path, host: str = "127.0.0.1") -> list[str]:
-    return [sys.executable, "-m", "serving", f"--model_config_file={model_config}",
-            f"--rest_api_port={urlsplit(url).port or 8501}", f"--host={host}"]
+    """`python -m serving` answering at `url`: on its REST port, or on its gRPC port (--port) for grpc://."""
+    port_flag = "--port" if urlsplit(url).scheme == "grpc" else "--rest_api_port"
+    return [sys.executable, "-m", "serving", f"--model_config_file={model_config}", f"{port_flag}={url_port(url)}",
+            f"--host={host}"]
 
 
 def configured_dashboard_port() -> int:
@@ -179,7 +188,8 @@ def dashboard_healthy(port: int) -> bool:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m launcher", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=config.default_url(),
-                        help="TF Serving REST URL (default: $TF_SERVING_URL or %(default)s)")
+                        help="TF Serving REST URL, or grpc://host:8500 for its gRPC API (default: $TF_SERVING_URL "
+                             "or %(default)s)")
     parser.add_argument("--model", default=config.default_model(), help="model to wait for (default: %(default)s)")
     parser.add_argument("--model-config", type=Path, default=DEFAULT_MODEL_CONFIG,
                         help="ModelServerConfig for the embedded server (default: pets/models.config)")
@@ -194,7 +204,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds to wait for the model to load (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        args.bind_host = model_server_host(args.url.rstrip("/"), args.model_server_host)
+        # The client's rule (a grpc:// URL without the grpc extra is refused here, naming it).
+        args.url = config.check_url(args.url, "--url")
+        args.bind_host = model_server_host(args.url, args.model_server_host)
     except ValueError as exc:
         parser.error(str(exc))
     return args
@@ -217,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"server is reachable at {url}.")
         else:
             log(f"starting the model server at {url}, listening on "
-                f"{listening_on(args.bind_host, urlsplit(url).port or 8501)} ({args.model_config})")
+                f"{listening_on(args.bind_host, url_port(url))} ({args.model_config})")
             server = Child("serving", serving_command(url, args.model_config, args.bind_host),
                            dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1"))
             children.append(server)

@@ -2,7 +2,8 @@
 
 A fresh venv gets only the base dependencies (streamlit, requests, pillow, numpy, pandas, altair); the home page
 then runs through AppTest and reports the unreachable server, and the client's CLI answers. TensorFlow must not
-be importable there, which proves nothing on this path needs it.
+be importable there, which proves nothing on this path needs it. A gRPC address (grpc://) needs the `grpc` extra,
+absent here: the CLI and the dashboard refuse it naming the extra to install.
 """
 from __future__ import annotations
 
@@ -56,9 +57,24 @@ def test_client_cli_runs_in_the_base_environment(base_venv):
     assert "Traceback" not in result.stderr
 
 
+GRPC_REFUSED = ("is a gRPC address, which needs the grpc extra (grpcio, protobuf): pip install 'servescope[grpc]'")
+
+
+def test_a_grpc_address_is_refused_naming_the_extra(base_venv):
+    url = f"grpc://127.0.0.1:{free_port()}"
+    result = subprocess.run([str(base_venv), "-m", "client", "status", "--url", url], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]  # a usage error, refused before anything is sent
+    assert result.stderr == f"error: base_url '{url}': {GRPC_REFUSED}\n"
+    page = subprocess.run([str(base_venv), "-c", HOME_PAGE_CHECK], cwd=ROOT, env=dict(os.environ, TF_SERVING_URL=url),
+                          capture_output=True, text=True, timeout=300)
+    assert page.returncode == 0, page.stderr[-3000:]
+    assert page.stdout == f"TF_SERVING_URL: '{url}' {GRPC_REFUSED}\n"  # the page's error, as a reader sees it
+
+
 def test_base_environment_has_only_the_dashboard_dependencies(base_venv):
     listing = subprocess.run([str(base_venv), "-m", "pip", "list", "--format=freeze"],
                              capture_output=True, text=True, check=True).stdout.lower()
     installed = {line.split("==")[0].replace("_", "-") for line in listing.splitlines()}
     assert {"streamlit", "requests", "pillow", "numpy", "pandas", "altair", "sqlalchemy", "psycopg"} <= installed
-    assert not installed & {"tensorflow", "tensorflow-serving-api", "tqdm", "werkzeug", "torch", "keras"}
+    assert not installed & {"tensorflow", "tensorflow-serving-api", "tqdm", "werkzeug", "torch", "keras", "grpcio"}

@@ -5,7 +5,7 @@ the client's requests.Session (`session.hooks["response"]`): the bytes on the wi
 copies a shortened view of each exchange. Per run the newest EXCHANGES_KEPT exchanges and the newest
 EXCHANGES_KEPT failed ones are kept, bodies cut to BODY_CHARS after base64 strings are shortened; only the newest
 RUNS_KEPT runs are held. Requests that never got an answer (refused connection, timeout) have no response to
-hook: they are the run's error rows. No streamlit here (dashboard.ui.inspector_view draws it).
+hook: they are the run's error rows. A client on a gRPC address has no HTTP session: its runs show no exchanges. No streamlit here (dashboard.ui.inspector_view draws it).
 """
 from __future__ import annotations
 
@@ -145,7 +145,8 @@ class Inspector:
             self._logs.move_to_end(run_id)
             while len(self._logs) > self._runs_kept:
                 self._logs.popitem(last=False)
-        client.session.hooks.setdefault("response", []).append(log.hook)
+        if client.session is not None:  # a gRPC client has no HTTP exchanges to show
+            client.session.hooks.setdefault("response", []).append(log.hook)
         return log
 
     def log(self, run_id: str) -> RequestLog | None:

@@ -36,8 +36,10 @@ _FIELD_NAMES = {"base_url": "TF Serving URL", "model": "model name", "label": "v
 
 
 def _not_tf_serving(url: str, detail: str) -> str:
-    return (f"The server at {url} does not answer like TF Serving ({detail}). Check that the TF Serving URL "
-            "points at TF Serving's REST port (8501 by default), with no path after it.")
+    port = ("TF Serving's gRPC port (8500 by default)" if url.startswith("grpc://")
+            else "TF Serving's REST port (8501 by default), with no path after it")
+    return (f"The server at {url} does not answer like TF Serving ({detail}). Check that the TF Serving URL points "
+            f"at {port}.")
 
 
 def explain(exc: Exception, url: str, model: str) -> str:
