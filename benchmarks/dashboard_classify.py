@@ -71,7 +71,7 @@ def make_zip(folder: Path, count: int) -> Path:
 def model_server() -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}",
+    proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}", "--port=0",
                              f"--model_config_file={ROOT / 'pets' / 'models.config'}"], cwd=ROOT,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

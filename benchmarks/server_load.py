@@ -47,7 +47,7 @@ def start(extra: list[str]) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}",
+    proc = subprocess.Popen([sys.executable, "-m", "serving", f"--rest_api_port={port}", "--port=0",
                              f"--model_config_file={ROOT / 'pets' / 'models.config'}", *extra],
                             cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

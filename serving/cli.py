@@ -5,7 +5,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
@@ -20,11 +20,30 @@ def _flag_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def channel_arguments(text: str) -> list[tuple[str, Union[int, str]]]:
+    """--grpc_channel_arguments as tensorflow_model_server reads it: `key=value,...`, a value that parses as an
+    int32 passed as an integer, any other as a string."""
+    arguments: list[tuple[str, Union[int, str]]] = []
+    for item in text.split(",") if text else []:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise argparse.ArgumentTypeError(f"expected comma-separated key=value pairs, got {item!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            arguments.append((key, value))
+        else:
+            arguments.append((key, number) if -2**31 <= number < 2**31 else (key, value))
+    return arguments
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m serving",
-        description="A TF Serving-compatible REST server for SavedModels (flags as tensorflow_model_server's).")
+        description="A TF Serving-compatible REST and gRPC server for SavedModels (flags as "
+                    "tensorflow_model_server's).")
     add = parser.add_argument
+    add("--port", type=int, default=8500, help="port of the gRPC API (default 8500; 0 = no gRPC API)")
     add("--rest_api_port", type=int, default=8501, help="port of the REST API (default 8501)")
     add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all interfaces)")
     add("--model_name", default=None, help="name of the single model to serve (default: $MODEL_NAME)")
@@ -41,7 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rest_api_num_threads", type=int, default=max(4, 2 * (os.cpu_count() or 1)),
         help="model runs served at once (default: max(4, 2 x cores))")
     add("--max_request_bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
-        help="refuse larger request bodies with 413 (default 64 MiB)")
+        help="refuse larger requests: 413 over REST, RESOURCE_EXHAUSTED over gRPC (default 64 MiB)")
+    add("--grpc_max_threads", type=int, default=4 * (os.cpu_count() or 1),
+        help="threads handling gRPC calls (default 4 x cores); further calls wait")
+    add("--grpc_channel_arguments", type=channel_arguments, default=[],
+        help="gRPC server arguments, comma-separated key=value; int32 values are passed as integers "
+             "(e.g. grpc.max_connection_age_ms=2000)")
+    add("--enable_serialization_as_tensor_content", type=_flag_bool, nargs="?", const=True, default=True,
+        help="gRPC Predict answers numeric tensors as raw tensor_content bytes (default true; false: the typed "
+             "*_val fields, TF Serving's default)")
     add("--tensorflow_intra_op_parallelism", type=int, default=0, help="TensorFlow intra-op threads (0 = TF default)")
     add("--tensorflow_inter_op_parallelism", type=int, default=0, help="TensorFlow inter-op threads (0 = TF default)")
     add("--enable_batching", type=_flag_bool, nargs="?", const=True, default=False,
@@ -72,10 +99,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                          "MODEL_BASE_PATH in the environment)")
         if not args.model_base_path:
             parser.error(f"--model_base_path is required for --model_name={args.model_name}")
-    for flag in ("rest_api_port", "max_request_bytes", "rest_api_num_threads"):
+    for flag in ("rest_api_port", "max_request_bytes", "rest_api_num_threads", "grpc_max_threads"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag} must be positive")
-    for flag in ("file_system_poll_wait_seconds", "model_config_file_poll_wait_seconds", "rest_api_timeout_in_ms"):
+    if args.port == args.rest_api_port:
+        parser.error(f"--port (gRPC) and --rest_api_port must differ; both are {args.port}")
+    for flag in ("port", "file_system_poll_wait_seconds", "model_config_file_poll_wait_seconds",
+                 "rest_api_timeout_in_ms"):
         if getattr(args, flag) < 0:
             parser.error(f"--{flag} must be >= 0")
     return args

@@ -1,7 +1,8 @@
-"""Domain errors (TensorFlow's canonical status codes) and THE one table from them to HTTP statuses.
+"""Domain errors (TensorFlow's canonical status codes) and THE one table from them to HTTP and gRPC statuses.
 
 Everything that can go wrong in a request ends up here: our own `ServingError`s and TensorFlow's
-`tf.errors.OpError`s (which carry the same canonical codes) are turned into `(http_status, message)`.
+`tf.errors.OpError`s (which carry the same canonical codes) are turned into `(http_status, message)` for REST
+and `(grpc_code_name, message)` for gRPC.
 """
 from __future__ import annotations
 
@@ -15,28 +16,32 @@ CODE_NAMES = {
     15: "DATA_LOSS", 16: "UNAUTHENTICATED",
 }
 
-# THE table: TF Serving's ToHTTPStatusCode (model_servers/http_server.cc), plus PAYLOAD_TOO_LARGE, which is
-# ours (TF Serving's HTTP layer rejects oversized bodies before any handler runs).
-HTTP_STATUS_BY_CODE = {
-    "OK": 200,
-    "CANCELLED": 499,
-    "UNKNOWN": 500,
-    "INVALID_ARGUMENT": 400,
-    "DEADLINE_EXCEEDED": 504,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "PERMISSION_DENIED": 403,
-    "RESOURCE_EXHAUSTED": 429,
-    "FAILED_PRECONDITION": 400,
-    "ABORTED": 409,
-    "OUT_OF_RANGE": 400,
-    "UNIMPLEMENTED": 501,
-    "INTERNAL": 500,
-    "UNAVAILABLE": 503,
-    "DATA_LOSS": 500,
-    "UNAUTHENTICATED": 401,
-    "PAYLOAD_TOO_LARGE": 413,
+# THE table: canonical code -> (HTTP status, gRPC status code name). HTTP is TF Serving's ToHTTPStatusCode
+# (model_servers/http_server.cc); gRPC carries the canonical code as it is (grpc_status_util.cc ToGRPCStatus).
+# PAYLOAD_TOO_LARGE is ours: a request over --max_request_bytes (TF Serving's HTTP layer refuses oversized
+# bodies before any handler runs; gRPC itself answers RESOURCE_EXHAUSTED for a message over its limit).
+STATUS_BY_CODE = {
+    "OK": (200, "OK"),
+    "CANCELLED": (499, "CANCELLED"),
+    "UNKNOWN": (500, "UNKNOWN"),
+    "INVALID_ARGUMENT": (400, "INVALID_ARGUMENT"),
+    "DEADLINE_EXCEEDED": (504, "DEADLINE_EXCEEDED"),
+    "NOT_FOUND": (404, "NOT_FOUND"),
+    "ALREADY_EXISTS": (409, "ALREADY_EXISTS"),
+    "PERMISSION_DENIED": (403, "PERMISSION_DENIED"),
+    "RESOURCE_EXHAUSTED": (429, "RESOURCE_EXHAUSTED"),
+    "FAILED_PRECONDITION": (400, "FAILED_PRECONDITION"),
+    "ABORTED": (409, "ABORTED"),
+    "OUT_OF_RANGE": (400, "OUT_OF_RANGE"),
+    "UNIMPLEMENTED": (501, "UNIMPLEMENTED"),
+    "INTERNAL": (500, "INTERNAL"),
+    "UNAVAILABLE": (503, "UNAVAILABLE"),
+    "DATA_LOSS": (500, "DATA_LOSS"),
+    "UNAUTHENTICATED": (401, "UNAUTHENTICATED"),
+    "PAYLOAD_TOO_LARGE": (413, "RESOURCE_EXHAUSTED"),
 }
+HTTP_STATUS_BY_CODE = {code: http for code, (http, _) in STATUS_BY_CODE.items()}
+GRPC_CODE_BY_CODE = {code: grpc_code for code, (_, grpc_code) in STATUS_BY_CODE.items()}
 
 
 class ServingError(Exception):
@@ -67,6 +72,14 @@ class Unimplemented(ServingError):
 
 class PayloadTooLarge(ServingError):
     code = "PAYLOAD_TOO_LARGE"
+
+
+class FailedPrecondition(ServingError):
+    code = "FAILED_PRECONDITION"
+
+
+class Unknown(ServingError):
+    code = "UNKNOWN"
 
 
 def status_of(exc: BaseException) -> tuple[str, str]:
@@ -102,3 +115,14 @@ def http_status_of(exc: BaseException) -> tuple[int, str, str]:
     if len(message) > MAX_MESSAGE_CHARS:
         message = message[:MAX_MESSAGE_CHARS] + "...(truncated)"
     return HTTP_STATUS_BY_CODE[code], code, message
+
+
+GRPC_MESSAGE_LIMIT = 1024  # TF Serving's ToGRPCStatus cuts longer messages and appends "...TRUNCATED"
+
+
+def grpc_status_of(exc: BaseException) -> tuple[str, str, str]:
+    """(gRPC status code name, canonical code name, message) — the only place codes become gRPC statuses."""
+    code, message = status_of(exc)
+    if len(message) > GRPC_MESSAGE_LIMIT:
+        message = message[:GRPC_MESSAGE_LIMIT] + "...TRUNCATED"
+    return GRPC_CODE_BY_CODE[code], code, message

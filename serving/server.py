@@ -1,4 +1,4 @@
-"""ModelServer: the repository, its pollers, the HTTP server and a clean shutdown on SIGTERM/SIGINT."""
+"""ModelServer: the repository, its pollers, the HTTP and gRPC servers and a clean shutdown on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from serving.app import AppOptions, ServingApp
 from serving.batching_config import BatchingOptions, read_batching_parameters
 from serving.config import ConfigError, read_config_file, single_model_config
+from serving.grpc_server import GrpcOptions, GrpcServer
 from serving.http import KeepAliveHandler
 from serving.repository import ModelRepository
 from serving.warmup import load_and_warm_up
@@ -24,7 +25,8 @@ log = logging.getLogger("serving")
 
 class ModelServer:
     def __init__(self, *, host: str, port: int, options: AppOptions, config_file: Optional[Path],
-                 initial_config, fs_poll_seconds: float, config_poll_seconds: float, warmup: bool = True):
+                 initial_config, fs_poll_seconds: float, config_poll_seconds: float, warmup: bool = True,
+                 grpc_options: Optional[GrpcOptions] = None):
         self.repo = ModelRepository(loader=functools.partial(load_and_warm_up, warmup=warmup))
         self.app = ServingApp(self.repo, options)
         self.config_file = config_file
@@ -39,6 +41,11 @@ class ModelServer:
                                                 request_handler=KeepAliveHandler)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
         self.url = f"http://{host}:{self.http.server_port}"
+        # gRPC (serving/grpc_server.py): the same repository and model runner, serving from now on.
+        self.grpc = (GrpcServer(self.repo, self.app._run, host=host, options=grpc_options, metrics=self.app.metrics)
+                     if grpc_options else None)
+        if self.grpc:
+            self.grpc.start()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "ModelServer":
@@ -56,15 +63,22 @@ class ModelServer:
         options = AppOptions(max_request_bytes=args.max_request_bytes,
                              timeout_seconds=args.rest_api_timeout_in_ms / 1000 or None,
                              num_threads=args.rest_api_num_threads, batching=batching)
+        grpc_options = GrpcOptions(port=args.port, max_threads=args.grpc_max_threads,
+                                   max_receive_bytes=args.max_request_bytes,
+                                   channel_arguments=tuple(args.grpc_channel_arguments),
+                                   tensor_content=args.enable_serialization_as_tensor_content) if args.port else None
         return cls(host=args.host, port=args.rest_api_port, options=options, config_file=config_file,
                    initial_config=config, fs_poll_seconds=args.file_system_poll_wait_seconds,
-                   config_poll_seconds=args.model_config_file_poll_wait_seconds, warmup=args.enable_model_warmup)
+                   config_poll_seconds=args.model_config_file_poll_wait_seconds, warmup=args.enable_model_warmup,
+                   grpc_options=grpc_options)
 
     # ---- background work ---------------------------------------------------------------------------
     def _poll_loop(self) -> None:
         """Initial load, then re-read the config and rescan base paths on their own schedules."""
         self.repo.reconcile()
-        log.info("ServeScope model server ready: REST API at %s — %s", self.url, _describe(self.repo.summary()))
+        grpc_text = f", gRPC API at {self.grpc.address}" if self.grpc else ""
+        log.info("ServeScope model server ready: REST API at %s%s — %s", self.url, grpc_text,
+                 _describe(self.repo.summary()))
         next_fs = self.fs_poll_seconds
         next_config = self.config_poll_seconds
         tick = min(x for x in (self.fs_poll_seconds, self.config_poll_seconds, 1.0) if x > 0)
@@ -108,6 +122,8 @@ class ModelServer:
             self.http.serve_forever(poll_interval=0.2)
         finally:
             self._stopping.set()
+            if self.grpc:
+                self.grpc.stop()
             self.http.server_close()
             self.app.close()
         log.info("server stopped")

@@ -74,7 +74,8 @@ def serving_process(
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"servescope-server-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "serving", f"--rest_api_port={port}", *args],
+            # gRPC off unless ARGS give --port: parallel servers must not all claim 8500.
+            [sys.executable, "-m", "serving", f"--rest_api_port={port}", "--port=0", *args],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

@@ -45,6 +45,20 @@ def test_tf_serving_probes_ask_for_the_pets_model_on_the_rest_port(directory):
 
 
 @pytest.mark.parametrize("directory", WITH_TF_SERVING, ids=name_of)
+def test_tf_serving_offers_grpc_on_8500_to_the_dashboard(directory):
+    objects = render(directory)
+    serving = one(objects, "Deployment", "tf-serving")
+    assert "port" not in args_of(container(serving, "tf-serving"))  # the image passes --port=8500 itself
+    service_ports = {p["name"]: (p["port"], container_port(serving, p["targetPort"]))
+                     for p in one(objects, "Service", "tf-serving")["spec"]["ports"]}
+    assert service_ports == {"http": (8501, 8501), "grpc": (8500, 8500)}
+    policy_ports = {port["port"] for policy in find(objects, "NetworkPolicy")
+                    if selected_workloads(objects, policy["spec"]["podSelector"]) == {"tf-serving"}
+                    for rule in policy["spec"]["ingress"] for port in rule["ports"]}
+    assert policy_ports == {8500, 8501}
+
+
+@pytest.mark.parametrize("directory", WITH_TF_SERVING, ids=name_of)
 def test_tf_serving_has_two_replicas_an_hpa_and_bounded_resources(directory):
     objects = render(directory)
     serving = one(objects, "Deployment", "tf-serving")

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.serving.grpc_support import rest_and_grpc_server
 from tests.serving.model_builders import build_all
 from tests.support import embedded_server
+
+GRPC_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # grpc_servers' --max_request_bytes (REST and gRPC)
 
 
 def write_config(path: Path, models_root: Path, *, labels: dict[str, int] | None = None) -> Path:
@@ -36,6 +39,15 @@ def server_url(test_models, tmp_path_factory) -> str:
     with embedded_server([f"--model_config_file={config}"],
                          wait_for_models={"half_plus_two": 2, "toolbox": 1}) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def grpc_servers(test_models, tmp_path_factory):
+    """Like server_url's server, with the gRPC API on too (tests/serving/grpc_support.py Servers)."""
+    config = write_config(tmp_path_factory.mktemp("grpc-config") / "models.config", test_models)
+    with rest_and_grpc_server([f"--model_config_file={config}", f"--max_request_bytes={GRPC_MAX_REQUEST_BYTES}"],
+                              wait_for_models={"half_plus_two": 2, "toolbox": 1}) as servers:
+        yield servers
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ def test_config_file_polling_adds_and_removes_models_and_moves_labels(private_mo
 def test_signal_stops_the_server_promptly_with_exit_code_0(test_models, signum):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving", f"--rest_api_port={port}", "--model_name=toolbox",
+        [sys.executable, "-m", "serving", f"--rest_api_port={port}", "--port=0", "--model_name=toolbox",
          f"--model_base_path={test_models / 'toolbox'}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
