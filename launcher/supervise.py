@@ -153,10 +153,13 @@ def listening_on(host: str, port: int) -> str:
 
 
 def serving_command(url: str, model_config: Path, host: str = "127.0.0.1") -> list[str]:
-    """`python -m serving` answering at `url`: on its REST port, or on its gRPC port (--port) for grpc://."""
-    port_flag = "--port" if urlsplit(url).scheme == "grpc" else "--rest_api_port"
-    return [sys.executable, "-m", "serving", f"--model_config_file={model_config}", f"{port_flag}={url_port(url)}",
-            f"--host={host}"]
+    """`python -m serving` answering at `url`: on its REST port, or on its gRPC port (--port) for grpc://. For an
+    http(s) URL the gRPC API stays closed (--port=0): the launcher opens only the port the dashboard uses."""
+    if urlsplit(url).scheme == "grpc":
+        ports = [f"--port={url_port(url)}"]
+    else:
+        ports = [f"--rest_api_port={url_port(url)}", "--port=0"]
+    return [sys.executable, "-m", "serving", f"--model_config_file={model_config}", *ports, f"--host={host}"]
 
 
 def configured_dashboard_port() -> int:

@@ -1,6 +1,6 @@
 """The client over gRPC against the real embedded server (`python -m serving --port`, pets versions 1 and 2):
 the same answers as over REST, bit for bit for the float32 probabilities, on both signatures; labels; the server's
-own errors as the same classes. The server's gRPC side is issue 20 part 2: until it lands these tests xfail."""
+own errors as the same classes."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +12,7 @@ import pytest
 from client import InvalidInputError, ModelNotFoundError, TFServingClient, VersionNotAvailableError
 from tests.support import PETS_CONFIG, free_port, serving_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.xfail(strict=False, reason="needs serving gRPC")]
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -190,9 +190,9 @@ def test_the_model_server_address_must_serve_the_url():
 
 def test_commands_follow_the_url_and_config():
     assert launch.serving_command("http://127.0.0.1:9001", ROOT / "m.config")[2:] == [
-        "serving", f"--model_config_file={ROOT / 'm.config'}", "--rest_api_port=9001", "--host=127.0.0.1"]
-    assert launch.serving_command("http://0.0.0.0", ROOT / "m.config", "0.0.0.0")[-2:] == ["--rest_api_port=8501",
-                                                                                           "--host=0.0.0.0"]
+        "serving", f"--model_config_file={ROOT / 'm.config'}", "--rest_api_port=9001", "--port=0", "--host=127.0.0.1"]
+    assert launch.serving_command("http://0.0.0.0", ROOT / "m.config", "0.0.0.0")[-3:] == [
+        "--rest_api_port=8501", "--port=0", "--host=0.0.0.0"]
     # The dashboard starts through dashboard_app.py: Streamlit's ASGI mode with the Host check (docs/security.md).
     assert launch.dashboard_command(None)[2:] == ["streamlit", "run", str(ROOT / "dashboard_app.py"),
                                                   "--server.headless=true", "--client.toolbarMode=viewer"]
