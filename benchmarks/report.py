@@ -34,6 +34,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server_speed", ()),
     ("server_speed", ("--intra-op", "1", "--skip-tutorial", "--skip-breakdown")),
     ("server_load", ()),
+    ("pixel_decoding", ()),
     ("client_throughput", ()),
     ("grpc_encoding", ()),
     ("client_memory", ()),

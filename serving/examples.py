@@ -8,7 +8,7 @@ from tensorflow.core.example import example_pb2, feature_pb2
 
 from serving.errors import InvalidArgument
 from serving.jsonvalues import json_type_name, value_to_string
-from serving.tensors import decode_b64, is_b64_object
+from serving.tensors import TOO_BIG_FOR_DOUBLE, decode_b64, is_b64_object
 
 _KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64", None: "UNKNOWN"}
 
@@ -31,18 +31,17 @@ def _add_value(value: Any, name: str, feature: feature_pb2.Feature) -> None:
     elif isinstance(value, str):
         want("bytes_list")
         feature.bytes_list.value.append(value.encode("utf-8"))
-    elif isinstance(value, float):
+    elif isinstance(value, float) or not -2**63 <= value < 2**64:
+        # rapidjson holds an integer past uint64 or below int64 as a double, so it is a float feature there too.
         want("float_list")
-        if value == value and abs(value) != float("inf") and abs(value) > float(np.finfo(np.float32).max):
-            raise InvalidArgument(f"Cannot convert JSON value: {value_to_string(value)} to float without loss "
-                                  "of precision.")
-        feature.float_list.value.append(value)
+        try:
+            feature.float_list.value.append(float(value))  # rounded to float like GetFloat (1e39 -> inf)
+        except OverflowError:
+            raise InvalidArgument(TOO_BIG_FOR_DOUBLE) from None
     else:
         want("int64_list")
         if value >= 2**63:
-            raise InvalidArgument(f"Feature: {name} has uint64 element. Only int64 is supported.")
-        if value < -2**63:
-            raise InvalidArgument(f"JSON Value: {value} Type: Number is not of expected type: int64")
+            raise InvalidArgument(f"Feature: {name} has uint64_t element. Only int64_t is supported.")
         feature.int64_list.value.append(value)
 
 

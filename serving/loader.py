@@ -1,12 +1,19 @@
 """Load one SavedModel version: its SignatureDefs (read from saved_model.pb) and a way to run them.
 
-TF1-style exports (graphs saved with SavedModelBuilder, no object graph) run in a tf.compat.v1 Session, as
-TF Serving runs every model: the request's tensors are fed by name and TensorFlow alone decides whether their
-shapes fit (feeding [3] into an `x` declared [-1,1] works there, as in TF Serving). TF2 exports (tf.function
-signatures) run through their concrete functions.
+Every SavedModel, TF1 graph or TF2 export (tf.function signatures, Keras 3 `model.export()`), runs the way TF Serving
+runs it: its graph in a tf.compat.v1 Session after the SavedModel's restore op, the request's tensors fed by the
+signature's tensor names. TensorFlow alone then decides whether their shapes fit (a [3] vector fed to `x` declared
+[-1,1] runs, and a wrong image size fails in whichever op first cannot take it, with TensorFlow's message), as in
+TF Serving.
+
+One kind of export cannot run that way: a Keras 3 model saved with `tf.saved_model.save` (directly or inside a
+tf.Module) has variables that its restore op never sets, so TF Serving answers every request with FAILED_PRECONDITION
+"Could not find variable ...". Such a version runs through its TF2 concrete functions instead, and the loader logs
+what TF Serving would do with it (`LoadedVersion.tf_serving_caveat`).
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +21,13 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 
 from serving.errors import InvalidArgument, NotFound
+from serving.tensors import dtype_name
+
+log = logging.getLogger("serving.loader")
 
 SERVE_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -50,6 +61,7 @@ class LoadedVersion:
     signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
     _runner: SignatureRunner = field(repr=False)
     _model: Any = field(repr=False, default=None)  # keeps the loaded model (session or trackable) alive
+    tf_serving_caveat: str = ""  # what TF Serving would do differently with this version ("" when nothing)
 
     def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
         """The named SignatureDef, with TF Serving's error when it does not exist."""
@@ -59,8 +71,52 @@ class LoadedVersion:
         return self.signature_defs[signature_name]
 
     def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run a signature on numpy inputs; returns every output as numpy. TF errors propagate (mapped later)."""
-        return self._runner(signature_name or DEFAULT_SIGNATURE, inputs)
+        """Run a signature on numpy inputs; returns every output as numpy. TF errors propagate (mapped later).
+
+        The inputs are checked as TF Serving checks a PredictRequest before its Session runs: their number, their
+        names, then their dtypes (any transport: REST's JSON always arrives in the signature's dtypes).
+        """
+        signature_name = signature_name or DEFAULT_SIGNATURE
+        signature = self.signature(signature_name)
+        if signature.defaults and not set(signature.defaults) <= set(inputs):  # TF Serving feeds these when absent
+            inputs = {**{key: tf.make_ndarray(value) for key, value in signature.defaults.items()}, **inputs}
+        check_inputs(signature, inputs)
+        return self._runner(signature_name, inputs)
+
+
+def _names(keys) -> str:
+    return ",".join(sorted(keys))
+
+
+def check_inputs(signature: meta_graph_pb2.SignatureDef, inputs: Mapping[str, np.ndarray]) -> None:
+    """TF Serving's checks and words, on inputs completed with the signature's defaults: VerifyRequestInputsSize and
+    GetInputValues (predict_util.cc), then the Session's own (FunctionCallFrame::SetArgs) for a tensor whose dtype
+    is not the signature's. Several inputs are numbered in name order (TF Serving's follows its proto map)."""
+    expected = signature.inputs
+    if len(inputs) != len(expected):
+        raise InvalidArgument(
+            f"input size does not match signature: {len(inputs)}!={len(expected)} len({{{_names(inputs)}}}) != "
+            f"len({{{_names(expected)}}}). Sent extra: {{{_names(set(inputs) - set(expected))}}}. Missing but "
+            f"required: {{{_names(set(expected) - set(inputs))}}}.")
+    for alias in sorted(inputs):
+        if alias not in expected:
+            raise InvalidArgument(f"input tensor alias not found in signature: {alias}. Inputs expected to be in "
+                                  f"the set {{{_names(expected)}}}.")
+    for index, alias in enumerate(sorted(inputs)):
+        sent, wanted = datatype_of(inputs[alias]), expected[alias].dtype
+        if sent != wanted:
+            raise InvalidArgument(f"Expects arg[{index}] to be {dtype_name(wanted)} but {dtype_name(sent)} is "
+                                  "provided")
+
+
+def datatype_of(array: np.ndarray) -> int:
+    """The DataType enum of a numpy array (object and bytes arrays are DT_STRING)."""
+    if array.dtype == object or array.dtype.kind == "S":
+        return types_pb2.DT_STRING
+    try:
+        return tf.dtypes.as_dtype(array.dtype).as_datatype_enum
+    except TypeError:
+        return types_pb2.DT_INVALID
 
 
 def as_array(value: Any) -> np.ndarray:
@@ -97,9 +153,6 @@ class SessionRunner:
 
     def __call__(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict:
         feeds, fetches, run = self._callable(signature_name)
-        if sorted(inputs) != feeds:
-            raise InvalidArgument(f"signature {signature_name!r} takes inputs {', '.join(feeds)}; got "
-                                  f"{', '.join(sorted(inputs)) or 'none'}")
         try:
             values = run(*(inputs[k] for k in feeds))
         except (TypeError, ValueError) as exc:  # numpy conversion of a feed failed before TensorFlow ran
@@ -132,14 +185,60 @@ def session_config() -> config_pb2.ConfigProto:
         inter_op_parallelism_threads=tf.config.threading.get_inter_op_parallelism_threads())
 
 
+_CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+
+
+def _node_name(tensor_name: str) -> str:
+    return tensor_name.lstrip("^").split(":")[0]
+
+
+def unrestored_variables(meta_graph: meta_graph_pb2.MetaGraphDef) -> list[str]:
+    """Variables a TF2 export's signatures read that its restore op (saver_def.restore_op_name) never sets.
+
+    TF Serving restores variables only through that op, so a signature reading one of these fails on every request
+    with FAILED_PRECONDITION "Could not find variable <name>". A Keras 3 model saved with tf.saved_model.save has
+    them (each variable gets a second handle that only tf.saved_model.load's object graph binds); Keras 3's
+    `model.export()` and plain tf.Variables do not. Returns the variables' names, sorted.
+    """
+    nodes = {node.name: node for node in meta_graph.graph_def.node}
+    restore = nodes.get(meta_graph.saver_def.restore_op_name)
+    restored = set()
+    if restore is not None and restore.op in _CALL_OPS:  # TF2's restore function takes the handles it assigns
+        restored = {_node_name(name) for name in restore.input}
+    pending = [_node_name(info.name) for key, signature in meta_graph.signature_def.items()
+               if key != "__saved_model_init_op" for info in signature.outputs.values()]
+    seen, unset = set(pending), set()
+    while pending:
+        node = nodes.get(pending.pop())
+        if node is None:
+            continue
+        if node.op == "VarHandleOp":
+            if node.name not in restored:
+                unset.add(node.attr["shared_name"].s.decode() or node.name)
+            continue
+        for name in map(_node_name, node.input):
+            if name not in seen:
+                seen.add(name)
+                pending.append(name)
+    return sorted(unset)
+
+
 def load_version(name: str, version: int, export_dir: Path) -> LoadedVersion:
     """Load a SavedModel directory (raises on any problem; the repository records it in the version status)."""
     if not (export_dir / "saved_model.pb").is_file():
         raise NotFound(f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {export_dir}")
     meta_graph = read_serve_meta_graph(export_dir)
-    if meta_graph.object_graph_def.nodes:
+    unset = unrestored_variables(meta_graph) if meta_graph.object_graph_def.nodes else []
+    caveat = ""
+    if unset:
+        shown = ", ".join(unset[:3]) + (", ..." if len(unset) > 3 else "")
+        caveat = (f"TF Serving cannot run this SavedModel: its restore op never sets {len(unset)} variable(s) that "
+                  f"its signatures read ({shown}), so TF Serving answers every request with FAILED_PRECONDITION "
+                  '"Could not find variable <name>". A Keras 3 model saved with tf.saved_model.save does this; '
+                  "export it with model.export(). Served here through its TF2 functions.")
+        log.warning("servable {name: %s version: %d}: %s", name, version, caveat)
         runner: Any = FunctionRunner(export_dir)
     else:
         runner = SessionRunner(export_dir, session_config())
-    return LoadedVersion(name=name, version=version, path=export_dir,
-                         signature_defs=dict(meta_graph.signature_def), _runner=runner, _model=runner)
+    return LoadedVersion(name=name, version=version, path=export_dir, signature_defs=dict(meta_graph.signature_def),
+                         _runner=runner, _model=runner, tf_serving_caveat=caveat)

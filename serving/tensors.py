@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 from typing import Any, Mapping
 
@@ -10,7 +11,7 @@ import numpy as np
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
-from serving.errors import InvalidArgument, Unimplemented
+from serving.errors import InvalidArgument, ServingError, Unimplemented
 from serving.jsonvalues import json_type_name, value_to_string
 
 # DataType enum -> (numpy dtype, TensorFlow's DataTypeString name used in error messages).
@@ -27,15 +28,18 @@ DTYPES = {
     types_pb2.DT_BOOL: (np.bool_, "bool"),
     types_pb2.DT_STRING: (object, "string"),
 }
+# JSON integers each integer dtype takes (rapidjson's IsInt, IsInt64, IsUint, IsUint64 in AddValueToTensor). INT8,
+# INT16 and UINT8 take any int32, like TF Serving: the value travels in the TensorProto's int_val and
+# Tensor::FromProto narrows it as C++ does (300 -> 44 for uint8, 200 -> -56 for int8).
 _INT_RANGES = {
-    types_pb2.DT_INT32: (-2**31, 2**31 - 1), types_pb2.DT_INT16: (-2**15, 2**15 - 1),
-    types_pb2.DT_INT8: (-2**7, 2**7 - 1), types_pb2.DT_UINT8: (0, 2**8 - 1),
+    types_pb2.DT_INT32: (-2**31, 2**31 - 1), types_pb2.DT_INT16: (-2**31, 2**31 - 1),
+    types_pb2.DT_INT8: (-2**31, 2**31 - 1), types_pb2.DT_UINT8: (-2**31, 2**31 - 1),
     types_pb2.DT_INT64: (-2**63, 2**63 - 1), types_pb2.DT_UINT32: (0, 2**32 - 1),
     types_pb2.DT_UINT64: (0, 2**64 - 1),
 }
-# Largest integer a float type holds exactly (IsLosslessDecimal).
-_EXACT_INT = {types_pb2.DT_FLOAT: 2**24 - 1, types_pb2.DT_DOUBLE: 2**53 - 1}
-_FLOAT_MAX = {types_pb2.DT_FLOAT: float(np.finfo(np.float32).max), types_pb2.DT_DOUBLE: float(np.finfo(np.float64).max)}
+_NARROWED = (types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8)  # carried as int32, then cast
+_FLOATS = (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE)
+TOO_BIG_FOR_DOUBLE = "JSON Parse error: Number too big to be stored in double."
 
 ROW, COLUMNAR = "row", "columnar"
 MAX_RANK = 64  # numpy's limit on dimensions (TensorFlow's is 254); deeper lists are refused up front
@@ -88,15 +92,11 @@ def convert_scalar(value: Any, dtype: int) -> Any:
         if dtype == types_pb2.DT_STRING:
             return decode_b64(value)
         raise _type_error(value, dtype)
-    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+    if dtype in _FLOATS:
+        # Any JSON number, as rapidjson's GetDouble/GetFloat give it: an integer becomes the nearest double, and
+        # a float tensor takes that double rounded to float (16777217 -> 16777216.0, 1e39 -> inf): no error.
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _type_error(value, dtype)
-        exact = _EXACT_INT[dtype]
-        lossy = (abs(value) > exact) if isinstance(value, int) else (
-            value == value and abs(value) != float("inf") and abs(value) > _FLOAT_MAX[dtype])
-        if lossy:
-            raise InvalidArgument(f"Cannot convert JSON value: {value_to_string(value)} to "
-                                  f"{dtype_name(dtype)} without loss of precision.")
         return value
     if dtype in _INT_RANGES:
         low, high = _INT_RANGES[dtype]
@@ -138,11 +138,56 @@ def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list) -> No
     if len(value) != shape[level]:
         raise InvalidArgument(f"Encountered list at unexpected size: {len(value)} at level: {level} "
                               f"expected size: {shape[level]}")
-    if level == rank - 1 and dtype == types_pb2.DT_FLOAT and all(type(v) is float for v in value):
-        out.extend(value)  # fast path for the common case: a row of JSON decimals into a float tensor
-        return
     for item in value:
         _fill(item, level + 1, shape, dtype, out)
+
+
+def _whole_numeric(value: list, shape: list[int], dtype: int) -> np.ndarray | None:
+    """The common case converted in C: a rectangular nest of plain JSON numbers for a number tensor (pixels).
+
+    None when anything is unusual (another leaf type, a ragged or mis-nested list, a value out of range), so that
+    the value-by-value walk finds it and says it in TF Serving's words.
+    """
+    if (dtype not in _FLOATS and dtype not in _INT_RANGES) or not shape or 0 in shape:
+        return None
+    leaves: Any = value
+    try:
+        for _ in range(len(shape) - 1):
+            leaves = itertools.chain.from_iterable(leaves)
+        kinds = set(map(type, leaves))
+    except TypeError:  # a number where a list should be
+        return None
+    if not kinds <= ({int, float} if dtype in _FLOATS else {int}):  # bool is its own type: never taken here
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64 if dtype in _FLOATS else np.int64)
+    except (ValueError, OverflowError):  # ragged, or an integer past int64 / a double's range
+        return None
+    if list(array.shape) != shape:
+        return None
+    if dtype in _INT_RANGES:
+        low, high = _INT_RANGES[dtype]
+        if array.min() < low or array.max() > high:
+            return None
+    return _numeric_array(array, dtype)
+
+
+def _numeric_array(flat: list | np.ndarray, dtype: int) -> np.ndarray:
+    """Converted leaves -> numpy, with TF Serving's conversions: integers go through double for float tensors, and
+    INT8/INT16/UINT8 take the int32 values narrowed as Tensor::FromProto narrows them."""
+    np_dtype = DTYPES[dtype][0]
+    if dtype in _FLOATS:
+        try:
+            doubles = np.asarray(flat, dtype=np.float64)
+        except OverflowError:  # an integer literal past a double's range: rapidjson refuses it while parsing
+            raise InvalidArgument(TOO_BIG_FOR_DOUBLE) from None
+        if np_dtype is np.float64:
+            return doubles
+        with np.errstate(over="ignore"):
+            return doubles.astype(np.float32)
+    if dtype in _NARROWED:
+        return np.asarray(flat, dtype=np.int32).astype(np_dtype)
+    return np.asarray(flat, dtype=np_dtype)
 
 
 def json_to_array(value: Any, dtype: int, max_rank: int = MAX_RANK) -> np.ndarray:
@@ -151,6 +196,9 @@ def json_to_array(value: Any, dtype: int, max_rank: int = MAX_RANK) -> np.ndarra
     if len(shape) > max_rank:
         raise InvalidArgument(f"JSON value is nested {len(shape)} lists deep; a tensor has at most {max_rank} "
                               "dimensions here")
+    fast = _whole_numeric(value, shape, dtype)
+    if fast is not None:
+        return fast
     flat: list = []
     _fill(value, 0, shape, dtype, flat)  # an unsupported dtype fails on the first leaf, as in TF Serving
     if dtype not in DTYPES:  # (no leaf at all: an empty list)
@@ -160,7 +208,7 @@ def json_to_array(value: Any, dtype: int, max_rank: int = MAX_RANK) -> np.ndarra
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
-    return np.asarray(flat, dtype=np_dtype).reshape(shape)
+    return _numeric_array(flat, dtype).reshape(shape)
 
 
 def _shape_text(shape) -> str:
@@ -196,9 +244,9 @@ def _instances_to_arrays(instances: list, infos: Mapping[str, meta_graph_pb2.Ten
             for name, item in element.items():
                 try:
                     add(item, name)
-                except InvalidArgument as exc:
+                except ServingError as exc:  # wrapped as INVALID_ARGUMENT whatever its own code (status.ToString())
                     raise InvalidArgument(f"Failed to process element: {index} key: {name} of 'instances' list. "
-                                          f"Error: INVALID_ARGUMENT: {exc.message}") from None
+                                          f"Error: {exc.code}: {exc.message}") from None
             if sorted(element) != input_names:
                 raise InvalidArgument(f"Failed to process element: {index} of 'instances' list. JSON object: "
                                       f"{value_to_string(element)} must only have keys: {','.join(input_names)}")
@@ -207,9 +255,9 @@ def _instances_to_arrays(instances: list, infos: Mapping[str, meta_graph_pb2.Ten
                 raise InvalidArgument(f"Expecting value/list but got object at item {index} of input list")
             try:
                 add(element, input_names[0])
-            except InvalidArgument as exc:
+            except ServingError as exc:
                 raise InvalidArgument(f"Failed to process element: {index} of 'instances' list. "
-                                      f"Error: INVALID_ARGUMENT: {exc.message}") from None
+                                      f"Error: {exc.code}: {exc.message}") from None
     return {name: np.stack(arrays) for name, arrays in rows.items()}
 
 

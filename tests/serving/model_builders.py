@@ -8,6 +8,9 @@
   height_width, decodes images in-graph), add (two named inputs a, b -> sum), spin (n -> count after
   busy-looping n times: slow on purpose).
 - `broken`: version 1 whose saved_model.pb is garbage (must fail to load without harming the server).
+- `CONVENTIONS`: the ways teams export image classifiers (issue 19): the TF 2.0-era Keras tutorial signature, a
+  Keras-1/2 `input_1` with 1001 logits, DT_UINT8, dynamic [-1,-1,-1,3], NCHW, DT_HALF, DT_DOUBLE, Keras 3
+  `model.export()` and Keras 3 through tf.saved_model.save; each builder returns the model's in-process reference.
 
 TF Serving's own testdata, rebuilt the way its `saved_model_half_plus_two.py` builds it (TF1 graph, the
 serialized-Example placeholder without a shape, `x` = the parsed feature [-1,1] fed directly, the same signature
@@ -18,7 +21,9 @@ and `/00000124`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -142,3 +147,138 @@ def build_all(root: Path) -> Path:
     broken.mkdir(parents=True)
     (broken / "saved_model.pb").write_bytes(b"this is not a SavedModel protobuf")
     return root
+
+
+# ---- export conventions (issue 19 §4): the ways teams export image classifiers --------------------------------
+# Each builder saves one small classifier to export_dir and returns the model's own serving function, to call
+# in-process on the same tensor as the server (the reference). Weights come from fixed seeds.
+Reference = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+
+class TinyClassifier(tf.Module):
+    """A 3×3 stride-2 convolution with ReLU, global average pooling and a dense layer: small, but a real CNN."""
+
+    def __init__(self, classes: int, seed: int, dtype=tf.float32):
+        super().__init__()
+        rng = np.random.RandomState(seed)
+        self.kernel = tf.Variable(rng.normal(0, 0.5, (3, 3, 3, 8)), dtype=dtype, name="conv/kernel")
+        self.dense_w = tf.Variable(rng.normal(0, 1.0, (8, classes)), dtype=dtype, name="dense/kernel")
+        self.dense_b = tf.Variable(rng.normal(0, 0.1, (classes,)), dtype=dtype, name="dense/bias")
+
+    def logits(self, images_nhwc: tf.Tensor) -> tf.Tensor:
+        features = tf.nn.relu(tf.nn.conv2d(images_nhwc, self.kernel, strides=2, padding="SAME"))
+        return tf.matmul(tf.reduce_mean(features, axis=[1, 2]), self.dense_w) + self.dense_b
+
+
+def _save(module: tf.Module, export_dir: Path, spec: tf.TensorSpec, outputs: Callable) -> Reference:
+    serve = tf.function(outputs, input_signature=[spec])
+    tf.saved_model.save(module, str(export_dir), signatures={"serving_default": serve})
+    return lambda batch: {key: value.numpy() for key, value in serve(tf.constant(batch)).items()}
+
+
+def build_tutorial_sigmoid(export_dir: Path) -> Reference:
+    """The TF 2.0-era Keras MobileNetV2 tutorial signature: `mobilenetv2_1.00_128_input` float [-1,128,128,3] in
+    [-1,1], one sigmoid unit `dense` [-1,1] (Cat/Dog)."""
+    model = TinyClassifier(classes=1, seed=1)
+    spec = tf.TensorSpec([None, 128, 128, 3], tf.float32, name="mobilenetv2_1.00_128_input")
+    return _save(model, export_dir, spec, lambda x: {"dense": tf.sigmoid(model.logits(x))})
+
+
+def build_keras2_logits_1001(export_dir: Path) -> Reference:
+    """A Keras-1/2 style name (`input_1`), [0,1] input, 1001 ImageNet logits (background class first)."""
+    model = TinyClassifier(classes=1001, seed=2)
+    spec = tf.TensorSpec([None, 32, 32, 3], tf.float32, name="input_1")
+    return _save(model, export_dir, spec, lambda x: {"logits": model.logits(x)})
+
+
+def build_uint8(export_dir: Path) -> Reference:
+    """DT_UINT8 pixels [-1,32,32,3] (0..255), scaled inside the graph; softmax over 3 classes."""
+    model = TinyClassifier(classes=3, seed=3)
+    spec = tf.TensorSpec([None, 32, 32, 3], tf.uint8, name="images")
+    return _save(model, export_dir, spec,
+                 lambda x: {"probabilities": tf.nn.softmax(model.logits(tf.cast(x, tf.float32) / 255.0))})
+
+
+def build_dynamic(export_dir: Path) -> Reference:
+    """Float [-1,-1,-1,3]: any image size (pooling makes the output size-independent)."""
+    model = TinyClassifier(classes=3, seed=4)
+    spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="image")
+    return _save(model, export_dir, spec, lambda x: {"probabilities": tf.nn.softmax(model.logits(x))})
+
+
+def build_nchw(export_dir: Path) -> Reference:
+    """Channels first, [-1,3,24,24] (a PyTorch-converted model); flattened features, so other sizes cannot fit."""
+    model = TinyClassifier(classes=3, seed=5)
+    model.flat_w = tf.Variable(np.random.RandomState(6).normal(0, 0.1, (12 * 12 * 8, 3)), dtype=tf.float32,
+                               name="flat/kernel")
+
+    def outputs(x):
+        features = tf.nn.relu(tf.nn.conv2d(tf.transpose(x, [0, 2, 3, 1]), model.kernel, strides=2, padding="SAME"))
+        return {"probabilities": tf.nn.softmax(tf.matmul(tf.reshape(features, [-1, 12 * 12 * 8]), model.flat_w))}
+    return _save(model, export_dir, tf.TensorSpec([None, 3, 24, 24], tf.float32, name="input"), outputs)
+
+
+def build_half(export_dir: Path) -> Reference:
+    """DT_HALF pixels [-1,8,8,3]; float outputs."""
+    model = TinyClassifier(classes=3, seed=7)
+    spec = tf.TensorSpec([None, 8, 8, 3], tf.float16, name="pixels")
+    return _save(model, export_dir, spec,
+                 lambda x: {"probabilities": tf.nn.softmax(model.logits(tf.cast(x, tf.float32)))})
+
+
+def build_double(export_dir: Path) -> Reference:
+    """DT_DOUBLE pixels [-1,8,8,3], computed and answered in double."""
+    model = TinyClassifier(classes=3, seed=8, dtype=tf.float64)
+    spec = tf.TensorSpec([None, 8, 8, 3], tf.float64, name="pixels")
+    return _save(model, export_dir, spec, lambda x: {"probabilities": tf.nn.softmax(model.logits(x))})
+
+
+def _keras_model():
+    import keras  # Keras 3 (the `serving` extra's TensorFlow brings it)
+    keras.utils.set_random_seed(9)
+    inputs = keras.Input((32, 32, 3), name="pixels")
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="conv")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="dense")(x))
+
+
+def build_keras3_export(export_dir: Path) -> Reference:
+    """Keras 3 `model.export(format="tf_saved_model")`: endpoint `serve` plus `serving_default`, [0,255] input with
+    Rescaling(1/255) inside, output `output_0`."""
+    model = _keras_model()
+    model.export(str(export_dir), format="tf_saved_model", verbose=False)
+    return lambda batch: {"output_0": model(batch, training=False).numpy()}
+
+
+def build_keras3_saved_model(export_dir: Path) -> Reference:
+    """The same Keras 3 model saved with tf.saved_model.save: its restore op leaves the variables unset (TF Serving
+    cannot run it)."""
+    model = _keras_model()
+    tf.saved_model.save(model, str(export_dir))
+    return lambda batch: {"output_0": model(batch, training=False).numpy()}
+
+
+class Scaler(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x"),
+                                  tf.TensorSpec([], tf.float32, name="scale")])
+    def scale(self, x, scale=tf.constant(2.0)):
+        return {"y": x * scale}
+
+
+def build_with_default(export_dir: Path) -> None:
+    """y = x · scale, where the signature gives `scale` a default (SignatureDef.defaults: scale = 2.0)."""
+    module = Scaler()
+    tf.saved_model.save(module, str(export_dir), signatures={"serving_default": module.scale})
+
+
+CONVENTIONS: dict[str, Callable[[Path], Reference]] = {
+    "tutorial_sigmoid": build_tutorial_sigmoid, "keras2_logits_1001": build_keras2_logits_1001,
+    "uint8": build_uint8, "dynamic": build_dynamic, "nchw": build_nchw, "half": build_half, "double": build_double,
+    "keras3_export": build_keras3_export, "keras3_saved_model": build_keras3_saved_model,
+}
+
+
+def build_conventions(root: Path) -> dict[str, Reference]:
+    """Every convention as root/<name>/1; returns each model's in-process reference."""
+    return {name: build(root / name / "1") for name, build in CONVENTIONS.items()}

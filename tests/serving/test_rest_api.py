@@ -203,7 +203,6 @@ def test_images_decode_in_graph_and_undecodable_bytes_are_400(server_url):
                              "JSON Value: \"a\" Type: String is not of expected type: float"),
     ('{"instances": [true]}', "Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: "
                               "JSON Value: true Type: True is not of expected type: float"),
-    ('{"inputs": [16777217]}', "Cannot convert JSON value: 16777217 to float without loss of precision."),
     ('{"instances": [[1.0], 2.0]}', "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: "
                                     "Expecting shape [1] but got: []"),
     ('{"inputs": [[1.0, 2.0], [3.0]]}', "Encountered list at unexpected size: 1 at level: 1 expected size: 2"),
