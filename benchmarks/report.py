@@ -34,6 +34,8 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server_speed", ()),
     ("server_speed", ("--intra-op", "1", "--skip-tutorial", "--skip-breakdown")),
     ("server_load", ()),
+    ("http_servers", ("--servers", "werkzeug,waitress")),
+    ("pixel_path", ()),
     ("client_throughput", ()),
     ("client_memory", ()),
     ("replicas", ()),
