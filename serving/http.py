@@ -13,6 +13,7 @@ IDLE_TIMEOUT_SECONDS are closed. It refuses a body over --max_request_bytes from
 from __future__ import annotations
 
 import json
+import logging
 
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
@@ -24,6 +25,9 @@ from serving.app import BODY_COMPLETE, too_large_message
 IDLE_TIMEOUT_SECONDS = 75  # a connection silent this long is closed; nginx's keepalive default
 CONNECTION_LIMIT = 500      # open connections at once; further clients wait in the listen backlog
 _DRAIN_LIMIT = 64 << 20
+
+# waitress warns "Task queue depth is N" whenever requests wait for a worker: under load, once per request.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 class _JsonErrorTask(ErrorTask):
