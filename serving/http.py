@@ -67,10 +67,10 @@ class _Channel(HTTPChannel):
     def handle_close(self) -> None:
         # Discard what the client already sent (bounded, without waiting): closing a socket with unread bytes
         # resets the connection, which can destroy the answer before the client reads it.
-        drained = 0
+        drained, sock = 0, self.socket
         try:
-            while drained < _DRAIN_LIMIT:
-                data = self.socket.recv(1 << 20)
+            while sock is not None and drained < _DRAIN_LIMIT:  # (None: closed already; waitress may call twice)
+                data = sock.recv(1 << 20)
                 if not data:
                     break
                 drained += len(data)
