@@ -35,6 +35,8 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server_speed", ("--intra-op", "1", "--skip-tutorial", "--skip-breakdown")),
     ("server_load", ()),
     ("pixel_decoding", ()),
+    ("http_servers", ("--servers", "werkzeug,waitress")),
+    ("pixel_path", ()),
     ("client_throughput", ()),
     ("grpc_encoding", ()),
     ("client_memory", ()),

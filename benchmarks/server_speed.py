@@ -204,7 +204,7 @@ def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
 
     from client.images import encode_for_wire
     from client.protocol import PredictResponse
-    from serving.jsonvalues import parse_json_object
+    from serving.jsonvalues import parse_predict_object
     from serving.loader import load_version
     from serving.responses import encode_predict_response
     from serving.tensors import ROW, decode_b64
@@ -224,7 +224,7 @@ def breakdown(url: str, version: int, blobs: list[bytes]) -> str:
     check_ms, _ = timed(lambda: [encode_for_wire("photo", b) for b in batch])  # header read + cut check
     instances = [plan.instance("photo", b) for b in batch]
     encode_ms, body = timed(lambda: plan.request_body(instances))
-    parse_ms, doc = timed(lambda: parse_json_object(body))
+    parse_ms, doc = timed(lambda: parse_predict_object(body))
     b64_ms, _ = timed(lambda: [decode_b64(item[plan.input_name]) for item in doc["instances"]])
     array = np.empty(len(batch), dtype=object)
     array[:] = batch

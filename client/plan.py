@@ -6,7 +6,6 @@ probabilities, where the label names come from) so each batch only encodes and d
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
@@ -15,14 +14,13 @@ import numpy as np
 
 from client.images import MAX_SIDE, ImageScaling, encode_for_wire, pixels_for_model
 from client.errors import InvalidArgumentError, SignatureError
-from client.protocol import SignatureSpec, TensorSpec, predict_body
+from client.protocol import SignatureSpec, TensorSpec, encode_json, predict_body
 
 __all__ = ["ClassifyPlan", "Prediction", "SignatureConfig", "check_class_names"]
 
 _FLOAT_TYPES = frozenset({"DT_FLOAT", "DT_HALF", "DT_DOUBLE", "DT_BFLOAT16"})
 _PROBABILITY_NAMES = ("probabilities", "scores", "probs", "predictions")
 _LABEL_NAMES = ("classes", "labels", "class_names")
-_PIXEL_DECIMALS = 5  # JSON size: 5 decimals are far below one grey level (1/128 after scaling)
 
 
 @dataclass(frozen=True)
@@ -203,7 +201,7 @@ class ClassifyPlan:
         height, width = self.pixel_size
         pixels = pixels_for_model(source, data, height=height, width=width, scaling=self.scaling,
                                   max_side=self.max_side)
-        return {self.input_name: np.round(pixels, _PIXEL_DECIMALS)}
+        return {self.input_name: pixels}  # float32, sent at full precision (protocol.encode_json)
 
     def request_body(self, instances: list[dict[str, Any]]) -> bytes:
         """The predict body for instances made by instance(), the same bytes protocol.predict_body writes.
@@ -213,12 +211,12 @@ class ClassifyPlan:
         client's time per image)."""
         if self.pixel_size is not None or not instances or not self.signature_name:
             return predict_body(instances=instances, signature_name=self.signature_name)
-        key = json.dumps(self.input_name).encode()
+        key = encode_json(self.input_name)
         between = b'"}},{' + key + b':{"b64":"'
         parts = [b'{"instances":[{' + key + b':{"b64":"']
         for instance in instances:
             parts += (base64.b64encode(instance[self.input_name]), between)
-        parts[-1] = b'"}}],"signature_name":' + json.dumps(self.signature_name).encode() + b"}"
+        parts[-1] = b'"}}],"signature_name":' + encode_json(self.signature_name) + b"}"
         return b"".join(parts)  # one join: one copy of the megabytes, not two
 
     def read(self, row: Mapping[str, Any]) -> Prediction:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+import orjson
+
 from client.errors import InvalidArgumentError, SignatureError, bounded
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "ModelMetadata",
     "PredictResponse",
     "predict_body",
+    "encode_json",
     "model_path",
     "check_name",
     "check_version",
@@ -247,8 +251,49 @@ class PredictResponse:
         return [{n: v[i] for n, v in columns.items()} for i in range(count)]
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _json_default(value: Any) -> Any:
-    # bytes follow TF Serving's binary convention; numpy values become plain lists/numbers.
+    """What orjson does not write itself: bytes follow TF Serving's binary convention ({"b64": ...}); numpy
+    arrays and numbers are written by orjson from their memory (object arrays become plain lists)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype != object:
+        if value.dtype == np.float32 and value.size and np.abs(value).max() == _FLOAT32_MAX:
+            # Its shortest text, 3.4028235e38, reads as a double above the float maximum, which TF Serving
+            # refuses; the exact double of every value reads back as the same float32.
+            value = value.astype(np.float64)
+        return orjson.Fragment(orjson.dumps(np.ascontiguousarray(value) if value.ndim else value,
+                                            option=orjson.OPT_SERIALIZE_NUMPY))
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot send a {type(value).__name__} to TF Serving")
+
+
+_NULL_VALUE = re.compile(rb"[\[,:]null[,\]}]")  # null as a value (not inside base64 text, which has no [,:)
+
+
+def encode_json(body: Any) -> bytes:
+    """`body` as compact UTF-8 JSON; numpy arrays are written by orjson straight from their memory.
+
+    A float32 array's numbers are written in the shortest form that reads back as the same float32, so the
+    server's tensor holds exactly the client's values. Non-finite floats are written as NaN/Infinity (TF
+    Serving reads them), and what orjson cannot write (integers beyond 64 bits, non-text keys) is written by
+    the standard library's encoder; only values neither can write raise TypeError/ValueError.
+    """
+    try:
+        data = orjson.dumps(body, default=_json_default)
+    except orjson.JSONEncodeError:
+        data = None
+    # orjson writes NaN and ±Infinity as null: a body with any null is written again (rarely needed) so that
+    # those numbers travel as TF Serving's NaN/Infinity; a null that was None stays null.
+    if data is None or (b"null" in data and _NULL_VALUE.search(data)):
+        data = json.dumps(body, default=_plain_json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return data
+
+
+def _plain_json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
     if hasattr(value, "tolist"):
@@ -257,11 +302,11 @@ def _json_default(value: Any) -> Any:
 
 
 def predict_body(*, instances: Any = None, inputs: Any = None, signature_name: str | None = None) -> bytes:
-    """Encode a predict request in row (`instances`) or columnar (`inputs`) form."""
+    """Encode a predict request in row (`instances`) or columnar (`inputs`) form (encode_json)."""
     if (instances is None) == (inputs is None):
         raise InvalidArgumentError("instances/inputs", (type(instances).__name__, type(inputs).__name__),
                                    "give exactly one of instances= (row form) or inputs= (columnar form)")
     body: dict[str, Any] = {"instances": instances} if instances is not None else {"inputs": inputs}
     if signature_name:
         body["signature_name"] = signature_name
-    return json.dumps(body, default=_json_default, separators=(",", ":")).encode("utf-8")
+    return encode_json(body)

@@ -29,7 +29,7 @@ UNKNOWN_MODEL_LABEL = "<unknown>"  # metrics label for requests naming a model t
 
 READ_CHUNK = 1 << 20
 LARGE_BODY = 8 << 20  # bodies this big trigger a malloc_trim once their request is done (see serving/memory.py)
-BODY_COMPLETE = "servescope.body_complete"  # environ key: the request body was read to its end
+BODY_COMPLETE = "servescope.body_complete"  # environ key: the request body was read (serving/http.py)
 
 
 def _read_exactly(stream, length: int) -> bytes:
@@ -43,6 +43,13 @@ def _read_exactly(stream, length: int) -> bytes:
             parts.append(chunk)
         data = b"".join(parts)
     return data
+
+
+def too_large_message(length: Optional[int], limit: int) -> str:
+    """The 413 message for a body of `length` bytes (None: chunked, length unknown) over `limit`."""
+    if length is None:
+        return f"Request body exceeds the limit of {limit} bytes (--max_request_bytes)"
+    return f"Request body of {length} bytes exceeds the limit of {limit} bytes (--max_request_bytes)"
 
 
 def _bounded(text: str, limit: int = 200) -> str:
@@ -172,8 +179,7 @@ class ServingApp:
         limit = self.options.max_request_bytes
         length = request.content_length
         if length is not None and length > limit:
-            raise PayloadTooLarge(f"Request body of {length} bytes exceeds the limit of {limit} bytes "
-                                  "(--max_request_bytes)")
+            raise PayloadTooLarge(too_large_message(length, limit))
         if request.environ.get("wsgi.input_terminated"):  # chunked: read up to the limit, then EOF or 413
             parts, size = [], 0
             while True:
@@ -183,7 +189,7 @@ class ServingApp:
                 parts.append(chunk)
                 size += len(chunk)
                 if size > limit:
-                    raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes (--max_request_bytes)")
+                    raise PayloadTooLarge(too_large_message(None, limit))
             data = b"".join(parts)
         else:
             data = _read_exactly(request.environ["wsgi.input"], length or 0)

@@ -14,7 +14,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from serving import examples, responses, tensors
 from serving.errors import InvalidArgument
-from serving.jsonvalues import parse_json_object, value_to_string
+from serving.jsonvalues import parse_json_object, parse_predict_object, value_to_string
 from serving.loader import LoadedVersion
 from serving.repository import ModelRepository
 
@@ -67,7 +67,7 @@ def model_metadata(repo: ModelRepository, name: str, version: Optional[int], lab
 
 def predict(repo: ModelRepository, run: Runner, name: str, version: Optional[int], label: Optional[str],
             body: bytes) -> tuple[str, int]:
-    doc = parse_json_object(body)
+    doc = parse_predict_object(body)
     del body  # large bodies: keep as few copies alive as possible (this frame holds the only reference)
     signature_name = _signature_name(doc)
     servable = repo.resolve(name, version, label)

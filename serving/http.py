@@ -1,91 +1,96 @@
-"""HTTP/1.1 keep-alive on werkzeug's threaded server.
+"""The HTTP server of `python -m serving`: waitress, configured for TF Serving's REST API.
 
-werkzeug's own handler ends every response with `Connection: close` and then drains the socket, because it
-cannot tell whether the application read the whole request body; leftover body bytes would otherwise be
-parsed as the next request. Our application records (environ[BODY_COMPLETE]) when it has read a body to its
-end, so this handler keeps the connection open exactly when that is known to be safe:
+waitress reads requests in one I/O thread and hands a request to a worker thread only once its head and body
+have arrived, so slow or stalled clients hold a socket, never a worker; connections idle for
+IDLE_TIMEOUT_SECONDS are closed. It refuses a body over --max_request_bytes from its Content-Length alone
+(chunked: once that much has arrived). On top of waitress, this module only
 
-- the body was read completely, or there was none (no Content-Length, or 0, and not chunked), and
-- the client did not ask to close (HTTP/1.0 without keep-alive, or `Connection: close`).
-
-Everything else (413 refused from the header alone, a 400 for a malformed path with a body attached, ...)
-closes the connection after the answer, draining what the client already sent so it sees the answer rather
-than a reset, as werkzeug does. Idle connections are closed after IDLE_TIMEOUT_SECONDS.
+- words those refusals (and waitress's other protocol errors) as TF Serving's JSON {"error": ...};
+- keeps HTTP/1.1 connections open after an answer, saying so (`Connection: keep-alive`), unless the request
+  carried a body that the application did not read (a malformed path with a body, a 413 from the header):
+  such connections are closed after the answer, as TF Serving's server does.
 """
 from __future__ import annotations
 
-import selectors
+import json
+import logging
 
-from werkzeug.serving import WSGIRequestHandler
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import RequestEntityTooLarge
 
-from serving.app import BODY_COMPLETE
+from serving.app import BODY_COMPLETE, too_large_message
 
-IDLE_TIMEOUT_SECONDS = 75  # socket timeout between requests (and for a stalled body); nginx's keepalive default
+IDLE_TIMEOUT_SECONDS = 75  # a connection silent this long is closed; nginx's keepalive default
+CONNECTION_LIMIT = 500      # open connections at once; further clients wait in the listen backlog
 _DRAIN_LIMIT = 64 << 20
 
+# waitress warns "Task queue depth is N" whenever requests wait for a worker: under load, once per request.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
-class KeepAliveHandler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT_SECONDS
-    # Small answers must leave at once: with Nagle's algorithm on, an answer written after another small write
-    # waits for the client's delayed ACK (40 ms on Linux) on a kept-alive connection.
-    disable_nagle_algorithm = True
 
-    def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        environ = self.make_environ()
-        started: list = []
+class _JsonErrorTask(ErrorTask):
+    """waitress's own refusals (413, malformed HTTP, headers too large) as TF Serving's JSON errors."""
 
-        def start_response(status, headers, exc_info=None):
-            started[:] = [status, headers]
-            return lambda data: None  # our application never uses the legacy write() callable
+    def execute(self) -> None:
+        error = self.request.error
+        if isinstance(error, RequestEntityTooLarge):
+            limit = self.channel.server.adj.max_request_body_size - 1
+            length = None if self.request.chunked else self.request.content_length
+            message = too_large_message(length, limit)
+        else:
+            message = f"{error.reason}: {error.body}"
+        body = json.dumps({"error": message}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
 
+
+class _KeepAliveTask(WSGITask):
+    def build_response_header(self) -> bytes:
+        environ = self.environ or {}
+        if environ.get("CONTENT_LENGTH", "") not in ("", "0") and not environ.get(BODY_COMPLETE):
+            self.set_close_on_finish()  # a body the application did not want: the client may be confused
+        head = super().build_response_header()
+        if self.version == "1.1" and not self.close_on_finish:
+            head = head[:-2] + b"Connection: keep-alive\r\n\r\n"
+        return head
+
+
+class _Channel(HTTPChannel):
+    task_class = _KeepAliveTask
+    error_task_class = _JsonErrorTask
+
+    def handle_close(self) -> None:
+        # Discard what the client already sent (bounded, without waiting): closing a socket with unread bytes
+        # resets the connection, which can destroy the answer before the client reads it.
+        drained, sock = 0, self.socket
         try:
-            chunks = self.server.app(environ, start_response)
-            try:
-                body = b"".join(chunks)
-            finally:
-                if hasattr(chunks, "close"):
-                    chunks.close()
-            status, headers = started
-        except Exception:  # the application catches its own errors; this is a last line of defence
-            self.log_error("application error on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
-            self.close_connection = True
-            status, headers = "500 Internal Server Error", [("Content-Type", "application/json")]
-            body = b'{"error": "Internal server error"}'
-        
-        keep_alive = not self.close_connection and self._body_consumed(environ)
-        code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
-        for key, value in headers:
-            if key.lower() not in ("content-length", "connection"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "keep-alive" if keep_alive else "close")  # sets self.close_connection
-        # Headers and body in one write (end_headers() would send the headers on their own first).
-        self._headers_buffer.append(b"\r\n")
-        head = b"".join(self._headers_buffer)
-        self._headers_buffer = []
-        self.wfile.write(head + body if environ["REQUEST_METHOD"] != "HEAD" else head)
-        self.wfile.flush()
-        if not keep_alive:
-            self._drain()
-
-    def _body_consumed(self, environ) -> bool:
-        if environ.get(BODY_COMPLETE):
-            return True
-        if environ.get("wsgi.input_terminated"):  # chunked and not read to the end
-            return False
-        return environ.get("CONTENT_LENGTH", "") in ("", "0")
-
-    def _drain(self) -> None:
-        """Discard what the client already sent (bounded), so closing does not reset the answer away."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.connection, selectors.EVENT_READ)
-            drained = 0
-            while drained < _DRAIN_LIMIT and selector.select(timeout=0.01):
-                data = self.rfile.read1(1 << 20)
+            while sock is not None and drained < _DRAIN_LIMIT:  # (None: closed already; waitress may call twice)
+                data = sock.recv(1 << 20)
                 if not data:
                     break
                 drained += len(data)
+        except OSError:  # nothing more has arrived (the socket is non-blocking), or it is gone already
+            pass
+        super().handle_close()
+
+
+class HttpServer(TcpWSGIServer):
+    """A waitress server for `app` on host:port; run() serves until SystemExit/KeyboardInterrupt is raised in
+    the thread running it (a signal handler does), close() releases the port."""
+
+    channel_class = _Channel
+
+    def __init__(self, app, *, host: str, port: int, max_request_bytes: int, threads: int):
+        super().__init__(app, host=host, port=port, threads=threads,
+                         max_request_body_size=max_request_bytes + 1,  # waitress refuses length >= this
+                         channel_timeout=IDLE_TIMEOUT_SECONDS, connection_limit=CONNECTION_LIMIT,
+                         asyncore_use_poll=True, ident="")  # poll: no select() limit of 1024 sockets
+
+    @property
+    def port(self) -> int:
+        return self.effective_port

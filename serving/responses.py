@@ -41,9 +41,36 @@ def _kind(array: np.ndarray, name: str) -> str:
     raise InvalidArgument(f"Failed to write JSON value for tensor type: {array.dtype.name} (output {name})")
 
 
+_SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _decimal_texts(array: np.ndarray) -> list[str]:
+    """format_decimal of every value of a float array, formatted in bulk: one %-format call for all of them,
+    one numpy parse to find the few that need 9 (float) or 17 (double) digits to round-trip."""
+    flat = array.reshape(-1)
+    numbers = flat.tolist()
+    texts = ("%g," * len(numbers) % tuple(numbers)).split(",")
+    texts.pop()
+    back = np.array(texts, dtype=np.float64).astype(flat.dtype)
+    digits = 9 if flat.dtype == np.float32 else 17
+    for index in np.flatnonzero((back != flat) & np.isfinite(flat)).tolist():
+        texts[index] = "%.*g" % (digits, numbers[index])
+    return [text if "." in text or "e" in text else _SPECIAL.get(text, text + ".0") for text in texts]
+
+
+def _float_rows(array: np.ndarray) -> list[str]:
+    """The JSON text of each array[i] (each value when the array has one dimension) of a non-empty float array."""
+    items = _decimal_texts(array)
+    for size in reversed(array.shape[1:]):
+        items = ["[" + ", ".join(items[start:start + size]) + "]" for start in range(0, len(items), size)]
+    return items
+
+
 def _array_text(array: Any, kind: str, as_bytes: bool) -> str:
     if not isinstance(array, np.ndarray):  # one element of an object (string) array is plain bytes
         return _scalar_text(array, kind, as_bytes)
+    if kind in ("f4", "f8") and array.size:
+        return _float_rows(array.reshape(1, *array.shape))[0]
     if array.ndim == 0:
         return _scalar_text(array[()], kind, as_bytes)
     if array.ndim == 1:
@@ -77,13 +104,17 @@ def encode_predict_response(outputs: Mapping[str, np.ndarray], request_format: s
             raise InvalidArgument(f"Tensor name: {name} has inconsistent batch size: {array.shape[0]} "
                                   f"expecting: {batch_size}")
         batch_size = array.shape[0]
+    if len(names) == 1 and kinds[names[0]] in ("f4", "f8") and outputs[names[0]].size:
+        return '{"predictions": [' + ", ".join(_float_rows(outputs[names[0]])) + "]}"
+    rows = {n: _float_rows(outputs[n]) for n in names if kinds[n] in ("f4", "f8") and outputs[n].size}
     items = []
     for row in range(batch_size):
         if len(names) == 1:
             items.append(_array_text(outputs[names[0]][row], kinds[names[0]], as_bytes[names[0]]))
         else:
             items.append("{" + ", ".join(
-                f"{json.dumps(n)}: {_array_text(outputs[n][row], kinds[n], as_bytes[n])}" for n in names) + "}")
+                f"{json.dumps(n)}: {rows[n][row] if n in rows else _array_text(outputs[n][row], kinds[n], as_bytes[n])}"
+                for n in names) + "}")
     return '{"predictions": [' + ", ".join(items) + "]}"
 
 

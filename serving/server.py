@@ -1,4 +1,5 @@
-"""ModelServer: the repository, its pollers, the HTTP and gRPC servers and a clean shutdown on SIGTERM/SIGINT."""
+"""ModelServer: the repository, its pollers, the HTTP server (waitress, serving/http.py), the gRPC server and a
+clean shutdown on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +11,11 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from serving.app import AppOptions, ServingApp
 from serving.batching_config import BatchingOptions, read_batching_parameters
 from serving.config import ConfigError, read_config_file, single_model_config
 from serving.grpc_server import GrpcOptions, GrpcServer
-from serving.http import KeepAliveHandler
+from serving.http import HttpServer
 from serving.repository import ModelRepository
 from serving.warmup import load_and_warm_up
 
@@ -34,13 +33,11 @@ class ModelServer:
         self.config_poll_seconds = config_poll_seconds if config_file else 0
         self.repo.apply_config(list(initial_config.model_config_list.config))
         self._stopping = threading.Event()
-        # Threaded: one thread per connection; model runs are bounded by the app's thread option. The server
-        # streams request bodies to the app (so oversized ones are refused unread) and keeps HTTP/1.1
-        # connections open when the body was read to its end (serving/http.py).
-        self.http: BaseWSGIServer = make_server(host, port, self.app, threaded=True,
-                                                request_handler=KeepAliveHandler)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
-        self.url = f"http://{host}:{self.http.server_port}"
+        # Worker threads: as many as model runs may run at once, and as many again for status and metadata
+        # requests and requests waiting for a run. Connections are not threads (serving/http.py).
+        self.http = HttpServer(self.app, host=host, port=port, max_request_bytes=options.max_request_bytes,
+                               threads=2 * options.num_threads)
+        self.url = f"http://{host}:{self.http.port}"
         # gRPC (serving/grpc_server.py): the same repository and model runner, serving from now on.
         self.grpc = (GrpcServer(self.repo, self.app._run, host=host, options=grpc_options, metrics=self.app.metrics)
                      if grpc_options else None)
@@ -110,8 +107,7 @@ class ModelServer:
         def stop(signum, _frame):
             log.info("received %s; shutting down", signal.Signals(signum).name)
             self._stopping.set()
-            # shutdown() waits for serve_forever() to return, so it must not run on this (the serving) thread.
-            threading.Thread(target=self.http.shutdown, daemon=True).start()
+            raise SystemExit(0)  # raised in the main thread, which runs the server's loop: run() returns
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -119,12 +115,12 @@ class ModelServer:
         poller.start()
         log.info("listening on %s (models loading: %s)", self.url, ", ".join(self.repo.model_names()))
         try:
-            self.http.serve_forever(poll_interval=0.2)
+            self.http.run()
         finally:
             self._stopping.set()
             if self.grpc:
                 self.grpc.stop()
-            self.http.server_close()
+            self.http.close()
             self.app.close()
         log.info("server stopped")
         logging.shutdown()

@@ -12,7 +12,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from serving.errors import InvalidArgument, ServingError, Unimplemented
-from serving.jsonvalues import json_type_name, value_to_string
+from serving.jsonvalues import DenseNumbers, json_type_name, value_to_string
 
 # DataType enum -> (numpy dtype, TensorFlow's DataTypeString name used in error messages).
 DTYPES = {
@@ -192,6 +192,11 @@ def _numeric_array(flat: list | np.ndarray, dtype: int) -> np.ndarray:
 
 def json_to_array(value: Any, dtype: int, max_rank: int = MAX_RANK) -> np.ndarray:
     """A JSON value (scalar, b64 object or nested lists) -> a dense numpy array of the given DataType."""
+    if isinstance(value, DenseNumbers):  # read by simdjson without a Python number per value
+        array = value.as_array(DTYPES[dtype][0]) if dtype in DTYPES else None
+        if array is not None and array.ndim <= max_rank:
+            return array
+        value = value.to_python()  # the per-value rules decide, and word any error
     shape = dense_shape(value)
     if len(shape) > max_rank:
         raise InvalidArgument(f"JSON value is nested {len(shape)} lists deep; a tensor has at most {max_rank} "

@@ -81,6 +81,36 @@ def test_a_model_run_over_the_timeout_gets_504_and_the_server_goes_on(limited_ur
     assert (reply.status_code, reply.json()) == (200, {"predictions": [10]})
 
 
+@pytest.mark.slow
+def test_stalled_clients_hold_no_worker_and_others_are_answered(limited_url):
+    """Slowloris: 64 connections (far more than the server's worker threads) each stop mid-request, in the
+    head or in the body; a normal request on a new connection is still answered at once, and so is each
+    stalled request once its client sends the rest."""
+    parsed = urlparse(limited_url)
+    body = json.dumps({"instances": ["abc"]}).encode()
+    head = (f"POST /v1/models/toolbox:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    stalled = []
+    try:
+        for index in range(64):
+            sock = socket.create_connection((parsed.hostname, parsed.port), timeout=10)
+            cut = len(head) // 2 if index % 2 else len(head) + 5  # in the head, or in the body
+            sock.sendall((head + body)[:cut])
+            stalled.append((sock, cut))
+        started = time.monotonic()
+        reply = requests.post(f"{limited_url}/v1/models/toolbox:predict", data=body, timeout=10)
+        assert (reply.status_code, reply.json()) == (200, {"predictions": [{"echo_bytes": {"b64": "YWJj"},
+                                                                             "length": 3}]})
+        assert time.monotonic() - started < 2
+        for sock, cut in stalled:
+            sock.sendall((head + body)[cut:])
+        for sock, _ in stalled:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock, _ in stalled:
+            sock.close()
+
+
 def metric(url: str, name: str, **labels: str) -> float:
     text = requests.get(f"{url}/monitoring/prometheus/metrics", timeout=10).text
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
