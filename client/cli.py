@@ -12,7 +12,9 @@ Exit codes: 0 done, some images classified (per-file errors are rows, not failur
 was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
 not a results file or cannot be written, an unreadable --truth file); 3 server unreachable
 (including every image failing because the server did), or the model/version/label/signature is
-unusable or went away during the run (every input still has its row; rerun to resume); 130 interrupted.
+unusable or went away during the run (every input still has its row; rerun to resume); 4 (--dataset) the run
+store cannot be opened or the run cannot be stored; 130 interrupted. `dataset …` and `classify --dataset`:
+client.dataset_cli and client.dataset_run.
 """
 from __future__ import annotations
 
