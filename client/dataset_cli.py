@@ -88,9 +88,8 @@ def _listing(summaries: list["DatasetSummary"]) -> list[str]:
         classes = ", ".join(f"{label} {count}" for label, count in summary.class_balance.items()) or "-"
         table.append((summary.name, str(summary.latest_version), f"{summary.images:,}",
                       f"{summary.truth_known:,}/{summary.images:,}", classes, str(summary.runs)))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 2)]
-    return ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[-2].ljust(
-        max(len(r[-2]) for r in table)), row[-1]]).rstrip() for row in table]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
 
 
 def _act(args: argparse.Namespace, datasets: "Datasets") -> int:

@@ -59,6 +59,7 @@ class DatasetReads:
     def get(self, reference: str, version: int | None = None) -> DatasetVersion:
         """A version by `NAME`, `NAME@VERSION` or (`NAME`, version); the newest when none is named.
         DatasetNotFoundError naming what is missing."""
+        reference = reference.strip()   # names are stored without surrounding spaces
         attempts = [(reference, version)]
         if version is None and parse_reference(reference)[1] is not None:
             attempts.append(parse_reference(reference))   # an exact name ending in @N is found first
@@ -84,6 +85,7 @@ class DatasetReads:
 
     def versions(self, name: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
+        name = name.strip()
         with self.store._read(f"read the versions of dataset {name!r}") as conn:
             found = [_version(row) for row in conn.execute(
                 _version_query().where(datasets.c.name == name).order_by(dataset_versions.c.version)).mappings()]

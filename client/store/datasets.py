@@ -84,6 +84,7 @@ class Datasets(DatasetReads, CorrectionsMixin):
         1, or with `new_version` the next version of an existing one, holding exactly these images. DatasetExistsError
         (before anything is read) when the name exists and `new_version` is False."""
         name = check_name(name)
+        truth_of((), truth)   # an unknown method is refused before anything is read
         if not new_version and self._exists(name):
             raise self._exists_error(name)
         taken, failed, stored = self._take(items)
@@ -101,6 +102,7 @@ class Datasets(DatasetReads, CorrectionsMixin):
         """The next version of dataset `name`: its newest version's images plus these; an image whose name is
         already there replaces it (bytes and truth) in its place."""
         name = check_name(name)
+        truth_of((), truth)
         if not self._exists(name):
             raise DatasetNotFoundError(f"no dataset named {name!r}")
         taken, failed, stored = self._take(items)
@@ -113,8 +115,8 @@ class Datasets(DatasetReads, CorrectionsMixin):
             merged: list[dict] = []
             for old in previous:
                 new = fresh.pop(old.source, None)
-                merged.append(self._row(len(merged), new, labels.get(new.source)) if new else {
-                    **self._item_row(len(merged), old)})
+                merged.append(self._row(len(merged), new, labels.get(new.source)) if new else
+                              self._item_row(len(merged), old))
             counts["replaced"] = len(taken) - len(fresh)
             merged += [self._row(len(merged) + i, item, labels.get(item.source)) for i, item in enumerate(fresh.values())]
             if len(merged) > MAX_DATASET_IMAGES:
@@ -129,6 +131,7 @@ class Datasets(DatasetReads, CorrectionsMixin):
     def delete(self, name: str) -> DatasetDeleted:
         """Delete a dataset with every version, then the images no other dataset and no run uses. Runs made on it
         stay (they name it, and find it gone)."""
+        name = name.strip()
         with self.store._write(f"delete dataset {name!r}") as conn:
             head = conn.execute(select(datasets.c.id).where(datasets.c.name == name).with_for_update()).first()
             if head is None:

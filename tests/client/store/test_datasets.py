@@ -78,6 +78,9 @@ def test_a_taken_name_is_refused_unless_a_new_version_is_asked_for(data):
         data.create("audit", never_read())
     assert str(taken.value) == ("a dataset named 'audit' exists (version 1); ask for a new version (--new-version) to "
                                 "make version 2 of it, or choose another name")
+    with pytest.raises(ValueError, match=r"^truth must be one of \['folders', 'names', 'none'\] or a truth table, "
+                                         r"not 'auto'$"):
+        data.create("audit", never_read(), truth="auto", new_version=True)
     second = data.create("audit", upload(("x/3.png", BLUE)), truth="names", new_version=True)
     assert (second.version.version, second.version.images) == (2, 1)
     assert item_rows(data, "audit") == [(0, "x/3.png", None, SHA[BLUE])]   # "3" has no leading word
