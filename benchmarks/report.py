@@ -42,6 +42,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client_memory", ()),
     ("replicas", ()),
     ("store_write", ()),
+    ("datasets", ()),
     ("dashboard_classify", ()),
     ("dashboard_memory", ()),
     ("compare_concurrency", ()),

@@ -12,7 +12,9 @@ Exit codes: 0 done, some images classified (per-file errors are rows, not failur
 was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
 not a results file or cannot be written, an unreadable --truth file); 3 server unreachable
 (including every image failing because the server did), or the model/version/label/signature is
-unusable or went away during the run (every input still has its row; rerun to resume); 130 interrupted.
+unusable or went away during the run (every input still has its row; rerun to resume); 4 (--dataset) the run
+store cannot be opened or the run cannot be stored; 130 interrupted. `dataset …` and `classify --dataset`:
+client.dataset_cli and client.dataset_run.
 """
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from client._noprogress import NoProgress
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.core import TFServingClient
 from client.errors import InvalidArgumentError, TFServingError
 from client.cli_rows import RowMaker, accuracy_text, skipped_text
+from client.dataset_cli import EXIT_STORE, add_dataset_commands, run_dataset_command
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
 from client.plan import SignatureConfig
 from client.protocol import ModelMetadata, TensorSpec
@@ -36,6 +39,9 @@ from client.results import ClassificationResult
 from client.schema import target_text
 from client.sources import Skipped, expand_sources
 from client.truth import TruthFileError, read_truth_file
+
+if TYPE_CHECKING:  # the run store (SQLAlchemy) is imported only for --dataset
+    from client.dataset_run import DatasetRun
 
 EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_URL = "http://127.0.0.1:8501"
@@ -73,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Rows: source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, "
                "corrected_at, model, target, version, latency_ms, error, error_type. CSV cells starting with "
                "= + - @ tab or CR get a leading ' so spreadsheets show them as text.")
-    classify.add_argument("paths", nargs="+", metavar="PATH",
+    classify.add_argument("paths", nargs="*", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
+    classify.add_argument("--dataset", metavar="NAME[@VERSION]",
+                          help="classify a stored dataset (its newest version, or VERSION) instead of PATHs, with its "
+                               "truth; the run is recorded in the run store (SERVESCOPE_DB) for the dashboard")
     classify.add_argument("--signature", dest="signature_name", help="signature (default: serving_default)")
     classify.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                           help="images per request (default: %(default)s)")
@@ -89,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "auto (folders, else names), or a CSV/JSON file of source,label "
                                "(default: %(default)s)")
     classify.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_dataset_commands(commands)
     return parser
 
 
@@ -122,9 +132,11 @@ def _remaining(sources: list[tuple[str, Any]], seen: set[str], exc: TFServingErr
             for name, _ in sources if name not in seen]
 
 
-def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[str], truth_file: Any) -> int:
+def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[str], truth_file: Any,
+              dataset: "DatasetRun | None" = None) -> int:
     skipped: list[Skipped] = []
-    found = list(expand_sources(args.paths, skipped=skipped))
+    found = dataset.sources if dataset is not None else list(expand_sources(args.paths, skipped=skipped))
+    truth_file = dataset.truth if dataset is not None else truth_file
     sources = [(name, load) for name, load in found if name not in done_before]
     if done_before:
         print(f"resuming {args.out}: {len(done_before)} sources already done", file=sys.stderr)
@@ -152,6 +164,8 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
             for row in rows:
                 writer.write(row)
                 written.append({k: row[k] for k in ("source", "top_class", "ground_truth", "error_type")})
+            if dataset is not None:
+                dataset.record(rows)
 
         def emit(results: list[ClassificationResult]) -> None:
             nonlocal failures
@@ -230,8 +244,24 @@ def _signature_config(path: Path | None) -> SignatureConfig | None:
     return SignatureConfig.from_json(body)
 
 
+def _paths_or_dataset(args: argparse.Namespace, done_before: set[str]) -> str | None:
+    """Why classify's inputs are unusable (PATHs or --dataset, one of them), or None."""
+    if args.dataset is None:
+        return None if args.paths else "classify needs PATHs, or --dataset NAME"
+    if args.paths:
+        return "give PATHs or --dataset, not both"
+    if args.truth != "none":
+        return "--dataset brings its own truth; leave out --truth"
+    if done_before:
+        return (f"--out {args.out} already has rows: a run on a dataset is stored whole, so write to a new file "
+                "(or delete it)")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "dataset":
+        return run_dataset_command(args)
     if args.command == "classify":
         if args.batch_size < 1 or args.concurrency < 1:
             print("error: --batch-size and --concurrency must be >= 1", file=sys.stderr)
@@ -258,6 +288,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, InvalidArgumentError) as exc:
         print(f"error: --signature-config {exc}", file=sys.stderr)
         return EXIT_USAGE
+    dataset = None
+    if args.command == "classify":
+        usage = _paths_or_dataset(args, done_before)
+        if usage:
+            print(f"error: {usage}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.dataset is not None:
+            from client.dataset_run import DatasetRun
+            from client.store import DatasetError, StoreError
+            try:
+                dataset = DatasetRun(args.dataset)
+            except StoreError as exc:
+                print(f"error: --dataset {exc}", file=sys.stderr)
+                return EXIT_USAGE if isinstance(exc, DatasetError) else EXIT_STORE
+            args.truth = "file"   # the dataset's truth table: its summary and the accuracy are reported
     try:
         with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries,
                              signature=signature) as tfs:
@@ -270,7 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "metadata":
                 _print_metadata(tfs.metadata(version=args.version, label=args.label))
                 return EXIT_OK
-            return _classify(tfs, args, done_before, truth_file)
+            if dataset is None:
+                return _classify(tfs, args, done_before, truth_file)
+            return dataset.recorded(lambda: _classify(tfs, args, done_before, truth_file, dataset), url=args.url,
+                                    model=args.model, target=target_text(version=args.version, label=args.label),
+                                    exit_store=EXIT_STORE)
     except KeyboardInterrupt:
         print("\ninterrupted" + (f"; rerun with --out {args.out} to resume" if getattr(args, "out", None) else ""),
               file=sys.stderr)

@@ -264,11 +264,12 @@ def _apply(method: str, raw: dict[str, str], class_names: Sequence[str], mapping
 
 
 def detect_truth(sources: Iterable[str], class_names: Sequence[str], *, method: str = "auto",
-                 truth_file: Mapping[str, str] | tuple[str, bytes] | None = None,
+                 truth_file: Mapping[str, str] | tuple[str, bytes | Mapping[str, str]] | None = None,
                  mapping: Mapping[str, str | None] | None = None) -> TruthDetection:
     """Ground truth for `sources` by `method` (auto, folders, names, file, none); see the module doc.
 
-    `truth_file` is a table from read_truth_file or a (name, bytes) pair to read. Raises ValueError
+    `truth_file` is a table from read_truth_file, a (name, bytes) pair to read, or a (where it came from, table)
+    pair (e.g. a dataset's truth: the summary names it). Raises ValueError
     for an unknown method, a mapping to a class the model lacks, or method="file" without a file.
     """
     if method not in METHODS:
@@ -282,7 +283,8 @@ def detect_truth(sources: Iterable[str], class_names: Sequence[str], *, method: 
         return TruthDetection("none", summary="ground truth not used")
     origin = "the truth file"
     if isinstance(truth_file, tuple):
-        origin, table = truth_file[0], read_truth_file(*truth_file)
+        origin = truth_file[0]
+        table = truth_file[1] if isinstance(truth_file[1], Mapping) else read_truth_file(*truth_file)
     else:
         table = truth_file
     if method == "file" or (method == "auto" and table is not None):

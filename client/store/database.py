@@ -136,9 +136,11 @@ class Store(QueriesMixin):
                    class_names: Sequence[str] = (), session_id: str | None = None, status: str = "queued",
                    truth_summary: str | None = None, thumbnails: bool = True, owner: str | None = None,
                    run_id: str | None = None, started_by: str | None = None,
-                   lease_s: float | None = None) -> RunInfo:
+                   lease_s: float | None = None, dataset: Any = None, keep_images: bool = False) -> RunInfo:
         """A new run. `started_by`: the digest of the browser that started it (None: no browser did);
-        `lease_s`: its lease, which the owning process then renews (renew_leases); None: no lease."""
+        `lease_s`: its lease, which the owning process then renews (renew_leases); None: no lease. `dataset`: the
+        client.store.datasets.DatasetVersion it runs on (its rows' positions are the items'); `keep_images`: the
+        analyst keeps its images (ImageStore.keep_run_images refuses them otherwise)."""
         if kind not in ("classify", "compare"):
             raise ValueError(f"kind must be 'classify' or 'compare', not {kind!r}")
         if status not in RUN_STATUSES:
@@ -146,7 +148,10 @@ class Store(QueriesMixin):
         values = dict(id=run_id or new_id(), created_at=_now(), kind=kind, session_id=session_id, url=url,
                       model=model, target=target, status=status, total=int(total), done=0, errors=0,
                       class_names=list(class_names), truth_summary=truth_summary, labels_at_start={},
-                      labels_at_end={}, owner=owner or process_owner(), thumbnails=thumbnails, started_by=started_by)
+                      labels_at_end={}, owner=owner or process_owner(), thumbnails=thumbnails, started_by=started_by,
+                      keep_images=bool(keep_images))
+        if dataset is not None:
+            values.update(dataset_id=dataset.dataset_id, dataset_version=dataset.version, dataset_name=dataset.name)
         with self._write(f"create a run of {model}") as conn:
             if lease_s is not None:
                 values["lease_expires_at"] = self._database_now(conn) + timedelta(seconds=lease_s)

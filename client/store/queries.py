@@ -32,8 +32,10 @@ class QueriesMixin:
     # -- History --------------------------------------------------------------------------------
     def list_runs(self, *, model: str | None = None, version: int | None = None, kind: str | None = None,
                   since: datetime | None = None, until: datetime | None = None, session_id: str | None = None,
-                  limit: int | None = None) -> list[RunSummary]:
-        """Stored runs, newest first, with accuracy where truth is known and the number of corrections."""
+                  limit: int | None = None, dataset_id: str | None = None,
+                  dataset_version: int | None = None) -> list[RunSummary]:
+        """Stored runs, newest first, with accuracy where truth is known and the number of corrections; `dataset_id`
+        (and `dataset_version`): only the runs made on that dataset (version)."""
         truth = func.coalesce(rows.c.correction, rows.c.ground_truth)
         judged = and_(truth.is_not(None), rows.c.top_class.is_not(None))
         figures = (select(rows.c.run_id,
@@ -45,7 +47,8 @@ class QueriesMixin:
                  .outerjoin(figures, figures.c.run_id == runs.c.id)
                  .order_by(runs.c.created_at.desc(), runs.c.id))
         for column, value in ((runs.c.model, model), (runs.c.version, version), (runs.c.kind, kind),
-                              (runs.c.session_id, session_id)):
+                              (runs.c.session_id, session_id), (runs.c.dataset_id, dataset_id),
+                              (runs.c.dataset_version, dataset_version)):
             if value is not None:
                 query = query.where(column == value)
         if since is not None:

@@ -73,6 +73,10 @@ class RunInfo:
     thumbnails: bool
     started_by: str | None = None          # sha256 hex of the starting browser's token; None: no browser started it
     lease_expires_at: datetime | None = None   # renewed by the owning process while the run is queued or running
+    dataset_id: str | None = None          # the dataset it ran on (None: an upload); may since have been deleted
+    dataset_version: int | None = None     # ... the version it used
+    dataset_name: str | None = None        # ... and its name then
+    keep_images: bool = False              # its images are kept in the image store (client.store.images)
 
     @property
     def finished(self) -> bool:
@@ -106,7 +110,9 @@ class RunInfo:
             errors=row["errors"], elapsed_s=row["elapsed_s"], error=row["error"],
             class_names=tuple(row["class_names"] or ()), truth_summary=row["truth_summary"], owner=row["owner"],
             thumbnails=bool(row["thumbnails"]), started_by=row.get("started_by"),
-            lease_expires_at=utc(row.get("lease_expires_at")))
+            lease_expires_at=utc(row.get("lease_expires_at")), dataset_id=row.get("dataset_id"),
+            dataset_version=row.get("dataset_version"), dataset_name=row.get("dataset_name"),
+            keep_images=bool(row.get("keep_images")))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -34,8 +35,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-__all__ = ["metadata", "runs", "rows", "comparisons", "comparison_runs", "observations", "schema_version",
-           "MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate", "SchemaTooNewError"]
+__all__ = ["metadata", "runs", "rows", "comparisons", "comparison_runs", "observations", "schema_version", "blobs",
+           "datasets", "dataset_versions", "dataset_items", "run_images", "MIGRATIONS", "SCHEMA_VERSION",
+           "current_version", "migrate", "SchemaTooNewError"]
 
 RUN_ID = String(32)
 
@@ -120,6 +122,51 @@ def _observations_v2(meta: MetaData) -> Table:
     )
 
 
+def _datasets_v6(meta: MetaData) -> tuple[Table, ...]:
+    """The image store's index, the datasets with their versions and items, and the images a run kept. A blob row
+    exists while its object is in the image store; items and kept images reference it (never cascading), so the
+    database refuses to forget an image something still uses."""
+    blobs_table = Table(
+        "blobs", meta,
+        Column("sha256", String(64), primary_key=True),        # hex SHA-256 of the bytes: the object's key
+        Column("size_bytes", BigInteger, nullable=False),
+        Column("stored_at", DateTime(timezone=True), nullable=False),
+    )
+    datasets_table = Table(
+        "datasets", meta,
+        Column("id", RUN_ID, primary_key=True),
+        Column("name", String(200), nullable=False, unique=True),  # plain text, never a path
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    versions = Table(
+        "dataset_versions", meta,
+        Column("dataset_id", RUN_ID, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+        Column("version", Integer, primary_key=True),          # 1, 2, ... per dataset
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("note", Text),                                  # how it was made: "created", "3 corrections from ..."
+    )
+    items = Table(
+        "dataset_items", meta,
+        Column("dataset_id", RUN_ID, primary_key=True),
+        Column("version", Integer, primary_key=True),
+        Column("position", Integer, primary_key=True),         # order within the version
+        Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
+        Column("source", Text, nullable=False),                # the original name or path, as uploaded
+        Column("truth", String(200)),                          # the label as found (folder, name, file) or corrected
+        Column("size_bytes", BigInteger, nullable=False),
+        Column("corrected_by_run", RUN_ID),                    # the run whose correction set this truth
+        ForeignKeyConstraint(["dataset_id", "version"], ["dataset_versions.dataset_id", "dataset_versions.version"],
+                             ondelete="CASCADE"),
+    )
+    kept = Table(
+        "run_images", meta,
+        Column("run_id", RUN_ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+        Column("position", Integer, primary_key=True),
+        Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
+    )
+    return blobs_table, datasets_table, versions, items, kept
+
+
 schema_version = Table(
     "schema_version", MetaData(),
     Column("version", Integer, primary_key=True),
@@ -142,6 +189,14 @@ for _version_column in VERSION_COLUMNS:
 runs.append_column(Column("started_by", String(64)))          # v5: sha256 hex of the starting browser's token
 runs.append_column(Column("lease_expires_at", DateTime(timezone=True)))  # v5: the owning process renews it
 Index("ix_runs_status", runs.c.status)                          # v5: unfinished runs are looked up by status
+blobs, datasets, dataset_versions, dataset_items, run_images = _datasets_v6(metadata)
+# v6: the dataset version a run used (no foreign key: the run outlives its dataset, and says so) and whether the
+# run keeps its images in the image store (run_images).
+runs.append_column(Column("dataset_id", RUN_ID))
+runs.append_column(Column("dataset_version", Integer))
+runs.append_column(Column("dataset_name", String(200)))
+runs.append_column(Column("keep_images", Boolean, nullable=False, server_default="0"))
+Index("ix_runs_dataset", runs.c.dataset_id)
 
 
 def _v1_runs_rows_comparisons(conn: Connection) -> None:
@@ -189,9 +244,23 @@ def _v5_run_ownership_and_leases(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_status ON runs (status)"))
 
 
+def _v6_datasets_and_image_store(conn: Connection) -> None:
+    """The image store's index, datasets (versions, items) and the images runs keep; each run's dataset version
+    and whether it keeps its images."""
+    meta = MetaData()
+    Table("runs", meta, Column("id", RUN_ID, primary_key=True))  # the foreign keys' target, created by v1
+    meta.create_all(conn, tables=list(_datasets_v6(meta)))
+    conn.execute(text("ALTER TABLE runs ADD COLUMN dataset_id VARCHAR(32)"))
+    conn.execute(text("ALTER TABLE runs ADD COLUMN dataset_version INTEGER"))
+    conn.execute(text("ALTER TABLE runs ADD COLUMN dataset_name VARCHAR(200)"))
+    false = "0" if conn.dialect.name == "sqlite" else "FALSE"
+    conn.execute(text(f"ALTER TABLE runs ADD COLUMN keep_images BOOLEAN NOT NULL DEFAULT {false}"))
+    conn.execute(text("CREATE INDEX ix_runs_dataset ON runs (dataset_id)"))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest, _v4_int64_versions,
-    _v5_run_ownership_and_leases)
+    _v5_run_ownership_and_leases, _v6_datasets_and_image_store)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
