@@ -2,7 +2,7 @@
 
 classify writes one row per input (client.schema's columns: source, top_class, confidence,
 prob_<class>..., ground_truth, correct, correction, corrected_at, model, target, version,
-latency_ms, error, error_type) as CSV on stdout or to --out FILE.csv/.jsonl/.parquet. An existing
+profile, latency_ms, error, error_type) as CSV on stdout or to --out FILE.csv/.jsonl/.parquet. An existing
 --out file is resumed: sources already done are skipped, failed ones retried, and the file ends
 with exactly one row per source (rewritten through a temporary file and a rename). CSV cells that a
 spreadsheet would run as a formula (= + - @ tab CR at the start, e.g. a file named
@@ -10,7 +10,8 @@ spreadsheet would run as a formula (= + - @ tab CR at the start, e.g. a file nam
 
 Exit codes: 0 done, some images classified (per-file errors are rows, not failures), or everything
 was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
-not a results file or cannot be written, an unreadable --truth file); 3 server unreachable
+not a results file or cannot be written, an unreadable --truth file, a --profile that is unusable or does
+not fit the model, --labels or --signature-config contradicting it); 3 server unreachable
 (including every image failing because the server did), or the model/version/label/signature is
 unusable or went away during the run (every input still has its row; rerun to resume); 130 interrupted.
 """
@@ -30,6 +31,7 @@ from client.errors import InvalidArgumentError, TFServingError
 from client.cli_rows import RowMaker, accuracy_text, skipped_text
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
 from client.plan import SignatureConfig
+from client.profile import ModelProfile
 from client.protocol import ModelMetadata, TensorSpec
 from client.resume import latest_rows, read_rows
 from client.results import ClassificationResult
@@ -70,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser(
         "classify", parents=[common], help="classify images, folders, ZIP archives",
         epilog="Rows: source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, "
-               "corrected_at, model, target, version, latency_ms, error, error_type. CSV cells starting with "
+               "corrected_at, model, target, version, profile (the model profile's digest), latency_ms, error, "
+               "error_type. CSV cells starting with "
                "= + - @ tab or CR get a leading ' so spreadsheets show them as text.")
     classify.add_argument("paths", nargs="+", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
@@ -79,7 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="images per request (default: %(default)s)")
     classify.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                           help="requests in flight (default: %(default)s)")
-    classify.add_argument("--labels", help="comma-separated class names, for models without a class output")
+    classify.add_argument("--labels", help="comma-separated class names, for models without a class output "
+                                           "(a shorthand of a profile's class_names)")
+    classify.add_argument("--profile", type=Path, metavar="FILE.json",
+                          help="model profile: how to prepare pixels (preset, input size, resize, channels, scale, "
+                               "mean/std, layout) and read outputs (probabilities, logits, sigmoid); see "
+                               "docs/client.md#model-profiles. Without one, pixel inputs get the pets preparation "
+                               "and the run says so")
     classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed "
                                                    "and ends with one row per source")
     classify.add_argument("--truth", default="none", metavar="folders|names|auto|FILE",
@@ -138,10 +147,17 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
         print("nothing to classify" + (" (all already done)" if done_before else ": no images found")
               + (f"; in {args.out}: {accuracy}" if accuracy else ""), file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
-    labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
+    _, plan = tfs.plan(version=args.version, label=args.label, signature_name=args.signature_name)
+    if plan.recipe is not None:
+        print(f"preparation assumed: {plan.preparation}; set a profile with --profile FILE.json"
+              if plan.profile_assumed else f"preparation: {plan.preparation}", file=sys.stderr)
+    if plan.output_kind != "probabilities":
+        print(f"output {plan.probabilities_output!r} read as {plan.output_kind}"
+              + ("" if plan.reading.distribution else " (independent scores, not a distribution)"), file=sys.stderr)
     maker = RowMaker([name for name, _ in found], model=args.model,
-                     target=target_text(version=args.version, label=args.label), class_names=labels,
-                     truth_method=args.truth if truth_file is None else "file", truth_file=truth_file)
+                     target=target_text(version=args.version, label=args.label), class_names=tfs.profile.class_names,
+                     truth_method=args.truth if truth_file is None else "file", truth_file=truth_file,
+                     profile=tfs.profile.digest)
     written: list[dict[str, Any]] = []  # the columns the summary needs, per row written
     seen: set[str] = set()
     stopped: TFServingError | None = None
@@ -164,7 +180,7 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
         try:
             for result in tfs.iter_classify(sources, version=args.version, label=args.label,
                                             signature_name=args.signature_name, batch_size=args.batch_size,
-                                            concurrency=args.concurrency, labels=labels):
+                                            concurrency=args.concurrency):
                 emit([result])
         except TFServingError as exc:
             if not seen:
@@ -257,9 +273,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, InvalidArgumentError) as exc:
         print(f"error: --signature-config {exc}", file=sys.stderr)
         return EXIT_USAGE
+    profile, labels = None, None
+    if args.command == "classify":
+        try:
+            profile = ModelProfile.from_file(args.profile) if args.profile is not None else None
+        except InvalidArgumentError as exc:
+            print(f"error: --profile {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
     try:
         with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries,
-                             signature=signature) as tfs:
+                             signature=signature, profile=profile, labels=labels) as tfs:
             if args.command == "status":
                 statuses = tfs.status(version=args.version, label=args.label)
                 print(f"{'version':>7}  {'state':<12} {'error_code':<10} error_message")
@@ -277,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # writing --out failed (disk full, permissions)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except InvalidArgumentError as exc:  # a bad --url, --model, --label or --labels: refused before sending
+    except InvalidArgumentError as exc:  # a bad --url, --model, --label, --labels or --profile: refused before sending
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TFServingError as exc:

@@ -18,8 +18,9 @@ class RowMaker:
     first successful result), because ground truth is matched to them; then they flow one by one."""
 
     def __init__(self, sources: Sequence[str], *, model: str, target: str, class_names: Sequence[str] | None,
-                 truth_method: str, truth_file: Mapping[str, str] | tuple[str, bytes] | None = None) -> None:
-        self.sources, self.model, self.target = sources, model, target
+                 truth_method: str, truth_file: Mapping[str, str] | tuple[str, bytes] | None = None,
+                 profile: str | None = None) -> None:
+        self.sources, self.model, self.target, self.profile = sources, model, target, profile
         self.truth_method, self.truth_file = truth_method, truth_file
         self.class_names: tuple[str, ...] | None = None
         self.detection: TruthDetection | None = None
@@ -48,7 +49,7 @@ class RowMaker:
         assert self.class_names is not None and self.detection is not None
         truth = self.detection.truth
         rows = [schema.result_row(r, self.class_names, model=self.model, target=self.target,
-                                  ground_truth=truth.get(r.source)) for r in self._held]
+                                  ground_truth=truth.get(r.source), profile=self.profile) for r in self._held]
         self._held.clear()
         return rows
 

@@ -21,6 +21,7 @@ from client.errors import (InvalidArgumentError, ServerUnavailableError, Signatu
                            UnexpectedAnswerError, VersionNotAvailableError, bounded, error_for_status)
 from client.images import MAX_SIDE, ImageScaling
 from client.plan import ClassifyPlan, SignatureConfig, check_class_names
+from client.profile import DEFAULT_PROFILE, ModelProfile
 from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
                              predict_body)
 from client.results import ClassificationResult
@@ -79,9 +80,13 @@ class TFServingClient:
     is used as it is (its adapters decide retries) and is not closed by this client.
 
     Every method raises only client.errors.TFServingError subclasses; the constructor refuses a bad
-    base URL, model name or option with InvalidArgumentError. `labels` are class names (model order)
-    for models without a class-name output; `signature=SignatureConfig(...)` describes the model
-    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()).
+    base URL, model name or option with InvalidArgumentError. `profile=ModelProfile...` says how the model
+    wants its pixels prepared and its outputs read (client.profile); without one, the pets preset is assumed
+    for pixel inputs and the plan says so (ClassifyPlan.profile_assumed). `labels` are class names (model
+    order) for models without a class-name output; `signature=SignatureConfig(...)` describes the model
+    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()); `labels`,
+    `scaling` and the SignatureConfig's class names, signature and output are shorthands of a profile: one
+    that says otherwise than the profile is refused (InvalidArgumentError naming it).
 
     Limits on what a server may send (client.answers, client.deadline): `timeout` is a deadline for each whole exchange
     (connect, send, headers and body; each retry attempt has its own), past which RequestTimeoutError says "no
@@ -96,7 +101,7 @@ class TFServingClient:
                  labels: Sequence[str] | None = None, scaling: ImageScaling = ImageScaling(),
                  max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None,
                  max_answer_bytes: int = STATUS_ANSWER_LIMIT,
-                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT) -> None:
+                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT, profile: ModelProfile | None = None) -> None:
         self.base_url = check_base_url(base_url)
         self.model = check_name("model", model)
         self.timeout = check_number("timeout", timeout)
@@ -107,9 +112,15 @@ class TFServingClient:
         check_count("max_side", max_side, minimum=1)
         if signature is not None and not isinstance(signature, SignatureConfig):
             raise InvalidArgumentError("signature", signature, "must be a client.SignatureConfig")
+        if profile is not None and not isinstance(profile, ModelProfile):
+            raise InvalidArgumentError("profile", profile, "must be a client.ModelProfile")
+        if not isinstance(scaling, ImageScaling):
+            raise InvalidArgumentError("scaling", scaling, "must be a client.ImageScaling")
         self.labels = check_class_names("labels", labels) if labels else None
         self.signature = signature
         self.scaling = scaling
+        self._profile_names = profile.class_names if profile is not None else None
+        self.given_profile = _with_shorthands(profile, labels=self.labels, scaling=scaling, signature=signature)
         self.max_side = max_side
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
@@ -133,6 +144,11 @@ class TFServingClient:
 
     def __repr__(self) -> str:
         return f"TFServingClient({self.base_url!r}, {self.model!r}, timeout={self.timeout})"
+
+    @property
+    def profile(self) -> ModelProfile:
+        """The model profile in effect: the one given (with its shorthands), else DEFAULT_PROFILE."""
+        return self.given_profile if self.given_profile is not None else DEFAULT_PROFILE
 
     # -- HTTP ---------------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: bytes | None = None, *, predict: bool = False) -> dict[str, Any]:
@@ -257,6 +273,10 @@ class TFServingClient:
         the server picks the latest, or the label's). Raises SignatureError when neither is available.
         """
         labels = check_class_names("labels", labels) if labels else self.labels
+        signature_name = self._signature_name(signature_name)
+        if labels and self._profile_names not in (None, labels):
+            raise InvalidArgumentError("labels", labels, "differ from the profile's class names; give them in one "
+                                                         "place")
         try:
             resolved = self.resolve_version(version=version, label=label)
             metadata = self.metadata(version=resolved)
@@ -269,8 +289,16 @@ class TFServingClient:
             signature = metadata.signature(signature_name)
         except SignatureError as exc:
             raise SignatureError(exc.error, signature=exc.signature, method="GET", url=metadata_url) from None
-        return resolved, ClassifyPlan.from_signature(signature, labels=labels, scaling=self.scaling,
+        return resolved, ClassifyPlan.from_signature(signature, labels=labels, profile=self.given_profile,
                                                      max_side=self.max_side, url=metadata_url)
+
+    def _signature_name(self, asked: str | None) -> str | None:
+        """The signature asked for, else the profile's; both, differing: InvalidArgumentError."""
+        named = self.given_profile.signature_name if self.given_profile is not None else None
+        if asked and named and asked != named:
+            raise InvalidArgumentError("signature_name", asked, f"differs from the profile's signature_name "
+                                                                f"{named!r}")
+        return asked or named
 
     def _configured_plan(self, missing: TFServingError, *, version: int | None, signature_name: str | None,
                          labels: tuple[str, ...] | None) -> tuple[int | None, ClassifyPlan]:
@@ -287,7 +315,7 @@ class TFServingClient:
             raise SignatureError(f"signature {name!r} was asked for, but the server serves no metadata and the "
                                  f"configured signature is {config.signature_name!r}", signature=name, **where)
         plan = ClassifyPlan.from_signature(config.to_signature(), labels=labels or config.class_names,
-                                           scaling=self.scaling, max_side=self.max_side)
+                                           profile=self.given_profile, max_side=self.max_side)
         return (None if version is None else check_version(version)), plan
 
     def iter_classify(self, images: Iterable[ImageInput], *, version: int | None = None,
@@ -379,3 +407,31 @@ class TFServingClient:
         return list(self.iter_classify(images, version=version, label=label, signature_name=signature_name,
                                        batch_size=batch_size, concurrency=concurrency,
                                        on_progress=on_progress, labels=labels))
+
+
+def _with_shorthands(profile: ModelProfile | None, *, labels: tuple[str, ...] | None, scaling: ImageScaling,
+                     signature: SignatureConfig | None) -> ModelProfile | None:
+    """The profile with what `labels` and `scaling` say folded in; None when nothing was given (the default is
+    assumed). A shorthand (or a SignatureConfig's class names) that contradicts the profile is an
+    InvalidArgumentError naming it."""
+    keys: dict = {}
+    if labels:
+        keys["class_names"] = list(labels)
+    if scaling != ImageScaling():
+        keys["input"] = scaling.profile_input()
+    if profile is None:
+        return ModelProfile.from_dict(keys) if keys else None
+    given = profile.to_dict()
+    names = profile.class_names
+    if labels and names is not None and tuple(names) != labels:
+        raise InvalidArgumentError("labels", labels, "differ from the profile's class names; give them in one place")
+    if signature is not None and names is not None and tuple(names) != signature.class_names:
+        raise InvalidArgumentError("signature.class_names", signature.class_names,
+                                   "differ from the profile's class names; give them in one place")
+    if "input" in keys and any(key in given.get("input", {}) for key in ("scale", "crop_fraction")):
+        raise InvalidArgumentError("scaling", scaling, "the profile already says how pixels are scaled")
+    if names is not None:
+        keys.pop("class_names", None)
+    if "input" in keys:
+        keys["input"] = {**given.get("input", {}), **keys["input"]}
+    return profile.overridden(**keys) if keys else profile
