@@ -289,6 +289,9 @@ class ClassifyPlan:
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             raise ValueError(f"answer has an unusable output ({type(exc).__name__}): got outputs "
                              f"{sorted(map(str, row))}") from None
+        if problem is not None:  # the values do not mean what the kind says: that input's error row
+            return Prediction(label="", probabilities=MappingProxyType({}), extras=MappingProxyType(extras),
+                              problem=problem)
         if len(names) != len(scores) or not scores:
             raise ValueError(f"{len(scores)} {'probabilities' if reading.distribution else 'scores'} for "
                              f"{len(names)} labels")

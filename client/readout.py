@@ -119,7 +119,8 @@ class OutputReading:
 def choose_output(outputs: Mapping[str, TensorSpec], *, name: str | None, kind: str | None,
                   names: int | None, unusable: Callable[[str], SignatureError]) -> OutputReading:
     """The output to read: `name` (a profile's output.name) or the one float output that fits `names` class
-    names (preferring probabilities, scores, probs, predictions; logits for kind logits). InvalidArgumentError
+    names (preferring probabilities, scores, probs, predictions; logits for kind logits), else the one float
+    output there is whatever its width (the caller then refuses the class names' count). InvalidArgumentError
     names output.name when the named output is missing or not a float [-1, units]; `unusable(reason)` is the
     SignatureError when no output fits."""
     specs = list(outputs.values())
@@ -132,12 +133,15 @@ def choose_output(outputs: Mapping[str, TensorSpec], *, name: str | None, kind: 
             raise InvalidArgumentError("output.name", name, f"is {spec.dtype} {_shape(spec)}; the output read "
                                                             "must be a float of shape [-1, units]")
     else:
+        preferred = _PREFERRED[kind or "probabilities"]
         fitting = [s for s in specs if _readable(s) and _fits(s, kind, names)]
-        spec = _pick(fitting, _PREFERRED[kind or "probabilities"])
+        spec = _pick(fitting, preferred)
+        if spec is None and names is not None:  # the one output there is: its width is the class names' error
+            spec = _pick([s for s in specs if _readable(s) and _fits(s, kind, None)], preferred)
         if spec is None:
             found = ", ".join(f"{s.name!r} {s.dtype} {_shape(s)}" for s in specs) or "none"
             wanted = f"[-1, {names}] for {names} class names" if names else "[-1, number of classes]"
-            many = f"; name one with output.name in a model profile" if len(fitting) > 1 else ""
+            many = "; name one with output.name in a model profile" if len(fitting) > 1 else ""
             raise unusable(f"no single float output of shape {wanted} holds the class scores (outputs: "
                            f"{found}){many}")
     units = _units(spec)
