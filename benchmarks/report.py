@@ -36,6 +36,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("server_load", ()),
     ("client_throughput", ()),
     ("client_memory", ()),
+    ("pixel_preparation", ()),
     ("replicas", ()),
     ("store_write", ()),
     ("dashboard_classify", ()),

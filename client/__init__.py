@@ -15,7 +15,7 @@ from client.errors import (AnswerTooLargeError, ImageError, InvalidArgumentError
                            ServerUnavailableError, SignatureError, TFServingError, UnexpectedAnswerError,
                            VersionNotAvailableError)
 from client.images import ImageScaling
-from client.plan import SignatureConfig
+from client.signature_config import SignatureConfig
 from client.profile import ModelProfile
 from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
 from client.results import ClassificationResult

@@ -18,7 +18,6 @@ unusable or went away during the run (every input still has its row; rerun to re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -28,16 +27,16 @@ from client._noprogress import NoProgress
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.core import TFServingClient
 from client.errors import InvalidArgumentError, TFServingError
-from client.cli_rows import RowMaker, accuracy_text, skipped_text
+from client.cli_files import signature_config_of, truth_file_of
+from client.cli_rows import RowMaker, accuracy_text, preparation_lines, skipped_text
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
-from client.plan import SignatureConfig
 from client.profile import ModelProfile
 from client.protocol import ModelMetadata, TensorSpec
 from client.resume import latest_rows, read_rows
 from client.results import ClassificationResult
 from client.schema import target_text
 from client.sources import Skipped, expand_sources
-from client.truth import TruthFileError, read_truth_file
+from client.truth import TruthFileError
 
 EXIT_OK, EXIT_NOTHING_CLASSIFIED, EXIT_USAGE, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_URL = "http://127.0.0.1:8501"
@@ -148,12 +147,8 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
               + (f"; in {args.out}: {accuracy}" if accuracy else ""), file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
     _, plan = tfs.plan(version=args.version, label=args.label, signature_name=args.signature_name)
-    if plan.recipe is not None:
-        print(f"preparation assumed: {plan.preparation}; set a profile with --profile FILE.json"
-              if plan.profile_assumed else f"preparation: {plan.preparation}", file=sys.stderr)
-    if plan.output_kind != "probabilities":
-        print(f"output {plan.probabilities_output!r} read as {plan.output_kind}"
-              + ("" if plan.reading.distribution else " (independent scores, not a distribution)"), file=sys.stderr)
+    for line in preparation_lines(plan):
+        print(line, file=sys.stderr)
     maker = RowMaker([name for name, _ in found], model=args.model,
                      target=target_text(version=args.version, label=args.label), class_names=tfs.profile.class_names,
                      truth_method=args.truth if truth_file is None else "file", truth_file=truth_file,
@@ -222,29 +217,6 @@ def _report(args: argparse.Namespace, maker: RowMaker, written: list[dict[str, A
     return EXIT_NOTHING_CLASSIFIED
 
 
-def _truth_file(value: str) -> tuple[str, bytes] | None:
-    """None for a method name; else (file name, contents) of a readable truth file (raises OSError /
-    TruthFileError naming it)."""
-    if value in TRUTH_METHODS:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise TruthFileError(f"{value}: no such file (or use one of {', '.join(TRUTH_METHODS)})")
-    data = path.read_bytes()
-    read_truth_file(str(path), data)  # refuse an unreadable file before any request
-    return path.name, data
-
-
-def _signature_config(path: Path | None) -> SignatureConfig | None:
-    if path is None:
-        return None
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
-    return SignatureConfig.from_json(body)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "classify":
@@ -255,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth_file: tuple[str, bytes] | None = None
     if args.command == "classify":
         try:
-            truth_file = _truth_file(args.truth)
+            truth_file = truth_file_of(args.truth, TRUTH_METHODS)
         except (OSError, TruthFileError) as exc:
             print(f"error: --truth {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -269,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --out {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        signature = _signature_config(args.signature_config)
+        signature = signature_config_of(args.signature_config)
     except (OSError, ValueError, InvalidArgumentError) as exc:
         print(f"error: --signature-config {exc}", file=sys.stderr)
         return EXIT_USAGE

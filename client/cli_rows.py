@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from client import schema
+from client.plan import ClassifyPlan
 from client.results import ClassificationResult
 from client.sources import Skipped
 from client.truth import TruthDetection, detect_truth
 
-__all__ = ["RowMaker", "accuracy_text", "skipped_text"]
+__all__ = ["RowMaker", "accuracy_text", "preparation_lines", "skipped_text"]
 
 SKIPPED_SHOWN = 10  # names listed in the summary; the rest are counted by reason
 
@@ -75,3 +76,16 @@ def skipped_text(skipped: Sequence[Skipped]) -> str | None:
             reasons[item.reason] = reasons.get(item.reason, 0) + 1
         shown += f", and {len(rest)} more (" + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"
     return f"skipped {len(skipped)}: {shown}"
+
+
+def preparation_lines(plan: ClassifyPlan) -> list[str]:
+    """What the run sends and reads, said before it starts: the pixel preparation (assumed or from a profile) and
+    an output read as other than probabilities."""
+    lines = []
+    if plan.recipe is not None:
+        lines.append(f"preparation assumed: {plan.preparation}; set a profile with --profile FILE.json"
+                     if plan.profile_assumed else f"preparation: {plan.preparation}")
+    if plan.output_kind != "probabilities":
+        lines.append(f"output {plan.probabilities_output!r} read as {plan.output_kind}"
+                     + ("" if plan.reading.distribution else " (independent scores, not a distribution)"))
+    return lines

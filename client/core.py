@@ -20,8 +20,10 @@ from client.deadline import Deadline, DeadlineAdapter
 from client.errors import (InvalidArgumentError, ServerUnavailableError, SignatureError, TFServingError,
                            UnexpectedAnswerError, VersionNotAvailableError, bounded, error_for_status)
 from client.images import MAX_SIDE, ImageScaling
-from client.plan import ClassifyPlan, SignatureConfig, check_class_names
+from client.plan import ClassifyPlan
+from client.signature_config import SignatureConfig, check_class_names
 from client.profile import DEFAULT_PROFILE, ModelProfile
+from client.shorthands import with_shorthands
 from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
                              predict_body)
 from client.results import ClassificationResult
@@ -120,7 +122,7 @@ class TFServingClient:
         self.signature = signature
         self.scaling = scaling
         self._profile_names = profile.class_names if profile is not None else None
-        self.given_profile = _with_shorthands(profile, labels=self.labels, scaling=scaling, signature=signature)
+        self.given_profile = with_shorthands(profile, labels=self.labels, scaling=scaling, signature=signature)
         self.max_side = max_side
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
@@ -408,30 +410,3 @@ class TFServingClient:
                                        batch_size=batch_size, concurrency=concurrency,
                                        on_progress=on_progress, labels=labels))
 
-
-def _with_shorthands(profile: ModelProfile | None, *, labels: tuple[str, ...] | None, scaling: ImageScaling,
-                     signature: SignatureConfig | None) -> ModelProfile | None:
-    """The profile with what `labels` and `scaling` say folded in; None when nothing was given (the default is
-    assumed). A shorthand (or a SignatureConfig's class names) that contradicts the profile is an
-    InvalidArgumentError naming it."""
-    keys: dict = {}
-    if labels:
-        keys["class_names"] = list(labels)
-    if scaling != ImageScaling():
-        keys["input"] = scaling.profile_input()
-    if profile is None:
-        return ModelProfile.from_dict(keys) if keys else None
-    given = profile.to_dict()
-    names = profile.class_names
-    if labels and names is not None and tuple(names) != labels:
-        raise InvalidArgumentError("labels", labels, "differ from the profile's class names; give them in one place")
-    if signature is not None and names is not None and tuple(names) != signature.class_names:
-        raise InvalidArgumentError("signature.class_names", signature.class_names,
-                                   "differ from the profile's class names; give them in one place")
-    if "input" in keys and any(key in given.get("input", {}) for key in ("scale", "crop_fraction")):
-        raise InvalidArgumentError("scaling", scaling, "the profile already says how pixels are scaled")
-    if names is not None:
-        keys.pop("class_names", None)
-    if "input" in keys:
-        keys["input"] = {**given.get("input", {}), **keys["input"]}
-    return profile.overridden(**keys) if keys else profile

@@ -147,15 +147,22 @@ class PixelRecipe:
                 pixels = np.clip(np.rint(pixels), 0, 255)
             values = pixels.astype(self.numpy_dtype)
         else:
-            values = (pixels.astype(np.float32) - np.float32(self.offset)) / np.float32(self.divisor)
-            if self.mean is not None:
-                values = values - np.asarray(self.mean, dtype=np.float32)
-            if self.std is not None:
-                values = values / np.asarray(self.std, dtype=np.float32)
+            factor, shift = self._affine()
+            values = np.multiply(pixels, factor, dtype=np.float32)  # two passes over the pixels, no copies
+            values += shift
             values = values.astype(self.numpy_dtype, copy=False)
         if self.layout == "NCHW":
             values = values.transpose(2, 0, 1)
         return np.ascontiguousarray(values)
+
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel, float32: ((p - offset) / divisor - mean) / std = p · factor + shift. For scales whose
+        divisor is a power of two (pets: (p - 127) / 128) both are exact, so the values are too."""
+        mean = np.asarray(self.mean if self.mean is not None else (0.0,), dtype=np.float64)
+        std = np.asarray(self.std if self.std is not None else (1.0,), dtype=np.float64)
+        factor = 1.0 / (self.divisor * std)
+        shift = (-self.offset / self.divisor - mean) / std
+        return factor.astype(np.float32), shift.astype(np.float32)
 
     # -- showing ------------------------------------------------------------------------------------
     def seen_image(self, array: np.ndarray) -> Image.Image:
