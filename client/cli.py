@@ -25,10 +25,10 @@ from typing import Any, Sequence
 
 from client._noprogress import NoProgress
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
-from client.core import TFServingClient
-from client.errors import InvalidArgumentError, TFServingError
 from client.cli_files import signature_config_of, truth_file_of
 from client.cli_rows import RowMaker, accuracy_text, preparation_lines, skipped_text
+from client.core import TFServingClient
+from client.errors import InvalidArgumentError, TFServingError
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
 from client.profile import ModelProfile
 from client.protocol import ModelMetadata, TensorSpec
@@ -72,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "classify", parents=[common], help="classify images, folders, ZIP archives",
         epilog="Rows: source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, "
                "corrected_at, model, target, version, profile (the model profile's digest), latency_ms, error, "
-               "error_type. CSV cells starting with "
-               "= + - @ tab or CR get a leading ' so spreadsheets show them as text.")
+               "error_type. CSV cells starting with = + - @ tab or CR get a leading ' so spreadsheets show them "
+               "as text.")
     classify.add_argument("paths", nargs="+", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
     classify.add_argument("--signature", dest="signature_name", help="signature (default: serving_default)")
@@ -150,9 +150,9 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
     for line in preparation_lines(plan):
         print(line, file=sys.stderr)
     maker = RowMaker([name for name, _ in found], model=args.model,
-                     target=target_text(version=args.version, label=args.label), class_names=tfs.profile.class_names,
-                     truth_method=args.truth if truth_file is None else "file", truth_file=truth_file,
-                     profile=tfs.profile.digest)
+                     target=target_text(version=args.version, label=args.label),
+                     class_names=tfs.profile.class_names, profile=tfs.profile.digest,
+                     truth_method=args.truth if truth_file is None else "file", truth_file=truth_file)
     written: list[dict[str, Any]] = []  # the columns the summary needs, per row written
     seen: set[str] = set()
     stopped: TFServingError | None = None

@@ -21,12 +21,12 @@ from client.errors import (InvalidArgumentError, ServerUnavailableError, Signatu
                            UnexpectedAnswerError, VersionNotAvailableError, bounded, error_for_status)
 from client.images import MAX_SIDE, ImageScaling
 from client.plan import ClassifyPlan
-from client.signature_config import SignatureConfig, check_class_names
 from client.profile import DEFAULT_PROFILE, ModelProfile
-from client.shorthands import with_shorthands
 from client.protocol import (ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path,
                              predict_body)
 from client.results import ClassificationResult
+from client.shorthands import with_shorthands
+from client.signature_config import SignatureConfig, check_class_names
 
 __all__ = ["TFServingClient", "ImageInput", "ProgressCallback"]
 
@@ -86,9 +86,9 @@ class TFServingClient:
     wants its pixels prepared and its outputs read (client.profile); without one, the pets preset is assumed
     for pixel inputs and the plan says so (ClassifyPlan.profile_assumed). `labels` are class names (model
     order) for models without a class-name output; `signature=SignatureConfig(...)` describes the model
-    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()); `labels`,
-    `scaling` and the SignatureConfig's class names, signature and output are shorthands of a profile: one
-    that says otherwise than the profile is refused (InvalidArgumentError naming it).
+    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()). `labels`,
+    `scaling` and a SignatureConfig's class names are shorthands of a profile: one that contradicts the
+    profile (as does a `signature_name=` other than its own) is refused, InvalidArgumentError naming it.
 
     Limits on what a server may send (client.answers, client.deadline): `timeout` is a deadline for each whole exchange
     (connect, send, headers and body; each retry attempt has its own), past which RequestTimeoutError says "no
@@ -409,4 +409,3 @@ class TFServingClient:
         return list(self.iter_classify(images, version=version, label=label, signature_name=signature_name,
                                        batch_size=batch_size, concurrency=concurrency,
                                        on_progress=on_progress, labels=labels))
-

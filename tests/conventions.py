@@ -42,8 +42,8 @@ def calibration_images(height: int, width: int, count: int = 16) -> np.ndarray:
 
 
 class TinyNet(tf.Module):
-    """conv 3×3/2 (8 filters) → ReLU → area resize to 4×4 → dense; seeded. `input_spread` is the typical spread of
-    the values the model expects (0.3 for [0, 1], 60 for caffe's BGR − mean), so its hidden units see values of
+    """conv 3×3/2 (8 filters) → ReLU → area resize to 4×4 → dense; seeded. `input_spread` is the typical spread
+    of the values the model expects (0.3 for [0, 1], 60 for caffe's BGR − mean), so its hidden units see values of
     about one; `calibrate` then sets the dense layer so that, on correctly prepared synthetic images, the logits
     are centred with a spread of `logit_spread`: outputs that move with the photo, not pinned at 0 or 1."""
 

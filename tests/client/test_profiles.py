@@ -11,6 +11,7 @@ import pytest
 from client import InvalidArgumentError, ModelProfile
 from client.profile import DEFAULT_ASSUMPTION, DEFAULT_PROFILE, PRESETS
 from client.profile_format import PRESET_CONVENTIONS, PROFILE_SCHEMA
+from tests.client.profile_fakes import BAD_PROFILES
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGENET_1000 = ROOT / "pets" / "imagenet_labels.txt"  # 1000 WordNet synonym lists, classifier order
@@ -98,49 +99,6 @@ def test_class_names_file_edits_change_the_digest(tmp_path):
     after = ModelProfile.from_dict({"class_names_file": "labels.txt"}, base_dir=tmp_path)
     assert (before.class_names, after.class_names) == (("cat", "dog"), ("dog", "cat"))
     assert before.digest != after.digest
-
-
-BAD_PROFILES = [
-    ({"colour": "RGB"}, "colour", "unknown key; the keys here are class_names, class_names_file, input, output, "
-                                  "preset, signature_name"),
-    ({"input": {"sizes": [1, 2]}}, "input.sizes", "unknown key; the keys here are channels, crop_fraction, layout, "
-                                                  "mean, resample, resize, scale, size, std"),
-    ({"output": {"type": "logits"}}, "output.type", "unknown key; the keys here are kind, name"),
-    ({"class_names": "cat,dog"}, "class_names", "must be a list of non-empty class names, in the model's output "
-                                                "order"),
-    ({"class_names": ["cat", " "]}, "class_names", "item 1 (' ') does not fit; must be a list of non-empty class "
-                                                   "names, in the model's output order"),
-    ({"class_names": ["cat", "cat"]}, "class_names", "names must be distinct; repeated: 'cat'"),
-    ({"class_names": ["a"], "class_names_file": "l.txt"}, "class_names_file",
-     "give class_names or class_names_file, not both"),
-    ({"signature_name": 3}, "signature_name", "must be a signature name"),
-    ({"preset": "keras"}, "preset", "must be one of pets, keras-tf, keras-torch, keras-caffe, unit, raw"),
-    ({"input": {"size": [224]}}, "input.size", "must be [height, width]: two positive integers"),
-    ({"input": {"size": [224, 0]}}, "input.size", "item 1 (0) does not fit; must be [height, width]: two positive "
-                                                  "integers"),
-    ({"input": {"size": [224, 22.5]}}, "input.size", "item 1 (22.5) does not fit; must be [height, width]: two "
-                                                     "positive integers"),
-    ({"input": {"resize": "crop"}}, "input.resize", "must be one of stretch, center_crop, letterbox"),
-    ({"input": {"crop_fraction": 0}}, "input.crop_fraction", "must be a number above 0 and at most 1"),
-    ({"input": {"crop_fraction": 1.5}}, "input.crop_fraction", "must be a number above 0 and at most 1"),
-    ({"input": {"resample": "area"}}, "input.resample",
-     "must be one of nearest, bilinear, bicubic, lanczos, box, hamming, tf_bilinear"),
-    ({"input": {"channels": "rgb"}}, "input.channels", "must be one of RGB, BGR, L"),
-    ({"input": {"layout": "HWC"}}, "input.layout", "must be one of NHWC, NCHW"),
-    ({"input": {"scale": [1, -1]}}, "input.scale", "lo must be below hi"),
-    ({"input": {"scale": [0, True]}}, "input.scale", "item 1 (True) does not fit; must be [lo, hi]: two numbers, "
-                                                     "lo below hi (0..255 is mapped onto them)"),
-    ({"input": {"scale": [0, float("nan")]}}, "input.scale", "must hold finite numbers (not NaN or Infinity)"),
-    ({"input": {"std": [0.2, 0, 0.2]}}, "input.std", "item 1 (0) does not fit; must be one number above 0 per "
-                                                     "channel (a std of 0 would divide by zero)"),
-    ({"input": {"channels": "RGB", "mean": [0.5, 0.5]}}, "input.mean", "has 2 values for 3 channels"),
-    ({"input": {"channels": "L", "std": [0.2, 0.2, 0.2]}}, "input.std", "has 3 values for 1 channel"),
-    ({"preset": "keras-torch", "input": {"channels": "L"}}, "input.mean",
-     "has 3 values (from preset keras-torch) for 1 channel"),
-    ({"output": {"kind": "softmax"}}, "output.kind", "must be one of probabilities, logits, sigmoid"),
-    ({"output": {"name": ""}}, "output.name", "must be the name of one of the signature's outputs"),
-    ([], "profile", "must be a JSON object"),
-]
 
 
 @pytest.mark.parametrize("data, field, reason", BAD_PROFILES, ids=[f for _, f, _ in BAD_PROFILES])

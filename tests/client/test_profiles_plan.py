@@ -2,13 +2,15 @@
 that does not fit its model refused naming the key before anything is sent (a fake server records requests)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from client import InvalidArgumentError, ModelProfile, SignatureError, TFServingClient
 from client.cli import main as cli_main
 from client.plan import ClassifyPlan
 from tests.client.conftest import png_bytes
-from tests.client.profile_fakes import pixel_model, posts, signature
+from tests.client.profile_fakes import BAD_PROFILES, pixel_model, posts, signature
 
 TUTORIAL = signature({"mobilenetv2_1.00_128_input": ("DT_FLOAT", (-1, 128, 128, 3))},
                      {"dense": ("DT_FLOAT", (-1, 1))})
@@ -198,3 +200,18 @@ def test_the_cli_names_the_profile_file_and_key(fake_server, tmp_path, capsys):
                      "--no-progress"]) == 2
     assert capsys.readouterr().err.strip() == "error: input.size [9, 9]: the input [-1, 8, 8, 3] takes height 8, not 9"
     assert posts(server) == []
+
+
+@pytest.mark.parametrize("data, field, reason", BAD_PROFILES, ids=[f for _, f, _ in BAD_PROFILES])
+def test_every_bad_profile_file_stops_the_cli_before_any_request(fake_server, tmp_path, capsys, data, field, reason):
+    server = fake_server(pixel_model({"x": ("DT_FLOAT", (-1, 8, 8, 3))}, {"probabilities": ("DT_FLOAT", (-1, 2))},
+                                     lambda pixels: {}))
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    image = tmp_path / "a.png"
+    image.write_bytes(png_bytes((1, 2, 3)))
+    code = cli_main(["classify", str(image), "--url", server.url, "--model", "mine", "--profile", str(path),
+                     "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: --profile {field} ") and err.rstrip().endswith(f"{reason} (in {path})")
+    assert server.calls == []
