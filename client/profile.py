@@ -126,9 +126,14 @@ class ModelProfile:
         return ModelProfile({**self._given, **keys}, base_dir=self.base_dir)
 
     # -- reading --------------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The profile as given (JSON-ready)."""
-        return copy.deepcopy(self._given)
+    def to_dict(self, *, inline_class_names: bool = False) -> dict[str, Any]:
+        """The profile as given (JSON-ready); with inline_class_names, a class_names_file is replaced by the
+        class_names read from it (a profile that stands alone, e.g. to store with a run)."""
+        given = copy.deepcopy(self._given)
+        if inline_class_names and "class_names_file" in given:
+            del given["class_names_file"]
+            given = {"class_names": list(self.class_names or ()), **given}
+        return given
 
     def to_json(self) -> str:
         return json.dumps(self._given, ensure_ascii=False, indent=2)

@@ -90,6 +90,9 @@ def test_a_1001_line_imagenet_file_with_background_is_read_relative_to_the_profi
     assert len(set(names)) == 1001
     assert profile.resolved()["class_names"] == list(names)
     assert profile.to_dict()["class_names_file"] == "labels.txt"
+    standalone = profile.to_dict(inline_class_names=True)
+    assert standalone == {"class_names": list(names), "preset": "unit", "output": {"kind": "logits"}}
+    assert ModelProfile.from_dict(standalone).digest == profile.digest
 
 
 def test_class_names_file_edits_change_the_digest(tmp_path):
