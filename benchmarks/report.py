@@ -40,6 +40,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client_throughput", ()),
     ("grpc_encoding", ()),
     ("client_memory", ()),
+    ("pixel_preparation", ()),
     ("replicas", ()),
     ("store_write", ()),
     ("datasets", ()),

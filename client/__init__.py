@@ -4,6 +4,9 @@
     with TFServingClient("http://127.0.0.1:8501", "pets") as tfs:
         results = tfs.classify(["cat.jpg", "dog.png"], label="stable")
 
+Another team's model: TFServingClient(url, "mine", profile=ModelProfile.from_file("mine.json")) says how its
+pixels are prepared and its outputs read (client.profile).
+
 Errors: see client.errors for the exception tree (nothing a client call raises escapes it).
 """
 from client.core import TFServingClient
@@ -12,7 +15,8 @@ from client.errors import (AnswerTooLargeError, ImageError, InvalidArgumentError
                            ServerUnavailableError, SignatureError, TFServingError, UnexpectedAnswerError,
                            VersionNotAvailableError)
 from client.images import ImageScaling
-from client.plan import SignatureConfig
+from client.signature_config import SignatureConfig
+from client.profile import ModelProfile
 from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
 from client.results import ClassificationResult
 
@@ -39,4 +43,5 @@ __all__ = [
     "SignatureConfig",
     "AnswerTooLargeError",
     "InvalidProbabilitiesError",
+    "ModelProfile",
 ]

@@ -6,8 +6,9 @@ split in halves and each half retried, recursively, so one bad instance costs ab
 
 Nothing here raises for a failed request: every input gets a result. When the model or version
 disappears mid-run (404), the run's `RunState` remembers it and later batches are not sent (each
-of their inputs gets a row naming the cause, without being read). An answer row whose probabilities
-are not a distribution (client.probabilities) is that input's InvalidProbabilitiesError row.
+of their inputs gets a row naming the cause, without being read). An answer row whose values do not mean
+what the plan reads them as (probabilities that are not a distribution, a sigmoid score outside [0, 1], a
+NaN logit: client.readout) is that input's InvalidProbabilitiesError row.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from client.errors import (ImageError, InvalidInputError, InvalidProbabilitiesError, ModelNotFoundError,
                            TFServingError, UnexpectedAnswerError, VersionNotAvailableError)
 from client.plan import ClassifyPlan
-from client.probabilities import distribution_problem
 from client.results import ClassificationResult
 from client.sources import Loader, read_file
 
@@ -113,10 +113,8 @@ def _send_isolating(entries: list[tuple[int, str, dict[str, Any]]], plan: Classi
             out[index] = ClassificationResult.failed(source, UnexpectedAnswerError(str(exc)), version=version,
                                                      latency_ms=latency_ms, message=f"{source}: {exc}")
             continue
-        problem = distribution_problem(prediction.probabilities)
-        if problem is not None:
-            error = InvalidProbabilitiesError(f"output {plan.probabilities_output!r} is not a probability "
-                                              f"distribution: {problem}")
+        if prediction.problem is not None:
+            error = InvalidProbabilitiesError(prediction.problem)
             out[index] = ClassificationResult.failed(source, error, version=version, latency_ms=latency_ms,
                                                      message=f"{source}: {error.error}")
             continue

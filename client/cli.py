@@ -2,7 +2,7 @@
 
 classify writes one row per input (client.schema's columns: source, top_class, confidence,
 prob_<class>..., ground_truth, correct, correction, corrected_at, model, target, version,
-latency_ms, error, error_type) as CSV on stdout or to --out FILE.csv/.jsonl/.parquet. An existing
+profile, latency_ms, error, error_type) as CSV on stdout or to --out FILE.csv/.jsonl/.parquet. An existing
 --out file is resumed: sources already done are skipped, failed ones retried, and the file ends
 with exactly one row per source (rewritten through a temporary file and a rename). CSV cells that a
 spreadsheet would run as a formula (= + - @ tab CR at the start, e.g. a file named
@@ -10,7 +10,8 @@ spreadsheet would run as a formula (= + - @ tab CR at the start, e.g. a file nam
 
 Exit codes: 0 done, some images classified (per-file errors are rows, not failures), or everything
 was already in --out; 1 nothing could be classified; 2 usage error (bad option, an --out that is
-not a results file or cannot be written, an unreadable --truth file); 3 server unreachable
+not a results file or cannot be written, an unreadable --truth file, a --profile that is unusable or does
+not fit the model, --labels or --signature-config contradicting it); 3 server unreachable
 (including every image failing because the server did), or the model/version/label/signature is
 unusable or went away during the run (every input still has its row; rerun to resume); 4 (--dataset) the run
 store cannot be opened or the run cannot be stored; 130 interrupted. `dataset …` and `classify --dataset`:
@@ -19,7 +20,6 @@ client.dataset_cli and client.dataset_run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -27,18 +27,19 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from client._noprogress import NoProgress
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
+from client.cli_files import signature_config_of, truth_file_of
+from client.cli_rows import RowMaker, accuracy_text, preparation_lines, skipped_text
 from client.core import TFServingClient
 from client.errors import InvalidArgumentError, TFServingError
-from client.cli_rows import RowMaker, accuracy_text, skipped_text
 from client.dataset_cli import EXIT_STORE, add_dataset_commands, run_dataset_command
 from client.outputs import RETRYABLE_ERRORS, ResultWriter, compact, completed_sources, format_of
-from client.plan import SignatureConfig
+from client.profile import ModelProfile
 from client.protocol import ModelMetadata, TensorSpec
 from client.resume import latest_rows, read_rows
 from client.results import ClassificationResult
 from client.schema import target_text
 from client.sources import Skipped, expand_sources
-from client.truth import TruthFileError, read_truth_file
+from client.truth import TruthFileError
 
 if TYPE_CHECKING:  # the run store (SQLAlchemy) is imported only for --dataset
     from client.dataset_run import DatasetRun
@@ -77,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser(
         "classify", parents=[common], help="classify images, folders, ZIP archives",
         epilog="Rows: source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, "
-               "corrected_at, model, target, version, latency_ms, error, error_type. CSV cells starting with "
-               "= + - @ tab or CR get a leading ' so spreadsheets show them as text.")
+               "corrected_at, model, target, version, profile (the model profile's digest), latency_ms, error, "
+               "error_type. CSV cells starting with = + - @ tab or CR get a leading ' so spreadsheets show them "
+               "as text.")
     classify.add_argument("paths", nargs="*", metavar="PATH",
                           help="image files, folders (walked), .zip archives (ZIPs inside them opened one level)")
     classify.add_argument("--dataset", metavar="NAME[@VERSION]",
@@ -89,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="images per request (default: %(default)s)")
     classify.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
                           help="requests in flight (default: %(default)s)")
-    classify.add_argument("--labels", help="comma-separated class names, for models without a class output")
+    classify.add_argument("--labels", help="comma-separated class names, for models without a class output "
+                                           "(a shorthand of a profile's class_names)")
+    classify.add_argument("--profile", type=Path, metavar="FILE.json",
+                          help="model profile: how to prepare pixels (preset, input size, resize, channels, scale, "
+                               "mean/std, layout) and read outputs (probabilities, logits, sigmoid); see "
+                               "docs/client.md#model-profiles. Without one, pixel inputs get the pets preparation "
+                               "and the run says so")
     classify.add_argument("--out", type=Path, help="FILE.csv, .jsonl or .parquet; an existing file is resumed "
                                                    "and ends with one row per source")
     classify.add_argument("--truth", default="none", metavar="folders|names|auto|FILE",
@@ -151,9 +159,12 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
         print("nothing to classify" + (" (all already done)" if done_before else ": no images found")
               + (f"; in {args.out}: {accuracy}" if accuracy else ""), file=sys.stderr)
         return EXIT_OK if done_before else EXIT_NOTHING_CLASSIFIED
-    labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
+    _, plan = tfs.plan(version=args.version, label=args.label, signature_name=args.signature_name)
+    for line in preparation_lines(plan):
+        print(line, file=sys.stderr)
     maker = RowMaker([name for name, _ in found], model=args.model,
-                     target=target_text(version=args.version, label=args.label), class_names=labels,
+                     target=target_text(version=args.version, label=args.label),
+                     class_names=tfs.profile.class_names, profile=tfs.profile.digest,
                      truth_method=args.truth if truth_file is None else "file", truth_file=truth_file)
     written: list[dict[str, Any]] = []  # the columns the summary needs, per row written
     seen: set[str] = set()
@@ -179,7 +190,7 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
         try:
             for result in tfs.iter_classify(sources, version=args.version, label=args.label,
                                             signature_name=args.signature_name, batch_size=args.batch_size,
-                                            concurrency=args.concurrency, labels=labels):
+                                            concurrency=args.concurrency):
                 emit([result])
         except TFServingError as exc:
             if not seen:
@@ -221,29 +232,6 @@ def _report(args: argparse.Namespace, maker: RowMaker, written: list[dict[str, A
     return EXIT_NOTHING_CLASSIFIED
 
 
-def _truth_file(value: str) -> tuple[str, bytes] | None:
-    """None for a method name; else (file name, contents) of a readable truth file (raises OSError /
-    TruthFileError naming it)."""
-    if value in TRUTH_METHODS:
-        return None
-    path = Path(value)
-    if not path.is_file():
-        raise TruthFileError(f"{value}: no such file (or use one of {', '.join(TRUTH_METHODS)})")
-    data = path.read_bytes()
-    read_truth_file(str(path), data)  # refuse an unreadable file before any request
-    return path.name, data
-
-
-def _signature_config(path: Path | None) -> SignatureConfig | None:
-    if path is None:
-        return None
-    try:
-        body = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
-    return SignatureConfig.from_json(body)
-
-
 def _paths_or_dataset(args: argparse.Namespace, done_before: set[str]) -> str | None:
     """Why classify's inputs are unusable (PATHs or --dataset, one of them), or None."""
     if args.dataset is None:
@@ -270,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     truth_file: tuple[str, bytes] | None = None
     if args.command == "classify":
         try:
-            truth_file = _truth_file(args.truth)
+            truth_file = truth_file_of(args.truth, TRUTH_METHODS)
         except (OSError, TruthFileError) as exc:
             print(f"error: --truth {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -284,16 +272,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: --out {exc}", file=sys.stderr)
             return EXIT_USAGE
     try:
-        signature = _signature_config(args.signature_config)
+        signature = signature_config_of(args.signature_config)
     except (OSError, ValueError, InvalidArgumentError) as exc:
         print(f"error: --signature-config {exc}", file=sys.stderr)
         return EXIT_USAGE
-    dataset = None
+    dataset, profile, labels = None, None, None
     if args.command == "classify":
         usage = _paths_or_dataset(args, done_before)
         if usage:
             print(f"error: {usage}", file=sys.stderr)
             return EXIT_USAGE
+        try:
+            profile = ModelProfile.from_file(args.profile) if args.profile is not None else None
+        except InvalidArgumentError as exc:
+            print(f"error: --profile {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        labels = [name.strip() for name in args.labels.split(",")] if args.labels else None
         if args.dataset is not None:
             from client.dataset_run import DatasetRun
             from client.store import DatasetError, StoreError
@@ -305,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.truth = "file"   # the dataset's truth table: its summary and the accuracy are reported
     try:
         with TFServingClient(args.url, args.model, timeout=args.timeout, retries=args.retries,
-                             signature=signature) as tfs:
+                             signature=signature, profile=profile, labels=labels) as tfs:
             if args.command == "status":
                 statuses = tfs.status(version=args.version, label=args.label)
                 print(f"{'version':>7}  {'state':<12} {'error_code':<10} error_message")
@@ -327,8 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # writing --out failed (disk full, permissions)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except InvalidArgumentError as exc:  # a bad --url (or a grpc:// one without the grpc extra), --model, --label
-        # or --labels: refused before sending
+    except InvalidArgumentError as exc:  # a bad --url (or a grpc:// one without the grpc extra), --model, --label,
+        # --labels or --profile: refused before sending
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TFServingError as exc:

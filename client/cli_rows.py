@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from client import schema
+from client.plan import ClassifyPlan
 from client.results import ClassificationResult
 from client.sources import Skipped
 from client.truth import TruthDetection, detect_truth
 
-__all__ = ["RowMaker", "accuracy_text", "skipped_text"]
+__all__ = ["RowMaker", "accuracy_text", "preparation_lines", "skipped_text"]
 
 SKIPPED_SHOWN = 10  # names listed in the summary; the rest are counted by reason
 
@@ -18,8 +19,9 @@ class RowMaker:
     first successful result), because ground truth is matched to them; then they flow one by one."""
 
     def __init__(self, sources: Sequence[str], *, model: str, target: str, class_names: Sequence[str] | None,
-                 truth_method: str, truth_file: Mapping[str, str] | tuple[str, bytes] | None = None) -> None:
-        self.sources, self.model, self.target = sources, model, target
+                 truth_method: str, truth_file: Mapping[str, str] | tuple[str, bytes] | None = None,
+                 profile: str | None = None) -> None:
+        self.sources, self.model, self.target, self.profile = sources, model, target, profile
         self.truth_method, self.truth_file = truth_method, truth_file
         self.class_names: tuple[str, ...] | None = None
         self.detection: TruthDetection | None = None
@@ -48,7 +50,7 @@ class RowMaker:
         assert self.class_names is not None and self.detection is not None
         truth = self.detection.truth
         rows = [schema.result_row(r, self.class_names, model=self.model, target=self.target,
-                                  ground_truth=truth.get(r.source)) for r in self._held]
+                                  ground_truth=truth.get(r.source), profile=self.profile) for r in self._held]
         self._held.clear()
         return rows
 
@@ -74,3 +76,16 @@ def skipped_text(skipped: Sequence[Skipped]) -> str | None:
             reasons[item.reason] = reasons.get(item.reason, 0) + 1
         shown += f", and {len(rest)} more (" + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"
     return f"skipped {len(skipped)}: {shown}"
+
+
+def preparation_lines(plan: ClassifyPlan) -> list[str]:
+    """What the run sends and reads, said before it starts: the pixel preparation (assumed or from a profile) and
+    an output read as other than probabilities."""
+    lines = []
+    if plan.recipe is not None:
+        lines.append(f"preparation assumed: {plan.preparation}; set a profile with --profile FILE.json"
+                     if plan.profile_assumed else f"preparation: {plan.preparation}")
+    if plan.output_kind != "probabilities":
+        lines.append(f"output {plan.probabilities_output!r} read as {plan.output_kind}"
+                     + ("" if plan.reading.distribution else " (independent scores, not a distribution)"))
+    return lines

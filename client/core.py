@@ -19,9 +19,12 @@ from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, ImageInput,
 from client.errors import (InvalidArgumentError, SignatureError, TFServingError, UnexpectedAnswerError,
                            VersionNotAvailableError)
 from client.images import MAX_SIDE, ImageScaling
-from client.plan import ClassifyPlan, SignatureConfig, check_class_names
+from client.plan import ClassifyPlan
+from client.profile import DEFAULT_PROFILE, ModelProfile
 from client.protocol import ModelMetadata, PredictResponse, VersionStatus, check_name, check_version, model_path
 from client.results import ClassificationResult
+from client.shorthands import with_shorthands
+from client.signature_config import SignatureConfig, check_class_names
 from client.transport.base import Transport
 from client.transport.rest import RestTransport
 
@@ -55,9 +58,13 @@ class TFServingClient:
     is used as it is (its adapters decide retries) and is not closed by this client (REST only).
 
     Every method raises only client.errors.TFServingError subclasses; the constructor refuses a bad
-    base URL, model name or option with InvalidArgumentError. `labels` are class names (model order)
-    for models without a class-name output; `signature=SignatureConfig(...)` describes the model
-    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()).
+    base URL, model name or option with InvalidArgumentError. `profile=ModelProfile...` says how the model
+    wants its pixels prepared and its outputs read (client.profile); without one, the pets preset is assumed
+    for pixel inputs and the plan says so (ClassifyPlan.profile_assumed). `labels` are class names (model
+    order) for models without a class-name output; `signature=SignatureConfig(...)` describes the model
+    for servers that serve predict but not TF Serving's metadata API (used only then, see plan()). `labels`,
+    `scaling` and a SignatureConfig's class names are shorthands of a profile: one that contradicts the
+    profile (as does a `signature_name=` other than its own) is refused, InvalidArgumentError naming it.
 
     Limits on what a server may send (client.answers, client.deadline): `timeout` is a deadline for each whole exchange
     (connect, send, headers and body; each retry attempt has its own), past which RequestTimeoutError says "no
@@ -73,7 +80,8 @@ class TFServingClient:
                  labels: Sequence[str] | None = None, scaling: ImageScaling = ImageScaling(),
                  max_side: int = MAX_SIDE, pool_size: int = 16, signature: SignatureConfig | None = None,
                  max_answer_bytes: int = STATUS_ANSWER_LIMIT,
-                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT, transport: str | None = None) -> None:
+                 max_predict_answer_bytes: int = PREDICT_ANSWER_LIMIT, transport: str | None = None,
+                 profile: ModelProfile | None = None) -> None:
         self.transport_name, self.base_url = check_address(base_url, transport)
         self.model = check_name("model", model)
         self.timeout = check_number("timeout", timeout)
@@ -86,9 +94,15 @@ class TFServingClient:
             raise InvalidArgumentError("signature", signature, "must be a client.SignatureConfig")
         if session is not None and self.transport_name != "rest":
             raise InvalidArgumentError("session", type(session).__name__, "is for the REST transport only")
+        if profile is not None and not isinstance(profile, ModelProfile):
+            raise InvalidArgumentError("profile", profile, "must be a client.ModelProfile")
+        if not isinstance(scaling, ImageScaling):
+            raise InvalidArgumentError("scaling", scaling, "must be a client.ImageScaling")
         self.labels = check_class_names("labels", labels) if labels else None
         self.signature = signature
         self.scaling = scaling
+        self._profile_names = profile.class_names if profile is not None else None
+        self.given_profile = with_shorthands(profile, labels=self.labels, scaling=scaling, signature=signature)
         self.max_side = max_side
         backoff = check_number("backoff_factor", backoff_factor, zero=True)
         limits = {"max_answer_bytes": self.max_answer_bytes,
@@ -115,6 +129,11 @@ class TFServingClient:
 
     def __repr__(self) -> str:
         return f"TFServingClient({self.base_url!r}, {self.model!r}, timeout={self.timeout})"
+
+    @property
+    def profile(self) -> ModelProfile:
+        """The model profile in effect: the one given (with its shorthands), else DEFAULT_PROFILE."""
+        return self.given_profile if self.given_profile is not None else DEFAULT_PROFILE
 
     # -- model APIs ---------------------------------------------------------------------------
     def status(self, *, version: int | None = None, label: str | None = None) -> tuple[VersionStatus, ...]:
@@ -179,6 +198,10 @@ class TFServingClient:
         the server picks the latest, or the label's). Raises SignatureError when neither is available.
         """
         labels = check_class_names("labels", labels) if labels else self.labels
+        signature_name = self._signature_name(signature_name)
+        if labels and self._profile_names not in (None, labels):
+            raise InvalidArgumentError("labels", labels, "differ from the profile's class names; give them in one "
+                                                         "place")
         try:
             resolved = self.resolve_version(version=version, label=label)
             metadata = self.metadata(version=resolved)
@@ -189,10 +212,18 @@ class TFServingClient:
         method, metadata_url = self._transport.where("metadata", self.model, version=resolved)
         try:
             signature = metadata.signature(signature_name)
-            return resolved, ClassifyPlan.from_signature(signature, labels=labels, scaling=self.scaling,
+            return resolved, ClassifyPlan.from_signature(signature, labels=labels, profile=self.given_profile,
                                                          max_side=self.max_side, url=metadata_url)
         except SignatureError as exc:
             raise SignatureError(exc.error, signature=exc.signature, method=method, url=metadata_url) from None
+
+    def _signature_name(self, asked: str | None) -> str | None:
+        """The signature asked for, else the profile's; both, differing: InvalidArgumentError."""
+        named = self.given_profile.signature_name if self.given_profile is not None else None
+        if asked and named and asked != named:
+            raise InvalidArgumentError("signature_name", asked, f"differs from the profile's signature_name "
+                                                                f"{named!r}")
+        return asked or named
 
     def _configured_plan(self, missing: TFServingError, *, version: int | None, signature_name: str | None,
                          labels: tuple[str, ...] | None) -> tuple[int | None, ClassifyPlan]:
@@ -209,7 +240,7 @@ class TFServingClient:
             raise SignatureError(f"signature {name!r} was asked for, but the server serves no metadata and the "
                                  f"configured signature is {config.signature_name!r}", signature=name, **where)
         plan = ClassifyPlan.from_signature(config.to_signature(), labels=labels or config.class_names,
-                                           scaling=self.scaling, max_side=self.max_side)
+                                           profile=self.given_profile, max_side=self.max_side)
         return (None if version is None else check_version(version)), plan
 
     def iter_classify(self, images: Iterable[ImageInput], *, version: int | None = None,

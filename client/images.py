@@ -4,8 +4,8 @@ Two payloads, chosen by the signature's input:
 - `encode_for_wire`: encoded bytes for a DT_STRING input. The original bytes go out untouched
   when the server's decoder would see the same picture (cheapest); otherwise the image is
   rotated per EXIF, converted to RGB, downscaled and re-encoded as JPEG.
-- `pixels_for_model`: a float32 H×W×3 array for a float input, preprocessed like the pets
-  model's graph (centre crop, bilinear resize, (p − offset) / scale).
+- `upright_rgb`: the decoded picture a model profile prepares pixels from (client.profile, client.pixels);
+  `pixels_for_model` is the pets preparation of it (centre crop, bilinear resize, (p − offset) / scale).
 Anything Pillow cannot open (or decode, when it has to convert) raises ImageError naming the source and is
 never sent; a JPEG sent as it is gets a structural check only (see _check_jpeg_complete).
 """
@@ -14,14 +14,16 @@ from __future__ import annotations
 import io
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from client.errors import ImageError
+from client.pixels import PixelRecipe
 
-__all__ = ["ImageScaling", "MAX_SIDE", "WIRE_FORMATS", "open_image", "encode_for_wire", "pixels_for_model"]
+__all__ = ["ImageScaling", "MAX_SIDE", "WIRE_FORMATS", "open_image", "encode_for_wire", "pixels_for_model",
+           "upright_rgb"]
 
 MAX_SIDE = 1024  # longest side sent; larger images are downscaled and re-encoded
 WIRE_FORMATS = frozenset({"JPEG", "PNG", "BMP"})  # sent as-is when RGB/greyscale and upright
@@ -31,20 +33,22 @@ _JPEG_QUALITY = 95
 
 @dataclass(frozen=True)
 class ImageScaling:
-    """Client-side preprocessing for float inputs: pixels -> (p - offset) / scale.
+    """The pets preparation with other numbers: pixels -> (p - offset) / scale after a centre crop.
 
-    crop_fraction None means size / (size + 32) of the shorter side, like the pets model.
+    crop_fraction None means size / (size + 32) of the shorter side, like the pets model. A shorthand of a
+    model profile (`profile_input`); a profile says more (client.profile).
     """
 
     offset: float = 127.0
     scale: float = 128.0
     crop_fraction: float | None = None
 
-    def crop_side(self, shorter_side: int, size: int) -> int:
-        """Side of the square centre crop; integer arithmetic like the pets graph."""
-        if self.crop_fraction is None:
-            return (shorter_side * size) // (size + 32)
-        return int(shorter_side * self.crop_fraction)
+    def profile_input(self) -> dict[str, Any]:
+        """The profile `input` settings that prepare pixels like this (on top of the pets preset)."""
+        settings: dict[str, Any] = {"scale": [-self.offset / self.scale, (255.0 - self.offset) / self.scale]}
+        if self.crop_fraction is not None:
+            settings["crop_fraction"] = self.crop_fraction
+        return settings
 
 
 @contextmanager
@@ -146,8 +150,9 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
-def _upright_rgb(image: Image.Image, max_side: int | None) -> Image.Image:
-    # The in-graph decoder ignores EXIF orientation, so apply it here.
+def upright_rgb(image: Image.Image, max_side: int | None = None) -> Image.Image:
+    """The image turned upright per its EXIF orientation (decoders in graphs ignore it), in RGB, its longest
+    side cut to `max_side` when given."""
     upright = ImageOps.exif_transpose(image) if _orientation(image) != 1 else image
     rgb = _to_rgb(upright)
     if max_side and max(rgb.size) > max_side:
@@ -178,35 +183,16 @@ def encode_for_wire(source: str, data: bytes, *, max_side: int = MAX_SIDE,
     if _sendable_as_is(image, max_side):
         return data
     out = io.BytesIO()
-    _upright_rgb(image, max_side).save(out, format="JPEG", quality=_JPEG_QUALITY)
+    upright_rgb(image, max_side).save(out, format="JPEG", quality=_JPEG_QUALITY)
     return out.getvalue()
 
 
-def _resize_bilinear(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear resize with half-pixel centres and no antialiasing, i.e. what tf.image.resize
-    does in the model's graph (Pillow's bilinear filter antialiases when shrinking)."""
-    def taps(size_in: int, size_out: int):
-        scale = np.float32(size_in) / np.float32(size_out)  # float32 like the TF kernel, for equal taps
-        pos = np.clip((np.arange(size_out, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5),
-                      0, size_in - 1)
-        low = np.floor(pos).astype(np.intp)
-        high = np.minimum(low + 1, size_in - 1)
-        return low, high, (pos - low).astype(np.float32)
-
-    y0, y1, fy = taps(pixels.shape[0], height)
-    x0, x1, fx = taps(pixels.shape[1], width)
-    rows = pixels[y0] * (1 - fy)[:, None, None] + pixels[y1] * fy[:, None, None]
-    return rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]
-
-
 def pixels_for_model(source: str, data: bytes, *, height: int, width: int,
-                     scaling: ImageScaling = ImageScaling(), max_side: int = MAX_SIDE,
-                     max_pixels: int | None = None) -> np.ndarray:
-    """float32 [height, width, 3] for a float image input: centre crop, resize, scale."""
-    rgb = _upright_rgb(open_image(source, data, max_pixels=max_pixels), max_side)
-    pixels = np.asarray(rgb, dtype=np.float32)
-    rows, cols = pixels.shape[:2]
-    side = max(1, scaling.crop_side(min(rows, cols), min(height, width)))
-    top, left = (rows - side + 1) // 2, (cols - side + 1) // 2  # same rounding as the pets graph
-    cropped = pixels[top:top + side, left:left + side]
-    return ((_resize_bilinear(cropped, height, width) - scaling.offset) / scaling.scale).astype(np.float32)
+                     scaling: ImageScaling = ImageScaling(), max_pixels: int | None = None) -> np.ndarray:
+    """float32 [height, width, 3] for a float image input, prepared like the pets graph: centre crop,
+    tf.image.resize's bilinear, (p - offset) / scale. (A model profile's recipe does this and more:
+    client.profile.)"""
+    recipe = PixelRecipe(dtype="DT_FLOAT", height=height, width=width, resize="center_crop",
+                         crop_fraction=scaling.crop_fraction, resample="tf_bilinear", offset=scaling.offset,
+                         divisor=scaling.scale)
+    return recipe.prepare(upright_rgb(open_image(source, data, max_pixels=max_pixels)))

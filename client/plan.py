@@ -1,7 +1,9 @@
 """How to classify with a given signature: what to send, and how to read the answer.
 
-`ClassifyPlan.from_signature` reads the signature once (input kind and size, which output holds
-probabilities, where the label names come from) so each batch only encodes and decodes.
+`ClassifyPlan.from_signature` reads the signature once, with the model profile in effect (client.profile):
+the input kind (encoded images, or pixels prepared by the profile's recipe for the input's dtype and
+shape), which output is read and as what (client.readout), where the class names come from. Each batch then
+only prepares and decodes.
 """
 from __future__ import annotations
 
@@ -12,44 +14,43 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from client.images import MAX_SIDE, ImageScaling, encode_for_wire, pixels_for_model
 from client.errors import InvalidArgumentError, SignatureError
+from client.images import MAX_SIDE, encode_for_wire, open_image, upright_rgb
+from client.pixels import FLOAT_DTYPES, INTEGER_DTYPES, PixelRecipe
+from client.profile import DEFAULT_PROFILE, ModelProfile
 from client.protocol import SignatureSpec, TensorSpec, encode_json, predict_body
+from client.readout import OutputReading, choose_output
+from client.signature_config import check_class_names
 
-__all__ = ["ClassifyPlan", "Prediction", "SignatureConfig", "check_class_names"]
+__all__ = ["ClassifyPlan", "Prediction"]
 
-_FLOAT_TYPES = frozenset({"DT_FLOAT", "DT_HALF", "DT_DOUBLE", "DT_BFLOAT16"})
-_PROBABILITY_NAMES = ("probabilities", "scores", "probs", "predictions")
 _LABEL_NAMES = ("classes", "labels", "class_names")
 
 
 @dataclass(frozen=True)
 class Prediction:
+    """One instance read: the top class, one number per class, the other outputs; `problem` (None when
+    the values are usable) is that input's InvalidProbabilitiesError text."""
+
     label: str
     probabilities: Mapping[str, float]
     extras: Mapping[str, tuple]
+    problem: str | None = None
 
 
-def _is_image_float_input(spec: TensorSpec) -> bool:
+def _is_image_input(spec: TensorSpec) -> bool:
+    """A pixel input: a float or 0..255 integer type, rank 4, with 1 or 3 (or unknown) channels first or last."""
     shape = spec.shape
-    return (spec.dtype in _FLOAT_TYPES and shape is not None and len(shape) == 4
-            and shape[1] > 0 and shape[2] > 0 and shape[3] == 3)
+    return (spec.dtype in FLOAT_DTYPES or spec.dtype in INTEGER_DTYPES) and shape is not None \
+        and len(shape) == 4 and (shape[3] in (1, 3, -1) or shape[1] in (1, 3, -1))
+
+
+def _names_field(profile: ModelProfile) -> str:
+    return "class_names_file" if "class_names_file" in profile.to_dict() else "class_names"
 
 
 def _shape(spec: TensorSpec) -> str:
     return "(unknown rank)" if spec.shape is None else "[" + ",".join(map(str, spec.shape)) + "]"
-
-
-def check_class_names(field: str, names: Sequence[str]) -> tuple[str, ...]:
-    """Class names in model order: non-empty, distinct text (else InvalidArgumentError naming `field`)."""
-    if isinstance(names, (str, bytes)) or not isinstance(names, Sequence):
-        raise InvalidArgumentError(field, names, "must be a list of class names")
-    names = tuple(names)
-    if not all(isinstance(n, str) and n.strip() for n in names):
-        raise InvalidArgumentError(field, names, "every class name must be non-empty text")
-    if len(set(names)) != len(names):
-        raise InvalidArgumentError(field, names, "class names must be distinct")
-    return names
 
 
 def _pick(candidates: Sequence[TensorSpec], preferred: Sequence[str]) -> TensorSpec | None:
@@ -71,90 +72,65 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_DTYPES = frozenset({"DT_STRING"}) | _FLOAT_TYPES
-
-
-@dataclass(frozen=True)
-class SignatureConfig:
-    """What `/metadata` would say, for servers that do not serve it (a KServe route exposing only
-    predict). Used only when the metadata API is missing; the server's own metadata wins otherwise.
-
-    `input_shape` is [-1] for encoded images (DT_STRING) or [-1, H, W, 3] for pixels (a float dtype).
-    `probabilities_output` names the output holding one probability per class, in `class_names` order.
-    """
-
-    class_names: tuple[str, ...]
-    input_name: str = "image_bytes"
-    input_dtype: str = "DT_STRING"
-    input_shape: tuple[int, ...] = (-1,)
-    probabilities_output: str = "probabilities"
-    signature_name: str = "serving_default"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "class_names", check_class_names("signature.class_names", self.class_names))
-        for field in ("input_name", "probabilities_output", "signature_name"):
-            value = getattr(self, field)
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidArgumentError(f"signature.{field}", value, "must be non-empty text")
-        if self.input_dtype not in _DTYPES:
-            raise InvalidArgumentError("signature.input_dtype", self.input_dtype,
-                                       f"must be one of {sorted(_DTYPES)}")
-        try:
-            shape = tuple(int(d) for d in self.input_shape)
-        except (TypeError, ValueError, OverflowError):
-            raise InvalidArgumentError("signature.input_shape", self.input_shape,
-                                       "must be a list of integers") from None
-        object.__setattr__(self, "input_shape", shape)
-
-    @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> "SignatureConfig":
-        """From {"class_names": [...], "input_name": ..., ...} (e.g. a JSON setting); unknown keys are refused."""
-        if not isinstance(body, Mapping):
-            raise InvalidArgumentError("signature", body, "must be a JSON object")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(map(str, body)) - known)
-        if unknown:
-            raise InvalidArgumentError("signature", unknown, f"unknown keys; known: {sorted(known)}")
-        if "class_names" not in body:
-            raise InvalidArgumentError("signature.class_names", None, "is required")
-        values = dict(body)
-        for key in ("class_names", "input_shape"):
-            if isinstance(values.get(key), list):
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-    def to_signature(self) -> SignatureSpec:
-        """The signature this configuration declares (planned and checked like one read from metadata)."""
-        image = TensorSpec(self.input_name, self.input_dtype, self.input_shape)
-        scores = TensorSpec(self.probabilities_output, "DT_FLOAT", (-1, len(self.class_names)))
-        return SignatureSpec(name=self.signature_name, method_name="tensorflow/serving/predict",
-                             inputs=MappingProxyType({image.name: image}),
-                             outputs=MappingProxyType({scores.name: scores}))
-
-
 @dataclass(frozen=True)
 class ClassifyPlan:
+    """What to send for one signature and how to read its answer, decided once per run.
+
+    `profile` is the model profile in effect (DEFAULT_PROFILE when none was given); `profile_assumed` is True
+    for a pixel input when no profile said how to prepare it (no preset, no input settings): the default was;
+    `recipe` prepares the pixels of a pixel input (None: encoded images, DT_STRING); `reading` says which
+    output is read and as what (`output_kind`). `preparation` is one plain line saying what is sent.
+    """
+
     signature_name: str
     input_name: str
-    pixel_size: tuple[int, int] | None  # (height, width) for a float input; None = encoded bytes
-    probabilities_output: str
+    input_dtype: str
+    input_shape: tuple[int, ...] | None
+    probabilities_output: str  # the output read (probabilities, logits or sigmoid scores)
     labels_output: str | None
-    labels: tuple[str, ...] | None  # fixed names when the model has no string output
+    labels: tuple[str, ...] | None  # fixed names when the model has no string output (or a profile names them)
     output_names: tuple[str, ...]
-    scaling: ImageScaling = ImageScaling()
+    reading: OutputReading
+    profile: ModelProfile = DEFAULT_PROFILE
+    profile_assumed: bool = False
+    recipe: PixelRecipe | None = None
     max_side: int = MAX_SIDE
-    input_dtype: str = "DT_STRING"  # the image input's type (DT_STRING, or the float type pixels are sent as)
+
+    @property
+    def pixel_size(self) -> tuple[int, int] | None:
+        """(height, width) sent for a pixel input; None for encoded images."""
+        return None if self.recipe is None else (self.recipe.height, self.recipe.width)
+
+    @property
+    def output_kind(self) -> str:
+        return self.reading.kind
+
+    @property
+    def preparation(self) -> str:
+        """One plain line: what is sent for each image (see ModelProfile.describe)."""
+        if self.recipe is None:
+            return self.profile.describe("DT_STRING", self.input_shape)
+        return self.recipe.describe()
 
     @classmethod
     def from_signature(cls, signature: SignatureSpec, *, labels: Sequence[str] | None = None,
-                       scaling: ImageScaling = ImageScaling(), max_side: int = MAX_SIDE,
-                       url: str = "") -> "ClassifyPlan":
-        """The plan for `signature`, or SignatureError naming the tensor that does not fit.
+                       profile: ModelProfile | None = None, max_side: int = MAX_SIDE,
+                       url: str = "", labels_field: str = "labels") -> "ClassifyPlan":
+        """The plan for `signature`, or SignatureError naming the tensor that does not fit, or
+        InvalidArgumentError naming the profile key that does not fit it (nothing is sent either way).
 
-        `labels` (class names, model order) replace a string output naming the classes. `url` is where
-        the signature came from (its metadata URL), for the error.
+        Class names come from `labels`, else the profile's, else a string output of the model. `url` is where
+        the signature came from (its metadata URL), for the error; `labels_field` names where `labels` came
+        from in errors.
         """
-        labels = check_class_names("labels", labels) if labels else None
+        assumed = profile is None or not profile.says_preparation
+        profile = DEFAULT_PROFILE if profile is None else profile
+        if labels:
+            labels = check_class_names(labels_field, labels)
+        elif profile.class_names:
+            labels, labels_field = profile.class_names, _names_field(profile)
+        else:
+            labels = None
         where = f"signature {signature.name!r}"
 
         def unusable(reason: str) -> SignatureError:
@@ -162,46 +138,44 @@ class ClassifyPlan:
                                   method="GET" if url else "", url=url)
 
         inputs = list(signature.inputs.values())
-        usable = [s for s in inputs if s.dtype == "DT_STRING" or _is_image_float_input(s)]
+        usable = [s for s in inputs if s.dtype == "DT_STRING" or _is_image_input(s)]
         if len(inputs) != 1 or not usable:
             found = ", ".join(f"input {s.name!r} is {s.dtype} {_shape(s)}" for s in inputs) or "it has no input"
             raise unusable(f"{found}; an image classifier needs one input, DT_STRING [-1] (encoded images) "
-                           "or DT_FLOAT [-1, H, W, 3] (pixels)")
+                           "or a float or integer [-1, H, W, C] / [-1, C, H, W] (pixels)")
         image_input = usable[0]
-        pixel_size = None if image_input.dtype == "DT_STRING" else (image_input.shape[1], image_input.shape[2])
+        recipe = None if image_input.dtype == "DT_STRING" else profile.recipe(image_input.dtype, image_input.shape)
 
+        reading = choose_output(signature.outputs, name=profile.output_name, kind=profile.output_kind,
+                                names=len(labels) if labels else None, unusable=unusable)
+        classes = reading.classes(len(labels) if labels else None)
+        if labels and classes is not None and len(labels) != classes:
+            raise InvalidArgumentError(labels_field, labels, f"{len(labels)} class names, but output "
+                                                             f"{reading.name!r} ({reading.kind}, {reading.units} "
+                                                             f"units) scores {classes} classes")
         outputs = list(signature.outputs.values())
-        width = len(labels) if labels else None
-        floats = [s for s in outputs if s.dtype in _FLOAT_TYPES and s.shape is not None and len(s.shape) == 2
-                  and (width is None or s.shape[1] in (width, -1))]
-        probabilities = _pick(floats, _PROBABILITY_NAMES)
-        if probabilities is None:
-            found = ", ".join(f"{s.name!r} {s.dtype} {_shape(s)}" for s in outputs) or "none"
-            wanted = f"[-1, {width}] for {width} labels" if width else "[-1, number of classes]"
-            raise unusable(f"no single float output of shape {wanted} holds the probabilities "
-                           f"(outputs: {found})")
-        n_labels = probabilities.shape[1]
         strings = [s for s in outputs if s.dtype == "DT_STRING" and s.shape is not None and len(s.shape) == 2
-                   and s.shape[1] == n_labels and s.name != probabilities.name]
+                   and s.shape[1] == classes and s.name != reading.name]
         label_output = _pick(strings, _LABEL_NAMES)
         if label_output is None and not labels:
-            raise unusable(f"no string output of shape [-1, {n_labels}] names the classes; "
-                           "give the class names (labels=[...] or SignatureConfig.class_names)")
-        return cls(signature_name=signature.name, input_name=image_input.name, pixel_size=pixel_size,
-                   probabilities_output=probabilities.name,
+            raise unusable(f"no string output of shape [-1, {classes}] names the classes; "
+                           "give the class names (a profile's class_names, labels=[...] or "
+                           "SignatureConfig.class_names)")
+        return cls(signature_name=signature.name, input_name=image_input.name, input_dtype=image_input.dtype,
+                   input_shape=image_input.shape, probabilities_output=reading.name,
                    labels_output=None if labels else label_output.name,
                    labels=tuple(labels) if labels else None,
-                   output_names=tuple(s.name for s in outputs), scaling=scaling, max_side=max_side,
-                   input_dtype=image_input.dtype)
+                   output_names=tuple(s.name for s in outputs), reading=reading, profile=profile,
+                   profile_assumed=assumed and recipe is not None, recipe=recipe,
+                   max_side=max_side)
 
     def instance(self, source: str, data: bytes) -> dict[str, Any]:
-        """The row-format instance for one image (raises ImageError for unusable input)."""
-        if self.pixel_size is None:
+        """The row-format instance for one image (raises ImageError for unusable input). Pixels are prepared
+        from the whole decoded image, upright per EXIF, in RGB."""
+        if self.recipe is None:
             return {self.input_name: encode_for_wire(source, data, max_side=self.max_side)}
-        height, width = self.pixel_size
-        pixels = pixels_for_model(source, data, height=height, width=width, scaling=self.scaling,
-                                  max_side=self.max_side)
-        return {self.input_name: pixels}  # float32, sent at full precision (protocol.encode_json)
+        pixels = self.recipe.prepare(upright_rgb(open_image(source, data)))
+        return {self.input_name: pixels}  # integers, or floats sent at full precision (protocol.encode_json)
 
     def request_body(self, instances: list[dict[str, Any]]) -> bytes:
         """The predict body for instances made by instance(), the same bytes protocol.predict_body writes.
@@ -209,7 +183,7 @@ class ClassifyPlan:
         Encoded images are written straight into the JSON as {"b64": "..."}: base64 text needs no
         escaping, so the megabytes of a batch are not run through the JSON encoder (a third of the
         client's time per image)."""
-        if self.pixel_size is not None or not instances or not self.signature_name:
+        if self.recipe is not None or not instances or not self.signature_name:
             return predict_body(instances=instances, signature_name=self.signature_name)
         key = encode_json(self.input_name)
         between = b'"}},{' + key + b':{"b64":"'
@@ -220,24 +194,31 @@ class ClassifyPlan:
         return b"".join(parts)  # one join: one copy of the megabytes, not two
 
     def read(self, row: Mapping[str, Any]) -> Prediction:
-        """Turn one instance's outputs into a label, probabilities by label, and extras.
+        """Turn one instance's outputs into a label, one number per class (by class name), and extras.
 
         Raises ValueError (only) for an answer that does not fit the plan; its text names outputs,
-        never quotes their values.
+        never quotes their values. Values that do not mean what the output kind says (a "distribution"
+        summing to 3, a NaN logit) are the Prediction's `problem`.
         """
+        reading = self.reading
         try:
-            scores = [float(p) for p in row[self.probabilities_output]]
+            raw = row[self.probabilities_output]
             names = self.labels or tuple(str(_plain(n)) for n in row[self.labels_output])
+            scores, problem = reading.scores(raw, names)
+            kept = {self.labels_output} | (set() if reading.keeps_raw else {self.probabilities_output})
             extras = {name: tuple(_plain(v) for v in value) if isinstance(value, list) else (_plain(value),)
-                      for name, value in row.items()
-                      if name not in (self.probabilities_output, self.labels_output)}
+                      for name, value in row.items() if name not in kept}
         except KeyError as exc:
             raise ValueError(f"answer lacks the {exc} output: got outputs {sorted(map(str, row))}") from None
         except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
             raise ValueError(f"answer has an unusable output ({type(exc).__name__}): got outputs "
                              f"{sorted(map(str, row))}") from None
+        if problem is not None:  # the values do not mean what the kind says: that input's error row
+            return Prediction(label="", probabilities=MappingProxyType({}), extras=MappingProxyType(extras),
+                              problem=problem)
         if len(names) != len(scores) or not scores:
-            raise ValueError(f"{len(scores)} probabilities for {len(names)} labels")
+            raise ValueError(f"{len(scores)} {'probabilities' if reading.distribution else 'scores'} for "
+                             f"{len(names)} labels")
         best = int(np.argmax(scores))
         return Prediction(label=names[best], probabilities=MappingProxyType(dict(zip(names, scores))),
-                          extras=MappingProxyType(extras))
+                          extras=MappingProxyType(extras), problem=problem)

@@ -6,15 +6,15 @@ input's row is an InvalidProbabilitiesError naming the file and what is wrong, n
 other inputs of the batch are unaffected. TF Serving's REST API writes NaN and infinities as the JSON tokens
 NaN, Infinity and -Infinity, which Python's json module reads as floats, so they reach this check.
 
-No output is read as logits or unnormalised scores: the plan picks the output that holds probabilities (named
-probabilities, scores, probs or predictions, or the only float output), so every such output is checked.
+An output is read as logits (softmax applied) or as sigmoid scores only when a model profile says so, or, for a
+sigmoid, when one unit meets two class names (client.readout); an output read as probabilities is always checked.
 """
 from __future__ import annotations
 
 import math
 from typing import Mapping
 
-__all__ = ["PROBABILITY_TOLERANCE", "distribution_problem"]
+__all__ = ["PROBABILITY_TOLERANCE", "distribution_problem", "value_problem"]
 
 PROBABILITY_TOLERANCE = 1e-3
 
@@ -24,13 +24,10 @@ def _name(label: str) -> str:
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
-def distribution_problem(probabilities: Mapping[str, float], tolerance: float = PROBABILITY_TOLERANCE) -> str | None:
-    """What makes `probabilities` (class -> value) not a distribution, or None when it is one.
-
-    The first problem found, in this order: a value that is NaN or infinite, negative, or above 1 + tolerance;
-    then a sum farther than `tolerance` from 1.
-    """
-    for label, value in probabilities.items():
+def value_problem(scores: Mapping[str, float], tolerance: float = PROBABILITY_TOLERANCE) -> str | None:
+    """The first value of `scores` (class -> value) that is NaN or infinite, negative, or above 1 + tolerance,
+    described; None when every value is a probability. (Independent sigmoid scores are held to this only.)"""
+    for label, value in scores.items():
         if math.isnan(value):
             return f"{_name(label)} is NaN"
         if math.isinf(value):
@@ -39,6 +36,18 @@ def distribution_problem(probabilities: Mapping[str, float], tolerance: float = 
             return f"{_name(label)} is negative ({value:g})"
         if value > 1 + tolerance:
             return f"{_name(label)} is above 1 ({value:g})"
+    return None
+
+
+def distribution_problem(probabilities: Mapping[str, float], tolerance: float = PROBABILITY_TOLERANCE) -> str | None:
+    """What makes `probabilities` (class -> value) not a distribution, or None when it is one.
+
+    The first problem found, in this order: a value that is NaN or infinite, negative, or above 1 + tolerance
+    (value_problem); then a sum farther than `tolerance` from 1.
+    """
+    problem = value_problem(probabilities, tolerance)
+    if problem is not None:
+        return problem
     total = math.fsum(probabilities.values())
     if abs(total - 1.0) > tolerance:
         return f"they sum to {total:g}, not 1 (tolerance {tolerance:g})"

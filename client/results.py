@@ -50,6 +50,7 @@ class ClassificationResult:
         return max(self.probabilities.values()) if self.ok and self.probabilities else None
 
     def as_row(self, class_names: Sequence[str], *, model: str | None = None, target: str | None = None,
-               ground_truth: str | None = None) -> dict[str, Any]:
-        """A row in client.schema's columns (see schema.result_row)."""
-        return result_row(self, class_names, model=model, target=target, ground_truth=ground_truth)
+               ground_truth: str | None = None, profile: str | None = None) -> dict[str, Any]:
+        """A row in client.schema's columns (see schema.result_row); `profile` is the profile's digest."""
+        return result_row(self, class_names, model=model, target=target, ground_truth=ground_truth,
+                          profile=profile)

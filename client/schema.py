@@ -3,7 +3,7 @@
 Columns, in this order::
 
     source, top_class, confidence, prob_<class>..., ground_truth, correct, correction, corrected_at,
-    model, target, version, latency_ms, error, error_type
+    model, target, version, profile, latency_ms, error, error_type
 
 - source        display name: "photos/cat/1.jpg", "batch.zip/dog/2.png"
 - top_class     the predicted class (None for an error row); confidence: its probability
@@ -13,7 +13,8 @@ Columns, in this order::
 - correction    a class an analyst set; corrected_at: when (ISO-8601 UTC). A correction wins over
                 ground_truth: `effective_truth(row)`
 - model         model name; target: what was asked for ("latest", "version:2", "label:stable");
-                version: the version that answered
+                version: the version that answered; profile: the digest of the model profile in effect
+                ("sha256:<hex>", client.profile.ModelProfile.digest)
 - latency_ms    round trip of the request that carried the image; error: message naming the file;
                 error_type: the exception class behind it (ImageError, ServerUnavailableError, ...)
 
@@ -38,8 +39,8 @@ __all__ = ["LEADING", "TRAILING", "PROB_PREFIX", "columns", "prob_column", "clas
            "to_csv_bytes"]
 
 LEADING = ("source", "top_class", "confidence")
-TRAILING = ("ground_truth", "correct", "correction", "corrected_at", "model", "target", "version", "latency_ms",
-            "error", "error_type")
+TRAILING = ("ground_truth", "correct", "correction", "corrected_at", "model", "target", "version", "profile",
+            "latency_ms", "error", "error_type")
 PROB_PREFIX = "prob_"
 # What a spreadsheet reads as the start of a formula (OWASP "CSV Injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -94,8 +95,9 @@ def is_correct(top_class: Any, truth: Any) -> bool | None:
 
 
 def result_row(result: "ClassificationResult", class_names: Sequence[str], *, model: str, target: str,
-               ground_truth: str | None = None) -> dict[str, Any]:
-    """One row in schema order. Probabilities for classes outside `class_names` are not kept."""
+               ground_truth: str | None = None, profile: str | None = None) -> dict[str, Any]:
+    """One row in schema order. Probabilities for classes outside `class_names` are not kept; `profile` is
+    the model profile's digest."""
     probabilities = result.probabilities if result.ok else {}
     row: dict[str, Any] = {
         "source": result.source,
@@ -104,7 +106,7 @@ def result_row(result: "ClassificationResult", class_names: Sequence[str], *, mo
     }
     row.update({prob_column(name): probabilities.get(name) for name in class_names})
     row.update(ground_truth=ground_truth, correct=is_correct(row["top_class"], ground_truth), correction=None,
-               corrected_at=None, model=model, target=target, version=result.version,
+               corrected_at=None, model=model, target=target, version=result.version, profile=profile,
                latency_ms=None if result.latency_ms is None else round(result.latency_ms, 2),
                error=result.error, error_type=result.error_type)
     return row

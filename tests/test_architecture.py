@@ -119,9 +119,10 @@ def test_base_dependencies_are_the_dashboard_set():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {dep.split(">")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"]}
     # sqlalchemy and psycopg: the run store (SQLite by default, PostgreSQL when SERVESCOPE_DB names one);
-    # orjson: the client's request bodies (numpy arrays written from memory).
+    # orjson: the client's request bodies (numpy arrays written from memory); jsonschema: the client's model
+    # profiles (already there through altair, named because the client uses it).
     assert names == {"streamlit", "requests", "pillow", "numpy", "pandas", "altair", "sqlalchemy", "psycopg",
-                     "orjson"}
+                     "orjson", "jsonschema"}
 
 
 # -- inside dashboard/ ------------------------------------------------------------------------------------------

@@ -197,13 +197,14 @@ def test_a_row_that_is_not_a_distribution_is_that_images_error_and_the_batch_sta
     assert [(r.label, r.version) for r in (results[0], results[7])] == [("cat", 1), ("cat", 1)]
     assert dict(results[0].probabilities) == {"cat": 0.7, "dog": 0.2, "other": 0.1}
     prefix = "output 'probabilities' is not a probability distribution: "
+    hint = '; if it holds logits, set output.kind to "logits" in the model profile'  # values logits could have
     assert [(r.error_type, r.error) for r in results[1:7]] == [
         ("InvalidProbabilitiesError", f"1.png: {prefix}'cat' is NaN"),
         ("InvalidProbabilitiesError", f"2.png: {prefix}'cat' is Infinity"),
         ("InvalidProbabilitiesError", f"3.png: {prefix}'cat' is -Infinity"),
-        ("InvalidProbabilitiesError", f"4.png: {prefix}'cat' is negative (-0.5)"),
-        ("InvalidProbabilitiesError", f"5.png: {prefix}'cat' is above 1 (5)"),
-        ("InvalidProbabilitiesError", f"6.png: {prefix}they sum to 0.3, not 1 (tolerance 0.001)"),
+        ("InvalidProbabilitiesError", f"4.png: {prefix}'cat' is negative (-0.5){hint}"),
+        ("InvalidProbabilitiesError", f"5.png: {prefix}'cat' is above 1 (5){hint}"),
+        ("InvalidProbabilitiesError", f"6.png: {prefix}they sum to 0.3, not 1 (tolerance 0.001){hint}"),
     ]
     assert all(r.top_class is None and r.confidence is None and r.version == 1 for r in results[1:7])
 

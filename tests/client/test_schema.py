@@ -25,7 +25,7 @@ def ok(source: str = "a.jpg", top: str = "dog") -> ClassificationResult:
 def test_columns_in_contract_order():
     assert schema.columns(CLASSES) == [
         "source", "top_class", "confidence", "prob_cat", "prob_dog", "prob_other", "ground_truth", "correct",
-        "correction", "corrected_at", "model", "target", "version", "latency_ms", "error", "error_type"]
+        "correction", "corrected_at", "model", "target", "version", "profile", "latency_ms", "error", "error_type"]
     assert schema.prob_column("dog") == "prob_dog"
     assert schema.class_names_of(schema.columns(CLASSES)) == list(CLASSES)
 
@@ -42,12 +42,13 @@ def test_target_text_refuses_both():
 
 
 def test_result_row_for_a_success_with_truth():
-    row = schema.result_row(ok(top="dog"), CLASSES, model="pets", target="label:stable", ground_truth="cat")
+    row = schema.result_row(ok(top="dog"), CLASSES, model="pets", target="label:stable", ground_truth="cat",
+                            profile="sha256:ab12")
     assert list(row) == schema.columns(CLASSES)
     assert row == {"source": "a.jpg", "top_class": "dog", "confidence": 0.8, "prob_cat": 0.1, "prob_dog": 0.8,
                    "prob_other": 0.1, "ground_truth": "cat", "correct": False, "correction": None,
                    "corrected_at": None, "model": "pets", "target": "label:stable", "version": 2,
-                   "latency_ms": 12.35, "error": None, "error_type": None}
+                   "profile": "sha256:ab12", "latency_ms": 12.35, "error": None, "error_type": None}
     assert schema.result_row(ok(top="cat"), CLASSES, model="pets", target="latest",
                              ground_truth="cat")["correct"] is True
 

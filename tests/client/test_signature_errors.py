@@ -13,8 +13,8 @@ from tests.support import embedded_server
 pytestmark = pytest.mark.slow
 
 IMAGE = [("cat.png", png_bytes((250, 5, 5)))]
-NEEDS = ("an image classifier needs one input, DT_STRING [-1] (encoded images) or DT_FLOAT [-1, H, W, 3] "
-         "(pixels)")
+NEEDS = ("an image classifier needs one input, DT_STRING [-1] (encoded images) or a float or integer "
+         "[-1, H, W, C] / [-1, C, H, W] (pixels)")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_a_string_input_signature_without_class_names_is_a_signature_error(tfs):
         tfs.classify(IMAGE, signature_name="classify_x_to_y")
     assert caught.value.error == (
         "signature 'classify_x_to_y' cannot classify images: no string output of shape [-1, 1] names the classes; "
-        "give the class names (labels=[...] or SignatureConfig.class_names)")
+        "give the class names (a profile's class_names, labels=[...] or SignatureConfig.class_names)")
 
 
 def test_an_unknown_signature_lists_the_real_ones(tfs):
