@@ -74,13 +74,26 @@ def _verdict_card(d: Decision) -> None:
 
 
 def _cost(d: Decision) -> None:
-    st.dataframe(d.cost, hide_index=True, column_config={
+    """Latency per side measured on its own (the probe), server errors only; input errors listed apart."""
+    st.dataframe(visible_cells(d.cost), hide_index=True, key=None, column_config={
         "side": st.column_config.TextColumn("target"),
-        "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+        "server_errors": st.column_config.NumberColumn("server errors"),
+        "error_rate": st.column_config.NumberColumn("server error rate", format="percent",
+                                                    help="Server errors over the images sent; input errors (corrupt "
+                                                         "files) are not the server's and are listed apart"),
+        "input_errors": st.column_config.NumberColumn("input errors"),
+        "probe_requests": st.column_config.NumberColumn("timed requests"),
         **{c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.1f")
            for c in ("p50_ms", "p95_ms", "p99_ms")},
-        "images_per_s": st.column_config.NumberColumn("images/s", format="%.1f"),
-        "elapsed_s": st.column_config.NumberColumn("elapsed (s)", format="%.2f")})
+        "images_per_s": st.column_config.NumberColumn("images/s", format="%.1f",
+                                                      help="One image at a time: 1,000 / mean latency (ms)")})
+    st.caption(_md(d.latency_how))
+    if len(d.input_errors):
+        with st.expander(f"Input errors ({len(d.input_errors)}): files no side could use, not counted against "
+                         "the server"):
+            st.dataframe(visible_cells(d.input_errors), hide_index=True, column_config={
+                "side": st.column_config.TextColumn("target"), "source": st.column_config.TextColumn("file"),
+                "error": st.column_config.TextColumn("error", width="large")})
 
 
 def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: str) -> None:

@@ -12,6 +12,7 @@ from client import schema
 from client.protocol import SignatureSpec
 from dashboard.compare.decision import ALIGN, Decision, Side, compare_with_baseline
 from dashboard.compare.promotion import PromotionError, PromotionPlan, promotion_plan
+from dashboard.runs.latency_probe import LatencyProbe
 from dashboard.runs.results import thumbnail_uris
 from dashboard.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
@@ -63,13 +64,20 @@ def side_name(run: RunInfo) -> str:
     return target.describe()
 
 
+def latency_probe(loaded: StoredComparison) -> LatencyProbe | None:
+    """The comparison's latency probe (each side timed on its own after the run), once measured."""
+    return LatencyProbe.from_json(loaded.comparison.latency_probe)
+
+
 def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | None = None) -> list[Side]:
-    """One decision.Side per run: its rows, warm elapsed time (the runner's warm-up is not in it), signature
-    (by the version that answered, when given) and, for a label, the version it named at start and at end."""
+    """One decision.Side per run: its rows, its latency probe, signature (by the version that answered, when
+    given) and, for a label, the version it named at start and at end."""
     found = []
+    probe = latency_probe(loaded)
     for run, rows in zip(loaded.runs, loaded.rows):
         label = Target.parse(run.target).label
-        found.append(Side(rows.reset_index(drop=True), name=side_name(run), elapsed_s=run.elapsed_s,
+        found.append(Side(rows.reset_index(drop=True), name=side_name(run),
+                          probe=probe.side(run.id) if probe is not None else None,
                           signature=(signatures or {}).get(run.version) if run.version is not None else None,
                           version_at_start=run.labels_at_start.get(label) if label else None,
                           version_at_end=run.labels_at_end.get(label) if label else None))
@@ -79,7 +87,9 @@ def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | No
 def decisions(loaded: StoredComparison, baseline: int = 0, *, classes: str = ALIGN,
               signatures: Mapping[int, SignatureSpec] | None = None) -> list[Decision]:
     """Every other run decided against run `baseline`. Raises ClassSetMismatch when classes cannot be compared."""
-    return compare_with_baseline(sides(loaded, signatures), baseline, classes=classes)
+    probe = latency_probe(loaded)
+    return compare_with_baseline(sides(loaded, signatures), baseline, classes=classes,
+                                 latency_how=probe.how_text() if probe is not None else None)
 
 
 def correct_everywhere(store: Store, run_ids: Sequence[str], source: str, correction: str | None,

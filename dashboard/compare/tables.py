@@ -13,6 +13,7 @@ import pandas as pd
 
 from client.schema import prob_column
 from dashboard.compare.stats import jensen_shannon_distance, total_variation_distance
+from dashboard.runs.latency_probe import SideProbe
 from dashboard.evaluate import metrics as evaluation
 
 FIX, REGRESSION, BOTH_RIGHT, BOTH_WRONG, NO_TRUTH = "fix", "regression", "both right", "both wrong", "no truth"
@@ -180,11 +181,34 @@ def calibration(paired: pd.DataFrame, classes_by_side: dict[str, Sequence[str]],
     return pd.concat(frames, ignore_index=True), scores
 
 
-def cost_row(label: str, rows: pd.DataFrame, elapsed_s: float | None) -> dict:
-    """label, images, errors, error_rate, p50_ms, p95_ms, p99_ms, images_per_s (None without elapsed time)."""
-    latency = pd.to_numeric(rows["latency_ms"], errors="coerce").dropna().to_numpy(dtype=float)
-    p50, p95, p99 = (np.percentile(latency, [50, 95, 99]).tolist() if latency.size else [np.nan] * 3)
-    errors = int(rows["error"].notna().sum())
-    return {"side": label, "images": len(rows), "errors": errors,
-            "error_rate": errors / len(rows) if len(rows) else np.nan, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
-            "images_per_s": len(rows) / elapsed_s if elapsed_s else np.nan, "elapsed_s": elapsed_s}
+# Error types that say the input was unusable (a corrupt file, an instance the server refused), not the server.
+INPUT_ERRORS = frozenset({"ImageError", "InvalidInputError", "PayloadTooLargeError"})
+
+
+def _input_error_mask(rows: pd.DataFrame) -> pd.Series:
+    kinds = rows["error_type"] if "error_type" in rows else pd.Series(None, index=rows.index, dtype=object)
+    return rows["error"].notna() & kinds.isin(list(INPUT_ERRORS))
+
+
+def cost_row(label: str, rows: pd.DataFrame, probe: SideProbe | None) -> dict:
+    """side, images, server_errors, error_rate (server errors over images), input_errors, then the side's latency
+    measured on its own (dashboard.runs.latency_probe): probe_requests, p50_ms, p95_ms, p99_ms and images_per_s
+    (NaN without a probe). The concurrent run's timings are never used: each side waited for the other."""
+    failed = rows["error"].notna()
+    input_errors = int(_input_error_mask(rows).sum())
+    server_errors = int(failed.sum()) - input_errors
+    timed = probe is not None and bool(probe.latencies_ms)
+    p50, p95, p99 = (probe.percentile(q) for q in (50, 95, 99)) if timed else (np.nan,) * 3
+    return {"side": label, "images": len(rows), "server_errors": server_errors,
+            "error_rate": server_errors / len(rows) if len(rows) else np.nan, "input_errors": input_errors,
+            "probe_requests": probe.requests if probe is not None else 0, "p50_ms": p50, "p95_ms": p95,
+            "p99_ms": p99, "images_per_s": probe.images_per_s if timed else np.nan}
+
+
+def input_errors(sides: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """side, source, error: every row whose input was unusable (INPUT_ERRORS), listed apart from server errors."""
+    parts = [pd.DataFrame({"side": label, "source": rows.loc[mask, "source"].astype(str),
+                           "error": rows.loc[mask, "error"].astype(str)})
+             for label, rows in sides if (mask := _input_error_mask(rows)).any()]
+    return (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame({"side": [], "source": [], "error": []}, dtype=object))

@@ -142,6 +142,7 @@ for _version_column in VERSION_COLUMNS:
 runs.append_column(Column("started_by", String(64)))          # v5: sha256 hex of the starting browser's token
 runs.append_column(Column("lease_expires_at", DateTime(timezone=True)))  # v5: the owning process renews it
 Index("ix_runs_status", runs.c.status)                          # v5: unfinished runs are looked up by status
+comparisons.append_column(Column("latency_probe", JSON(none_as_null=True)))  # v6: each side's latency, measured alone
 
 
 def _v1_runs_rows_comparisons(conn: Connection) -> None:
@@ -189,9 +190,15 @@ def _v5_run_ownership_and_leases(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_status ON runs (status)"))
 
 
+def _v6_comparison_latency_probe(conn: Connection) -> None:
+    """A comparison's latency probe: each side timed on its own, after the concurrent run (JSON, or NULL)."""
+    kind = "JSON" if conn.dialect.name == "postgresql" else "TEXT"
+    conn.execute(text(f"ALTER TABLE comparisons ADD COLUMN latency_probe {kind}"))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest, _v4_int64_versions,
-    _v5_run_ownership_and_leases)
+    _v5_run_ownership_and_leases, _v6_comparison_latency_probe)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

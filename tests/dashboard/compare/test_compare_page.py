@@ -10,9 +10,11 @@ import json
 import re
 import threading
 
+import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from dashboard.runs.latency_probe import LatencyProbe, how_measured
 from dashboard.store.database import open_store
 from dashboard.targets import Target
 from dashboard.ui import state
@@ -73,12 +75,21 @@ def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, databas
     assert metrics["Fixes / regressions"] == "5 / 1"
     assert headline_of(app).startswith("Keep label stable (v1) for now: label canary (v2) fixes 5 images and breaks 1 "
                                        "on 18 labelled images (")
-    # The cost table: both sides warm (one warm-up request each, not timed), every image answered.
+    # The cost table: each side's latency measured on its own after the run (the latency probe: one untimed
+    # request per side, then 8 rounds of the same 4 images, one image per request, A and B in turn), not the
+    # concurrent run's timings; every image answered.
     cost = frame_with(app, "p95_ms")
     assert cost["side"].tolist() == ["A: label stable (v1)", "B: label canary (v2)"]
-    assert cost["images"].tolist() == [18, 18] and cost["errors"].tolist() == [0, 0]
-    assert (cost["images_per_s"] > 0).all()
-    warm_ups = [(v, n) for v, n in model.predicts if n == 1]
+    assert cost["images"].tolist() == [18, 18] and cost["server_errors"].tolist() == [0, 0]
+    assert cost["input_errors"].tolist() == [0, 0] and cost["probe_requests"].tolist() == [32, 32]
+    assert model.predicts[-66:] == [(1, 1), (2, 1)] * 33
+    probe = LatencyProbe.from_json(store.get_comparison(comparison_id).latency_probe)
+    for row, run_id in zip(cost.itertuples(), (run_a, run_b)):
+        latencies = probe.side(run_id).latencies_ms
+        assert row.p50_ms == pytest.approx(float(np.percentile(latencies, 50)))
+        assert row.images_per_s == pytest.approx(1000 / float(np.mean(latencies)))
+    assert how_measured(8, 4) in texts(app.caption)
+    warm_ups = [(v, n) for v, n in model.predicts[:-66] if n == 1]
     assert sorted(v for v, _ in warm_ups) == [1, 1, 2, 2]   # one warm-up per side, one probe per target
     # With truth: both confusion matrices (and their difference), titled by side.
     specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
@@ -120,7 +131,9 @@ def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished
     comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
     bars = [plain(bar.proto.text) for bar in app.get("progress")]
     assert [bar.split(":", 1)[0] for bar in bars] == ["label stable", "label canary"]
-    assert all(re.search(r": (queued|running): 0 of 18 image\(s\) classified so far$", bar) for bar in bars), bars
+    # While a side runs: its counts, images/s and time left once it has a rate (none yet: the gate holds it).
+    assert all(re.search(r": (0 / 18 images · 0 errors so far|queued: 0 of 18 image\(s\) classified so far)$", bar)
+               for bar in bars), bars
     app.switch_page("app_pages/history.py").run()
     app.switch_page("app_pages/compare.py").run()   # back: the session still shows the running comparison
     assert not app.exception
@@ -191,7 +204,6 @@ def test_a_comparison_reopens_by_its_link_in_a_new_session(page, two_versions, d
     assert any(f"?comparison={comparison_id}" in code.value for code in again.code)
 
     # History links one side's run: the comparison that holds it opens.
-    from dashboard.store.database import open_store
     side_run = open_store(database).get_comparison(comparison_id).other_run_ids[0]
     by_run = page("compare", server.url, SERVESCOPE_DB=database)
     by_run.query_params["run"] = side_run
@@ -329,6 +341,14 @@ def test_an_upload_with_a_corrupt_file_costs_one_row_on_each_side(page, two_vers
     app.run()
     assert [store.get_run(r).errors for r in run_ids] == [1, 1]
     assert "1 image failed on A or B and is left out of the paired statistics." in texts(app.warning)
+    # The corrupt file is an input error, listed apart; the server's error rate counts server errors only.
+    cost = frame_with(app, "p95_ms")
+    assert cost["server_errors"].tolist() == [0, 0] and cost["error_rate"].tolist() == [0.0, 0.0]
+    assert cost["input_errors"].tolist() == [1, 1]
+    [listed] = [e for e in app.expander if e.label.startswith("Input errors (2)")]
+    [table] = [frame.value for frame in listed.dataframe]
+    assert table["source"].tolist() == ["few.zip/cat/broken.jpg"] * 2
+    assert table["side"].tolist() == ["A: label stable (v1)", "B: label canary (v2)"]
 
 
 @pytest.mark.slow
@@ -360,7 +380,7 @@ def test_pets_versions_1_and_2_on_labelled_photos(page, pets_server_url, labelle
     assert f"McNemar's exact test: {shown_p}, two-sided" in " ".join(texts(app.caption))
     assert metrics["Fixes / regressions"] == f"{counts['fixes']} / {counts['regressions']}"
     cost = frame_with(app, "p95_ms")
-    assert cost["errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
+    assert cost["server_errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
 
 
 @pytest.mark.slow
@@ -373,3 +393,17 @@ def test_half_plus_two_on_the_embedded_server_is_explained_before_any_upload(pag
         assert error.split(": ", 1)[1].startswith(f"Model 'half_plus_two' at {half_plus_two_url} cannot be used to "
                                                   "classify images: ") and "'x'" in error
     assert app.button(key="compare_run").disabled
+
+
+def test_a_running_side_shows_its_rate_and_time_left_and_the_probe_its_requests():
+    from dashboard.compare.view import probe_text, side_progress_text
+    from dashboard.runs.manager import Progress
+    running = Progress("r1", "running", 100, 40, 1, 3.2, 12.5, 4.8, "running: 39 of 100 image(s) classified so far",
+                       None)
+    assert side_progress_text("A: version 1", running) == (
+        "A: version 1: 40 / 100 images · 12.5 images/s · about 5 s left · 1 error so far")
+    ended = Progress("r1", "complete", 100, 100, 0, 8.0, 12.5, None, "complete: 100 of 100 image(s) classified",
+                     None)
+    assert side_progress_text("B: version 2", ended) == "B: version 2: complete: 100 of 100 image(s) classified"
+    assert probe_text(12, 64) == ("Measuring each side's latency on its own (one side at a time, one image per "
+                                  "request): 12 of 64 requests.")
