@@ -17,15 +17,8 @@ import pandas as pd
 from client import schema
 from client.protocol import SignatureSpec
 from dashboard.compare import tables
-from dashboard.compare.verdict_words import (  # noqa: F401 - Verdict and format_p are this module's too
-    Verdict,
-    count_of as _count,
-    format_p,
-    plain_verdict,
-    points as _points,
-    verdict_sentence,
-)
-from dashboard.compare.stats import (
+from dashboard.runs.latency_probe import SideProbe
+from dashboard.runs.stats import (
     IMAGES_NEEDED_METHOD,
     MAX_DISCORDANT,
     Interval,
@@ -36,7 +29,15 @@ from dashboard.compare.stats import (
     paired_bootstrap_interval,
     wilson_interval,
 )
-from dashboard.runs.latency_probe import SideProbe
+from dashboard.runs.verdict_words import (  # noqa: F401 - Verdict and format_p are this module's too
+    Verdict,
+    count_of as _count,
+    format_p,
+    plain_verdict,
+    points as _points,
+    verdict_sentence,
+)
+from dashboard.runs.verdicts import verdict_of
 from dashboard.server.signatures import signature_digest, signature_rows
 
 ALIGN, REFUSE = "align", "refuse"
@@ -164,15 +165,6 @@ class Decision:
     input_errors: pd.DataFrame = field(default_factory=lambda: tables.input_errors([]))  # side, source, error
 
 
-def _verdict(stats: TruthStats, alpha: float, margin: float) -> Verdict:
-    d = stats.difference
-    if stats.mcnemar_p < alpha and d.estimate != 0:
-        return Verdict.BETTER if d.estimate > 0 else Verdict.WORSE
-    if stats.fixes == stats.regressions or (-margin <= d.low and d.high <= margin):
-        return Verdict.NO_DIFFERENCE
-    return Verdict.NOT_ENOUGH_EVIDENCE
-
-
 def _truth_stats(paired: pd.DataFrame, a: Side, b: Side, order: list[str], common: list[str], level: float,
                  seed: int, replicates: int) -> TruthStats | None:
     known = paired[paired["transition"] != tables.NO_TRUTH]
@@ -267,7 +259,8 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
                         f"Cohen's κ = {'undefined' if kappa is None else f'{kappa:.2f}'}, "
                         f"{_count(agreement.images - agreement.agreements, 'flip')}.")
     else:
-        verdict = _verdict(truth, alpha, equivalence_margin)
+        verdict = verdict_of(truth.mcnemar_p, truth.difference, truth.fixes, truth.regressions, alpha=alpha,
+                             margin=equivalence_margin)
         sentence = verdict_sentence(verdict, truth, alpha)
         if verdict is Verdict.NOT_ENOUGH_EVIDENCE:
             needed = images_needed(truth.fixes, truth.regressions, truth.images, alpha=alpha, power=power)

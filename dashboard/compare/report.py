@@ -21,7 +21,7 @@ import pandas as pd
 from dashboard.compare import charts, tables
 from dashboard.compare.decision import Decision
 from dashboard.compare.promotion import PromotionPlan
-from dashboard.compare.stats import Interval
+from dashboard.runs.stats import Interval
 from dashboard.plain import escape_markdown, visible
 
 CHANGED_ROWS = 50

@@ -12,7 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 from client.protocol import SignatureSpec
 from dashboard.compare.decision import (NOT_PROBED, ClassSetMismatch, Side, Verdict, align_classes,
                                         compare_with_baseline, decide)
-from dashboard.compare.stats import (
+from dashboard.runs.stats import (
     MAX_DISCORDANT,
     cohen_kappa,
     images_needed,
