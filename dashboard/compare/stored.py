@@ -12,8 +12,9 @@ from client import schema
 from client.protocol import SignatureSpec
 from dashboard.compare.decision import ALIGN, Decision, Side, compare_with_baseline
 from dashboard.compare.promotion import PromotionError, PromotionPlan, promotion_plan
+from dashboard.evaluate.detail import DetailImage, SideView
 from dashboard.runs.latency_probe import LatencyProbe
-from dashboard.runs.results import thumbnail_uris
+from dashboard.runs.results import short_names, thumbnail_uris
 from dashboard.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
@@ -133,3 +134,36 @@ def stored_truth(store: Store, run_id: str) -> dict[str, str]:
     known = rows[rows["ground_truth"].notna()]
     return {str(source): str(truth) for source, truth in zip(known["source"], known["ground_truth"])
             if not schema.is_missing(truth)}
+
+
+def _side_view(letter: str, run: RunInfo, rows: pd.DataFrame, source: str) -> SideView:
+    found = rows[rows["source"].astype(str) == source]
+    name = f"{letter}: {side_name(run)}"
+    label = Target.parse(run.target).label
+    if found.empty:
+        return SideView(name, run.url, run.model, run.version, label, error="not classified in this run")
+    row = found.iloc[0]
+    if not schema.is_missing(row.get("error")):
+        return SideView(name, run.url, run.model, run.version, label, error=str(row["error"]))
+    probabilities = {c: float(row[schema.prob_column(c)]) for c in run.class_names
+                     if schema.prob_column(c) in row and not schema.is_missing(row[schema.prob_column(c)])}
+    return SideView(name, run.url, run.model, run.version, label, probabilities=probabilities)
+
+
+def detail_image(loaded: StoredComparison, baseline: int, other: int, source: str) -> DetailImage | None:
+    """One image of the comparison as the detail view shows it: A (run `baseline`) and B (run `other`) side by side,
+    the truth in effect (a correction is written to every run), the first side's thumbnail."""
+    rows_a = loaded.rows[baseline]
+    matches = rows_a.index[rows_a["source"].astype(str) == source].tolist()
+    if not matches:
+        return None
+    row = rows_a.loc[matches[0]]
+    correction, detected = row.get("correction"), row.get("ground_truth")
+    corrected = not schema.is_missing(correction)
+    detected = None if schema.is_missing(detected) else str(detected)
+    names = dict(zip(rows_a["source"].astype(str), short_names(rows_a["source"].astype(str).tolist())))
+    sides = (_side_view("A", loaded.runs[baseline], rows_a, source),
+             _side_view("B", loaded.runs[other], loaded.rows[other], source))
+    return DetailImage(source=source, name=names[source], thumbnail=loaded.thumbnails.get(source),
+                       truth=str(correction) if corrected else detected, corrected=corrected, detected=detected,
+                       sides=sides)

@@ -6,6 +6,7 @@ Targets, class names, file names and server texts are shown through st.text/st.d
 """
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
 import streamlit as st
@@ -173,12 +174,14 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
     others = [run for index, run in enumerate(loaded.runs) if index != baseline]
     on_correction = _correction_callback(store, loaded, key_prefix)
     tabs = st.tabs([escape_markdown(f"B: {r.b}") for r in results]) if len(results) > 1 else [st.container()]
+    positions = [index for index in range(len(loaded.runs)) if index != baseline]
     for index, (tab, result, other) in enumerate(zip(tabs, results, others)):
         plan = stored.promotion_for(result, loaded.runs[baseline], other, labels_now=labels_now,
                                      versions_now=versions_now)
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
-                            on_correction=on_correction, promotion=plan)
+                            on_correction=on_correction, promotion=plan,
+                            image_of=functools.partial(stored.detail_image, loaded, baseline, positions[index]))
     if thumbnails_coming:
         manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 

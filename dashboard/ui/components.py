@@ -19,7 +19,11 @@ KEYS = frozenset({*"123456789", "Enter", "ArrowLeft", "ArrowRight"})
 
 _KEYS_JS = """
 export default function(component) {
-  const { setTriggerValue } = component;
+  const { setTriggerValue, parentElement } = component;
+  const mark = document.createElement("span");   // says the listener is on (the browser tests wait for it)
+  mark.setAttribute("data-testid", "servescope-keys");
+  mark.hidden = true;
+  parentElement.replaceChildren(mark);
   const typing = (element) => element && (element.isContentEditable || element.tagName === "TEXTAREA" ||
       (element.tagName === "INPUT" && !["radio", "checkbox", "button"].includes(element.type)));
   const onKey = (event) => {

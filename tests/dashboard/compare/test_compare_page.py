@@ -407,3 +407,44 @@ def test_a_running_side_shows_its_rate_and_time_left_and_the_probe_its_requests(
     assert side_progress_text("B: version 2", ended) == "B: version 2: complete: 100 of 100 image(s) classified"
     assert probe_text(12, 64) == ("Measuring each side's latency on its own (one side at a time, one image per "
                                   "request): 12 of 64 requests.")
+
+
+@pytest.mark.slow
+def test_a_listed_image_opens_with_a_and_b_side_by_side_and_both_maps(page, two_versions, database):
+    from dashboard.evaluate import detail_view, occlusion
+    model, server = two_versions
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    app.run()
+    app.selectbox(key="compare_0_flip_cell").set_value("dog → cat (6)").run()
+    [listing] = [frame for frame in app.dataframe if "js_distance" in frame.value.columns]
+    sources = listing.value["source"].tolist()
+    row = sources.index("pets.zip/pets/dog/swapped.png")
+    app.session_state[listing.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception, app.exception
+    queue = app.session_state[detail_view._state("compare_0")]
+    assert (queue.name, queue.sources, queue.index) == ("“dog → cat (6)”", tuple(sources), row)
+    specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    for side in ("A: label stable (v1): class probabilities", "B: label canary (v2): class probabilities"):
+        assert sum(json.dumps(side) in spec for spec in specs) == 1, side
+    assert "True class: dog (detected at upload)" in texts(app.text)
+    # The correction from the view goes to every run of the comparison, and the view moves on.
+    [choice] = [radio for radio in app.radio if radio.label.startswith("True class")]
+    assert choice.value is None
+    choice.set_value("cat").run()
+    [save] = [b for b in app.button if b.label == detail_view.SAVE_BUTTON]
+    save.click().run()
+    assert not app.exception, app.exception
+    for run_id in run_ids:
+        assert store.run_rows(run_id).set_index("source").at["pets.zip/pets/dog/swapped.png", "correction"] == "cat"
+    assert app.session_state[detail_view._state("compare_0")].index == min(row + 1, len(sources) - 1)
+    # Where each model looked: one batch of the thumbnail and its 64 masked copies per side, drawn side by side.
+    before = len(model.predicts)
+    [button] = [b for b in app.button if b.label == detail_view.MAP_BUTTON]
+    button.click().run()
+    assert not app.exception, app.exception
+    assert model.predicts[before:] == [(1, occlusion.DEFAULT_GRID ** 2 + 1), (2, occlusion.DEFAULT_GRID ** 2 + 1)]
+    costs = [c for c in texts(app.caption) if c.startswith("1 request, 65 images, ")]
+    assert len(costs) == 2
