@@ -224,7 +224,7 @@ def truth_controls(names: Sequence[str], class_names: Sequence[str], *, key_pref
     """Ground truth for `names` as Classify finds it (client.truth.detect_truth): method, optional truth file,
     summary and the mapping editor for values that match no class. Returns the TruthDetection."""
     from client.truth import METHODS, TruthFileError, detect_truth
-    from dashboard.evaluate.view import render_truth_mapping, render_truth_summary, truth_table_of
+    from dashboard.evaluate.truth_view import render_truth_mapping, render_truth_summary, truth_table_of
 
     left, right = st.columns([1, 2])
     method = left.selectbox("Ground truth", METHODS, key=f"{key_prefix}_truth_method",

@@ -23,7 +23,7 @@ __all__ = ["DEFAULT_GRID", "OVERLAY_SIDE", "OcclusionError", "OcclusionMap", "ce
            "occlusion_map", "hottest_cells", "png_bytes", "decode_rgb"]
 
 DEFAULT_GRID = 8           # 8 × 8 cells: 65 images in the one request (the image and 64 masked copies)
-OVERLAY_SIDE = 384         # the drawn map's longer side, in pixels (the cells are scaled up, never blurred)
+OVERLAY_SIDE = 288         # the drawn map's longer side, in pixels: the enlarged image's (cells scaled up, never blurred)
 HEAT_RGB = (220, 30, 30)   # the colour of a cell whose masking costs the most
 HEAT_OPACITY = 0.7         # opacity of the hottest cell; a cell that costs nothing is transparent
 

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
-import dashboard.evaluate.view as evaluation_view
+import dashboard.evaluate.truth_view as truth_view
 from client.truth import MAX_TRUTH_BYTES
 from dashboard.store.database import open_store
 from dashboard.ui import state
@@ -119,7 +119,7 @@ def test_formula_cells_of_a_truth_csv_are_unmatched_values_shown_as_plain_text(p
 
 def test_a_truth_file_over_the_limit_is_refused_naming_the_file_and_the_limit(page, fake_pets, monkeypatch):
     parsed: list[str] = []
-    monkeypatch.setattr(evaluation_view, "_read_truth", lambda *args: parsed.append(args[0]))
+    monkeypatch.setattr(truth_view, "_read_truth", lambda *args: parsed.append(args[0]))
     app = page("classify", fake_pets.url).run()
     upload(app, images())
     data = b"file,label\n" + b"cat.png,cat\n" * (MAX_TRUTH_BYTES // 12 + 1)
@@ -132,8 +132,8 @@ def test_a_truth_file_over_the_limit_is_refused_naming_the_file_and_the_limit(pa
 
 def test_a_truth_file_is_parsed_once_per_upload_not_on_every_rerun(page, fake_pets, monkeypatch):
     parsed: list[str] = []
-    original = evaluation_view.read_truth_file
-    monkeypatch.setattr(evaluation_view, "read_truth_file", lambda name, data: parsed.append(name) or original(name,
+    original = truth_view.read_truth_file
+    monkeypatch.setattr(truth_view, "read_truth_file", lambda name, data: parsed.append(name) or original(name,
                                                                                                                 data))
     app = page("classify", fake_pets.url).run()
     upload(app, images())
