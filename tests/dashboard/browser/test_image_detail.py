@@ -87,8 +87,21 @@ def test_a_tile_opens_the_image_and_keys_correct_it(tab, detail_dashboard, label
     expect(tab.get_by_text(shown(f"{total} of {total} images have ground truth (1 corrected)"))
            ).to_be_visible()
     # A click on a results row (its selection box, left of the first column) opens that row's image.
-    table = tab.get_by_test_id("stDataFrame").filter(has=tab.locator("canvas")).last
+    click_result_row(tab, 1)
+    expect(dialog.get_by_text(f"2 of {total} in the results table")).to_be_visible()
+
+
+def results_table(page):
+    """The results table: the dataframe right after the caption that says its rows open the image."""
+    caption = page.get_by_text("Click a row to open the image", exact=False)
+    return caption.locator("xpath=ancestor::div[@data-testid='stElementContainer']/following-sibling::div[1]"
+                           ).get_by_test_id("stDataFrame")
+
+
+def click_result_row(page, row: int) -> None:
+    """Click row `row` (0 first) of the results table on its selection box, left of the first column (a canvas:
+    35 px rows under a 36 px header)."""
+    table = results_table(page)
     table.scroll_into_view_if_needed()
     box = table.bounding_box()
-    tab.mouse.click(box["x"] + 18, box["y"] + 36 + 35 + 17)                # the second row (35 px rows under the header)
-    expect(dialog.get_by_text(f"2 of {total} in the results table")).to_be_visible()
+    page.mouse.click(box["x"] + 18, box["y"] + 36 + 35 * row + 17)
