@@ -136,6 +136,29 @@ def compare(page, url: str, archive: Path) -> int:
     return settled_height(page)
 
 
+def probe_figures(database: Path) -> str:
+    """The newest comparison's cost row as the page shows it (the latency probe) beside the concurrent run's own
+    request latency, per side."""
+    import numpy as np
+
+    from dashboard.runs.latency_probe import LatencyProbe
+    from dashboard.store.database import open_store
+    store = open_store(database)
+    newest = next(s.run for s in store.list_runs() if s.run.kind == "compare")
+    [comparison] = store.comparisons_of_run(newest.id)
+    probe = LatencyProbe.from_json(comparison.latency_probe)
+    if probe is None or not probe.sides:
+        return "no latency probe stored" + (f" ({probe.error})" if probe is not None else "")
+    parts = []
+    for letter, run_id in zip("AB", (comparison.baseline_run_id, *comparison.other_run_ids)):
+        run, side = store.get_run(run_id), probe.side(run_id)
+        during = float(np.median(store.run_rows(run_id)["latency_ms"].dropna()))
+        parts.append(f"{letter} (v{run.version}) p50 {side.percentile(50):.1f} ms alone, {side.images_per_s:.1f} "
+                     f"images/s one at a time ({side.requests} requests); median batch request {during:.0f} ms "
+                     "during the run, both sides at once")
+    return "; ".join(parts)
+
+
 def history(page, url: str) -> int:
     from playwright.sync_api import expect
     page.goto(f"{url}/history")
@@ -172,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
                   + ("no such view here" if dialog is None else f"{dialog:,} px"), flush=True)
             print(f"Classify, a run of one image: {classify(page, url, photos[0], database):,} px", flush=True)
             print(f"Compare, {args.images} images, stable vs canary: {compare(page, url, archive):,} px", flush=True)
+            if args.root is None:
+                print(f"Compare's cost row: {probe_figures(database)}", flush=True)
             print(f"History (two classify runs and one comparison): {history(page, url):,} px", flush=True)
             browser.close()
 
