@@ -1,4 +1,5 @@
-"""Results tables as they appear on screen (the CSV downloads keep the raw frames).
+"""Results tables as they appear on screen (the CSV downloads keep the raw frames), and one row as the image detail
+view shows it (detail_image).
 
 st.dataframe prints a missing value as a grey "None", which reads like a class or a version called None; so the
 display copy shows blanks, a crossed-out tile for an image that failed, and the error next to the file name.
