@@ -47,6 +47,8 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dashboard_classify", ()),
     ("dashboard_memory", ()),
     ("compare_concurrency", ()),
+    ("page_heights", ()),
+    ("occlusion_cost", ()),
     ("hostile_server", ()),
     ("hostile_answers", ()),
 )

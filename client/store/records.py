@@ -135,6 +135,7 @@ class Comparison:
     session_id: str | None
     baseline_run_id: str
     other_run_ids: tuple[str, ...]
+    latency_probe: Mapping[str, Any] | None = None   # dashboard.runs.latency_probe's record, once measured
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ batch to the app's RunManager. Also which stored run the page shows (`?run=<id>`
 The uploaders name no file types: Streamlit's own type check raises for a file name holding a NUL character, which
 would replace the page with its generic error. client.sources makes such a file that item's error row instead; any
 other file that is not an image is an error row too when picked by name, and skipped (with its reason) inside an
-uploaded folder. A truth file is read once per content (dashboard.evaluate.view.truth_table_of). A run-store failure
+uploaded folder. A truth file is read once per content (dashboard.evaluate.truth_view.truth_table_of). A run-store failure
 names "the run store" on the page; its details (a path or a database URL) go to the log.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from client import TFServingError
 from client.sources import Item, Skipped, expand_uploads
 from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
 from dashboard.config import FieldError
-from dashboard.evaluate import view as evaluation_view
+from dashboard.evaluate import truth_view
 from dashboard.plain import escape_markdown
 from dashboard.runs import results as classify_runs
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
@@ -93,7 +93,7 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     table = None
     if truth_upload is not None:
         try:
-            table = evaluation_view.truth_table_of(truth_upload)
+            table = truth_view.truth_table_of(truth_upload)
         except TruthFileError as exc:
             widgets.show_error(exc)
     statement = st.container()
@@ -104,13 +104,13 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     except ValueError as exc:
         widgets.show_error(exc, icon=":material/rule:")
         return None
-    mapped = {value: cls for value, cls in evaluation_view.render_truth_mapping(
+    mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
         detection, class_names, key_prefix="classify").items() if cls is not None}
     if mapped != chosen:
         st.session_state[MAPPING] = mapped
         st.rerun()
     with statement:
-        evaluation_view.render_truth_summary(detection)
+        truth_view.render_truth_summary(detection)
     return detection if detection.truth else None
 
 

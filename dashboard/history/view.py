@@ -78,7 +78,13 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     st.caption(f"{len(shown)} of {len(everything)} stored run(s) shown in {len(listed)} row(s) (a comparison is "
                f"one row), newest first; times in UTC. Click a row, or its open link, to open it. {WHAT_IS_SHARED} "
                f"{WHO_MAY_DELETE}")
-    table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry))
+    try:
+        verdicts = {entry.id: _verdict(store.url, entry.id, listing.verdict_key(entry), store, entry)
+                    for entry in listed if entry.kind == "comparison"}
+    except StoreError as exc:
+        _error(store, "The comparisons' rows cannot be read", exc)
+        verdicts = {}
+    table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry), verdicts)
     table["note"] = [_entry_note(entry, notes) for entry in listed]
     table["yours"] = [any(visitor.started(s.run) for s in entry.sides) for entry in listed]
     picked = st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", on_select="rerun",
@@ -89,7 +95,10 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
         "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
         "version": st.column_config.TextColumn("version"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%"),
-        "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="large"),
+        "verdict": st.column_config.TextColumn("verdict (comparisons)", width="large",
+                                               help="B against the baseline A, as Compare decides it (McNemar's "
+                                                    "exact test, α = 0.05)"),
+        "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="medium"),
         "note": st.column_config.TextColumn("label now", width="large")})
     _open_selected(picked, listed, pages, key_prefix)
     _export(store, shown, everything, key_prefix)
@@ -97,6 +106,12 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     _search(store, key_prefix)
     _trends(store, shown, key_prefix)
     delete_view.clear_all(store, len(everything), key_prefix, visitor)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _verdict(database: str, entry_id: str, key: tuple, _store: Store, _entry: listing.Entry) -> str:
+    """A comparison's verdict, read once per state of its runs (listing.verdict_key) and shared by every session."""
+    return listing.verdict_text(_entry, _store.run_rows)
 
 
 def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> None:

@@ -11,7 +11,8 @@ interrupted/failed with N of M done. The loaders of a run that ended with failur
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
 can hand the same images to another run (Compare with… from a Classify result) without a new upload
-(dashboard.runs.uploads).
+(dashboard.runs.uploads). A comparison's sides run side by side; once they have ended, its latency probe times each
+side alone (dashboard.runs.latency_probe, `probe_progress`) before the job ends.
 
 Each run records the browser that started it (`started_by`, dashboard.runs.ownership) and is held by a lease this
 process renews (dashboard.runs.leases): at start and every few seconds after, runs whose lease expired, or whose
@@ -21,6 +22,7 @@ caller is this process itself (a script, a test).
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -32,6 +34,7 @@ from client import TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
+from dashboard.runs.latency_probe import PROBE_ROUNDS, LatencyProbe, probe_sides
 from dashboard.runs.leases import LeaseKeeper
 from dashboard.runs.ownership import Actor
 from dashboard.runs.side import Job, SideResult, run_side
@@ -44,6 +47,7 @@ __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "Cl
            "max_runs_from_env"]
 
 ClientFactory = Callable[[str, str], TFServingClient]
+LOG = logging.getLogger("servescope.dashboard")
 
 
 def max_runs_from_env() -> int:
@@ -103,6 +107,7 @@ class RunManager:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
+        self._probing: dict[str, tuple[int, int]] = {}  # comparison id -> (requests timed, of) while it runs
         if lease_renew_s is None or lease_expiry_s is None:
             configured = lease_timing()
             lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
@@ -148,20 +153,20 @@ class RunManager:
         comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
         sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
                  for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
-        self._start(sides[0], sides=sides)
+        self._start(sides[0], sides=sides, comparison_id=comparison.id)
         return comparison
 
-    def _start(self, job: Job, *, sides: Sequence[Job] | None = None) -> None:
+    def _start(self, job: Job, *, sides: Sequence[Job] | None = None, comparison_id: str | None = None) -> None:
         entries = [_Active(side) for side in (sides or [job])]
         with self._lock:
             for entry in entries:
                 self._active[entry.job.run_id] = entry
-        future = self._workers.submit(self._work, entries)
+        future = self._workers.submit(self._work, entries, comparison_id)
         for entry in entries:
             entry.future = future
 
     # -- the worker ------------------------------------------------------------------------------
-    def _work(self, entries: list[_Active]) -> None:
+    def _work(self, entries: list[_Active], comparison_id: str | None = None) -> None:
         try:
             # The job's thumbnails are made after it (its sides' requests keep the CPU) and after the page drew its
             # results (results_drawn), or when memory requires.
@@ -171,6 +176,8 @@ class RunManager:
                 else:
                     with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
                         list(sides.map(lambda entry: self._run_one(entry, thumbnailer), entries))
+                if comparison_id is not None:   # the sides stay active (and their thumbnails wait) until it ends
+                    self._probe_latency(comparison_id, [entry.job for entry in entries])
         finally:
             with self._lock:
                 for entry in entries:
@@ -197,6 +204,37 @@ class RunManager:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
         self.uploads.ended(job.run_id, job.items, job.truth, first_pass=job.positions is None,
                            failures=outcome.failures)
+
+    def _probe_latency(self, comparison_id: str, jobs: Sequence[Job]) -> None:
+        """Time each side alone on the same few images (dashboard.runs.latency_probe) and keep the record with the
+        comparison; a probe that cannot be made is kept as its reason. Nothing is probed after Cancel."""
+        if any(job.cancelled.is_set() for job in jobs):
+            return
+        with self._lock:
+            self._probing[comparison_id] = (0, 0)
+
+        def progress(done: int, total: int) -> None:
+            with self._lock:
+                self._probing[comparison_id] = (done, total)
+
+        try:
+            probe = probe_sides(self.store, self.client_factory, jobs, on_request=progress,
+                                stop=lambda: any(job.cancelled.is_set() for job in jobs))
+        except Exception as exc:  # noqa: BLE001 - the comparison stands without it; the page says why
+            LOG.exception("the latency probe of comparison %s failed", comparison_id)
+            probe = LatencyProbe(PROBE_ROUNDS, (), (), error=f"{type(exc).__name__}: {exc}")
+        try:
+            self.store.save_latency_probe(comparison_id, probe.to_json())
+        except Exception:  # noqa: BLE001 - a store failure here costs only the cost row
+            LOG.exception("the latency probe of comparison %s could not be stored", comparison_id)
+        finally:
+            with self._lock:
+                self._probing.pop(comparison_id, None)
+
+    def probe_progress(self, comparison_id: str) -> tuple[int, int] | None:
+        """(requests timed, of how many) while the comparison's latency probe runs here, else None."""
+        with self._lock:
+            return self._probing.get(comparison_id)
 
     def _client_factory(self, job: Job) -> ClientFactory:
         if self.on_client is None:
