@@ -126,12 +126,15 @@ def render_body(image: DetailImage, *, key: str, class_names: Sequence[str], on_
         st.text(visible(image.source))
     with probabilities:
         _probabilities(image.sides)
-    st.text(visible(truth_line(image)))
-    if on_correction is not None:
-        _correction(image, key, class_names, on_correction, queue, pressed)
-    if queue is not None and len(queue.sources) > 1:
-        _navigation(key, queue)
-    render_where_it_looked(image, key)
+    judging, looking = st.columns([2, 3])
+    with judging:
+        st.text(visible(truth_line(image)))
+        if on_correction is not None:
+            _correction(image, key, class_names, on_correction, queue, pressed)
+        if queue is not None and len(queue.sources) > 1:
+            _navigation(key, queue)
+    with looking:
+        render_where_it_looked(image, key)
     what_the_model_saw(image)
 
 
@@ -197,17 +200,21 @@ def render_where_it_looked(image: DetailImage, key: str) -> None:
     missing = [side for side in sides if side.map_key(image.source) not in maps]
     if missing:
         per_side = (occlusion.DEFAULT_GRID ** 2) + 1
-        st.caption(f"Masks each of {occlusion.DEFAULT_GRID} × {occlusion.DEFAULT_GRID} cells of the stored thumbnail "
-                   f"in turn and asks the model again: {per_side} images in one request per side.")
-        if not st.button(MAP_BUTTON, key=_widget_key(key, "map", image.source), icon=":material/visibility:"):
+        offer = st.empty()   # the offer goes once the maps are made, in the same run
+        with offer.container():
+            st.caption(f"Masks each of {occlusion.DEFAULT_GRID} × {occlusion.DEFAULT_GRID} cells of the stored "
+                       f"thumbnail in turn and asks the model again: {per_side} images in one request per side.")
+            pressed = st.button(MAP_BUTTON, key=_widget_key(key, "map", image.source), icon=":material/visibility:")
+        if not pressed:
             return
         with st.spinner("Asking the model server…"):
             for side in missing:
                 maps[side.map_key(image.source)] = _compute(side, data)
+        offer.empty()
     columns = st.columns(len(sides)) if len(sides) > 1 else [st.container()]
     for column, side in zip(columns, sides):
         with column:
-            _draw_map(side, maps[side.map_key(image.source)])
+            _draw_map(side, maps[side.map_key(image.source)], width="stretch" if len(sides) > 1 else "content")
 
 
 def _compute(side: SideView, data: bytes) -> occlusion.OcclusionMap | str:
@@ -219,13 +226,13 @@ def _compute(side: SideView, data: bytes) -> occlusion.OcclusionMap | str:
         return str(exc)
 
 
-def _draw_map(side: SideView, found: occlusion.OcclusionMap | str) -> None:
+def _draw_map(side: SideView, found: occlusion.OcclusionMap | str, width: str = "content") -> None:
     if isinstance(found, str):
         st.text(visible(f"{side.name + ': ' if side.name else ''}{found}"))
         return
     st.image(found.overlay, caption=escape_markdown(
         f"{side.name + ': ' if side.name else ''}red where masking lowers P({found.predicted_class}) most"),
-        width="content")
+        width=width)
     st.caption(escape_markdown(
         f"{found.cost_text()}; {found.resolution_text()}. P({found.predicted_class}) on the thumbnail: "
         f"{found.base_probability:.1%}; largest drop {max(float(found.drops.max()), 0.0):.1%}."
