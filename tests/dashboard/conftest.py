@@ -15,7 +15,7 @@ from dashboard.ui import state
 from tests.support import ROOT, fake_model_handler
 
 ENTRY = ROOT / "streamlit_app.py"
-PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history")}
+PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history", "datasets")}
 CORRUPT_JPEG = b"\xff\xd8\xff\xe0 this is not really a JPEG"
 SERVER_SETTINGS = ("TF_SERVING_URL", "SERVESCOPE_SERVERS", "SERVESCOPE_ALLOW_CUSTOM_URL", "SERVESCOPE_MODEL",
                    "SERVESCOPE_LABELS")
@@ -60,6 +60,8 @@ def page(monkeypatch, tmp_path):
         for setting in SERVER_SETTINGS:
             monkeypatch.delenv(setting, raising=False)
         monkeypatch.setenv("SERVESCOPE_DB", str(tmp_path / "runs.db"))  # the test's own run store
+        monkeypatch.setenv("SERVESCOPE_BLOBS", str(tmp_path / "blobs"))  # ... and image store
+        monkeypatch.delenv("SERVESCOPE_BLOBS_QUOTA_MB", raising=False)
         if url is not None:
             monkeypatch.setenv("TF_SERVING_URL", url)
         for setting, value in environment.items():
