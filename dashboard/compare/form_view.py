@@ -10,12 +10,14 @@ import logging
 
 import streamlit as st
 
+from client import TFServingError
+
 from dashboard.compare import view as compare_view
 from dashboard.compare.stored import stored_truth
 from dashboard.plain import escape_markdown
 from dashboard.runs import reuse
 from dashboard.runs.manager import ItemsUnavailable
-from dashboard.server.connection import NothingToClassify
+from dashboard.server.connection import NothingToClassify, open_client
 from client.store.database import Store, StoreError
 from dashboard.targets import LATEST, Target, describe_option, target_options
 from dashboard.ui import dataset_source, state, widgets
@@ -49,9 +51,23 @@ def choose_targets(overview, fixed=None):
     return chosen, baseline
 
 
+def _still_answers(connection, target, run) -> bool:
+    """Whether `target` names the version that answered `run` on the server now (asked afresh: the page's overview
+    is cached)."""
+    try:
+        with open_client(connection.url, connection.model) as client:
+            return client.plan(**target.kwargs)[0] == run.version
+    except TFServingError:
+        return False
+
+
 def start(connection, manager, items, skipped, targets, baseline, truth, summary, *, dataset=None,
           keep_images=False, reused=None) -> None:
     ordered = [targets[baseline], *[t for i, t in enumerate(targets) if i != baseline]]
+    if reused is not None and not _still_answers(connection, ordered[0], reused):
+        st.warning(escape_markdown(f"Run {reused.id} is not reused: {ordered[0].describe()} no longer names version "
+                                   f"{reused.version}, so the baseline is run again."), icon=":material/label:")
+        reused = None
     comparison = manager.submit_compare(connection.url, connection.model, items,
                                         [(t.version, t.label) for t in ordered], session_id=state.session_id(),
                                         truth=truth, truth_summary=summary, probe_labels=connection.labels,

@@ -60,8 +60,6 @@ def page(monkeypatch, tmp_path):
         for setting in SERVER_SETTINGS:
             monkeypatch.delenv(setting, raising=False)
         monkeypatch.setenv("SERVESCOPE_DB", str(tmp_path / "runs.db"))  # the test's own run store
-        monkeypatch.setenv("SERVESCOPE_BLOBS", str(tmp_path / "blobs"))  # ... and image store
-        monkeypatch.delenv("SERVESCOPE_BLOBS_QUOTA_MB", raising=False)
         if url is not None:
             monkeypatch.setenv("TF_SERVING_URL", url)
         for setting, value in environment.items():
@@ -73,6 +71,14 @@ def page(monkeypatch, tmp_path):
             app.switch_page(PAGES[name])
         return app
     return make
+
+
+@pytest.fixture(autouse=True)
+def own_image_store(monkeypatch, tmp_path):
+    """Every test keeps images (RunManager, datasets) in an image store of its own, never the default folder in the
+    home directory; a test may point SERVESCOPE_BLOBS elsewhere."""
+    monkeypatch.setenv("SERVESCOPE_BLOBS", str(tmp_path / "blobs"))
+    monkeypatch.delenv("SERVESCOPE_BLOBS_QUOTA_MB", raising=False)
 
 
 @pytest.fixture(autouse=True)
