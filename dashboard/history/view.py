@@ -25,6 +25,7 @@ from dashboard.history import delete_view, listing
 from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
+from dashboard.runs.keeping import forget_unused_images
 from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_DELETE, Actor
 from dashboard.server import watch as server_watch
 from client.store.database import RunSummary, Store, StoreError
@@ -111,6 +112,7 @@ def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> Non
     deleted = store.apply_retention(limit)
     st.caption(f"The newest {limit} finished run(s) are kept ({run_history.MAX_RUNS_KEPT_SETTING}).")
     if deleted:
+        forget_unused_images(store)   # the images only those runs kept
         st.info(f"Deleted {len(deleted)} older run(s) beyond the newest {limit}.", icon=":material/auto_delete:")
 
 

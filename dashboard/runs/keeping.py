@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from client.sources import Item
-from client.store import ImageStore, StoreError
+from client.store import ImageStore, Store, StoreError, open_image_store
 
-__all__ = ["ImageKeeper", "KeepStatus", "KEEP_BATCH_BYTES", "KEEP_BATCH_IMAGES"]
+__all__ = ["ImageKeeper", "KeepStatus", "KEEP_BATCH_BYTES", "KEEP_BATCH_IMAGES", "forget_unused_images"]
 
 KEEP_BATCH_IMAGES = 64
 KEEP_BATCH_BYTES = 16 * 1024 * 1024
@@ -122,3 +122,13 @@ class ImageKeeper:
         except Exception as exc:  # noqa: BLE001 - a keeper thread never dies silently
             LOG.exception("keeping the images of run %s failed", run_id)
             self._set(run_id, kept=kept, unreadable=unreadable, error=f"{type(exc).__name__}: {exc}", done=True)
+
+
+def forget_unused_images(store: Store) -> int:
+    """After runs were deleted: delete the images of the store's image store (SERVESCOPE_BLOBS) that no dataset and
+    no run uses any more; how many. A failure is logged (they go at the next deletion)."""
+    try:
+        return len(open_image_store(store, quota_bytes=None).collect_garbage())
+    except StoreError as exc:
+        LOG.warning("unused images were not deleted from the image store: %s", exc)
+        return 0

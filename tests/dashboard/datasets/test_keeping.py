@@ -204,3 +204,19 @@ def test_the_keeper_skips_an_unreadable_image_and_keeps_the_rest(tmp_path):
         assert images.run_images(run.id) == {0: sha(png_bytes(RED))}
     finally:
         keeper.shutdown()
+
+
+def test_deleting_a_run_on_history_deletes_the_images_only_it_kept(page, fake_pets, tmp_path):
+    app = page("classify", fake_pets.url).run()
+    first = finished(app, tmp_path, classify(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)]))
+    second = finished(app, tmp_path, classify(app, [png_upload("red-too.png", RED)]))
+    images = open_image_store(store_of(tmp_path), tmp_path / "blobs")
+    assert images.usage().images == 2
+    app.switch_page("app_pages/history.py").run()
+    app.multiselect(key="history_stored_delete_selected").select(first.id).run()
+    app.button(key="history_stored_delete").click().run()
+    app.button(key="history_stored_delete_yes").click().run()
+    assert not app.exception
+    assert store_of(tmp_path).get_run(first.id) is None
+    assert images.usage().images == 1   # green.png went with its run; red.png is the other run's too
+    assert images.run_images(second.id) == {0: sha(png_bytes(RED))}
