@@ -26,7 +26,7 @@ from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from client.store.database import RunInfo, Store, StoreError
-from dashboard.ui import access, inspector_view, run_images, state, widgets
+from dashboard.ui import access, full_image, inspector_view, run_images, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -274,7 +274,8 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             st.caption(escape_markdown(f"At upload: {run.truth_summary}"))
         by_source = stored.thumbnails_by_source()
         threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
-                                                      thumbnails=by_source)
+                                                      thumbnails=by_source,
+                                                      open_image=full_image.image_opener(run, frame, visitor))
         st.subheader("Results")
         shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
                                                       threshold=threshold)

@@ -22,6 +22,7 @@ from dashboard.compare.report import report_html, report_markdown
 from dashboard.evaluate import charts as evaluation_charts
 from dashboard.evaluate import metrics
 from dashboard.plain import escape_markdown, visible, visible_cells
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Correction = Callable[[str, str], None]
 ALL_FLIPS = "every image where the top class changed"
@@ -123,7 +124,7 @@ def _follow_click(event: object, cells: pd.DataFrame, options: list[str], select
 
 
 def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
-                 on_correction: Correction | None) -> None:
+                 on_correction: Correction | None, open_image: ImageOpener | None = None) -> None:
     """The flip matrix, the selector of the images it lists (a clicked cell shows in it), one table of them and
     the correction control for them."""
     cells = tables.flip_cells(d.flip_matrix)
@@ -146,6 +147,7 @@ def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | N
         rows = tables.images_in_cell(d.paired, cell["a_class"], cell["b_class"])
     st.caption(f"{len(rows)} image(s)")
     _image_table(rows, thumbnails, f"{key_prefix}_cell_images")
+    full_image_picker(rows["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
     if on_correction is not None and len(rows):
         _correction(d, key_prefix, rows, on_correction)
 
@@ -246,15 +248,17 @@ def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None
 
 
 def render_decision(result: Decision, *, key_prefix: str, thumbnails: Mapping[str, str] | None = None,
-                    on_correction: Correction | None = None, promotion: PromotionPlan | None = None) -> None:
+                    on_correction: Correction | None = None, promotion: PromotionPlan | None = None,
+                    open_image: ImageOpener | None = None) -> None:
     """Everything about B against A, top to bottom. `thumbnails`: source -> data: URI (classify_runs.jpeg_data_uri);
-    `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given."""
+    `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given;
+    `open_image` (dashboard.ui.full_image) opens the changed images at full size."""
     d = result
     _verdict_card(d)
     st.subheader("Cost of switching")
     _cost(d)
     st.subheader("Flip matrix and the images that changed")
-    _flip_matrix(d, key_prefix, thumbnails, on_correction)
+    _flip_matrix(d, key_prefix, thumbnails, on_correction, open_image)
     st.subheader("Probabilities")
     _distributions(d)
     with st.expander("Signatures side by side"):

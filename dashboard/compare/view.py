@@ -21,7 +21,7 @@ from dashboard.plain import escape_markdown
 from dashboard.runs.manager import RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
 from client.store.database import Store, StoreError
-from dashboard.ui import access, run_progress, widgets
+from dashboard.ui import access, full_image, run_progress, widgets
 
 PAGE = "app_pages/compare.py"
 CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
@@ -156,13 +156,15 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         st.error(escape_markdown(message))
     others = [run for index, run in enumerate(loaded.runs) if index != baseline]
     on_correction = _correction_callback(store, loaded, key_prefix)
+    open_image = next((opener for run, rows in zip(loaded.runs, loaded.rows)
+                       if (opener := full_image.image_opener(run, rows, visitor)) is not None), None)
     tabs = st.tabs([escape_markdown(f"B: {r.b}") for r in results]) if len(results) > 1 else [st.container()]
     for index, (tab, result, other) in enumerate(zip(tabs, results, others)):
         plan = stored.promotion_for(result, loaded.runs[baseline], other, labels_now=labels_now,
                                      versions_now=versions_now)
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
-                            on_correction=on_correction, promotion=plan)
+                            on_correction=on_correction, promotion=plan, open_image=open_image)
     if thumbnails_coming:
         manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 

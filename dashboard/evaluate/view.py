@@ -20,6 +20,7 @@ from dashboard.evaluate import metrics as ev
 from dashboard.plain import escape_markdown, visible, visible_cells
 from dashboard.runs.results import short_names
 from dashboard.runs.thumbnail_jpeg import THUMBNAIL_SIDE
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
 CorrectionCallback = Callable[[str, "str | None"], None]   # (source, class or None to clear)
@@ -66,8 +67,10 @@ def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str]
 
 
 def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
-                      thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None) -> float:
-    """Draw the whole evaluation of one run and return the review threshold the analyst chose."""
+                      thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None,
+                      open_image: ImageOpener | None = None) -> float:
+    """Draw the whole evaluation of one run and return the review threshold the analyst chose. `open_image`
+    (source -> bytes, dashboard.ui.full_image): the mistakes and a confusion cell's images open at full size."""
     names = list(class_names)
     summary = ev.accuracy_summary(frame, names)
     cover = ev.coverage(frame, names)
@@ -77,12 +80,12 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
     else:
         _accuracy(summary)
         st.caption(cover.text())
-        _confusion(frame, names, key_prefix, thumbnails)
+        _confusion(frame, names, key_prefix, thumbnails, open_image)
         with st.expander("Per class"):
             _per_class(frame, names, key_prefix)
         with st.expander("Calibration"):
             _calibration(frame, names)
-        _mistakes(frame, names, thumbnails)
+        _mistakes(frame, names, thumbnails, open_image, key_prefix)
     with st.expander("Confidence"):
         st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)),
                         width="stretch")
@@ -117,7 +120,8 @@ def _accuracy(summary: ev.AccuracySummary) -> None:
                           f"images (largest more than {ev.IMBALANCE_RATIO}× the smallest)")
 
 
-def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None) -> None:
+def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
+               open_image: ImageOpener | None = None) -> None:
     event = st.altair_chart(evaluation_charts.confusion_heatmap(ev.confusion_long(frame, names), names), width="stretch",
                             key=f"{key_prefix}_confusion", on_select="rerun",
                             selection_mode=evaluation_charts.CELL_SELECTION)
@@ -130,6 +134,7 @@ def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnail
     st.text(visible(f"True {true}, predicted {predicted}: {len(images)} image(s)"))
     if len(images):
         _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell")
+        full_image_picker(images["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
 
 
 def selected_cell(event) -> tuple[str, str] | None:
@@ -153,10 +158,12 @@ def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
                         "classes (0 is perfect, 2 the worst)")
 
 
-def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None) -> None:
+def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None,
+              open_image: ImageOpener | None = None, key_prefix: str = "evaluation") -> None:
     wrong = ev.mistakes(frame, names)
     with st.expander(f"Mistakes ({len(wrong)})"):
         _mistake_tiles(wrong, thumbnails)
+        full_image_picker(wrong.head(MISTAKES_SHOWN)["source"].tolist(), open_image, key=f"{key_prefix}_mistake_full")
 
 
 def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None) -> None:
