@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 import streamlit as st
 
 from dashboard.history import charts as history_charts
-from dashboard.history import delete_view, listing
+from dashboard.history import dataset_view, delete_view, listing
+from dashboard.history import datasets as by_dataset
 from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
@@ -82,6 +83,8 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry))
     table["note"] = [_entry_note(entry, notes) for entry in listed]
     table["yours"] = [any(visitor.started(s.run) for s in entry.sides) for entry in listed]
+    existing = dataset_view.existing_datasets(store, shown)
+    table["dataset"] = [by_dataset.dataset_cell([s.run for s in entry.sides], existing) for entry in listed]
     picked = st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", on_select="rerun",
                           selection_mode="single-row", column_config={
         "open": st.column_config.LinkColumn("open", display_text="open", help="Opens the run or comparison"),
@@ -91,12 +94,13 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
         "version": st.column_config.TextColumn("version"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%"),
         "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="large"),
-        "note": st.column_config.TextColumn("label now", width="large")})
+        "note": st.column_config.TextColumn("label now", width="large"),
+        "dataset": st.column_config.TextColumn("dataset", help="The dataset version it ran on (empty: an upload)")})
     _open_selected(picked, listed, pages, key_prefix)
     _export(store, shown, everything, key_prefix)
     delete_view.delete_section(store, shown, everything, key_prefix, visitor)
     _search(store, key_prefix)
-    _trends(store, shown, key_prefix)
+    _trends(store, shown, key_prefix, existing)
     delete_view.clear_all(store, len(everything), key_prefix, visitor)
 
 
@@ -235,10 +239,12 @@ def _search(store: Store, key_prefix: str) -> None:
         "confidence": st.column_config.NumberColumn("confidence", format="percent")})
 
 
-def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str) -> None:
+def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str, existing: set[str] = frozenset()) -> None:
     st.subheader("Trends per version")
     if not st.toggle("Show trends (reads the rows of the newest runs shown)", key=f"{key_prefix}_trends"):
         return
+    if dataset_view.dataset_trends(store, shown, existing, key_prefix, limit=TREND_RUNS):
+        return   # the runs on one dataset version (the same images), not every run shown
     newest = [s for s in shown if s.run.finished and s.run.version is not None][:TREND_RUNS]
     try:
         rows = {s.run.id: store.run_rows(s.run.id) for s in newest}

@@ -18,7 +18,7 @@ from tests.dashboard.compare.support import wait_for as wait_comparison
 from tests.dashboard.datasets.support import datasets_at, lose_object, make_dataset, wait_run
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import BLUE, GREEN, RED
-from tests.support import png_bytes, wait_until
+from tests.support import png_bytes
 
 PETS = {"audit/cat/r.png": png_bytes(RED), "audit/dog/g.png": png_bytes(GREEN), "audit/other/b.png": png_bytes(BLUE)}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 
 from client.store import Datasets, open_image_store, open_store
 from dashboard.runs.keeping import ImageKeeper
