@@ -280,6 +280,7 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
         shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
                                                       threshold=threshold)
         _corrections_table(stored, shown, store, key_prefix, editable)
+        run_images.corrections_offer(run, key_prefix)
         _detail(stored, key_prefix, preview)
     _exports(stored, key_prefix)
     if editable:

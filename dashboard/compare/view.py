@@ -21,7 +21,7 @@ from dashboard.plain import escape_markdown
 from dashboard.runs.manager import RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
 from client.store.database import Store, StoreError
-from dashboard.ui import access, full_image, run_progress, widgets
+from dashboard.ui import access, full_image, run_images, run_progress, widgets
 
 PAGE = "app_pages/compare.py"
 CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
@@ -165,6 +165,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
                             on_correction=on_correction, promotion=plan, open_image=open_image)
+    if (on_dataset := next((run for run in loaded.runs if run.dataset_id is not None), None)) is not None:
+        run_images.corrections_offer(on_dataset, key_prefix)   # corrections are made on every side alike
     if thumbnails_coming:
         manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 

@@ -32,6 +32,7 @@ def run_from_dataset(app, name: str) -> str:
     return value if isinstance(value, str) else value[0]
 
 
+@pytest.mark.slow
 def test_classify_runs_a_dataset_version_with_its_truth(page, fake_pets, tmp_path):
     version = make_dataset(tmp_path, "audit", PETS)
     app = page("classify", fake_pets.url).run()
@@ -104,6 +105,7 @@ MIXED = {**{f"set/cat/red{i}.png": png_bytes((200 + i, 10, 10)) for i in range(3
          "set/dog/green.png": png_bytes(GREEN)}
 
 
+@pytest.mark.slow
 def test_compare_from_a_dataset_reuses_the_baselines_stored_run_and_says_so(page, two_versions, tmp_path):
     model, server = two_versions
     version = make_dataset(tmp_path, "mixed", MIXED)
@@ -139,6 +141,7 @@ def test_compare_from_a_dataset_reuses_the_baselines_stored_run_and_says_so(page
     assert store.run_rows(earlier)["top_class"].tolist() == ["cat"] * 3 + ["dog"] * 3 + ["dog"]
 
 
+@pytest.mark.slow
 def test_a_moved_label_is_not_reused(page, two_versions, tmp_path):
     model, server = two_versions
     version = make_dataset(tmp_path, "mixed", MIXED)
@@ -158,6 +161,7 @@ def test_a_moved_label_is_not_reused(page, two_versions, tmp_path):
     assert earlier not in run_ids and len(run_ids) == 2
 
 
+@pytest.mark.slow
 def test_compare_with_from_a_run_whose_uploads_are_gone_uses_its_kept_images_and_reuses_it(page, two_versions,
                                                                                            tmp_path):
     _, server = two_versions

@@ -85,6 +85,7 @@ def test_every_dataset_is_listed_with_its_figures_versions_and_runs(page, fake_p
         assert "<b>" not in element.value.replace("\\<b\\>", "")
 
 
+@pytest.mark.slow
 def test_two_stored_runs_on_one_version_are_compared_without_classifying_again(page, fake_pets, two_datasets):
     data, first, second, runs = two_datasets
     app = open_page(page, fake_pets.url)

@@ -39,6 +39,7 @@ def run_on_dataset(page, fake_pets, tmp_path):
     return app, run_id
 
 
+@pytest.mark.slow
 def test_a_mistake_opens_at_full_size_from_the_dataset(page, fake_pets, tmp_path):
     app, run_id = run_on_dataset(page, fake_pets, tmp_path)
     picker = app.selectbox(key="classify_eval_mistake_full")
@@ -53,6 +54,7 @@ def test_a_mistake_opens_at_full_size_from_the_dataset(page, fake_pets, tmp_path
                                    Actor(None))("audit/cat/g.png") == BIG_GREEN
 
 
+@pytest.mark.slow
 def test_a_lost_image_is_said_naming_it(page, fake_pets, tmp_path):
     app, run_id = run_on_dataset(page, fake_pets, tmp_path)
     data = datasets_at(tmp_path)
@@ -64,6 +66,7 @@ def test_a_lost_image_is_said_naming_it(page, fake_pets, tmp_path):
                                       f"{lost.sha256[:12]}…) is missing from the image store")
 
 
+@pytest.mark.slow
 def test_a_comparisons_changed_images_open_at_full_size(page, fake_pets, tmp_path):
     version = make_dataset(tmp_path, "audit", MEMBERS)
     data = datasets_at(tmp_path)
@@ -80,6 +83,12 @@ def test_a_comparisons_changed_images_open_at_full_size(page, fake_pets, tmp_pat
     picker.set_value("audit/cat/g.png").run()
     assert not app.exception
     assert "audit/cat/g.png" in [t.value for t in app.text]
+    # A correction made on the comparison (every side) is offered back to the dataset too.
+    for run_id in (a, b):
+        data.store.set_correction(run_id, "audit/other/b.png", "dog")
+    app.run()
+    [offer] = [button for button in app.button if button.key == "compare_apply_corrections"]
+    assert offer.label == "Apply 1 correction to dataset 'audit' → version 2".replace("'", "\\'")
 
 
 def test_only_a_visitor_who_may_see_an_uploads_images_gets_an_opener(tmp_path, monkeypatch):

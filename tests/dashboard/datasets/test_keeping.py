@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 
 from client.store import Datasets, open_image_store, open_store
 from dashboard.runs.keeping import ImageKeeper
@@ -50,6 +52,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow
 def test_an_upload_keeps_its_images_each_content_once(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     files = [png_upload("red.png", RED), png_upload("green.png", GREEN), png_upload("red-again.png", RED)]
@@ -64,6 +67,7 @@ def test_an_upload_keeps_its_images_each_content_once(page, fake_pets, tmp_path)
     assert [name for name, _ in data.run_items(run.id)] == ["red.png", "green.png", "red-again.png"]
 
 
+@pytest.mark.slow
 def test_dont_keep_images_keeps_none_and_says_so(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     run = finished(app, tmp_path, classify(app, [png_upload("red.png", RED)] * 1 + [png_upload("b.png", BLUE)],
@@ -74,6 +78,7 @@ def test_dont_keep_images_keeps_none_and_says_so(page, fake_pets, tmp_path):
     assert "This run's images were not kept (only its results and thumbnails)." in texts(app.caption)
 
 
+@pytest.mark.slow
 def test_a_full_image_store_is_said_and_the_run_completes(page, fake_pets, tmp_path):
     # 0.00005 MB = 50 bytes: no PNG (77 bytes) fits.
     app = page("classify", fake_pets.url, SERVESCOPE_BLOBS_QUOTA_MB="0.00005").run()
@@ -89,6 +94,7 @@ def test_a_full_image_store_is_said_and_the_run_completes(page, fake_pets, tmp_p
     assert open_image_store(store_of(tmp_path), tmp_path / "blobs").run_images(run.id) == {}
 
 
+@pytest.mark.slow
 def test_an_unwritable_image_store_is_said_and_the_run_completes(page, fake_pets, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where the image store's folder should be")
@@ -101,6 +107,7 @@ def test_an_unwritable_image_store_is_said_and_the_run_completes(page, fake_pets
     assert str(tmp_path) not in warning
 
 
+@pytest.mark.slow
 def test_the_compare_offer_says_why_when_the_images_were_not_kept(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     run = finished(app, tmp_path, classify(app, [png_upload("red.png", RED), png_upload("b.png", BLUE)],
@@ -112,6 +119,7 @@ def test_the_compare_offer_says_why_when_the_images_were_not_kept(page, fake_pet
     assert not [b for b in app.button if b.key == "classify_compare"]
 
 
+@pytest.mark.slow
 def test_kept_images_are_offered_for_comparison_after_the_uploads_are_let_go(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     run = finished(app, tmp_path, classify(app, [png_upload("red.png", RED), png_upload("b.png", BLUE)]))
@@ -205,6 +213,7 @@ def test_the_keeper_skips_an_unreadable_image_and_keeps_the_rest(tmp_path):
         keeper.shutdown()
 
 
+@pytest.mark.slow
 def test_deleting_a_run_on_history_deletes_the_images_only_it_kept(page, fake_pets, tmp_path):
     app = page("classify", fake_pets.url).run()
     first = finished(app, tmp_path, classify(app, [png_upload("red.png", RED), png_upload("green.png", GREEN)]))
