@@ -24,6 +24,7 @@ from dashboard.ui import state, widgets
 __all__ = ["render_datasets", "export_file_name"]
 
 COMPARE_PAGE = "app_pages/compare.py"
+RUN_PAGES = {"classify": "app_pages/classify.py", "compare": COMPARE_PAGE}
 _MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -97,18 +98,27 @@ def _address(summary: RunSummary) -> str:
 
 
 def _runs(runs: Sequence[RunSummary], key_prefix: str) -> None:
-    st.markdown("**Runs made on it**")
+    st.markdown("**Runs made on it** (click a row, or its open link, to open it)")
     if not runs:
         st.caption("No run yet: choose this dataset on Classify or Compare, or run "
                    "`python -m client classify --dataset NAME`.")
         return
-    st.dataframe(listing.runs_frame(runs, _address), hide_index=True, key=f"{key_prefix}_runs", column_config={
+    newest = runs[0]
+    st.page_link(RUN_PAGES[listing.run_page(newest.run.kind)], label=escape_markdown(f"Newest run: {_run_text(newest)}"),
+                 icon=":material/open_in_new:", query_params={"run": newest.run.id})
+    picked = st.dataframe(listing.runs_frame(runs, _address), hide_index=True, key=f"{key_prefix}_runs",
+                          on_select="rerun", selection_mode="single-row", column_config={
         "open": st.column_config.LinkColumn("open", display_text="open", help="Opens the run (a comparison's side "
                                                                               "opens its comparison)"),
         "version": st.column_config.NumberColumn("dataset version"),
         "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
         "answered": st.column_config.TextColumn("model version"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%")})
+    rows = list(getattr(getattr(picked, "selection", None), "rows", None) or [])
+    if rows and 0 <= rows[0] < len(runs):   # a clicked row opens its run (the selection cleared for coming back)
+        chosen = runs[rows[0]].run
+        del st.session_state[f"{key_prefix}_runs"]
+        st.switch_page(RUN_PAGES[listing.run_page(chosen.kind)], query_params={"run": chosen.id})
 
 
 def _run_text(summary: RunSummary) -> str:

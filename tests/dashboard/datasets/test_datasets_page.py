@@ -80,6 +80,8 @@ def test_every_dataset_is_listed_with_its_figures_versions_and_runs(page, fake_p
         {"version": 1, "target": "label:canary", "answered": "2", "images": 3, "errors": 0},
         {"version": 1, "target": "label:stable", "answered": "1", "images": 3, "errors": 0}]
     assert listed["accuracy"].round(6).tolist() == [100.0, 100.0, round(200 / 3, 6)]
+    [newest] = [plain(link.proto.label) for link in app.get("page_link") if "Newest run" in link.proto.label]
+    assert newest.startswith(f"Newest run: {runs[2]}: label:stable → version 2, ") and newest.endswith(", 100.0%")
     # Markup in the name is never rendered: every Markdown element carries it escaped.
     for element in [*app.subheader, *app.caption, *app.markdown]:
         assert "<b>" not in element.value.replace("\\<b\\>", "")
