@@ -45,6 +45,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("datasets", ()),
     ("dashboard_classify", ()),
     ("dashboard_memory", ()),
+    ("dashboard_dataset_memory", ()),
     ("compare_concurrency", ()),
     ("hostile_server", ()),
     ("hostile_answers", ()),
