@@ -14,7 +14,8 @@ page = st.navigation({
     "Analyse": [st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
                 st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
     "Server": [st.Page("app_pages/models.py", title="Models", icon=":material/deployed_code:")],
-    "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
+    "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:"),
+             st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:")],
 })
 widgets.server_sidebar()
 run_progress.active_runs_sidebar(page)  # this session's running runs, on every page

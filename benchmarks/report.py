@@ -46,6 +46,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("datasets", ()),
     ("dashboard_classify", ()),
     ("dashboard_memory", ()),
+    ("dashboard_dataset_memory", ()),
     ("compare_concurrency", ()),
     ("page_heights", ()),
     ("occlusion_cost", ()),

@@ -17,6 +17,7 @@ import streamlit as st
 
 from client import TFServingError
 from client.sources import Item, Skipped, expand_uploads
+from client.store import DatasetVersion
 from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
 from dashboard.config import FieldError
 from dashboard.evaluate import truth_view
@@ -28,7 +29,7 @@ from dashboard.server.explain import explain
 from dashboard.server.overview import ModelOverview
 from client.store.database import StoreError
 from dashboard.targets import Target
-from dashboard.ui import state, widgets
+from dashboard.ui import dataset_source, state, widgets
 
 __all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of", "UPLOAD_HINT"]
 
@@ -60,9 +61,12 @@ def _class_names(url: str, model: str, version: int | None, label: str | None, _
 
 
 def _uploads(generation: int) -> tuple[list, bool]:
-    """The uploaded files, and whether they are a folder's (whose non-image files are skipped, not errors)."""
-    kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera"], horizontal=True,
-                    key="classify_upload_kind", label_visibility="collapsed")
+    """The uploaded files, and whether they are a folder's (whose non-image files are skipped, not errors); none
+    when the run starts from a dataset (_from_dataset)."""
+    kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera", dataset_source.DATASET_SOURCE],
+                    horizontal=True, key="classify_upload_kind", label_visibility="collapsed")
+    if kind == dataset_source.DATASET_SOURCE:
+        return [], False
     if kind == "A folder":
         return st.file_uploader("A folder of images (its sub-folders can name the classes)",
                                 accept_multiple_files="directory", key=f"classify_folder_{generation}") or [], True
@@ -114,6 +118,34 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     return detection if detection.truth else None
 
 
+def _from_dataset() -> bool:
+    return st.session_state.get("classify_upload_kind") == dataset_source.DATASET_SOURCE
+
+
+def _dataset_truth(version: DatasetVersion, items: Sequence[Item], table: dict[str, str],
+                   class_names: Sequence[str]) -> TruthDetection | None:
+    """The dataset's truth matched to the model's classes, stated, with the mapping editor for values no class
+    matches; None when it has none or the classes could not be read."""
+    if not table:
+        st.caption(escape_markdown(f"Dataset {version.reference} has no ground truth; the run will have none."))
+        return None
+    if not class_names:
+        st.caption("Ground truth needs the model's classes, which could not be read; the run will have none.")
+        return None
+    chosen = st.session_state.get(MAPPING, {})
+    detection = detect_truth([name for name, _ in items], class_names, method="file",
+                             truth_file=(f"dataset {version.reference}", table), mapping=chosen)
+    statement = st.container()
+    mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
+        detection, class_names, key_prefix="classify").items() if cls is not None}
+    if mapped != chosen:
+        st.session_state[MAPPING] = mapped
+        st.rerun()
+    with statement:
+        truth_view.render_truth_summary(detection)
+    return detection if detection.truth else None
+
+
 def _hand_over(files: Sequence) -> None:
     """Drop the uploads from Streamlit's upload store (it keeps them for the session otherwise): the run's loaders
     hold them now, and the RunManager lets go once the run needs them no more. As st.chat_input does."""
@@ -128,14 +160,14 @@ def _hand_over(files: Sequence) -> None:
 
 
 def _submit(connection: state.Connection, files: Sequence, items: list[Item], skipped: list, target: Target,
-            truth: TruthDetection | None) -> None:
+            truth: TruthDetection | None, dataset: DatasetVersion | None = None, keep_images: bool = False) -> None:
     try:
         manager = state.run_manager()
         run_id = manager.submit_classify(connection.url, connection.model, items, version=target.version,
                                          label=target.label, session_id=state.session_id(),
                                          truth=truth.truth if truth else None,
                                          truth_summary=truth.summary if truth else None,
-                                         probe_labels=connection.labels)
+                                         probe_labels=connection.labels, dataset=dataset, keep_images=keep_images)
     except StoreError as exc:
         _store_failed("The run could not be stored", exc)
         return
@@ -179,8 +211,16 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
             icon=":material/info:")
     generation = st.session_state.get(GENERATION, 0)
     files, folder = _uploads(generation)
+    dataset = dataset_source.pick_dataset("classify") if _from_dataset() else None
     target = widgets.target_selector("Model version", key="classify_target", overview=overview)
-    items, skipped = _expand(files, folder) if files else ([], [])
+    items, skipped, table = [], [], {}
+    if dataset is not None:
+        try:
+            items, table = dataset_source.dataset_items(dataset)
+        except StoreError as exc:
+            widgets.show_error(f"The dataset's images cannot be read: {exc}")
+    elif files:
+        items, skipped = _expand(files, folder)
     truth = None
     if items:
         try:
@@ -188,13 +228,17 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
         except TFServingError as exc:
             widgets.show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
             class_names = ()
-        truth = _truth(items, class_names, generation)
-    if st.button("Classify", key="classify_run", type="primary", disabled=not files):
+        truth = _dataset_truth(dataset, items, table, class_names) if dataset is not None else \
+            _truth(items, class_names, generation)
+    keep_images = dataset_source.keep_images_box("classify") if files else False
+    if items and dataset is None:
+        dataset_source.save_as_dataset(items, truth.truth if truth else None, key_prefix=f"classify_{generation}")
+    if st.button("Classify", key="classify_run", type="primary", disabled=not files and not items):
         if not items:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:
-            _submit(connection, files, items, skipped, target, truth)
-    if not files and state.current_run(PAGE) is None:
+            _submit(connection, files, items, skipped, target, truth, dataset, keep_images)
+    if not files and dataset is None and state.current_run(PAGE) is None:
         st.info(UPLOAD_HINT)
     return overview
 

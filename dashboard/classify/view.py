@@ -22,12 +22,12 @@ from dashboard.evaluate import detail_view
 from dashboard.evaluate import view as evaluation_view
 from dashboard.plain import escape_markdown, visible
 from dashboard.runs import results as classify_runs
-from dashboard.runs.manager import ItemsUnavailable, RetryUnavailable
+from dashboard.runs.manager import RetryUnavailable
 from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from client.store.database import RunInfo, Store, StoreError
-from dashboard.ui import access, inspector_view, state, widgets
+from dashboard.ui import access, full_image, inspector_view, run_images, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -173,13 +173,11 @@ def truth_line(frame: pd.DataFrame) -> str:
 
 
 def _compare_offer(run: RunInfo, key_prefix: str, visitor: Actor) -> None:
-    """"Compare with…": the same images against other versions, while this process still holds them and they are
-    this visitor's to reuse (dashboard.runs.ownership)."""
-    if not visitor.may_see_private(run):
-        return
-    try:
-        state.run_manager().items_of(run.id)
-    except (ItemsUnavailable, StoreError):
+    """"Compare with…": the same images against other versions, when this process still holds them, the run kept
+    them in the image store or ran on a dataset, and they are this visitor's to reuse (dashboard.runs.ownership);
+    else the reason it is not offered."""
+    if (why_not := run_images.why_not_reusable(run, visitor)) is not None:
+        st.caption(escape_markdown(f"Comparing these images with other versions is not offered: {why_not}."))
         return
     if st.button("Compare these images with other versions…", key=f"{key_prefix}_compare",
                  icon=":material/compare:"):
@@ -230,6 +228,7 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             runs_view.run_progress(run.id, key_prefix, may_cancel=visitor.may_act(run))
             return
         _final_status(run)
+        run_images.render_images_note(run)
         runs_view.thumbnails_slot(run.id, state.run_manager().thumbnails_pending(run.id))
         thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at, store.thumbnail_count(run.id))
         stored = classify_runs.load_stored_run(store, run.id, thumbnails=thumbnails)
@@ -258,11 +257,13 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             st.caption(escape_markdown(f"At upload: {run.truth_summary}"))
         by_source = stored.thumbnails_by_source()
         threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
-                                                      thumbnails=by_source, detail_key=key_prefix)
+                                                      thumbnails=by_source, detail_key=key_prefix,
+                                                      open_image=full_image.image_opener(run, frame, visitor))
         st.subheader("Results")
         shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
                                                       threshold=threshold)
         _results_table(stored, shown, key_prefix)
+        run_images.corrections_offer(run, key_prefix)
         detail_view.show_if_open(key_prefix, class_names=names,
                                  image_of=lambda source: tables.detail_image(stored, source),
                                  on_correction=_correction_saver(store, run) if editable else None)

@@ -24,6 +24,7 @@ from dashboard.evaluate import detail_view
 from dashboard.evaluate.detail import DetailImage
 from dashboard.evaluate import metrics
 from dashboard.plain import escape_markdown, visible, visible_cells
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Correction = Callable[[str, str], None]
 ALL_FLIPS = "every image where the top class changed"
@@ -145,7 +146,8 @@ def _follow_click(event: object, cells: pd.DataFrame, options: list[str], select
 
 
 def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
-                 on_correction: Correction | None, detail: bool = False) -> None:
+                 on_correction: Correction | None, detail: bool = False,
+                 open_image: ImageOpener | None = None) -> None:
     """The flip matrix, the selector of the images it lists (a clicked cell shows in it), one table of them and
     the correction control for them."""
     cells = tables.flip_cells(d.flip_matrix)
@@ -171,6 +173,7 @@ def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | N
     # The listing's key names what it lists: another choice starts without a row selected.
     listing = f"{key_prefix}_cell_images_{options.index(chosen)}"
     _image_table(rows, thumbnails, listing, key_prefix if detail else None, f"“{chosen}”")
+    full_image_picker(rows["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
     if on_correction is not None and len(rows):
         _correction(d, key_prefix, rows, on_correction)
 
@@ -272,17 +275,18 @@ def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None
 
 def render_decision(result: Decision, *, key_prefix: str, thumbnails: Mapping[str, str] | None = None,
                     on_correction: Correction | None = None, promotion: PromotionPlan | None = None,
-                    image_of: Callable[[str], DetailImage | None] | None = None) -> None:
+                    image_of: Callable[[str], DetailImage | None] | None = None,
+                    open_image: ImageOpener | None = None) -> None:
     """Everything about B against A, top to bottom. `thumbnails`: source -> data: URI (classify_runs.jpeg_data_uri);
     `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given;
     `image_of(source)`: the image as the detail view shows it (dashboard.compare.stored.detail_image), which a click
-    on a listed image then opens."""
+    on a listed image then opens; `open_image` (dashboard.ui.full_image) opens the changed images at full size."""
     d = result
     _verdict_card(d)
     st.subheader("Cost of switching")
     _cost(d)
     st.subheader("Flip matrix and the images that changed")
-    _flip_matrix(d, key_prefix, thumbnails, on_correction, detail=image_of is not None)
+    _flip_matrix(d, key_prefix, thumbnails, on_correction, detail=image_of is not None, open_image=open_image)
     if image_of is not None:
         detail_view.show_if_open(key_prefix, class_names=d.class_order, image_of=image_of,
                                  on_correction=on_correction)

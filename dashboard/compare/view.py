@@ -22,7 +22,7 @@ from dashboard.plain import escape_markdown
 from dashboard.runs.manager import Progress, RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
 from client.store.database import Store, StoreError
-from dashboard.ui import access, run_progress, widgets
+from dashboard.ui import access, full_image, run_images, run_progress, widgets
 
 PAGE = "app_pages/compare.py"
 CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
@@ -173,6 +173,8 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         st.error(escape_markdown(message))
     others = [run for index, run in enumerate(loaded.runs) if index != baseline]
     on_correction = _correction_callback(store, loaded, key_prefix)
+    open_image = next((opener for run, rows in zip(loaded.runs, loaded.rows)
+                       if (opener := full_image.image_opener(run, rows, visitor)) is not None), None)
     tabs = st.tabs([escape_markdown(f"B: {r.b}") for r in results]) if len(results) > 1 else [st.container()]
     positions = [index for index in range(len(loaded.runs)) if index != baseline]
     for index, (tab, result, other) in enumerate(zip(tabs, results, others)):
@@ -181,7 +183,10 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
                             on_correction=on_correction, promotion=plan,
-                            image_of=functools.partial(stored.detail_image, loaded, baseline, positions[index]))
+                            image_of=functools.partial(stored.detail_image, loaded, baseline, positions[index]),
+                            open_image=open_image)
+    if (on_dataset := next((run for run in loaded.runs if run.dataset_id is not None), None)) is not None:
+        run_images.corrections_offer(on_dataset, key_prefix)   # corrections are made on every side alike
     if thumbnails_coming:
         manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 

@@ -19,6 +19,7 @@ from dashboard.evaluate import metrics as ev
 from dashboard.plain import escape_markdown, visible, visible_cells
 from dashboard.runs.results import short_names
 from dashboard.runs.thumbnail_jpeg import THUMBNAIL_SIDE
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
 CorrectionCallback = Callable[[str, "str | None"], None]   # (source, class or None to clear)
@@ -71,10 +72,11 @@ def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str]
 
 def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
                       thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None,
-                      detail_key: str | None = None) -> float:
+                      detail_key: str | None = None, open_image: ImageOpener | None = None) -> float:
     """Draw the whole evaluation of one run and return the review threshold the analyst chose. `detail_key`: the
     page's image detail view (dashboard.evaluate.detail_view), which a click on an image (a confusion cell's,
-    a mistake, the review queue's) then opens; without it nothing opens."""
+    a mistake, the review queue's) then opens; without it nothing opens. `open_image` (source -> bytes,
+    dashboard.ui.full_image): the mistakes and a confusion cell's images open at full size."""
     names = list(class_names)
     summary = ev.accuracy_summary(frame, names)
     cover = ev.coverage(frame, names)
@@ -84,12 +86,12 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
     else:
         _accuracy(summary)
         st.caption(cover.text())
-        _confusion(frame, names, key_prefix, thumbnails, detail_key)
+        _confusion(frame, names, key_prefix, thumbnails, detail_key, open_image)
         with st.expander("Per class"):
             _per_class(frame, names, key_prefix)
         with st.expander("Calibration"):
             _calibration(frame, names)
-        _mistakes(frame, names, thumbnails, key_prefix, detail_key)
+        _mistakes(frame, names, thumbnails, key_prefix, detail_key, open_image)
     with st.expander("Confidence"):
         st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)),
                         width="stretch")
@@ -125,7 +127,7 @@ def _accuracy(summary: ev.AccuracySummary) -> None:
 
 
 def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
-               detail_key: str | None) -> None:
+               detail_key: str | None, open_image: ImageOpener | None = None) -> None:
     event = st.altair_chart(evaluation_charts.confusion_heatmap(ev.confusion_long(frame, names), names), width="stretch",
                             key=f"{key_prefix}_confusion", on_select="rerun",
                             selection_mode=evaluation_charts.CELL_SELECTION)
@@ -139,6 +141,7 @@ def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnail
     if len(images):
         _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell",
                detail_key, f"true {true}, predicted {predicted}")
+        full_image_picker(images["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
 
 
 def selected_cell(event) -> tuple[str, str] | None:
@@ -163,10 +166,11 @@ def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
 
 
 def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None, key_prefix: str,
-              detail_key: str | None) -> None:
+              detail_key: str | None, open_image: ImageOpener | None = None) -> None:
     wrong = ev.mistakes(frame, names)
     with st.expander(f"Mistakes ({len(wrong)})"):
         _mistake_tiles(wrong, thumbnails, key_prefix, detail_key)
+        full_image_picker(wrong.head(MISTAKES_SHOWN)["source"].tolist(), open_image, key=f"{key_prefix}_mistake_full")
 
 
 def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None, key_prefix: str,

@@ -12,7 +12,9 @@ newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
 can hand the same images to another run (Compare with… from a Classify result) without a new upload
 (dashboard.runs.uploads). A comparison's sides run side by side; once they have ended, its latency probe times each
-side alone (dashboard.runs.latency_probe, `probe_progress`) before the job ends.
+side alone (dashboard.runs.latency_probe, `probe_progress`) before the job ends. With an image store (`images`), an
+upload run started with keep_images keeps its images there once its rows are stored (dashboard.runs.keeping), and
+`items_of` falls back to them, or to the dataset version a run used, after this process has let the uploads go.
 
 Each run records the browser that started it (`started_by`, dashboard.runs.ownership) and is held by a lease this
 process renews (dashboard.runs.leases): at start and every few seconds after, runs whose lease expired, or whose
@@ -35,11 +37,13 @@ from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
 from dashboard.runs.latency_probe import PROBE_ROUNDS, LatencyProbe, probe_sides
+from dashboard.runs.keeping import ImageKeeper, KeepStatus
 from dashboard.runs.leases import LeaseKeeper
 from dashboard.runs.ownership import Actor
 from dashboard.runs.side import Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
+from client.store import Datasets, DatasetVersion, ImageStore, StoreError
 from client.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
@@ -91,10 +95,16 @@ class RunManager:
                  thumbnail_workers: int = 2, thumbnail_budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
                  thumbnail_draw_grace_s: float | None = None, keep_for_reuse: int = 4,
                  on_client: Callable[[str, TFServingClient], None] | None = None,
-                 lease_renew_s: float | None = None, lease_expiry_s: float | None = None) -> None:
+                 lease_renew_s: float | None = None, lease_expiry_s: float | None = None,
+                 images: ImageStore | None = None) -> None:
         """`lease_renew_s`/`lease_expiry_s`: how often this process renews its runs' leases and how long one lasts
-        (default: config.lease_timing, from SERVESCOPE_LEASE_RENEW_S and SERVESCOPE_LEASE_EXPIRY_S)."""
+        (default: config.lease_timing, from SERVESCOPE_LEASE_RENEW_S and SERVESCOPE_LEASE_EXPIRY_S). `images`: the
+        image store that keeps upload runs' images (dashboard.runs.keeping) and holds datasets' (None: no run keeps
+        its images, and only this process's uploads can be reused)."""
         self.store = store
+        self.images = images
+        self.keeper = ImageKeeper(images) if images is not None else None
+        self.datasets = Datasets(store, images) if images is not None else None
         self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
         self.max_runs = max_runs or max_runs_from_env()
         self.client_factory = client_factory
@@ -123,50 +133,77 @@ class RunManager:
                         label: str | None = None, session_id: str | None = None,
                         truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                         probe_labels: Sequence[str] = (), thumbnails: bool = True,
-                        started_by: str | None = None) -> str:
+                        started_by: str | None = None, dataset: DatasetVersion | None = None,
+                        keep_images: bool = True) -> str:
         """Queue a classify run; returns its id at once (status 'queued' until a worker takes it). `started_by`:
-        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it."""
+        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it.
+        `dataset`: the dataset version `items` are (Datasets.sources; its rows then sit at the items' positions);
+        `keep_images`: an upload's images are kept in the image store after the run (never a dataset's: it has
+        them)."""
         items = list(items)
         if not items:
             raise ValueError("no files to classify: upload at least one image or ZIP archive")
+        keep = self._keeps(keep_images, dataset)
         run = self.store.create_run(kind="classify", url=url, model=model, total=len(items), session_id=session_id,
                                     target=schema.target_text(version=version, label=label),
                                     truth_summary=truth_summary, thumbnails=thumbnails, started_by=started_by,
-                                    lease_s=self.lease_expiry_s)
-        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails)
+                                    lease_s=self.lease_expiry_s, dataset=dataset, keep_images=keep)
+        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails,
+                  keep_images=keep)
         self._start(job)
         return run.id
 
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
                        targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
-                       probe_labels: Sequence[str] = (), started_by: str | None = None) -> Comparison:
+                       probe_labels: Sequence[str] = (), started_by: str | None = None,
+                       dataset: DatasetVersion | None = None, keep_images: bool = True,
+                       reuse: Mapping[int, str] | None = None) -> Comparison:
         """One run per (version, label) target over the same items, run side by side as one job (one worker
-        slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
+        slot); the first side run keeps the thumbnails and (`keep_images`, an upload) the images. Returns the stored
+        comparison (baseline = first target). `reuse`: target index -> a stored finished run of that target on the
+        same images (a dataset version, or the run the images came from), which stands for that side instead of a
+        new run; at least one target is run."""
         items = list(items)
+        reuse = dict(reuse or {})
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
-        runs = [self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
-                                      target=schema.target_text(version=v, label=lbl), truth_summary=truth_summary,
-                                      thumbnails=i == 0, started_by=started_by, lease_s=self.lease_expiry_s)
-                for i, (v, lbl) in enumerate(targets)]
-        comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
-        sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
-                 for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
-        self._start(sides[0], sides=sides, comparison_id=comparison.id)
+        if not set(range(len(targets))) - set(reuse) or not set(reuse) <= set(range(len(targets))):
+            raise ValueError("reuse names runs for some of the targets, leaving at least one to run")
+        keep = self._keeps(keep_images, dataset)
+        fresh = [i for i in range(len(targets)) if i not in reuse]
+        runs = {i: self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
+                                         target=schema.target_text(version=targets[i][0], label=targets[i][1]),
+                                         truth_summary=truth_summary, thumbnails=i == fresh[0], started_by=started_by,
+                                         lease_s=self.lease_expiry_s, dataset=dataset,
+                                         keep_images=keep and i == fresh[0])
+                for i in fresh}
+        order = [reuse[i] if i in reuse else runs[i].id for i in range(len(targets))]
+        comparison = self.store.save_comparison(order[0], order[1:], session_id=session_id)
+        # Every side, reused ones included, is timed by the latency probe; only the fresh ones run.
+        every_side = [Job(order[i], url, model, targets[i][0], targets[i][1], items, dict(truth or {}),
+                          tuple(probe_labels), i == fresh[0], warm_up=True, keep_images=keep and i == fresh[0])
+                      for i in range(len(targets))]
+        sides = [every_side[i] for i in fresh]
+        self._start(sides[0], sides=sides, comparison_id=comparison.id, probe_jobs=every_side)
         return comparison
 
-    def _start(self, job: Job, *, sides: Sequence[Job] | None = None, comparison_id: str | None = None) -> None:
+    def _keeps(self, keep_images: bool, dataset: DatasetVersion | None) -> bool:
+        return keep_images and dataset is None and self.keeper is not None
+
+    def _start(self, job: Job, *, sides: Sequence[Job] | None = None, comparison_id: str | None = None,
+               probe_jobs: Sequence[Job] | None = None) -> None:
         entries = [_Active(side) for side in (sides or [job])]
         with self._lock:
             for entry in entries:
                 self._active[entry.job.run_id] = entry
-        future = self._workers.submit(self._work, entries, comparison_id)
+        future = self._workers.submit(self._work, entries, comparison_id, probe_jobs)
         for entry in entries:
             entry.future = future
 
     # -- the worker ------------------------------------------------------------------------------
-    def _work(self, entries: list[_Active], comparison_id: str | None = None) -> None:
+    def _work(self, entries: list[_Active], comparison_id: str | None = None,
+              probe_jobs: Sequence[Job] | None = None) -> None:
         try:
             # The job's thumbnails are made after it (its sides' requests keep the CPU) and after the page drew its
             # results (results_drawn), or when memory requires.
@@ -177,7 +214,7 @@ class RunManager:
                     with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
                         list(sides.map(lambda entry: self._run_one(entry, thumbnailer), entries))
                 if comparison_id is not None:   # the sides stay active (and their thumbnails wait) until it ends
-                    self._probe_latency(comparison_id, [entry.job for entry in entries])
+                    self._probe_latency(comparison_id, probe_jobs or [entry.job for entry in entries])
         finally:
             with self._lock:
                 for entry in entries:
@@ -202,6 +239,8 @@ class RunManager:
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
+        if job.keep_images and job.positions is None and self.keeper is not None:
+            self.keeper.keep(job.run_id, job.items)   # after its rows: keeping never slows the run down
         self.uploads.ended(job.run_id, job.items, job.truth, first_pass=job.positions is None,
                            failures=outcome.failures)
 
@@ -346,16 +385,32 @@ class RunManager:
         return len(positions)
 
     def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:
-        """The (name, loader) items a finished run classified, for another run over the same images.
-        Raises ItemsUnavailable saying why when they are no longer held, or are not `by`'s to reuse."""
-        if by is not None:
-            run = self.store.get_run(run_id)
-            if run is not None and not by.may_see_private(run):
-                raise ItemsUnavailable(f"the images of run {run_id} belong to the browser that started it: upload "
-                                       "them to compare them")
+        """The (name, loader) items a finished run classified, for another run over the same images: the uploads
+        this process still holds, else the images the run kept in the image store, else its dataset version's.
+        Raises ItemsUnavailable saying why when there are none, or they are not `by`'s to reuse (an upload's images
+        are its browser's; a dataset's are everyone's)."""
+        run = self.store.get_run(run_id)
+        if by is not None and run is not None and run.dataset_id is None and not by.may_see_private(run):
+            raise ItemsUnavailable(f"the images of run {run_id} belong to the browser that started it: upload "
+                                   "them to compare them")
         if self.is_active(run_id):
             raise ItemsUnavailable(f"run {run_id} is still running; wait for it to finish")
-        return self.uploads.reusable(run_id)
+        try:
+            return self.uploads.reusable(run_id)
+        except ItemsUnavailable as held:
+            if run is None or self.datasets is None or (run.dataset_id is None and not run.keep_images):
+                raise
+            if self.keeper is not None and not self.keeper.wait(run_id, 0):
+                raise ItemsUnavailable(f"the images of run {run_id} are still being kept in the image store; try "
+                                       "again in a moment") from None
+            try:
+                return self.datasets.run_items(run_id)
+            except StoreError as exc:
+                raise ItemsUnavailable(f"{held}; the image store has none of them either: {exc}") from None
+
+    def kept_images(self, run_id: str) -> KeepStatus | None:
+        """How keeping an upload run's images went in this process (None: it kept none here)."""
+        return self.keeper.status(run_id) if self.keeper is not None else None
 
     def _leased_jobs(self) -> dict[str, Job]:
         """run id -> job of this process's runs whose leases it renews (queued, or running and not yet ended)."""
@@ -380,4 +435,6 @@ class RunManager:
                 entry.job.cancelled.set()
         self._workers.shutdown(wait=wait, cancel_futures=False)
         self.thumbnail_pool.shutdown(wait=wait)
+        if self.keeper is not None:
+            self.keeper.shutdown(wait=wait)
 

@@ -39,6 +39,7 @@ class Job:
     positions: Sequence[int] | None = None     # a retry re-sends only these
     cancelled: threading.Event = field(default_factory=threading.Event)
     lease_lost: str | None = None              # why the run was stopped here after another process settled it
+    keep_images: bool = False                  # its images go to the image store after it (dashboard.runs.keeping)
 
 
 @dataclass(frozen=True)

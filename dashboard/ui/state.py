@@ -6,6 +6,8 @@ the entry script, so its widgets are drawn on every page and keep their values a
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,8 +20,13 @@ from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
 from dashboard.runs.visitor import VisitorManager
 from dashboard.server.connection import open_client
-from client.store.database import Store, database_url, open_store
+from client.store import Datasets, ImageStore, open_image_store
+from client.store.blobs import blobs_location
+from client.store.database import Store, StoreError, database_url, open_store
+from client.store.images import QUOTA_VARIABLE
 from dashboard.ui import access
+
+LOG = logging.getLogger("servescope.dashboard")
 
 RunPage = Literal["classify", "compare"]
 
@@ -72,6 +79,31 @@ def run_store() -> Store:
     return _store_at(database_url())
 
 
+@st.cache_resource(show_spinner=False)
+def _images_at(url: str, location: str, quota: str) -> ImageStore:
+    return open_image_store(_store_at(url), location)
+
+
+def image_store() -> ImageStore:
+    """The image store of the app's run store (SERVESCOPE_BLOBS, SERVESCOPE_BLOBS_QUOTA_MB), one per process.
+    Raises StoreError when it cannot be opened (a bad quota, a missing package for an object-store URL)."""
+    return _images_at(database_url(), blobs_location(), os.environ.get(QUOTA_VARIABLE, ""))
+
+
+def datasets() -> Datasets:
+    """The datasets of the app's run store and image store (client.store.datasets); raises StoreError as
+    image_store does."""
+    return Datasets(run_store(), image_store())
+
+
+def _images_or_none() -> ImageStore | None:
+    try:
+        return image_store()
+    except StoreError:
+        LOG.exception("the image store cannot be opened: runs keep no images")
+        return None
+
+
 def session_id() -> str:
     return st.session_state.setdefault(RUN_SESSION, uuid.uuid4().hex)
 
@@ -79,7 +111,8 @@ def session_id() -> str:
 @st.cache_resource(show_spinner=False)
 def _manager_at(url: str) -> RunManager:
     # Clients carry the operator's signature (SERVESCOPE_SIGNATURE) and report to the request inspector.
-    manager = RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach)
+    manager = RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach,
+                         images=_images_or_none())
     # Python's collector walks every tracked object in each full collection; the many objects of the loaded
     # libraries live as long as the process: freeze them once, so collections (and the threads they hold the GIL
     # from, such as a run's) skip them. (.streamlit/config.toml turns Streamlit's own collection after every
