@@ -2,7 +2,7 @@
 pages."""
 import streamlit as st
 
-from dashboard.ui import run_progress, state, widgets
+from dashboard.ui import profile_editor, run_progress, state, widgets
 
 # An emoji, drawn by the browser itself: a Material Symbols page icon makes the browser fetch the favicon from a
 # public font CDN on every page view (the icons inside the page come with Streamlit's own fonts).
@@ -17,5 +17,6 @@ page = st.navigation({
     "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
 })
 widgets.server_sidebar()
+profile_editor.sidebar_profile_note()   # the model profile the sidebar model's runs use
 run_progress.active_runs_sidebar(page)  # this session's running runs, on every page
 page.run()

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from client import TFServingError
+from client import ModelProfile, TFServingError
 from client.sources import Item, Skipped, expand_uploads
 from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
 from dashboard.config import FieldError
@@ -26,9 +26,10 @@ from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.server.connection import NothingToClassify, configured_signature, probe_class_names
 from dashboard.server.explain import explain
 from dashboard.server.overview import ModelOverview
+from dashboard.server.profiles import ProfileChoice
 from client.store.database import StoreError
 from dashboard.targets import Target
-from dashboard.ui import state, widgets
+from dashboard.ui import profile_editor, state, widgets
 
 __all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of", "UPLOAD_HINT"]
 
@@ -54,9 +55,30 @@ def _store_failed(what: str, exc: StoreError) -> None:
 
 
 @st.cache_data(ttl=300, show_spinner="Asking the model for its classes…", max_entries=64)
-def _class_names(url: str, model: str, version: int | None, label: str | None, _items: Sequence[Item]
-                 ) -> tuple[str, ...]:
-    return probe_class_names(url, model, Target(version, label), _items)
+def _class_names(url: str, model: str, version: int | None, label: str | None, profile_digest: str | None,
+                 _items: Sequence[Item], _profile: ModelProfile | None) -> tuple[str, ...]:
+    return probe_class_names(url, model, Target(version, label), _items, profile=_profile)
+
+
+def _target_version(target: Target, overview: ModelOverview | None) -> int | None:
+    """The version the target names now, as far as the page knows (the run resolves it again)."""
+    if target.version is not None or overview is None:
+        return target.version
+    if target.label is not None:
+        return overview.labels.get(target.label)
+    return max(overview.available_versions, default=None)
+
+
+def _profile(connection: state.Connection, target: Target, overview: ModelOverview | None) -> ProfileChoice:
+    """The profile this run would use, said under the version picker; a profile that cannot be used is an error
+    naming its file and key (the Classify button waits for it to be fixed)."""
+    choice = state.profile_chooser(connection.model).choose(_target_version(target, overview))
+    if choice.problem is not None:
+        widgets.show_error(f"The model profile cannot be used: {choice.problem.text}. Fix the file, or set a "
+                           "profile for this session on the Models page.")
+    else:
+        st.caption(escape_markdown(f"Model profile: {profile_editor.choice_line(choice)}"))
+    return choice
 
 
 def _uploads(generation: int) -> tuple[list, bool]:
@@ -135,7 +157,8 @@ def _submit(connection: state.Connection, files: Sequence, items: list[Item], sk
                                          label=target.label, session_id=state.session_id(),
                                          truth=truth.truth if truth else None,
                                          truth_summary=truth.summary if truth else None,
-                                         probe_labels=connection.labels)
+                                         probe_labels=connection.labels,
+                                         profiles=state.profile_chooser(connection.model))
     except StoreError as exc:
         _store_failed("The run could not be stored", exc)
         return
@@ -180,16 +203,18 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
     generation = st.session_state.get(GENERATION, 0)
     files, folder = _uploads(generation)
     target = widgets.target_selector("Model version", key="classify_target", overview=overview)
+    choice = _profile(connection, target, overview)
     items, skipped = _expand(files, folder) if files else ([], [])
     truth = None
-    if items:
+    if items and choice.problem is None:
         try:
-            class_names = _class_names(connection.url, connection.model, target.version, target.label, items)
+            class_names = _class_names(connection.url, connection.model, target.version, target.label,
+                                       choice.profile.digest if choice.profile else None, items, choice.profile)
         except TFServingError as exc:
             widgets.show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
             class_names = ()
         truth = _truth(items, class_names, generation)
-    if st.button("Classify", key="classify_run", type="primary", disabled=not files):
+    if st.button("Classify", key="classify_run", type="primary", disabled=not files or choice.problem is not None):
         if not items:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:

@@ -51,7 +51,8 @@ def start(connection, manager, items, skipped, targets, baseline, truth, summary
     ordered = [targets[baseline], *[t for i, t in enumerate(targets) if i != baseline]]
     comparison = manager.submit_compare(connection.url, connection.model, items,
                                         [(t.version, t.label) for t in ordered], session_id=state.session_id(),
-                                        truth=truth, truth_summary=summary, probe_labels=connection.labels)
+                                        truth=truth, truth_summary=summary, probe_labels=connection.labels,
+                                        profiles=state.profile_chooser(connection.model))
     state.show_comparison(comparison.id)
     st.query_params["comparison"] = comparison.id
     widgets.show_skipped(skipped)
@@ -75,7 +76,8 @@ def compare_form(connection, overview, store, manager) -> None:
     targets, baseline = choose_targets(overview, Target.parse(source_run.target) if source_run else None)
     files = [] if source_run else st.file_uploader("Images or ZIP archives of images", accept_multiple_files=True,
                                                    key="compare_uploads") or []
-    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets)) if targets else []
+    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets),
+                                        state.profile_chooser(connection.model)) if targets else []
     usable = compare_view.render_target_checks(checks, baseline, key_prefix="compare") if checks else False
     items, skipped = widgets.expand(files) if files else ([], [])
     truth, summary = {}, None

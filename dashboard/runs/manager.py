@@ -24,26 +24,28 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from client import TFServingClient, schema
+from client import ModelProfile, TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
 from dashboard.runs.leases import LeaseKeeper
 from dashboard.runs.ownership import Actor
-from dashboard.runs.side import Job, SideResult, run_side
+from dashboard.runs.side import ClientFactory, Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
 from client.store.database import Comparison, RunInfo, Store
+from dashboard.server.profiles import ProfileChooser
 from dashboard.targets import Target
 
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "ClientFactory",
            "max_runs_from_env"]
 
-ClientFactory = Callable[[str, str], TFServingClient]
+CHOOSERS_KEPT = 256   # runs whose profile chooser is kept for a retry of a run that stored no profile
 
 
 def max_runs_from_env() -> int:
@@ -53,8 +55,8 @@ def max_runs_from_env() -> int:
     return int(text)
 
 
-def default_client(url: str, model: str) -> TFServingClient:
-    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
+def default_client(url: str, model: str, *, profile: ModelProfile | None = None) -> TFServingClient:
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, profile=profile)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class RunManager:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
+        self._choosers: OrderedDict[str, ProfileChooser] = OrderedDict()  # run id -> how it picks its profile
         if lease_renew_s is None or lease_expiry_s is None:
             configured = lease_timing()
             lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
@@ -118,9 +121,10 @@ class RunManager:
                         label: str | None = None, session_id: str | None = None,
                         truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                         probe_labels: Sequence[str] = (), thumbnails: bool = True,
-                        started_by: str | None = None) -> str:
+                        started_by: str | None = None, profiles: ProfileChooser | None = None) -> str:
         """Queue a classify run; returns its id at once (status 'queued' until a worker takes it). `started_by`:
-        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it."""
+        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it.
+        `profiles`: how the run picks its model profile (dashboard.server.profiles); None: the client's default."""
         items = list(items)
         if not items:
             raise ValueError("no files to classify: upload at least one image or ZIP archive")
@@ -128,16 +132,19 @@ class RunManager:
                                     target=schema.target_text(version=version, label=label),
                                     truth_summary=truth_summary, thumbnails=thumbnails, started_by=started_by,
                                     lease_s=self.lease_expiry_s)
-        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails)
+        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails,
+                  profiles=profiles)
         self._start(job)
         return run.id
 
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
                        targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
-                       probe_labels: Sequence[str] = (), started_by: str | None = None) -> Comparison:
+                       probe_labels: Sequence[str] = (), started_by: str | None = None,
+                       profiles: ProfileChooser | Sequence[ProfileChooser | None] | None = None) -> Comparison:
         """One run per (version, label) target over the same items, run side by side as one job (one worker
-        slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
+        slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target).
+        `profiles`: how every side picks its model profile, or one chooser per target (in order)."""
         items = list(items)
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
@@ -146,8 +153,12 @@ class RunManager:
                                       thumbnails=i == 0, started_by=started_by, lease_s=self.lease_expiry_s)
                 for i, (v, lbl) in enumerate(targets)]
         comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
-        sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
-                 for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
+        choosers = list(profiles) if isinstance(profiles, Sequence) else [profiles] * len(targets)
+        if len(choosers) != len(targets):
+            raise ValueError(f"{len(choosers)} profile choosers for {len(targets)} targets")
+        sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True,
+                     profiles=chooser)
+                 for i, ((r, (v, lbl)), chooser) in enumerate(zip(zip(runs, targets), choosers))]
         self._start(sides[0], sides=sides)
         return comparison
 
@@ -156,6 +167,10 @@ class RunManager:
         with self._lock:
             for entry in entries:
                 self._active[entry.job.run_id] = entry
+                if entry.job.profiles is not None:
+                    self._choosers[entry.job.run_id] = entry.job.profiles
+                    while len(self._choosers) > CHOOSERS_KEPT:
+                        self._choosers.popitem(last=False)
         future = self._workers.submit(self._work, entries)
         for entry in entries:
             entry.future = future
@@ -202,8 +217,8 @@ class RunManager:
         if self.on_client is None:
             return self.client_factory
 
-        def make(url: str, model: str) -> TFServingClient:
-            client = self.client_factory(url, model)
+        def make(url: str, model: str, **options) -> TFServingClient:
+            client = self.client_factory(url, model, **options)
             self.on_client(job.run_id, client)
             return client
         return make
@@ -302,9 +317,13 @@ class RunManager:
             return 0
         asked = Target.parse(run.target)
         version, label = (run.version, None) if run.version is not None else (asked.version, asked.label)
+        with self._lock:
+            chooser = self._choosers.get(run_id)
+        if run.profile is not None or chooser is None:   # the profile the run used (or, none stored, as it chose)
+            chooser = ProfileChooser.stored(run.model, run.profile)
         self.store.reopen_run(run_id, lease_s=self.lease_expiry_s)
         self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
-                        run.thumbnails, positions=positions))
+                        run.thumbnails, positions=positions, profiles=chooser))
         return len(positions)
 
     def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:
