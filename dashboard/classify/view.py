@@ -58,6 +58,13 @@ def _final_status(run: RunInfo) -> None:
         st.error(text, icon=":material/error:")
     else:
         st.warning(text, icon=":material/warning:")
+    _assumed(run)
+
+
+def _assumed(run: RunInfo) -> None:
+    """A pixel model classified without a profile: its results may be wrong, and the page says so."""
+    if note := classify_runs.assumed_note(run.model, run.profile):
+        st.warning(escape_markdown(note[0].upper() + note[1:] + ".", limit=None), icon=":material/tune:")
 
 
 def _describe(run: RunInfo) -> str:
