@@ -8,11 +8,15 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-__all__ = ["StoreError", "RunActiveError", "RunInfo", "RunProfile", "RunSummary", "Comparison", "Observation", "RUN_STATUSES",
+if TYPE_CHECKING:
+    from client.plan import ClassifyPlan
+
+__all__ = ["NO_PROFILE_ORIGIN", "StoreError", "RunActiveError", "RunInfo", "RunProfile", "RunSummary", "Comparison", "Observation", "RUN_STATUSES",
            "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
 
+NO_PROFILE_ORIGIN = "no profile (the default)"   # RunProfile.origin of a run given no profile
 RUN_STATUSES = ("queued", "running", "complete", "cancelled", "interrupted", "failed")
 FINAL_STATUSES = frozenset({"complete", "cancelled", "interrupted", "failed"})
 
@@ -62,6 +66,17 @@ class RunProfile:
     assumed: bool = False
     preparation: str | None = None
     input_tensor: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_plan(cls, plan: "ClassifyPlan", origin: str | None) -> "RunProfile":
+        """What a run stores of the plan it classifies with: the plan's profile (the default when none was given),
+        `origin` (None: none was given, NO_PROFILE_ORIGIN), whether its preparation was assumed, the preparation
+        line and the input tensor."""
+        profile = plan.profile
+        shape = list(plan.input_shape) if plan.input_shape is not None else None
+        return cls(data=profile.to_dict(inline_class_names=True), digest=profile.digest,
+                   origin=origin or NO_PROFILE_ORIGIN, assumed=plan.profile_assumed, preparation=plan.preparation,
+                   input_tensor={"name": plan.input_name, "dtype": plan.input_dtype, "shape": shape})
 
     def columns(self) -> dict[str, Any]:
         """The runs table's columns for it."""

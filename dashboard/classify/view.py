@@ -71,6 +71,7 @@ def _describe(run: RunInfo) -> str:
     answered = f" → version {run.version}" if run.version is not None else ""
     return (f"{run.model} at {run.url}, {run.target}{answered}; started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
             + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else "")
+            + (f"; model profile {classify_runs.profile_text(run.profile)}" if run.profile else "")
             + (f"; signature {run.signature_digest}" if run.signature_digest else ""))
 
 
@@ -248,7 +249,9 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
                        icon=":material/search_off:")
             return
         st.subheader(f"Run {run.id}")
-        st.caption(escape_markdown(_describe(run)))
+        st.caption(escape_markdown(_describe(run), limit=1200))
+        if run.profile is not None and run.profile.preparation and not run.profile.assumed:
+            st.caption(escape_markdown(f"Preparation: {run.profile.preparation}", limit=1200))
         visitor = access.actor()
         if note := ownership_note(visitor, run):
             st.caption(note)

@@ -8,8 +8,8 @@ from typing import Mapping
 import pandas as pd
 
 from client.store.records import RunProfile
-from dashboard.runs.results import assumed_note, profile_text
-from dashboard.server.profiles import short_digest
+from dashboard.runs.results import assumed_note
+from dashboard.server.profiles import describe_profile, short_digest
 
 __all__ = ["profile_rows", "profile_stamp", "profile_warnings", "with_profiles"]
 
@@ -59,4 +59,5 @@ def profile_stamp(profile: RunProfile | None) -> str:
     """The report's stamp of one side's profile: its full digest and what it is."""
     if profile is None:
         return "profile not recorded"
-    return f"profile {profile.digest} ({profile_text(profile).split(' ', 1)[1]})"
+    described = "the default, assumed" if profile.assumed else describe_profile(profile.data)
+    return f"profile {profile.digest} ({profile.origin or 'origin not recorded'}: {described})"

@@ -14,12 +14,13 @@ from typing import Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from dashboard.plain import visible
+from dashboard.runs.results import profile_text
 from client.store.database import Comparison, RunSummary
 
 __all__ = ["Entry", "entries", "entries_table", "ENTRY_COLUMNS", "percent", "sides_text", "VERDICT_WHERE"]
 
 ENTRY_COLUMNS = ["open", "run", "time", "kind", "model", "target", "version", "status", "images", "errors",
-                 "accuracy", "corrections", "sides", "signature"]
+                 "accuracy", "corrections", "sides", "signature", "profile"]
 VERDICT_WHERE = "verdict on its page"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -102,7 +103,8 @@ def _row(entry: Entry, address: str) -> dict:
                 "version": "" if run.version is None else str(run.version), "status": run.status,
                 "images": run.done, "errors": run.errors,
                 "accuracy": None if summary.accuracy is None else 100 * summary.accuracy,
-                "corrections": summary.corrections, "sides": "", "signature": run.signature_digest or ""}
+                "corrections": summary.corrections, "sides": "", "signature": run.signature_digest or "",
+                "profile": visible(profile_text(run.profile))}
     runs = [s.run for s in sides]
     return {"open": address, "run": entry.id, "time": entry.created_at, "kind": "comparison",
             "model": visible(_joined(r.model for r in runs)),
@@ -111,12 +113,14 @@ def _row(entry: Entry, address: str) -> dict:
             "status": _joined(r.status for r in runs), "images": max((r.done for r in runs), default=0),
             "errors": sum(r.errors for r in runs), "accuracy": None,
             "corrections": sum(s.corrections for s in sides), "sides": sides_text(sides),
-            "signature": _joined(r.signature_digest or "" for r in runs)}
+            "signature": _joined(r.signature_digest or "" for r in runs),
+            "profile": visible(_joined(profile_text(r.profile) for r in runs))}
 
 
 def entries_table(listed: Sequence[Entry], address: Callable[[Entry], str]) -> pd.DataFrame:
     """One row per entry, in order: `open` is address(entry); accuracy is 0–100 (empty without truth, and for a
-    comparison, whose "sides" cell gives each side's); versions are text; times in UTC."""
+    comparison, whose "sides" cell gives each side's); versions are text; times in UTC; `profile` is the model
+    profile each run used (dashboard.runs.results.profile_text; a comparison's sides' distinct ones)."""
     frame = pd.DataFrame([_row(entry, address(entry)) for entry in listed], columns=ENTRY_COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame.astype({"images": "int64", "errors": "int64", "accuracy": "float64", "corrections": "int64"})

@@ -90,6 +90,8 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
         "version": st.column_config.TextColumn("version"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%"),
         "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="large"),
+        "profile": st.column_config.TextColumn("model profile", width="large",
+                                               help="The profile's digest, where it came from, and what it is"),
         "note": st.column_config.TextColumn("label now", width="large")})
     _open_selected(picked, listed, pages, key_prefix)
     _export(store, shown, everything, key_prefix)

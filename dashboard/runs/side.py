@@ -68,14 +68,8 @@ def resolve_labels(client: TFServingClient, labels: Iterable[str | None]) -> dic
 
 
 def run_profile(plan: ClassifyPlan, choice: ProfileChoice | None) -> RunProfile:
-    """What the run stores about its profile: the plan's (the default when none was given), where it came from,
-    whether its preparation was assumed, the preparation line and the input tensor."""
-    profile = plan.profile
-    origin = choice.origin if choice is not None and choice.profile is not None else NO_PROFILE_ORIGIN
-    shape = list(plan.input_shape) if plan.input_shape is not None else None
-    return RunProfile(data=profile.to_dict(inline_class_names=True), digest=profile.digest, origin=origin,
-                      assumed=plan.profile_assumed, preparation=plan.preparation,
-                      input_tensor={"name": plan.input_name, "dtype": plan.input_dtype, "shape": shape})
+    """What the run stores about its profile (RunProfile.from_plan), with where it came from."""
+    return RunProfile.from_plan(plan, choice.origin if choice is not None and choice.profile is not None else None)
 
 
 def _profile_choice(job: "Job", client_factory: ClientFactory) -> ProfileChoice | None:

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from client import InvalidArgumentError, ModelProfile
-from client.store.records import RunProfile
+from client.store.records import NO_PROFILE_ORIGIN, RunProfile
 
 __all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "SESSION_ORIGIN", "ProfileCatalog", "ProfileChoice", "ProfileChooser",
            "ProfileFileError", "ProfileFolder", "ProfileProblem", "configured_folder", "describe_profile",
@@ -30,7 +30,6 @@ __all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "S
 
 PROFILES_SETTING = "SERVESCOPE_PROFILES"
 SESSION_ORIGIN = "this session (profile editor)"
-NO_PROFILE_ORIGIN = "no profile (the default)"
 # The demo model decodes and prepares its images itself (a DT_STRING input): its preset says so for its pixel
 # signature too, so its runs are never "assumed".
 BUILT_IN: Mapping[str, ModelProfile] = MappingProxyType({"pets": ModelProfile.preset("pets")})

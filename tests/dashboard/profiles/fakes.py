@@ -39,3 +39,27 @@ def classes_model():
 
 def write_profile(folder, name: str, data) -> None:
     (folder / name).write_text(data if isinstance(data, str) else json.dumps(data))
+
+
+def two_version_sigmoid():
+    """sigmoid_model served as versions 1 and 2 (the same graph), without labels: the Compare page's default
+    targets are version 1 and version 2."""
+    import re
+
+    from tests.client.profile_fakes import metadata
+    from tests.support import fake_status, json_response
+    answer_metadata = metadata({"images": ("DT_FLOAT", [-1, SIZE, SIZE, 3])}, {"dense": ("DT_FLOAT", [-1, 1])})
+    predict = sigmoid_model()
+
+    def handle(request):
+        path = request.path
+        if request.method == "GET" and "/labels/" in path:
+            return json_response({"error": "Unrecognized servable version label"}, 400)
+        if request.method == "GET" and path.endswith("/metadata"):
+            found = re.search(r"/versions/(\d+)/metadata$", path)
+            return json_response(answer_metadata(version=int(found[1]) if found else 2))
+        if request.method == "GET":
+            found = re.search(r"/versions/(\d+)$", path)
+            return json_response(fake_status(int(found[1])) if found else fake_status(1, 2))
+        return predict(request)
+    return handle
