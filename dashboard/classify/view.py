@@ -1,6 +1,6 @@
 """The view of one stored classify run: progress while it runs, then its honest final status, retry, the
-evaluation (dashboard.evaluate.view), the results table with filters and corrections, one image in detail,
-exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
+evaluation (dashboard.evaluate.view), the results table with filters and corrections, one image in detail (with what
+the model saw, dashboard.ui.seen_view), exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
 "open a run" reuses this.
 
 File names, truth values and server texts go to st.dataframe / st.data_editor / st.text / st.code, or through
@@ -26,7 +26,7 @@ from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from client.store.database import RunInfo, Store, StoreError
-from dashboard.ui import access, inspector_view, state, widgets
+from dashboard.ui import access, inspector_view, seen_view, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -160,6 +160,7 @@ def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | N
         st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
         if top5 := classify_runs.top5_of(stored.extras.get(chosen)):
             st.altair_chart(charts.top5_chart(top5), width="stretch")
+    seen_view.seen_by_model(stored.run, chosen, str(row["source"]))
 
 
 def _single_image(stored: classify_runs.StoredRun, preview: bytes | None) -> None:
@@ -185,6 +186,7 @@ def _single_image(stored: classify_runs.StoredRun, preview: bytes | None) -> Non
         st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
         if top5 := classify_runs.top5_of(stored.extras.get(good[0])):
             st.altair_chart(charts.top5_chart(top5), width="stretch")
+    seen_view.seen_by_model(stored.run, good[0], str(row["source"]))
 
 
 def frame_truth_known(frame: pd.DataFrame) -> bool:
