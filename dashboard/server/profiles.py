@@ -284,7 +284,7 @@ class ProfileChooser:
     @classmethod
     def stored(cls, model: str, profile: RunProfile | None) -> "ProfileChooser":
         """The profile a stored run used, for a retry of its failed rows (none stored: chosen as at first)."""
-        if profile is None or profile.assumed or profile.origin == NO_PROFILE_ORIGIN:
+        if profile is None or profile.origin == NO_PROFILE_ORIGIN:
             return cls(model, fixed=NO_PROFILE)
         try:
             again = ModelProfile.from_dict(dict(profile.data))
