@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from client.plan import ClassifyPlan
 
-__all__ = ["NO_PROFILE_ORIGIN", "StoreError", "RunActiveError", "RunInfo", "RunProfile", "RunSummary", "Comparison", "Observation", "RUN_STATUSES",
-           "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
+__all__ = ["NO_PROFILE_ORIGIN", "StoreError", "RunActiveError", "RunInfo", "RunProfile", "RunSummary", "Comparison",
+           "Observation", "RUN_STATUSES", "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
 
 NO_PROFILE_ORIGIN = "no profile (the default)"   # RunProfile.origin of a run given no profile
 RUN_STATUSES = ("queued", "running", "complete", "cancelled", "interrupted", "failed")

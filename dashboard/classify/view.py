@@ -1,7 +1,7 @@
 """The view of one stored classify run: progress while it runs, then its honest final status, retry, the
 evaluation (dashboard.evaluate.view), the results table with filters and corrections, one image in detail (with what
-the model saw, dashboard.ui.seen_view), exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
-"open a run" reuses this.
+the model saw, dashboard.ui.seen_view), exports and the request inspector. The Classify page draws the run it
+started or `?run=<id>`; History's "open a run" reuses this.
 
 File names, truth values and server texts go to st.dataframe / st.data_editor / st.text / st.code, or through
 dashboard.plain.escape_markdown into Markdown elements.

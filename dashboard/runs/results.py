@@ -20,7 +20,8 @@ from dashboard.server.profiles import PROFILES_SETTING, describe_profile, short_
 from client.store.database import RunInfo, Store
 from dashboard.targets import Target
 
-__all__ = ["StoredRun", "assumed_note", "load_stored_run", "profile_text", "short_names", "csv_bytes", "json_bytes", "jpeg_data_uri", "thumbnail_uris",
+__all__ = ["StoredRun", "assumed_note", "load_stored_run", "profile_text", "short_names", "csv_bytes", "json_bytes",
+           "jpeg_data_uri", "thumbnail_uris",
            "top5_of", "table_frame", "run_query_params", "label_moved_note"]
 
 

@@ -24,9 +24,9 @@ from typing import Any, Mapping
 from client import InvalidArgumentError, ModelProfile
 from client.store.records import NO_PROFILE_ORIGIN, RunProfile
 
-__all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "SESSION_ORIGIN", "ProfileCatalog", "ProfileChoice", "ProfileChooser",
-           "ProfileFileError", "ProfileFolder", "ProfileProblem", "configured_folder", "describe_profile",
-           "short_digest"]
+__all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "SESSION_ORIGIN", "ProfileCatalog",
+           "ProfileChoice", "ProfileChooser", "ProfileFileError", "ProfileFolder", "ProfileProblem",
+           "configured_folder", "describe_profile", "short_digest"]
 
 PROFILES_SETTING = "SERVESCOPE_PROFILES"
 SESSION_ORIGIN = "this session (profile editor)"

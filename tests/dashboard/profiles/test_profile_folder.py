@@ -33,7 +33,8 @@ def test_a_model_file_and_a_version_file_each_apply_where_they_should(tmp_path):
     assert chooser.depends_on_version
     first, second, unknown = chooser.choose(1), chooser.choose(2), chooser.choose(None)
     assert (first.origin, second.origin, unknown.origin) == (
-        "SERVESCOPE_PROFILES/mobilenet.json", "SERVESCOPE_PROFILES/mobilenet.2.json", "SERVESCOPE_PROFILES/mobilenet.json")
+        "SERVESCOPE_PROFILES/mobilenet.json", "SERVESCOPE_PROFILES/mobilenet.2.json",
+        "SERVESCOPE_PROFILES/mobilenet.json")
     assert first.profile == ModelProfile.from_dict(SIGMOID)
     assert second.profile == ModelProfile.from_dict({**SIGMOID, "preset": "unit"})
     assert sorted(chooser.catalog.profiles) == ["mobilenet.2.json", "mobilenet.json"]

@@ -177,3 +177,46 @@ def test_a_profile_that_does_not_fit_the_model_fails_the_run_naming_where_it_cam
     assert run.error == ("ProfileFileError: the model profile cannot be used: SERVESCOPE_PROFILES/mine.json: "
                          "input.size: the input [-1, 8, 8, 3] takes height 8, not 16")
     assert [path for method, path in sigmoid.calls if method == "POST"] == []   # nothing was sent
+
+
+def test_a_retry_keeps_the_profile_the_run_stored_even_after_the_file_changed(fake_server, folder, tmp_path):
+    """The first pass refuses the black image (a 400, as TF Serving answers a bad instance); the operator then
+    changes the file; the retry re-sends it prepared as the run's stored profile says (keras-tf: P(Dog) = 0)."""
+    import json as json_module
+
+    import numpy as np
+
+    from dashboard.runs.manager import RunManager
+    from dashboard.server.connection import open_client
+    from dashboard.server.profiles import ProfileChooser, ProfileFolder
+    from tests.support import json_response
+    model = sigmoid_model()
+    refuse_black = {"on": True}
+
+    def handler(request):
+        if request.method == "POST" and refuse_black["on"]:
+            instances = json_module.loads(request.get_data())["instances"]
+            if any(np.asarray(item["images"]).max() < -0.99 for item in instances):
+                return json_response({"error": "Invalid argument: a black instance"}, 400)
+        return model(request)
+
+    server = fake_server(handler)
+    write_profile(folder, "mine.json", SIGMOID_PROFILE)
+    store = open_store(tmp_path / "runs.db")
+    manager = RunManager(store, client_factory=open_client)
+    black = png_upload("black.png", (0, 0, 0))[1]
+    grey = png_upload("grey.png", GREY)[1]
+    run_id = manager.submit_classify(server.url, "mine", [("grey.png", lambda: grey), ("black.png", lambda: black)],
+                                     profiles=ProfileChooser("mine", ProfileFolder(folder)))
+    assert manager.wait(run_id, 60)
+    assert (store.get_run(run_id).errors, store.get_run(run_id).profile.digest) == (
+        1, ModelProfile.from_dict(SIGMOID_PROFILE).digest)
+    write_profile(folder, "mine.json", {**SIGMOID_PROFILE, "preset": "pets"})
+    refuse_black["on"] = False
+    assert manager.retry_failed(run_id) == 1
+    assert manager.wait(run_id, 60)
+    run = store.get_run(run_id)
+    assert (run.status, run.errors, run.profile.digest) == ("complete", 0,
+                                                            ModelProfile.from_dict(SIGMOID_PROFILE).digest)
+    rows = store.run_rows(run_id).set_index("source")
+    assert rows.at["black.png", "prob_Dog"] == 0.0   # keras-tf's -1; the changed file (pets) would give 0.0039

@@ -39,8 +39,8 @@ def test_an_integer_nchw_input_is_shown_as_sent():
     picture.paste((200, 100, 50), (0, 0, 10, 10))
     data = io.BytesIO()
     picture.save(data, format="PNG")
-    seen = what_the_model_saw("half.png", data.getvalue(), run_profile({"preset": "raw", "input": {"resample": "nearest"}},
-                                                                      "DT_UINT8", [-1, 3, 4, 4]))
+    profile = run_profile({"preset": "raw", "input": {"resample": "nearest"}}, "DT_UINT8", [-1, 3, 4, 4])
+    seen = what_the_model_saw("half.png", data.getvalue(), profile)
     assert (seen.dtype, seen.shape, seen.low, seen.high) == ("DT_UINT8", (1, 3, 4, 4), 10.0, 200.0)
     assert np.array_equal(np.asarray(seen.seen), np.asarray(picture.resize((4, 4), Image.Resampling.NEAREST)))
     assert seen.summary == "DT_UINT8 [1, 3, 4, 4], values 10 to 200 (the preparation sends 0 to 255)"
