@@ -2,7 +2,7 @@
 pages."""
 import streamlit as st
 
-from dashboard.ui import run_progress, state, widgets
+from dashboard.ui import profile_editor, run_progress, state, widgets
 
 # An emoji, drawn by the browser itself: a Material Symbols page icon makes the browser fetch the favicon from a
 # public font CDN on every page view (the icons inside the page come with Streamlit's own fonts).
@@ -18,5 +18,6 @@ page = st.navigation({
              st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:")],
 })
 widgets.server_sidebar()
+profile_editor.sidebar_profile_note()   # the model profile the sidebar model's runs use
 run_progress.active_runs_sidebar(page)  # this session's running runs, on every page
 page.run()

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from client import TFServingError
+from client import ModelProfile, TFServingError
 from client.sources import Item, Skipped, expand_uploads
 from client.store import DatasetVersion
 from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
@@ -27,9 +27,10 @@ from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.server.connection import NothingToClassify, configured_signature, probe_class_names
 from dashboard.server.explain import explain
 from dashboard.server.overview import ModelOverview
+from dashboard.server.profiles import ProfileChoice
 from client.store.database import StoreError
 from dashboard.targets import Target
-from dashboard.ui import dataset_source, state, widgets
+from dashboard.ui import dataset_source, profile_editor, state, widgets
 
 __all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of", "UPLOAD_HINT"]
 
@@ -55,9 +56,30 @@ def _store_failed(what: str, exc: StoreError) -> None:
 
 
 @st.cache_data(ttl=300, show_spinner="Asking the model for its classes…", max_entries=64)
-def _class_names(url: str, model: str, version: int | None, label: str | None, _items: Sequence[Item]
-                 ) -> tuple[str, ...]:
-    return probe_class_names(url, model, Target(version, label), _items)
+def _class_names(url: str, model: str, version: int | None, label: str | None, profile_digest: str | None,
+                 _items: Sequence[Item], _profile: ModelProfile | None) -> tuple[str, ...]:
+    return probe_class_names(url, model, Target(version, label), _items, profile=_profile)
+
+
+def _target_version(target: Target, overview: ModelOverview | None) -> int | None:
+    """The version the target names now, as far as the page knows (the run resolves it again)."""
+    if target.version is not None or overview is None:
+        return target.version
+    if target.label is not None:
+        return overview.labels.get(target.label)
+    return max(overview.available_versions, default=None)
+
+
+def _profile(connection: state.Connection, target: Target, overview: ModelOverview | None) -> ProfileChoice:
+    """The profile this run would use, said under the version picker; a profile that cannot be used is an error
+    naming its file and key (the Classify button waits for it to be fixed)."""
+    choice = state.profile_chooser(connection.model).choose(_target_version(target, overview))
+    if choice.problem is not None:
+        widgets.show_error(f"The model profile cannot be used: {choice.problem.text}. Fix the file, or set a "
+                           "profile for this session on the Models page.")
+    else:
+        st.caption(escape_markdown(f"Model profile: {profile_editor.choice_line(choice)}"))
+    return choice
 
 
 def _uploads(generation: int) -> tuple[list, bool]:
@@ -167,7 +189,8 @@ def _submit(connection: state.Connection, files: Sequence, items: list[Item], sk
                                          label=target.label, session_id=state.session_id(),
                                          truth=truth.truth if truth else None,
                                          truth_summary=truth.summary if truth else None,
-                                         probe_labels=connection.labels, dataset=dataset, keep_images=keep_images)
+                                         probe_labels=connection.labels, dataset=dataset, keep_images=keep_images,
+                                         profiles=state.profile_chooser(connection.model))
     except StoreError as exc:
         _store_failed("The run could not be stored", exc)
         return
@@ -213,6 +236,7 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
     files, folder = _uploads(generation)
     dataset = dataset_source.pick_dataset("classify") if _from_dataset() else None
     target = widgets.target_selector("Model version", key="classify_target", overview=overview)
+    choice = _profile(connection, target, overview)
     items, skipped, table = [], [], {}
     if dataset is not None:
         try:
@@ -222,9 +246,10 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
     elif files:
         items, skipped = _expand(files, folder)
     truth = None
-    if items:
+    if items and choice.problem is None:
         try:
-            class_names = _class_names(connection.url, connection.model, target.version, target.label, items)
+            class_names = _class_names(connection.url, connection.model, target.version, target.label,
+                                       choice.profile.digest if choice.profile else None, items, choice.profile)
         except TFServingError as exc:
             widgets.show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
             class_names = ()
@@ -233,7 +258,7 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
     keep_images = dataset_source.keep_images_box("classify") if files else False
     if items and dataset is None:
         dataset_source.save_as_dataset(items, truth.truth if truth else None, key_prefix=f"classify_{generation}")
-    if st.button("Classify", key="classify_run", type="primary", disabled=not files and not items):
+    if st.button("Classify", key="classify_run", type="primary", disabled=(not files and not items) or choice.problem is not None):
         if not items:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:

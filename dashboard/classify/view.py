@@ -1,12 +1,15 @@
 """The view of one stored classify run: progress while it runs, then its honest final status, retry, the
 evaluation (dashboard.evaluate.view), the results table with filters, the image detail view a click on a row or
-tile opens (dashboard.evaluate.detail_view: corrections are made there), exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
-"open a run" reuses this.
+tile opens (dashboard.evaluate.detail_view: corrections are made there; with what the model saw,
+dashboard.ui.seen_view), exports and the request inspector. The Classify page draws the run it started or
+`?run=<id>`; History's "open a run" reuses this.
 
 File names, truth values and server texts go to st.dataframe / st.data_editor / st.text / st.code, or through
 dashboard.plain.escape_markdown into Markdown elements.
 """
 from __future__ import annotations
+
+import functools
 
 import hashlib
 from typing import Callable, Mapping, Sequence
@@ -27,7 +30,7 @@ from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from client.store.database import RunInfo, Store, StoreError
-from dashboard.ui import access, full_image, inspector_view, run_images, state, widgets
+from dashboard.ui import access, full_image, inspector_view, run_images, seen_view, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -59,12 +62,20 @@ def _final_status(run: RunInfo) -> None:
         st.error(text, icon=":material/error:")
     else:
         st.warning(text, icon=":material/warning:")
+    _assumed(run)
+
+
+def _assumed(run: RunInfo) -> None:
+    """A pixel model classified without a profile: its results may be wrong, and the page says so."""
+    if note := classify_runs.assumed_note(run.model, run.profile):
+        st.warning(escape_markdown(note[0].upper() + note[1:] + ".", limit=None), icon=":material/tune:")
 
 
 def _describe(run: RunInfo) -> str:
     answered = f" → version {run.version}" if run.version is not None else ""
     return (f"{run.model} at {run.url}, {run.target}{answered}; started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
             + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else "")
+            + (f"; model profile {classify_runs.profile_text(run.profile)}" if run.profile else "")
             + (f"; signature {run.signature_digest}" if run.signature_digest else ""))
 
 
@@ -157,7 +168,14 @@ def _single_image(stored: classify_runs.StoredRun, preview: bytes | None, key_pr
             st.altair_chart(charts.top5_chart(top5), width="stretch")
     if (detail := tables.detail_image(stored, str(row["source"]))) is not None:
         detail_view.render_where_it_looked(detail, key_prefix)
-        detail_view.what_the_model_saw(detail)
+    seen_view.seen_by_model(stored.run, good[0], str(row["source"]))
+
+
+def _seen(stored: classify_runs.StoredRun, source: str) -> None:
+    """What the model saw of the image named `source` (the detail view's last section)."""
+    positions = stored.rows.index[stored.rows["source"] == source]
+    if len(positions):
+        seen_view.seen_by_model(stored.run, int(positions[0]), source)
 
 
 def frame_truth_known(frame: pd.DataFrame) -> bool:
@@ -220,7 +238,9 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
                        icon=":material/search_off:")
             return
         st.subheader(f"Run {run.id}")
-        st.caption(escape_markdown(_describe(run)))
+        st.caption(escape_markdown(_describe(run), limit=1200))
+        if run.profile is not None and run.profile.preparation and not run.profile.assumed:
+            st.caption(escape_markdown(f"Preparation: {run.profile.preparation}", limit=1200))
         visitor = access.actor()
         if note := ownership_note(visitor, run):
             st.caption(note)
@@ -266,7 +286,8 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
         run_images.corrections_offer(run, key_prefix)
         detail_view.show_if_open(key_prefix, class_names=names,
                                  image_of=lambda source: tables.detail_image(stored, source),
-                                 on_correction=_correction_saver(store, run) if editable else None)
+                                 on_correction=_correction_saver(store, run) if editable else None,
+                                 seen_of=functools.partial(_seen, stored))
     _exports(stored, key_prefix)
     if editable:
         _compare_offer(run, key_prefix, visitor)

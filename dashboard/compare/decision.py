@@ -16,7 +16,9 @@ import pandas as pd
 
 from client import schema
 from client.protocol import SignatureSpec
+from client.store.records import RunProfile
 from dashboard.compare import tables
+from dashboard.compare.profiles import profile_warnings, with_profiles
 from dashboard.runs.latency_probe import SideProbe
 from dashboard.runs.stats import (
     IMAGES_NEEDED_METHOD,
@@ -57,6 +59,7 @@ class Side:
     signature: SignatureSpec | None = None
     version_at_start: int | None = None  # what the target resolved to when the run started / ended
     version_at_end: int | None = None
+    profile: RunProfile | None = None    # the model profile the run used
 
     def _distinct(self, column: str) -> list:
         if column not in self.rows:
@@ -159,6 +162,7 @@ class Decision:
     warnings: tuple[str, ...]
     signatures: pd.DataFrame | None
     digests: dict = field(default_factory=dict)      # "A"/"B" -> "sha256:..." of the signature used
+    profiles: dict = field(default_factory=dict)     # "A"/"B" -> the RunProfile each side used
     versions: dict = field(default_factory=dict)     # "A"/"B" -> versions that answered
     alpha: float = 0.05
     latency_how: str = NOT_PROBED     # how the cost table's latency was measured
@@ -217,6 +221,7 @@ def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -
             found.append(f"{name} ({side.label}) was answered by versions "
                          f"{', '.join(map(str, side.versions))}: its label moved during the run, so the "
                          "comparison may mix versions.")
+    found += profile_warnings({"A": (a.label, a.model, a.profile), "B": (b.label, b.model, b.profile)})
     if note:
         found.append(note)
     if failed:
@@ -274,6 +279,8 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
                 needed_text = (f"Detecting a difference of {points} points would take more than {most:,} images "
                                f"(estimated by {method}).")
     have_signatures = a.signature is not None and b.signature is not None
+    signatures = with_profiles(signature_rows(a.signature, b.signature, classes_a=a.classes, classes_b=b.classes)
+                               if have_signatures else None, a.profile, b.profile)
     return Decision(
         a=a.label, b=b.label, model=a.model or b.model, classes=tuple(common), class_order=tuple(order),
         images=images, paired_images=len(paired), failed=failed, unmatched=unmatched, verdict=verdict,
@@ -285,9 +292,9 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
         input_errors=tables.input_errors([(f"A: {a.label}", a.rows), (f"B: {b.label}", b.rows)]),
         latency_how=latency_how or NOT_PROBED,
         warnings=tuple(_warnings(a, b, note, failed, unmatched)),
-        signatures=signature_rows(a.signature, b.signature, classes_a=a.classes, classes_b=b.classes)
-        if have_signatures else None,
+        signatures=signatures,
         digests={name: signature_digest(s.signature) for name, s in (("A", a), ("B", b)) if s.signature is not None},
+        profiles={name: s.profile for name, s in (("A", a), ("B", b)) if s.profile is not None},
         versions={"A": a.versions, "B": b.versions}, alpha=alpha)
 
 

@@ -255,8 +255,11 @@ def _promotion(d: Decision, plan: PromotionPlan) -> None:
 
 
 def per_image_table(d: Decision) -> pd.DataFrame:
-    """What the per-image downloads carry: the paired frame, ranked as on screen."""
-    return tables.changed_images(d.paired)
+    """What the per-image downloads carry: the paired frame, ranked as on screen, with each side's model profile
+    digest (profile_a, profile_b; empty when not recorded)."""
+    table = tables.changed_images(d.paired)
+    return table.assign(**{f"profile_{side.lower()}": d.profiles[side].digest if side in d.profiles else None
+                           for side in ("A", "B")})
 
 
 def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None:

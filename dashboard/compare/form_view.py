@@ -72,7 +72,8 @@ def start(connection, manager, items, skipped, targets, baseline, truth, summary
                                         [(t.version, t.label) for t in ordered], session_id=state.session_id(),
                                         truth=truth, truth_summary=summary, probe_labels=connection.labels,
                                         dataset=dataset, keep_images=keep_images,
-                                        reuse={0: reused.id} if reused is not None else None)
+                                        reuse={0: reused.id} if reused is not None else None,
+                                        profiles=state.profile_chooser(connection.model))
     state.show_comparison(comparison.id)
     st.query_params["comparison"] = comparison.id
     widgets.show_skipped(skipped)
@@ -142,7 +143,8 @@ def compare_form(connection, overview, store, manager) -> None:
     except StoreError as exc:
         widgets.show_error(f"The dataset cannot be read: {exc}")
         return
-    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets)) if targets else []
+    checks = compare_view.target_checks(connection.url, connection.model, tuple(targets),
+                                        state.profile_chooser(connection.model)) if targets else []
     usable = compare_view.render_target_checks(checks, baseline, key_prefix="compare") if checks else False
     items, skipped = widgets.expand(files) if files else ([], [])
     truth, summary, table = {}, None, {}

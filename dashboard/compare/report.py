@@ -1,5 +1,5 @@
 """A one-page comparison report to download: self-contained HTML (or Markdown) with the verdict, the tables, the
-charts, and a stamp (model, versions, signature digests, time, image count).
+charts, and a stamp (model, versions, signature digests, model profiles, time, image count).
 
 Every text is escaped: file names, targets and class names come from uploads and the server; their hidden
 characters (bidi overrides, zero-width and control characters) are written as escapes (dashboard.plain.visible).
@@ -20,6 +20,7 @@ import pandas as pd
 
 from dashboard.compare import charts, tables
 from dashboard.compare.decision import Decision
+from dashboard.compare.profiles import profile_stamp
 from dashboard.compare.promotion import PromotionPlan
 from dashboard.runs.stats import Interval
 from dashboard.plain import escape_markdown, visible
@@ -57,7 +58,8 @@ def stamp_rows(decision: Decision, generated_at: datetime) -> list[tuple[str, st
             ("images", f"{decision.images} ({decision.paired_images} classified by both, {truth} with ground truth)")]
     for side, name in (("A", decision.a), ("B", decision.b)):
         versions = ", ".join(map(str, decision.versions.get(side, []))) or "—"
-        rows.append((side, f"{name} (version {versions}); signature {decision.digests.get(side, 'not known')}"))
+        rows.append((side, f"{name} (version {versions}); signature {decision.digests.get(side, 'not known')}; "
+                           f"{profile_stamp(decision.profiles.get(side))}"))
     return rows
 
 

@@ -72,7 +72,7 @@ def latency_probe(loaded: StoredComparison) -> LatencyProbe | None:
 
 def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | None = None) -> list[Side]:
     """One decision.Side per run: its rows, its latency probe, signature (by the version that answered, when
-    given) and, for a label, the version it named at start and at end."""
+    given), the model profile it used and, for a label, the version it named at start and at end."""
     found = []
     probe = latency_probe(loaded)
     for run, rows in zip(loaded.runs, loaded.rows):
@@ -81,7 +81,7 @@ def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | No
                           probe=probe.side(run.id) if probe is not None else None,
                           signature=(signatures or {}).get(run.version) if run.version is not None else None,
                           version_at_start=run.labels_at_start.get(label) if label else None,
-                          version_at_end=run.labels_at_end.get(label) if label else None))
+                          version_at_end=run.labels_at_end.get(label) if label else None, profile=run.profile))
     return found
 
 

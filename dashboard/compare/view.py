@@ -21,6 +21,7 @@ from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.plain import escape_markdown
 from dashboard.runs.manager import Progress, RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
+from dashboard.server.profiles import ProfileChooser
 from client.store.database import Store, StoreError
 from dashboard.ui import access, full_image, run_images, run_progress, widgets
 
@@ -193,9 +194,17 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
 
 # -- before a run ----------------------------------------------------------------------------------
 @st.cache_resource(ttl=60, show_spinner="Reading the targets' signatures…")
-def target_checks(url: str, model: str, targets: tuple) -> list[before_run.TargetCheck]:
+def _target_checks(url: str, model: str, targets: tuple, profiles_key: tuple,
+                   _profiles: ProfileChooser) -> list[before_run.TargetCheck]:
     # Cached briefly: every rerun of the form would otherwise ask the server (and probe each version) again.
-    return before_run.check_targets(url, model, targets)
+    return before_run.check_targets(url, model, targets, profiles=_profiles)
+
+
+def target_checks(url: str, model: str, targets: tuple,
+                  profiles: ProfileChooser | None = None) -> list[before_run.TargetCheck]:
+    """Each target checked with the profile a run of it would use (cached for a minute per profile choice)."""
+    profiles = profiles or ProfileChooser(model)
+    return _target_checks(url, model, targets, profiles.key, profiles)
 
 
 def render_target_checks(checks: Sequence[before_run.TargetCheck], baseline: int, *, key_prefix: str) -> bool:
@@ -209,6 +218,8 @@ def render_target_checks(checks: Sequence[before_run.TargetCheck], baseline: int
             usable = False
     for warning in before_run.same_target_warnings(checks):
         st.warning(escape_markdown(warning, limit=None), icon=":material/content_copy:")
+    for warning in before_run.profile_warnings(checks):
+        st.warning(escape_markdown(warning, limit=None), icon=":material/tune:")
     if not usable:
         return False
     try:

@@ -28,10 +28,11 @@ from dashboard.server.connection import open_client
 from dashboard.ui import components
 
 __all__ = ["open_detail", "close_detail", "opened", "follow_table", "follow_tiles", "show_if_open", "render_body",
-           "render_where_it_looked", "what_the_model_saw", "IMAGE_WIDTH", "MAP_BUTTON"]
+           "render_where_it_looked", "IMAGE_WIDTH", "MAP_BUTTON"]
 
 ImageOf = Callable[[str], "DetailImage | None"]
 Correct = Callable[[str, "str | None"], None]
+SeenOf = Callable[[str], None]   # source -> draws what the model saw of it
 IMAGE_WIDTH = 288            # the stored <= 96 px thumbnail, drawn three times its size
 MAP_BUTTON = "Where did the model look?"
 SAVE_BUTTON = "Save and next (Enter)"
@@ -76,16 +77,19 @@ def follow_tiles(tiles: Sequence[tuple[str | None, str]], sources: Sequence[str]
         open_detail(key, Queue(queue_name, tuple(sources), picked))
 
 
-def show_if_open(key: str, *, class_names: Sequence[str], image_of: ImageOf, on_correction: Correct | None) -> None:
-    """Draw the dialog when the view is open for `key` (call once per page run, after the tables that open it)."""
+def show_if_open(key: str, *, class_names: Sequence[str], image_of: ImageOf, on_correction: Correct | None,
+                 seen_of: SeenOf | None = None) -> None:
+    """Draw the dialog when the view is open for `key` (call once per page run, after the tables that open it).
+    `seen_of(source)` draws what the model saw of that image (dashboard.ui.seen_view), when the page can."""
     queue = opened(key)
     if queue is None:
         return
     dialog = st.dialog("One image", width="large", on_dismiss=functools.partial(close_detail, key))
-    dialog(_dialog_body)(key, tuple(class_names), image_of, on_correction)
+    dialog(_dialog_body)(key, tuple(class_names), image_of, on_correction, seen_of)
 
 
-def _dialog_body(key: str, class_names: tuple[str, ...], image_of: ImageOf, on_correction: Correct | None) -> None:
+def _dialog_body(key: str, class_names: tuple[str, ...], image_of: ImageOf, on_correction: Correct | None,
+                 seen_of: SeenOf | None = None) -> None:
     queue = opened(key)   # read here, not passed: the dialog reruns on its own as the analyst steps through
     if queue is None:
         return
@@ -96,7 +100,8 @@ def _dialog_body(key: str, class_names: tuple[str, ...], image_of: ImageOf, on_c
     pressed = components.key_listener(f"{key}_keys")
     if pressed in ("ArrowLeft", "ArrowRight"):
         _move(key, queue, -1 if pressed == "ArrowLeft" else 1)
-    render_body(image, key=key, class_names=class_names, on_correction=on_correction, queue=queue, pressed=pressed)
+    render_body(image, key=key, class_names=class_names, on_correction=on_correction, queue=queue, pressed=pressed,
+                seen_of=seen_of)
 
 
 def _move(key: str, queue: Queue, step: int) -> None:
@@ -111,9 +116,9 @@ def _widget_key(key: str, what: str, source: str) -> str:
 
 
 def render_body(image: DetailImage, *, key: str, class_names: Sequence[str], on_correction: Correct | None,
-                queue: Queue | None = None, pressed: str | None = None) -> None:
+                queue: Queue | None = None, pressed: str | None = None, seen_of: SeenOf | None = None) -> None:
     """The view's content (the dialog's, or inline for a run of one image): image, probabilities, truth, correction,
-    where the model looked."""
+    where the model looked, and what the model saw (`seen_of`, when given)."""
     if queue is not None:
         st.caption(escape_markdown(queue.position_text))
     st.text(visible(image.name))
@@ -135,7 +140,8 @@ def render_body(image: DetailImage, *, key: str, class_names: Sequence[str], on_
             _navigation(key, queue)
     with looking:
         render_where_it_looked(image, key)
-    what_the_model_saw(image)
+    if seen_of is not None:
+        seen_of(image.source)
 
 
 def _probabilities(sides: Sequence[SideView]) -> None:
@@ -237,9 +243,3 @@ def _draw_map(side: SideView, found: occlusion.OcclusionMap | str, width: str = 
         f"{found.cost_text()}; {found.resolution_text()}. P({found.predicted_class}) on the thumbnail: "
         f"{found.base_probability:.1%}; largest drop {max(float(found.drops.max()), 0.0):.1%}."
         + (f" {found.failed_cells} cell(s) got no answer." if found.failed_cells else "")))
-
-
-def what_the_model_saw(image: DetailImage) -> None:
-    """Slot for "what the model saw": the image as the model's own preprocessing hands it to the network (resize,
-    crop, scaling), which the model-profile work provides. Draws nothing until then."""
-    return None

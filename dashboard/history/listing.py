@@ -16,13 +16,14 @@ import pandas as pd
 
 from dashboard.plain import visible
 from dashboard.runs.verdicts import comparison_verdict
+from dashboard.runs.results import profile_text
 from client.store.database import Comparison, RunSummary
 
 __all__ = ["Entry", "entries", "entries_table", "ENTRY_COLUMNS", "percent", "sides_text", "verdict_text",
            "verdict_key", "RUNNING"]
 
 ENTRY_COLUMNS = ["open", "run", "time", "kind", "model", "target", "version", "status", "images", "errors",
-                 "accuracy", "corrections", "verdict", "sides", "signature"]
+                 "accuracy", "corrections", "verdict", "sides", "signature", "profile"]
 RUNNING = "running: the verdict comes when every side has ended"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
@@ -122,7 +123,8 @@ def _row(entry: Entry, address: str, verdict: str) -> dict:
                 "version": "" if run.version is None else str(run.version), "status": run.status,
                 "images": run.done, "errors": run.errors,
                 "accuracy": None if summary.accuracy is None else 100 * summary.accuracy,
-                "corrections": summary.corrections, "verdict": "", "sides": "", "signature": run.signature_digest or ""}
+                "corrections": summary.corrections, "verdict": "", "sides": "", "signature": run.signature_digest or "",
+                "profile": visible(profile_text(run.profile))}
     runs = [s.run for s in sides]
     return {"open": address, "run": entry.id, "time": entry.created_at, "kind": "comparison",
             "model": visible(_joined(r.model for r in runs)),
@@ -131,14 +133,16 @@ def _row(entry: Entry, address: str, verdict: str) -> dict:
             "status": _joined(r.status for r in runs), "images": max((r.done for r in runs), default=0),
             "errors": sum(r.errors for r in runs), "accuracy": None,
             "corrections": sum(s.corrections for s in sides), "verdict": verdict, "sides": sides_text(sides),
-            "signature": _joined(r.signature_digest or "" for r in runs)}
+            "signature": _joined(r.signature_digest or "" for r in runs),
+            "profile": visible(_joined(profile_text(r.profile) for r in runs))}
 
 
 def entries_table(listed: Sequence[Entry], address: Callable[[Entry], str],
                   verdicts: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per entry, in order: `open` is address(entry); accuracy is 0–100 (empty without truth, and for a
     comparison, whose "sides" cell gives each side's); `verdicts`: entry id -> verdict text (verdict_text);
-    versions are text; times in UTC."""
+    versions are text; times in UTC; `profile` is the model profile each run used
+    (dashboard.runs.results.profile_text; a comparison's sides' distinct ones)."""
     verdicts = verdicts or {}
     frame = pd.DataFrame([_row(entry, address(entry), visible(verdicts.get(entry.id, ""))) for entry in listed],
                          columns=ENTRY_COLUMNS)

@@ -103,6 +103,8 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
                                                help="B against the baseline A, as Compare decides it (McNemar's "
                                                     "exact test, α = 0.05)"),
         "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="medium"),
+        "profile": st.column_config.TextColumn("model profile", width="large",
+                                               help="The profile's digest, where it came from, and what it is"),
         "note": st.column_config.TextColumn("label now", width="large"),
         "dataset": st.column_config.TextColumn("dataset", help="The dataset version it ran on (empty: an upload)")})
     _open_selected(picked, listed, pages, key_prefix)

@@ -16,9 +16,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from client import TFServingClient, TFServingError
+from client import ModelProfile, TFServingClient, TFServingError
 from dashboard.runs.side import Job
-from client.store.database import Store
+from client.store.database import RunInfo, Store
 
 __all__ = ["PROBE_ROUNDS", "PROBE_IMAGES", "SideProbe", "LatencyProbe", "ProbeTarget", "probe_positions",
            "measure", "how_measured", "probe_sides"]
@@ -149,6 +149,13 @@ def _probe(rounds: int, names: tuple[str, ...], targets: Sequence[ProbeTarget], 
                                              for t in targets))
 
 
+def _client(client_factory: Callable[..., TFServingClient], job: Job, run: RunInfo) -> TFServingClient:
+    """A client preparing pixels as the side's run did: with the model profile the run stored, when it stored one."""
+    if run.profile is None:
+        return client_factory(job.url, job.model)
+    return client_factory(job.url, job.model, profile=ModelProfile.from_dict(dict(run.profile.data)))
+
+
 def probe_sides(store: Store, client_factory: Callable[[str, str], TFServingClient], jobs: Sequence[Job], *,
                 on_request: Callable[[int, int], None] | None = None,
                 stop: Callable[[], bool] = lambda: False) -> LatencyProbe:
@@ -161,6 +168,6 @@ def probe_sides(store: Store, client_factory: Callable[[str, str], TFServingClie
         return LatencyProbe(PROBE_ROUNDS, (), (), error="no image was classified without error by every side")
     images = [(jobs[0].items[p][0], jobs[0].items[p][1]()) for p in positions]
     with contextlib.ExitStack() as clients:
-        targets = [ProbeTarget(job.run_id, clients.enter_context(client_factory(job.url, job.model)), run.version,
+        targets = [ProbeTarget(job.run_id, clients.enter_context(_client(client_factory, job, run)), run.version,
                                None if run.version is not None else job.label) for job, run in zip(jobs, runs)]
         return measure(targets, images, on_request=on_request, stop=stop)

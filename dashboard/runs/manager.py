@@ -28,11 +28,12 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from client import TFServingClient, schema
+from client import ModelProfile, TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
@@ -40,18 +41,19 @@ from dashboard.runs.latency_probe import PROBE_ROUNDS, LatencyProbe, probe_sides
 from dashboard.runs.keeping import ImageKeeper, KeepStatus
 from dashboard.runs.leases import LeaseKeeper
 from dashboard.runs.ownership import Actor
-from dashboard.runs.side import Job, SideResult, run_side
+from dashboard.runs.side import ClientFactory, Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
 from client.store import Datasets, DatasetVersion, ImageStore, StoreError
 from client.store.database import Comparison, RunInfo, Store
+from dashboard.server.profiles import ProfileChooser
 from dashboard.targets import Target
 
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "ClientFactory",
            "max_runs_from_env"]
 
-ClientFactory = Callable[[str, str], TFServingClient]
 LOG = logging.getLogger("servescope.dashboard")
+CHOOSERS_KEPT = 256   # runs whose profile chooser is kept for a retry of a run that stored no profile
 
 
 def max_runs_from_env() -> int:
@@ -61,8 +63,8 @@ def max_runs_from_env() -> int:
     return int(text)
 
 
-def default_client(url: str, model: str) -> TFServingClient:
-    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
+def default_client(url: str, model: str, *, profile: ModelProfile | None = None) -> TFServingClient:
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, profile=profile)
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class RunManager:
         self._active: dict[str, _Active] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
         self._probing: dict[str, tuple[int, int]] = {}  # comparison id -> (requests timed, of) while it runs
+        self._choosers: OrderedDict[str, ProfileChooser] = OrderedDict()  # run id -> how it picks its profile
         if lease_renew_s is None or lease_expiry_s is None:
             configured = lease_timing()
             lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
@@ -134,12 +137,13 @@ class RunManager:
                         truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                         probe_labels: Sequence[str] = (), thumbnails: bool = True,
                         started_by: str | None = None, dataset: DatasetVersion | None = None,
-                        keep_images: bool = True) -> str:
+                        keep_images: bool = True, profiles: ProfileChooser | None = None) -> str:
         """Queue a classify run; returns its id at once (status 'queued' until a worker takes it). `started_by`:
         the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it.
         `dataset`: the dataset version `items` are (Datasets.sources; its rows then sit at the items' positions);
         `keep_images`: an upload's images are kept in the image store after the run (never a dataset's: it has
-        them)."""
+        them). `profiles`: how the run picks its model profile (dashboard.server.profiles); None: the client's
+        default."""
         items = list(items)
         if not items:
             raise ValueError("no files to classify: upload at least one image or ZIP archive")
@@ -149,7 +153,7 @@ class RunManager:
                                     truth_summary=truth_summary, thumbnails=thumbnails, started_by=started_by,
                                     lease_s=self.lease_expiry_s, dataset=dataset, keep_images=keep)
         job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails,
-                  keep_images=keep)
+                  keep_images=keep, profiles=profiles)
         self._start(job)
         return run.id
 
@@ -158,18 +162,23 @@ class RunManager:
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                        probe_labels: Sequence[str] = (), started_by: str | None = None,
                        dataset: DatasetVersion | None = None, keep_images: bool = True,
-                       reuse: Mapping[int, str] | None = None) -> Comparison:
+                       reuse: Mapping[int, str] | None = None,
+                       profiles: ProfileChooser | Sequence[ProfileChooser | None] | None = None) -> Comparison:
         """One run per (version, label) target over the same items, run side by side as one job (one worker
         slot); the first side run keeps the thumbnails and (`keep_images`, an upload) the images. Returns the stored
         comparison (baseline = first target). `reuse`: target index -> a stored finished run of that target on the
         same images (a dataset version, or the run the images came from), which stands for that side instead of a
-        new run; at least one target is run."""
+        new run; at least one target is run. `profiles`: how every side picks its model profile, or one chooser per
+        target (in order)."""
         items = list(items)
         reuse = dict(reuse or {})
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
         if not set(range(len(targets))) - set(reuse) or not set(reuse) <= set(range(len(targets))):
             raise ValueError("reuse names runs for some of the targets, leaving at least one to run")
+        choosers = list(profiles) if isinstance(profiles, Sequence) else [profiles] * len(targets)
+        if len(choosers) != len(targets):
+            raise ValueError(f"{len(choosers)} profile choosers for {len(targets)} targets")
         keep = self._keeps(keep_images, dataset)
         fresh = [i for i in range(len(targets)) if i not in reuse]
         runs = {i: self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
@@ -182,7 +191,8 @@ class RunManager:
         comparison = self.store.save_comparison(order[0], order[1:], session_id=session_id)
         # Every side, reused ones included, is timed by the latency probe; only the fresh ones run.
         every_side = [Job(order[i], url, model, targets[i][0], targets[i][1], items, dict(truth or {}),
-                          tuple(probe_labels), i == fresh[0], warm_up=True, keep_images=keep and i == fresh[0])
+                          tuple(probe_labels), i == fresh[0], warm_up=True, keep_images=keep and i == fresh[0],
+                          profiles=choosers[i])
                       for i in range(len(targets))]
         sides = [every_side[i] for i in fresh]
         self._start(sides[0], sides=sides, comparison_id=comparison.id, probe_jobs=every_side)
@@ -197,6 +207,10 @@ class RunManager:
         with self._lock:
             for entry in entries:
                 self._active[entry.job.run_id] = entry
+                if entry.job.profiles is not None:
+                    self._choosers[entry.job.run_id] = entry.job.profiles
+                    while len(self._choosers) > CHOOSERS_KEPT:
+                        self._choosers.popitem(last=False)
         future = self._workers.submit(self._work, entries, comparison_id, probe_jobs)
         for entry in entries:
             entry.future = future
@@ -279,8 +293,8 @@ class RunManager:
         if self.on_client is None:
             return self.client_factory
 
-        def make(url: str, model: str) -> TFServingClient:
-            client = self.client_factory(url, model)
+        def make(url: str, model: str, **options) -> TFServingClient:
+            client = self.client_factory(url, model, **options)
             self.on_client(job.run_id, client)
             return client
         return make
@@ -379,9 +393,13 @@ class RunManager:
             return 0
         asked = Target.parse(run.target)
         version, label = (run.version, None) if run.version is not None else (asked.version, asked.label)
+        with self._lock:
+            chooser = self._choosers.get(run_id)
+        if run.profile is not None or chooser is None:   # the profile the run used (or, none stored, as it chose)
+            chooser = ProfileChooser.stored(run.model, run.profile)
         self.store.reopen_run(run_id, lease_s=self.lease_expiry_s)
         self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
-                        run.thumbnails, positions=positions))
+                        run.thumbnails, positions=positions, profiles=chooser))
         return len(positions)
 
     def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:

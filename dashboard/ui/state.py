@@ -10,11 +10,13 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from client import ModelProfile
 from dashboard import config
 from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
@@ -24,6 +26,7 @@ from client.store import Datasets, ImageStore, open_image_store
 from client.store.blobs import blobs_location
 from client.store.database import Store, StoreError, database_url, open_store
 from client.store.images import QUOTA_VARIABLE
+from dashboard.server.profiles import ProfileChooser, ProfileFolder, configured_folder
 from dashboard.ui import access
 
 LOG = logging.getLogger("servescope.dashboard")
@@ -189,3 +192,38 @@ def set_current_run(page: RunPage, run_id: str | None, *, started_here: bool = F
 
 def session_runs() -> list[str]:
     return list(st.session_state.get(SESSION_RUNS, []))
+
+
+# -- model profiles (dashboard.server.profiles) ---------------------------------------------------------------
+SESSION_PROFILES = "models_session_profiles"   # model name -> this session's ModelProfile (the profile editor)
+
+
+@st.cache_resource(show_spinner=False)
+def _profile_folder(path: str) -> ProfileFolder:
+    return ProfileFolder(Path(path))
+
+
+def profile_folder() -> ProfileFolder | None:
+    """The operator's SERVESCOPE_PROFILES folder (one per process, read again when it changes); None when unset."""
+    path = configured_folder()
+    return _profile_folder(str(path)) if path is not None else None
+
+
+def session_profile(model: str) -> ModelProfile | None:
+    """The profile this browser session set for `model` in the profile editor (None: none)."""
+    return (st.session_state.get(SESSION_PROFILES) or {}).get(model)
+
+
+def set_session_profile(model: str, profile: ModelProfile | None) -> None:
+    """Use `profile` for `model` in this browser session only (None: stop using one)."""
+    profiles = dict(st.session_state.get(SESSION_PROFILES) or {})
+    if profile is None:
+        profiles.pop(model, None)
+    else:
+        profiles[model] = profile
+    st.session_state[SESSION_PROFILES] = profiles
+
+
+def profile_chooser(model: str) -> ProfileChooser:
+    """How this session's runs of `model` pick their profile: the session's, the operator's folder, built-in."""
+    return ProfileChooser(model, profile_folder(), session_profile(model))

@@ -110,7 +110,9 @@ def test_models_page_lists_versions_labels_and_signatures(page, fake_pets):
         {"version": "1", "state": "AVAILABLE", "labels": "canary, stable"}]   # text: int64 exactly
     assert "#### Version 1 · stable, canary" in [m.value for m in app.markdown]
     assert [t.value for t in app.main.text] == ["Labels: stable → version 1, canary → version 1",
-                                           "serving_default — tensorflow/serving/predict"]
+                                           "serving_default — tensorflow/serving/predict",
+                                           "In effect for pets: built-in profile of pets (sha256:c58a04b3f8b5): "
+                                           "preset pets"]
     assert app.table[0].value.loc[("input", "image_bytes")].tolist() == ["DT_STRING", "[-1]"]
     app.button(key="models_refresh").click().run()
     assert not app.exception and len(app.table) == 1
