@@ -57,7 +57,8 @@ def test_a_small_tensor_is_enlarged_square_by_square():
 
 
 @pytest.mark.parametrize("count", [1, 2])
-def test_the_single_image_and_detail_views_show_what_the_model_saw(page, fake_server, tmp_path, count):
+@pytest.mark.parametrize("keep", [True, False], ids=["images kept", "not kept"])
+def test_the_single_image_and_detail_views_show_what_the_model_saw(page, fake_server, tmp_path, count, keep):
     server = fake_server(sigmoid_model())
     folder = tmp_path / "profiles"
     folder.mkdir()
@@ -65,11 +66,18 @@ def test_the_single_image_and_detail_views_show_what_the_model_saw(page, fake_se
     app = page("classify", server.url, model="mine", SERVESCOPE_PROFILES=str(folder)).run()
     app.file_uploader[0].set_value([png_upload(f"grey{i}.png", GREY) for i in range(count)])
     app.run()
+    if not keep:
+        app.checkbox(key="classify_dont_keep_images").check()
     app.button(key="classify_run").click().run()
     run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
     store = open_store(tmp_path / "runs.db")
     wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
     app.run()
+    if count > 1:   # a batch shows one image in the detail view, opened as a click on its row opens it
+        from dashboard.evaluate import detail_view
+        from dashboard.evaluate.detail import Queue
+        app.session_state[detail_view._state("classify")] = Queue("the results table", ("grey0.png", "grey1.png"), 0)
+        app.run()
     assert not app.exception
     value = float(np.float32(128) * np.float32(1 / 127.5) + np.float32(-1))
     assert [t.value for t in app.text if t.value.startswith("Sent: ")] == [
@@ -80,8 +88,12 @@ def test_the_single_image_and_detail_views_show_what_the_model_saw(page, fake_se
     assert "As uploaded, upright: 8×8" in captions and \
         "As the model saw it: 8×8, channels in the order sent" in captions
     from dashboard.ui import state
-    state.run_manager().release(run_id)   # the uploads are let go: the page says so instead
+    state.run_manager().release(run_id)   # the uploads are let go: kept images still show, else the page says so
     app.run()
+    if keep:
+        assert [t.value for t in app.text if t.value.startswith("Sent: ")] == [
+            f"Sent: DT_FLOAT [1, 8, 8, 3], values {value:.4g} to {value:.4g} (the preparation sends -1 to 1)"]
+        return
     assert [t.value for t in app.text if t.value.startswith("Sent: ")] == []
     assert ("The uploaded image is no longer held by this dashboard (it keeps a run's uploads for a while, for the "
             "browser that started it): classify it again to see what the model saw.") in texts(app.caption)
