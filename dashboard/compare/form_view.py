@@ -94,7 +94,7 @@ def _images_source(source_run):
 
 def _dataset_truth(dataset, items, table, class_names):
     from client.truth import detect_truth
-    from dashboard.evaluate.view import render_truth_summary
+    from dashboard.evaluate.truth_view import render_truth_summary
 
     if not table or not class_names:
         return {}, None
