@@ -54,6 +54,7 @@ class Side:
     signature: SignatureSpec | None = None
     version_at_start: int | None = None  # what the target resolved to when the run started / ended
     version_at_end: int | None = None
+    profile: str | None = None           # the digest of the model profile it was classified with, when given
 
     def _distinct(self, column: str) -> list:
         if column not in self.rows:
@@ -206,10 +207,14 @@ def _agreement(paired: pd.DataFrame, level: float) -> AgreementStats | None:
 def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -> list[str]:
     found = []
     same_target = a.targets and a.targets == b.targets and a.model == b.model
-    if same_target:
+    same_version = len(a.versions) == 1 and a.versions == b.versions and a.model == b.model
+    if a.profile != b.profile and (same_target or same_version):
+        found.append(f"A ({a.label}) and B ({b.label}) are the same model version with different model profiles: "
+                     "every difference between them comes from how the images were prepared or read.")
+    elif same_target:
         found.append(f"A and B are the same target ({', '.join(a.targets)}): any difference between them is "
                      "noise, not a change of model.")
-    elif len(a.versions) == 1 and a.versions == b.versions and a.model == b.model:
+    elif same_version:
         found.append(f"A ({a.label}) and B ({b.label}) were both answered by version {a.versions[0]}: any "
                      "difference between them is noise, not a change of model.")
     for name, side in (("A", a), ("B", b)):

@@ -18,6 +18,7 @@ from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
 from dashboard.runs.visitor import VisitorManager
 from dashboard.server.connection import open_client
+from client.profile import ModelProfile
 from client.store.database import Store, database_url, open_store
 from dashboard.ui import access
 
@@ -123,6 +124,24 @@ def shown_comparison() -> str | None:
 
 def show_comparison(comparison_id: str | None) -> None:
     st.session_state[COMPARISON] = comparison_id
+
+
+# -- model profiles (client.profile) ----------------------------------------------------------------------
+PROFILE_PREFIX = "profile:"          # "profile:<model>": the ModelProfile this session classifies <model> with
+
+
+def session_profile(model: str) -> ModelProfile | None:
+    """The model profile this session set for `model` (the skew finder's Apply, a profile editor); None: none set."""
+    value = st.session_state.get(PROFILE_PREFIX + model)
+    return value if isinstance(value, ModelProfile) else None
+
+
+def set_session_profile(model: str, profile: ModelProfile | None) -> None:
+    """Classify `model` with `profile` in this session from now on (None forgets it)."""
+    if profile is None:
+        st.session_state.pop(PROFILE_PREFIX + model, None)
+    else:
+        st.session_state[PROFILE_PREFIX + model] = profile
 
 
 # -- background runs (dashboard.runs.manager) -------------------------------------------------------------
