@@ -133,7 +133,7 @@ def choose_sample(items: Sequence[Item], truth: Truth | None, size: int = DEFAUL
     return [pool[index] for index in chosen]
 
 
-def _read_once(items: Sequence[ImageInput]) -> list[Item]:
+def _read_once(items: Sequence[Item]) -> list[Item]:
     """(name, loader) items whose loader reads the image once (every preparation sends the same images); a loader
     that fails fails again each time, as it would have."""
     def once(loader):
@@ -146,7 +146,7 @@ def _read_once(items: Sequence[ImageInput]) -> list[Item]:
                     kept.append(loader())
                 return kept[0]
         return load
-    return [(name, once(loader)) for name, loader in (named_loader(item, i) for i, item in enumerate(items))]
+    return [(name, once(loader)) for name, loader in items]
 
 
 def _recipe_key(plan: ClassifyPlan):
@@ -164,19 +164,19 @@ class _Counter:
         return response
 
 
-def find_preparation(url: str, model: str, items: Sequence[Item], *, target: Target = LATEST,
+def find_preparation(url: str, model: str, items: Sequence[ImageInput], *, target: Target = LATEST,
                      base: ModelProfile | None = None, truth: Truth | None = None,
                      sample_size: int = DEFAULT_SAMPLE, seed: int = 0,
                      tries: Sequence[Candidate] | None = None,
                      client_factory: ProfileClientFactory = profile_client, batch_size: int = DEFAULT_BATCH_SIZE,
                      concurrency: int = DEFAULT_CONCURRENCY, alpha: float = 0.05,
                      on_progress: Progress | None = None) -> Finding:
-    """Classify a sample of `items` under each candidate (`tries`, default candidates(base)) on `target`'s
-    version and rank them. `truth`: source -> true class (or a set of right classes). Raises the client's
-    TFServingError when the target or its signature cannot be read; a candidate that fails is refused, the
-    others go on."""
+    """Classify a sample of `items` (any input the client takes: paths, (name, bytes), (name, loader)...) under
+    each candidate (`tries`, default candidates(base)) on `target`'s version and rank them. `truth`: source ->
+    true class (or a set of right classes). Raises the client's TFServingError when the target or its signature
+    cannot be read; a candidate that fails is refused, the others go on."""
     started = time.monotonic()
-    sample = choose_sample(items, truth, sample_size, seed)
+    sample = choose_sample([named_loader(item, i) for i, item in enumerate(items)], truth, sample_size, seed)
     names = tuple(name for name, _ in sample)
     labelled = sum(1 for name in names if truth and name in truth)
     tries = list(tries) if tries is not None else all_candidates(base)
