@@ -10,4 +10,6 @@ if (connection := widgets.start_page("Which preparation fits this model?")) is n
     items = skew_view.finder_form(connection, overview)
     if (shown := skew_view.shown_finding(connection.url, connection.model)) is not None:
         finding, truth, summary = shown
-        result_view.render_finding(finding, model=connection.model)
+        result_view.render_finding(finding, model=connection.model,
+                                   on_compare=result_view.stored_comparison(connection, items, finding, truth,
+                                                                            summary))

@@ -77,11 +77,11 @@ def same_target_warnings(checks: Sequence[TargetCheck]) -> list[str]:
                          "only noise.")
             continue
         seen[check.target] = check
-    by_version: dict[int, list[str]] = {}
+    by_version: dict[tuple[int, str | None], list[str]] = {}
     for check in seen.values():
-        if check.version is not None:
-            by_version.setdefault(check.version, []).append(check.target.describe())
-    for version, names in by_version.items():
+        if check.version is not None:   # the same version with two profiles compares preparations: not noise
+            by_version.setdefault((check.version, check.target.profile_digest), []).append(check.target.describe())
+    for (version, _), names in by_version.items():
         if len(names) > 1:
             found.append(f"{' and '.join(names)} all reach version {version}: any difference between them is "
                          "noise, not a change of model.")

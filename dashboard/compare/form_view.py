@@ -49,8 +49,8 @@ def choose_targets(overview, fixed=None):
 
 def start(connection, manager, items, skipped, targets, baseline, truth, summary) -> None:
     ordered = [targets[baseline], *[t for i, t in enumerate(targets) if i != baseline]]
-    comparison = manager.submit_compare(connection.url, connection.model, items,
-                                        [(t.version, t.label) for t in ordered], session_id=state.session_id(),
+    comparison = manager.submit_compare(connection.url, connection.model, items, ordered,
+                                        session_id=state.session_id(),
                                         truth=truth, truth_summary=summary, probe_labels=connection.labels)
     state.show_comparison(comparison.id)
     st.query_params["comparison"] = comparison.id

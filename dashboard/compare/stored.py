@@ -65,14 +65,17 @@ def side_name(run: RunInfo) -> str:
 
 def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | None = None) -> list[Side]:
     """One decision.Side per run: its rows, warm elapsed time (the runner's warm-up is not in it), signature
-    (by the version that answered, when given) and, for a label, the version it named at start and at end."""
+    (by the version that answered, when given), for a label the version it named at start and at end, and the
+    digest of its target's model profile."""
     found = []
     for run, rows in zip(loaded.runs, loaded.rows):
-        label = Target.parse(run.target).label
+        target = Target.parse(run.target)
+        label = target.label
         found.append(Side(rows.reset_index(drop=True), name=side_name(run), elapsed_s=run.elapsed_s,
                           signature=(signatures or {}).get(run.version) if run.version is not None else None,
                           version_at_start=run.labels_at_start.get(label) if label else None,
-                          version_at_end=run.labels_at_end.get(label) if label else None))
+                          version_at_end=run.labels_at_end.get(label) if label else None,
+                          profile=target.profile_digest))
     return found
 
 

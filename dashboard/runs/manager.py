@@ -26,9 +26,10 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from collections import OrderedDict
 from typing import Callable, Mapping, Sequence
 
-from client import TFServingClient, schema
+from client import ModelProfile, TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
@@ -43,7 +44,8 @@ from dashboard.targets import Target
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "ClientFactory",
            "max_runs_from_env"]
 
-ClientFactory = Callable[[str, str], TFServingClient]
+ClientFactory = Callable[..., TFServingClient]   # (url, model), and profile= for a target that has one
+PROFILES_KEPT = 256   # runs whose target's profile this process keeps for a retry
 
 
 def max_runs_from_env() -> int:
@@ -53,8 +55,8 @@ def max_runs_from_env() -> int:
     return int(text)
 
 
-def default_client(url: str, model: str) -> TFServingClient:
-    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2)
+def default_client(url: str, model: str, profile: ModelProfile | None = None) -> TFServingClient:
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, profile=profile)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class RunManager:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
+        self._profiles: OrderedDict[str, ModelProfile] = OrderedDict()  # run id -> its target's profile
         if lease_renew_s is None or lease_expiry_s is None:
             configured = lease_timing()
             lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
@@ -133,23 +136,40 @@ class RunManager:
         return run.id
 
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
-                       targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
+                       targets: Sequence[Target | tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                        probe_labels: Sequence[str] = (), started_by: str | None = None) -> Comparison:
-        """One run per (version, label) target over the same items, run side by side as one job (one worker
-        slot); the first side keeps the thumbnails. Returns the stored comparison (baseline = first target)."""
+        """One run per target (a Target, whose profile the side is classified with, or a (version, label) pair)
+        over the same items, run side by side as one job (one worker slot); the first side keeps the thumbnails.
+        Two targets may be the same version with different profiles. Returns the stored comparison (baseline =
+        first target)."""
         items = list(items)
+        targets = [t if isinstance(t, Target) else Target(*t) for t in targets]
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
+        if missing := [t.describe() for t in targets if t.profile_digest is not None and t.profile is None]:
+            raise ValueError(f"the profile itself is needed to run {', '.join(missing)}")
         runs = [self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
-                                      target=schema.target_text(version=v, label=lbl), truth_summary=truth_summary,
-                                      thumbnails=i == 0, started_by=started_by, lease_s=self.lease_expiry_s)
-                for i, (v, lbl) in enumerate(targets)]
+                                      target=t.text, truth_summary=truth_summary, thumbnails=i == 0,
+                                      started_by=started_by, lease_s=self.lease_expiry_s)
+                for i, t in enumerate(targets)]
         comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
-        sides = [Job(r.id, url, model, v, lbl, items, dict(truth or {}), tuple(probe_labels), i == 0, warm_up=True)
-                 for i, (r, (v, lbl)) in enumerate(zip(runs, targets))]
+        sides = [Job(r.id, url, model, t.version, t.label, items, dict(truth or {}), tuple(probe_labels), i == 0,
+                     warm_up=True, profile=t.profile)
+                 for i, (r, t) in enumerate(zip(runs, targets))]
+        for side in sides:
+            self._keep_profile(side)
         self._start(sides[0], sides=sides)
         return comparison
+
+    def _keep_profile(self, job: Job) -> None:
+        if job.profile is None:
+            return
+        with self._lock:
+            self._profiles[job.run_id] = job.profile
+            self._profiles.move_to_end(job.run_id)
+            while len(self._profiles) > PROFILES_KEPT:
+                self._profiles.popitem(last=False)
 
     def _start(self, job: Job, *, sides: Sequence[Job] | None = None) -> None:
         entries = [_Active(side) for side in (sides or [job])]
@@ -202,8 +222,8 @@ class RunManager:
         if self.on_client is None:
             return self.client_factory
 
-        def make(url: str, model: str) -> TFServingClient:
-            client = self.client_factory(url, model)
+        def make(url: str, model: str, **options) -> TFServingClient:
+            client = self.client_factory(url, model, **options)
             self.on_client(job.run_id, client)
             return client
         return make
@@ -295,16 +315,21 @@ class RunManager:
             by.check_act(run, "retry")
         if self.is_active(run_id):
             raise RetryUnavailable(f"run {run_id} is still {run.status}; wait for it to finish or cancel it")
+        asked = Target.parse(run.target)
+        with self._lock:
+            profile = self._profiles.get(run_id)
+        if asked.profile_digest is not None and (profile is None or profile.digest != asked.profile_digest):
+            raise RetryUnavailable(f"run {run_id} was classified with a model profile this dashboard process no "
+                                   "longer holds; run the comparison again")
         kept = self.uploads.take_for_retry(run_id)
         stored = set(self.store.run_rows(run_id).index)
         positions = sorted(set(self.store.failed_positions(run_id)) | (set(range(run.total)) - stored))
         if not positions:
             return 0
-        asked = Target.parse(run.target)
         version, label = (run.version, None) if run.version is not None else (asked.version, asked.label)
         self.store.reopen_run(run_id, lease_s=self.lease_expiry_s)
         self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
-                        run.thumbnails, positions=positions))
+                        run.thumbnails, positions=positions, profile=profile))
         return len(positions)
 
     def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:

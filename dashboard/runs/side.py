@@ -13,13 +13,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from client import ClassificationResult, TFServingClient, TFServingError, schema
+from client import ClassificationResult, ModelProfile, TFServingClient, TFServingError, schema
 from client.sources import Item, Loader
 from dashboard.runs.thumbnails import made_or_none
 from dashboard.server.signatures import signature_digest
 from client.store.database import Store, StoreError
 
-__all__ = ["Job", "SideResult", "run_side", "resolve_labels", "signature_digest_of"]
+__all__ = ["Job", "SideResult", "open_side_client", "run_side", "resolve_labels", "signature_digest_of"]
 
 Thumbnailer = Callable[[bytes], Future]   # may block while too many image bytes wait for their thumbnails
 
@@ -39,6 +39,7 @@ class Job:
     positions: Sequence[int] | None = None     # a retry re-sends only these
     cancelled: threading.Event = field(default_factory=threading.Event)
     lease_lost: str | None = None              # why the run was stopped here after another process settled it
+    profile: ModelProfile | None = None        # the target's model profile (Compare), else the client's own
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,14 @@ class _RowWriter:
         self.on_stored(len(rows))
 
 
-def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServingClient],
+def open_side_client(job: Job, client_factory: Callable[..., TFServingClient]) -> TFServingClient:
+    """The job's client: `client_factory(url, model)`, with `profile=` when the job's target has one."""
+    if job.profile is None:
+        return client_factory(job.url, job.model)
+    return client_factory(job.url, job.model, profile=job.profile)
+
+
+def run_side(job: Job, store: Store, client_factory: Callable[..., TFServingClient],
              thumbnailer: Thumbnailer | None, on_stored: Callable[[int], None], *, batch_size: int,
              concurrency: int) -> SideResult:
     run = store.get_run(job.run_id)
@@ -147,7 +155,7 @@ def run_side(job: Job, store: Store, client_factory: Callable[[str, str], TFServ
     try:
         if not job.cancelled.is_set():  # a queued run cancelled before it started ends here, with 0 done
             store.update_progress(job.run_id, status="running")
-            with client_factory(job.url, job.model) as client:
+            with open_side_client(job, client_factory) as client:
                 resolved, plan = client.plan(version=job.version, label=job.label)
                 labels = resolve_labels(client, (*job.probe_labels, job.label))
                 store.update_progress(job.run_id, version=resolved, labels_at_start=None if retry else labels,

@@ -9,7 +9,7 @@ import json
 import os
 from typing import Mapping, Sequence
 
-from client import InvalidArgumentError, SignatureConfig, TFServingClient
+from client import InvalidArgumentError, ModelProfile, SignatureConfig, TFServingClient
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, FieldError
 from dashboard.targets import Target
@@ -42,9 +42,11 @@ def configured_signature(environ: Mapping[str, str] = os.environ) -> SignatureCo
         raise FieldError(SIGNATURE_SETTING, f"not a usable signature configuration ({exc})") from None
 
 
-def open_client(url: str, model: str) -> TFServingClient:
-    """A client for classifying: the predict timeout, two retries, and the operator's signature if set."""
-    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, signature=configured_signature())
+def open_client(url: str, model: str, profile: ModelProfile | None = None) -> TFServingClient:
+    """A client for classifying: the predict timeout, two retries, the operator's signature if set, and the model
+    profile when given (a comparison target's)."""
+    return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, signature=configured_signature(),
+                           profile=profile)
 
 
 def probe_class_names(url: str, model: str, target: Target, items: Sequence[Item], tries: int = 3) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ def twins(tmp_path_factory, request):
     from tests import conventions
     from tests.dashboard.skew import twins as builder
     base = tmp_path_factory.mktemp("skew_twins")
-    (base / "models.config").write_text(builder.build_twins(base, SHARED_TRAIN, cache=getattr(request.config, "cache", None)))
+    cache = getattr(request.config, "cache", None)
+    (base / "models.config").write_text(builder.build_twins(base, SHARED_TRAIN, cache=cache))
     folder = base / "profiles"
     folder.mkdir()
     return base, {c.name: c.write_profile(folder) for c in conventions.CONVENTIONS}

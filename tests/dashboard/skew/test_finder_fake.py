@@ -52,7 +52,8 @@ def test_on_a_uint8_input_presets_merge_and_float_ranges_are_refused_with_the_re
     assert all("input.scale" in r.reason and "DT_UINT8" in r.reason for r in finding.refused)
     assert {r.entry.names for r in finding.ranked} == {
         "keras-tf (= keras-torch, unit, raw, [0, 255] · stretch · RGB)", "pets",
-        "keras-caffe (= [0, 255] · stretch · BGR)", "[0, 255] · center_crop · RGB", "[0, 255] · center_crop · BGR"}
+        "keras-caffe (= [0, 255] · stretch · BGR)", "[0, 255] · center_crop · RGB",
+        "[0, 255] · center_crop · BGR"}
     assert finding.images_sent == 5 * 3
 
 

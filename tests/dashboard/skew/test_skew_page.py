@@ -8,10 +8,11 @@ import json
 import pytest
 
 from client import ModelProfile
+from client.store.database import open_store
 from dashboard.ui import state
 from tests.dashboard.readable import texts
 from tests.dashboard.skew.fakes import colour_model, colour_photos
-from tests.support import zip_bytes
+from tests.support import wait_until, zip_bytes
 
 SKEW = "app_pages/skew.py"
 
@@ -31,7 +32,8 @@ def metric(app, label: str) -> str:
     return next(m.value for m in app.metric if m.label == label)
 
 
-def test_a_labelled_upload_is_ranked_and_applying_the_best_changes_the_accuracy_shown(skew_page):
+@pytest.mark.slow
+def test_a_labelled_upload_is_ranked_and_applying_the_best_changes_the_accuracy_shown(skew_page, tmp_path):
     app = skew_page()
     assert not app.exception, app.exception
     items, _ = colour_photos(per_class=4)
@@ -68,6 +70,17 @@ def test_a_labelled_upload_is_ranked_and_applying_the_best_changes_the_accuracy_
     assert app.selectbox(key="skew_verdict_b").value == 0
     assert any("McNemar" in t for t in texts(app.markdown) + texts(app.caption))
     assert any("same model version with different model profiles" in t for t in texts(app.warning))
+
+    # The same two as a stored comparison: (version, profile) targets, run in the background, opened on Compare.
+    app.button(key="skew_store").click().run()
+    assert not app.exception, app.exception
+    store = open_store(str(tmp_path / "runs.db"))
+    comparison = store.get_comparison(app.session_state[state.COMPARISON])
+    runs = [store.get_run(r) for r in (comparison.baseline_run_id, *comparison.other_run_ids)]
+    assert [r.target for r in runs] == [f"version:1 profile:{ModelProfile.preset('pets').digest}",
+                                        f"version:1 profile:{applied.digest}"]
+    wait_until(lambda: all(store.get_run(r.id).status == "complete" for r in runs), timeout=60, what="both runs")
+    store.close()
 
 
 def test_the_profile_file_stands_alone():
