@@ -21,7 +21,7 @@ from dashboard.skew.ranking import Ranked
 from dashboard.targets import Target
 from dashboard.ui import state, widgets
 
-__all__ = ["HEURISTIC", "profile_file", "ranking_table", "render_finding"]
+__all__ = ["HEURISTIC", "profile_file", "ranking_table", "render_finding", "session_entry", "stored_comparison"]
 
 HEURISTIC = ("No ground truth: the preparations are ranked by mean top-class confidence, then entropy. This is a "
              "heuristic: a wrong preparation can make a model more confident, not less. Label the images (folder "
@@ -45,12 +45,22 @@ def profile_file(profile: ModelProfile) -> bytes:
     return (json.dumps(profile.to_dict(inline_class_names=True), indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def ranking_table(finding: Finding) -> pd.DataFrame:
-    """One row per preparation classified, best first: what the page's table shows."""
+def session_entry(finding: Finding, model: str) -> tuple[Ranked[Tried] | None, str]:
+    """The ranked preparation this session classifies `model` with now (its profile, else the default the finder
+    marked current), and how to name it; None when the finder did not try it."""
+    session = state.session_profile(model)
+    if session is not None:
+        return finding.find(session), "this session's profile"
+    return finding.current, "the default preparation (assumed now)"
+
+
+def ranking_table(finding: Finding, now: Tried | None = None) -> pd.DataFrame:
+    """One row per preparation classified, best first: what the page's table shows; `now` is marked as the
+    session's."""
     rows = []
     for number, item in enumerate(finding.ranked, 1):
         tried, score = item.entry, item.score
-        row = {"rank": number, "preparation": tried.names, "now": "◀ this session" if tried.current else "",
+        row = {"rank": number, "preparation": tried.names, "now": "◀ this session" if tried is now else "",
                "sent": tried.preparation, "errors": score.errors}
         if finding.with_truth:
             a = score.accuracy
@@ -99,9 +109,7 @@ def _headline(finding: Finding, model: str) -> None:
                 f"{'…' if len(close) > 6 else ''}. Among those, presets (the conventions models are exported "
                 "with) rank before grid combinations; label more images to tell them apart.", limit=None))
     left, right = st.columns(2)
-    session = state.session_profile(model)
-    mine = finding.find(session) if session is not None else finding.current
-    label = "this session's profile" if session is not None else "the default preparation (assumed now)"
+    mine, label = session_entry(finding, model)
     if mine is None:
         left.metric(f"Accuracy with {label}" if finding.with_truth else f"Confidence with {label}", "not tried",
                     help="Run the finder again to rank it")
@@ -183,7 +191,8 @@ def render_finding(finding: Finding, *, model: str, key_prefix: str = "skew",
         return
     _headline(finding, model)
     _cost(finding)
-    table = ranking_table(finding)
+    mine, _ = session_entry(finding, model)
+    table = ranking_table(finding, mine.entry if mine is not None else None)
     st.dataframe(table, hide_index=True, column_config=_COLUMNS, key=f"{key_prefix}_ranking")
     _refused(finding)
     st.subheader("Use it")

@@ -61,6 +61,8 @@ def test_a_labelled_upload_is_ranked_and_applying_the_best_changes_the_accuracy_
     applied = app.session_state[state.PROFILE_PREFIX + "colours"]
     assert applied == ModelProfile.preset("unit")
     assert metric(app, "Accuracy with this session's profile") == "100.0%"
+    table = next(d.value for d in app.dataframe if "within_noise" in d.value)
+    assert table.loc[table["now"] != "", "preparation"].tolist() == ["unit (= [0, 1] · stretch · RGB)"]
     download = app.get("download_button")[0]
     assert download.proto.label == "Download profile"
 
