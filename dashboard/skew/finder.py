@@ -202,7 +202,7 @@ def find_preparation(url: str, model: str, items: Sequence[ImageInput], *, targe
                        encoded_input=True, **common)
     sample = _read_once(sample)
     tried: list[Tried] = []
-    batches = 0
+    batches = sent = 0
     total = len(groups) * len(sample)
     for number, members in enumerate(groups.values()):
         (candidate, plan), others = members[0], [c for c, _ in members[1:]]
@@ -217,6 +217,7 @@ def find_preparation(url: str, model: str, items: Sequence[ImageInput], *, targe
             refused.append(Refused(candidate, str(exc)))
             continue
         batches += math.ceil(len(sample) / batch_size)
+        sent += len(rows)
         if rows["error"].notna().all():   # the server refused every image: the model cannot take it
             refused.append(Refused(candidate, f"every image failed, e.g. {rows['error'].iloc[0]}"))
             continue
@@ -226,7 +227,7 @@ def find_preparation(url: str, model: str, items: Sequence[ImageInput], *, targe
     ranked = rank(tried, lambda t: t.score, lambda t: t.candidate.named or any(c.named for c in t.same_as),
                   alpha=alpha)
     common["refused"] = tuple(refused)
-    return Finding(ranked=tuple(ranked), requests=counter.count or batches, images_sent=len(sample) * len(tried),
+    return Finding(ranked=tuple(ranked), requests=counter.count or batches, images_sent=sent,
                    seconds=time.monotonic() - started, **common)
 
 
