@@ -2,7 +2,7 @@
 pages."""
 import streamlit as st
 
-from dashboard.ui import run_progress, state, widgets
+from dashboard.ui import profile_editor, run_progress, state, widgets
 
 # An emoji, drawn by the browser itself: a Material Symbols page icon makes the browser fetch the favicon from a
 # public font CDN on every page view (the icons inside the page come with Streamlit's own fonts).
@@ -15,8 +15,10 @@ page = st.navigation({
                 st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
                 st.Page("app_pages/skew.py", title="Skew finder", icon=":material/tune:")],
     "Server": [st.Page("app_pages/models.py", title="Models", icon=":material/deployed_code:")],
-    "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:")],
+    "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:"),
+             st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:")],
 })
 widgets.server_sidebar()
+profile_editor.sidebar_profile_note()   # the model profile the sidebar model's runs use
 run_progress.active_runs_sidebar(page)  # this session's running runs, on every page
 page.run()

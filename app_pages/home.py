@@ -44,3 +44,5 @@ st.page_link("app_pages/models.py", label="Models — versions, states, labels a
              icon=":material/deployed_code:")
 st.page_link("app_pages/history.py", label="History — every stored run: open, export, delete",
              icon=":material/history:")
+st.page_link("app_pages/datasets.py", label="Datasets — named image sets with their truth, and the runs on each",
+             icon=":material/dataset:")

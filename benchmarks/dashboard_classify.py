@@ -96,11 +96,12 @@ def model_server() -> Iterator[str]:
 def dashboard(server_url: str, database: Path, options: tuple[str, ...] = (),
               model: str = "pets") -> Iterator[tuple[str, subprocess.Popen]]:
     """`streamlit run` as `make run` starts it (plus `options`), on a free port, for `model` at `server_url`,
-    with its own run store."""
+    with its own run store and image store (`<database>-blobs` beside it, unless SERVESCOPE_BLOBS says)."""
     from launcher.supervise import dashboard_command
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TF_SERVING_URL=server_url, SERVESCOPE_MODEL=model, SERVESCOPE_DB=str(database))
+    env.setdefault("SERVESCOPE_BLOBS", str(database.with_name(f"{database.stem}-blobs")))
     proc = subprocess.Popen([*dashboard_command(port), *options], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

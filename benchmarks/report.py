@@ -46,7 +46,10 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("datasets", ()),
     ("dashboard_classify", ()),
     ("dashboard_memory", ()),
+    ("dashboard_dataset_memory", ()),
     ("compare_concurrency", ()),
+    ("page_heights", ()),
+    ("occlusion_cost", ()),
     ("hostile_server", ()),
     ("hostile_answers", ()),
 )

@@ -162,6 +162,9 @@ def _classify(tfs: TFServingClient, args: argparse.Namespace, done_before: set[s
     _, plan = tfs.plan(version=args.version, label=args.label, signature_name=args.signature_name)
     for line in preparation_lines(plan):
         print(line, file=sys.stderr)
+    if dataset is not None:   # the run store keeps the profile the run uses (only a dataset run imports the store)
+        from client.store.records import RunProfile
+        dataset.use_profile(RunProfile.from_plan(plan, f"--profile {args.profile}" if args.profile else None))
     maker = RowMaker([name for name, _ in found], model=args.model,
                      target=target_text(version=args.version, label=args.label),
                      class_names=tfs.profile.class_names, profile=tfs.profile.digest,

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from client import schema
 from client.sources import Item
-from client.store import RunInfo, StoreError, open_store
+from client.store import RunInfo, RunProfile, StoreError, open_store
 from client.store.dataset_records import DatasetVersion
 from client.store.datasets import Datasets
 from client.store.images import open_image_store
@@ -61,6 +61,13 @@ class DatasetRun:
                                          status="running", thumbnails=False, dataset=self.version, lease_s=LEASE_S)
         self._renewer.start()
         return self.run
+
+    def use_profile(self, profile: RunProfile) -> None:
+        """Store the model profile the run classifies with (client.store.records.RunProfile.from_plan)."""
+        try:
+            self.store.update_progress(self.run.id, profile=profile)
+        except StoreError as exc:
+            print(f"warning: {exc}; the run's profile is not stored", file=sys.stderr)
 
     @property
     def truth(self) -> tuple[str, Mapping[str, str]]:

@@ -18,6 +18,9 @@ def class_colours(class_names: Sequence[str]) -> alt.Scale:
                      range=[CLASS_PALETTE[i % len(CLASS_PALETTE)] for i in range(len(class_names))])
 
 
+TOP5_FLOOR = 1e-4    # the top-5 chart's log scale starts here; a smaller score shows as no bar, its value printed
+
+
 def probability_chart(probabilities: Mapping[str, float], title: str = "Class probabilities") -> alt.Chart:
     """Horizontal bars, one per class, in the model's class order, 0..1 with the value printed."""
     data = pd.DataFrame({"class": list(probabilities), "probability": [float(p) for p in probabilities.values()]})
@@ -34,12 +37,18 @@ def probability_chart(probabilities: Mapping[str, float], title: str = "Class pr
 
 
 def top5_chart(top5: Sequence[tuple[str, float]], title: str = "ImageNet top-5 the backbone saw") -> alt.Chart:
+    """The backbone's five best ImageNet labels: bars on a log scale (from TOP5_FLOOR) so that the 2nd to 5th, often
+    a hundred times smaller than the 1st, still show, each with its score printed; labels are never cut."""
     data = pd.DataFrame(top5, columns=["imagenet_label", "score"])
-    return alt.Chart(data, title=title).mark_bar(color="#6c8ebf").encode(
-        y=alt.Y("imagenet_label:N", sort="-x", title=None),
-        x=alt.X("score:Q", title="score"),
+    base = alt.Chart(data, title=title).encode(
+        y=alt.Y("imagenet_label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
+        x=alt.X("score:Q", title="score (log scale)",
+                scale=alt.Scale(type="log", domain=[TOP5_FLOOR, 1], clamp=True)),
         tooltip=["imagenet_label", alt.Tooltip("score:Q", format=".3f")],
-    ).properties(height=alt.Step(26))
+    )
+    bars = base.mark_bar(color="#6c8ebf")
+    labels = base.mark_text(align="left", dx=3).encode(text=alt.Text("score:Q", format=".1%"))
+    return (bars + labels).properties(height=alt.Step(26))
 
 
 def agreement_scatter(probabilities: pd.DataFrame, name_a: str, name_b: str,

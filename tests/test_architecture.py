@@ -129,9 +129,10 @@ def test_base_dependencies_are_the_dashboard_set():
 # -- inside dashboard/ ------------------------------------------------------------------------------------------
 BASE_MODULES = {"config", "plain", "targets", "charts"}          # dashboard/*.py: import only each other
 LAYERS = {"base": 0, "server": 2, "runs": 3, "ui": 4,
-          "evaluate": 5, "classify": 5, "compare": 5, "history": 5, "models": 5,
+          "evaluate": 5, "classify": 5, "compare": 5, "history": 5, "models": 5, "datasets": 5,
           "skew": 6}   # the skew finder is built on Compare's engine (and its evaluation views)
-FEATURE_MAY_IMPORT = {"classify": {"evaluate"}, "compare": {"evaluate"}}
+FEATURE_MAY_IMPORT = {"classify": {"evaluate"}, "compare": {"evaluate"}, "history": {"evaluate"},
+                      "datasets": {"evaluate"}}
 
 
 def dashboard_part(module: str) -> str | None:

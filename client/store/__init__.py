@@ -10,6 +10,7 @@ from client.store.database import (
                                       Comparison,
                                       Observation,
                                       RunInfo,
+                                      RunProfile,
                                       RunSummary,
                                       Store,
                                       StoreError,
@@ -44,5 +45,5 @@ from client.store.records import FINAL_STATUSES, RUN_STATUSES
 __all__ = ["Comparison", "CorrectionsPlan", "DatasetBuild", "DatasetDeleted", "DatasetError", "DatasetExistsError",
            "DatasetItem", "DatasetNotFoundError", "DatasetSummary", "DatasetVersion", "Datasets", "FINAL_STATUSES",
            "ImageStore", "ImageStoreError", "ImageStoreFullError", "ImageStoreUsage", "MissingImageError",
-           "Observation", "RUN_STATUSES", "RunInfo", "RunSummary", "Store", "StoreError", "StoredImage",
+           "Observation", "RUN_STATUSES", "RunInfo", "RunProfile", "RunSummary", "Store", "StoreError", "StoredImage",
            "database_url", "default_database_path", "new_id", "open_image_store", "open_store"]

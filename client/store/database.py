@@ -46,6 +46,7 @@ from client.store.records import (
     Comparison,
     Observation,
     RunInfo,
+    RunProfile,
     RunSummary,
     StoreError,
     owner_is_dead,
@@ -56,7 +57,7 @@ from client.store.records import (
 from client.store.tables import SchemaTooNewError, migrate, rows, runs
 from client.store.texts import bounded_text, is_int64
 
-__all__ = ["Store", "StoreError", "RunInfo", "RunSummary", "Comparison", "Observation", "open_store",
+__all__ = ["Store", "StoreError", "RunInfo", "RunProfile", "RunSummary", "Comparison", "Observation", "open_store",
            "database_url", "default_database_path", "new_id", "FILE_GONE"]
 
 _UNFINISHED = ("queued", "running")
@@ -160,8 +161,10 @@ class Store(QueriesMixin):
 
     def update_progress(self, run_id: str, *, status: str | None = None, version: int | None = None,
                         labels_at_start: Mapping[str, int] | None = None, signature_digest: str | None = None,
-                        class_names: Sequence[str] | None = None, elapsed_s: float | None = None) -> None:
-        """Set what a running run has learnt (done and errors are counted by add_rows)."""
+                        class_names: Sequence[str] | None = None, elapsed_s: float | None = None,
+                        profile: RunProfile | None = None) -> None:
+        """Set what a running run has learnt (done and errors are counted by add_rows); `profile`: the model
+        profile it uses (its rows' `profile` column reads its digest)."""
         values: dict[str, Any] = {}
         if status is not None:
             if status not in ("queued", "running"):
@@ -176,6 +179,8 @@ class Store(QueriesMixin):
             values["labels_at_start"] = dict(labels_at_start)
         if class_names is not None:
             values["class_names"] = list(class_names)
+        if profile is not None:
+            values.update(profile.columns())
         if values:
             with self._write(f"update run {run_id}") as conn:
                 conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
@@ -282,7 +287,7 @@ class Store(QueriesMixin):
         probabilities = row["probabilities"] or {}
         record.update({schema.prob_column(name): probabilities.get(name) for name in run.class_names})
         record["corrected_at"] = utc(record["corrected_at"]).isoformat() if record["corrected_at"] else None
-        record.update(model=run.model, target=run.target,
+        record.update(model=run.model, target=run.target, profile=run.profile.digest if run.profile else None,
                       correct=schema.is_correct(record["top_class"], schema.effective_truth(record)))
         return record
 

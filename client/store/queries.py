@@ -7,14 +7,15 @@ import json
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, ContextManager, Iterable, Sequence
+from typing import Any, ContextManager, Iterable, Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from client import schema
-from client.store.records import Comparison, Observation, RunActiveError, RunInfo, RunSummary, StoreError, utc
+from client.store.records import (Comparison, Observation, RunActiveError, RunInfo, RunSummary, StoreError,
+                                     to_json_safe, utc)
 from client.store.tables import comparison_runs, comparisons, observations, rows, runs
 from client.store.texts import bounded_text, is_int64
 
@@ -156,7 +157,16 @@ class QueriesMixin:
             members = list(conn.execute(select(comparison_runs.c.run_id).where(
                 comparison_runs.c.comparison_id == comparison_id).order_by(comparison_runs.c.position)).scalars())
         return Comparison(id=head["id"], created_at=utc(head["created_at"]), session_id=head["session_id"],
-                          baseline_run_id=head["baseline_run_id"], other_run_ids=tuple(members[1:]))
+                          baseline_run_id=head["baseline_run_id"], other_run_ids=tuple(members[1:]),
+                          latency_probe=head.get("latency_probe"))
+
+    def save_latency_probe(self, comparison_id: str, probe: Mapping[str, Any]) -> None:
+        """Keep the comparison's latency probe (plain JSON values; dashboard.runs.latency_probe makes it)."""
+        with self._write(f"save the latency probe of comparison {comparison_id}") as conn:
+            found = conn.execute(update(comparisons).where(comparisons.c.id == comparison_id).values(
+                latency_probe=to_json_safe(dict(probe)))).rowcount
+        if not found:
+            raise LookupError(f"comparison {comparison_id} is not stored")
 
     def comparisons_of_run(self, run_id: str) -> list[Comparison]:
         """The comparisons that hold this run (a History link names one side's run), newest first."""

@@ -8,11 +8,15 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-__all__ = ["StoreError", "RunActiveError", "RunInfo", "RunSummary", "Comparison", "Observation", "RUN_STATUSES",
-           "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
+if TYPE_CHECKING:
+    from client.plan import ClassifyPlan
 
+__all__ = ["NO_PROFILE_ORIGIN", "StoreError", "RunActiveError", "RunInfo", "RunProfile", "RunSummary", "Comparison",
+           "Observation", "RUN_STATUSES", "FINAL_STATUSES", "utc", "to_json_safe", "process_owner", "owner_is_dead"]
+
+NO_PROFILE_ORIGIN = "no profile (the default)"   # RunProfile.origin of a run given no profile
 RUN_STATUSES = ("queued", "running", "complete", "cancelled", "interrupted", "failed")
 FINAL_STATUSES = frozenset({"complete", "cancelled", "interrupted", "failed"})
 
@@ -48,6 +52,52 @@ def to_json_safe(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class RunProfile:
+    """The model profile a run used (client.profile.ModelProfile) and what it meant for that run.
+
+    `data` is the profile as JSON with its class names inlined (it stands alone), `digest` its "sha256:<hex>"
+    (ModelProfile.digest); `origin` says where it came from ("SERVESCOPE_PROFILES/mobilenet.json", "this session",
+    ...); `assumed` is True when the model takes pixels and no profile said how to prepare them (the default
+    was used); `preparation` is the plan's one line saying what was sent; `input_tensor` the input it was sent
+    as ({"name", "dtype", "shape"}; None when not known)."""
+    data: Mapping[str, Any]
+    digest: str
+    origin: str | None = None
+    assumed: bool = False
+    preparation: str | None = None
+    input_tensor: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_plan(cls, plan: "ClassifyPlan", origin: str | None) -> "RunProfile":
+        """What a run stores of the plan it classifies with: the plan's profile (the default when none was given),
+        `origin` (None: none was given, NO_PROFILE_ORIGIN), whether its preparation was assumed, the preparation
+        line and the input tensor."""
+        profile = plan.profile
+        shape = list(plan.input_shape) if plan.input_shape is not None else None
+        return cls(data=profile.to_dict(inline_class_names=True), digest=profile.digest,
+                   origin=origin or NO_PROFILE_ORIGIN, assumed=plan.profile_assumed, preparation=plan.preparation,
+                   input_tensor={"name": plan.input_name, "dtype": plan.input_dtype, "shape": shape})
+
+    def columns(self) -> dict[str, Any]:
+        """The runs table's columns for it."""
+        return {"profile": to_json_safe(dict(self.data)), "profile_digest": self.digest,
+                "profile_origin": self.origin, "profile_assumed": bool(self.assumed),
+                "preparation": self.preparation,
+                "input_tensor": to_json_safe(dict(self.input_tensor)) if self.input_tensor is not None else None}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "RunProfile | None":
+        """The run's profile, or None for a run stored before profiles were (or before its plan was made)."""
+        if row.get("profile_digest") is None:
+            return None
+        tensor = row.get("input_tensor")
+        return cls(data=MappingProxyType(dict(row.get("profile") or {})), digest=row["profile_digest"],
+                   origin=row.get("profile_origin"), assumed=bool(row.get("profile_assumed")),
+                   preparation=row.get("preparation"),
+                   input_tensor=MappingProxyType(dict(tensor)) if tensor else None)
+
+
+@dataclass(frozen=True)
 class RunInfo:
     id: str
     created_at: datetime
@@ -77,6 +127,7 @@ class RunInfo:
     dataset_version: int | None = None     # ... the version it used
     dataset_name: str | None = None        # ... and its name then
     keep_images: bool = False              # its images are kept in the image store (client.store.images)
+    profile: RunProfile | None = None      # the model profile it used (None: not known yet, or stored before v7)
 
     @property
     def finished(self) -> bool:
@@ -112,7 +163,7 @@ class RunInfo:
             thumbnails=bool(row["thumbnails"]), started_by=row.get("started_by"),
             lease_expires_at=utc(row.get("lease_expires_at")), dataset_id=row.get("dataset_id"),
             dataset_version=row.get("dataset_version"), dataset_name=row.get("dataset_name"),
-            keep_images=bool(row.get("keep_images")))
+            keep_images=bool(row.get("keep_images")), profile=RunProfile.from_row(row))
 
 
 @dataclass(frozen=True)
@@ -135,6 +186,7 @@ class Comparison:
     session_id: str | None
     baseline_run_id: str
     other_run_ids: tuple[str, ...]
+    latency_probe: Mapping[str, Any] | None = None   # dashboard.runs.latency_probe's record, once measured
 
 
 @dataclass(frozen=True)

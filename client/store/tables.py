@@ -197,6 +197,14 @@ runs.append_column(Column("dataset_version", Integer))
 runs.append_column(Column("dataset_name", String(200)))
 runs.append_column(Column("keep_images", Boolean, nullable=False, server_default="0"))
 Index("ix_runs_dataset", runs.c.dataset_id)
+comparisons.append_column(Column("latency_probe", JSON(none_as_null=True)))  # v7: each side's latency, measured alone
+# v8: the model profile a run used and what it meant (client.store.records.RunProfile).
+runs.append_column(Column("profile", JSON(none_as_null=True)))
+runs.append_column(Column("profile_digest", String(80)))
+runs.append_column(Column("profile_origin", String(300)))
+runs.append_column(Column("profile_assumed", Boolean))
+runs.append_column(Column("preparation", Text))
+runs.append_column(Column("input_tensor", JSON(none_as_null=True)))   # {"name", "dtype", "shape"}
 
 
 def _v1_runs_rows_comparisons(conn: Connection) -> None:
@@ -258,9 +266,23 @@ def _v6_datasets_and_image_store(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_dataset ON runs (dataset_id)"))
 
 
+def _v7_comparison_latency_probe(conn: Connection) -> None:
+    """A comparison's latency probe: each side timed on its own, after the concurrent run (JSON, or NULL)."""
+    kind = "JSON" if conn.dialect.name == "postgresql" else "TEXT"
+    conn.execute(text(f"ALTER TABLE comparisons ADD COLUMN latency_probe {kind}"))
+
+
+def _v8_run_profiles(conn: Connection) -> None:
+    """The model profile each run used and what it meant (RunProfile); older runs have none."""
+    for column, kind in (("profile", "JSON"), ("profile_digest", "VARCHAR(80)"), ("profile_origin", "VARCHAR(300)"),
+                         ("profile_assumed", "BOOLEAN"), ("preparation", "TEXT"), ("input_tensor", "JSON")):
+        conn.execute(text(f"ALTER TABLE runs ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest, _v4_int64_versions,
-    _v5_run_ownership_and_leases, _v6_datasets_and_image_store)
+    _v5_run_ownership_and_leases, _v6_datasets_and_image_store, _v7_comparison_latency_probe,
+    _v8_run_profiles)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,4 +1,5 @@
-"""Results tables as they appear on screen (the CSV downloads keep the raw frames).
+"""Results tables as they appear on screen (the CSV downloads keep the raw frames), and one row as the image detail
+view shows it (detail_image).
 
 st.dataframe prints a missing value as a grey "None", which reads like a class or a version called None; so the
 display copy shows blanks, a crossed-out tile for an image that failed, and the error next to the file name.
@@ -10,7 +11,11 @@ from typing import Sequence
 
 import pandas as pd
 
+from client import schema
+from dashboard.evaluate.detail import DetailImage, SideView
 from dashboard.plain import visible_cells
+from dashboard.runs.results import StoredRun, short_names, top5_of
+from dashboard.targets import Target
 
 _FAILED_TILE_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="72" height="72" viewBox="0 0 72 72">'
@@ -69,3 +74,25 @@ def latency_scale_ms(*columns: pd.Series) -> float:
     """Upper end for latency bars: the largest latency shown (1 ms when there is none, so the bar is valid)."""
     values = pd.concat([c.dropna() for c in columns]) if columns else pd.Series(dtype=float)
     return float(max(values.max(), 1.0)) if len(values) else 1.0
+
+
+def detail_image(stored: StoredRun, source: str) -> DetailImage | None:
+    """One image of a stored run as the detail view shows it (dashboard.evaluate.detail), or None when the run has
+    no row named `source`."""
+    found = stored.rows.index[stored.rows["source"] == source].tolist()
+    if not found:
+        return None
+    position = found[0]
+    row = stored.rows.loc[position]
+    run = stored.run
+    names = dict(zip(stored.rows.index, short_names(stored.rows["source"].tolist())))
+    ok = pd.isna(row["error"])
+    correction = row.get("correction")
+    corrected = correction is not None and not pd.isna(correction)
+    detected = None if pd.isna(row.get("ground_truth")) else str(row["ground_truth"])
+    side = SideView(name="", url=run.url, model=run.model, version=run.version, label=Target.parse(run.target).label,
+                    probabilities={c: float(row[schema.prob_column(c)]) for c in stored.class_names} if ok else None,
+                    top5=tuple(top5_of(stored.extras.get(position))), error=None if ok else str(row["error"]))
+    return DetailImage(source=str(source), name=names[position], thumbnail=stored.thumbnails.get(position),
+                       truth=str(correction) if corrected else detected, corrected=corrected, detected=detected,
+                       sides=(side,))

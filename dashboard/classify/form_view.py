@@ -5,7 +5,7 @@ batch to the app's RunManager. Also which stored run the page shows (`?run=<id>`
 The uploaders name no file types: Streamlit's own type check raises for a file name holding a NUL character, which
 would replace the page with its generic error. client.sources makes such a file that item's error row instead; any
 other file that is not an image is an error row too when picked by name, and skipped (with its reason) inside an
-uploaded folder. A truth file is read once per content (dashboard.evaluate.view.truth_table_of). A run-store failure
+uploaded folder. A truth file is read once per content (dashboard.evaluate.truth_view.truth_table_of). A run-store failure
 names "the run store" on the page; its details (a path or a database URL) go to the log.
 """
 from __future__ import annotations
@@ -15,20 +15,22 @@ from typing import Sequence
 
 import streamlit as st
 
-from client import TFServingError
+from client import ModelProfile, TFServingError
 from client.sources import Item, Skipped, expand_uploads
+from client.store import DatasetVersion
 from client.truth import METHODS, TruthDetection, TruthFileError, detect_truth
 from dashboard.config import FieldError
-from dashboard.evaluate import view as evaluation_view
+from dashboard.evaluate import truth_view
 from dashboard.plain import escape_markdown
 from dashboard.runs import results as classify_runs
 from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.server.connection import NothingToClassify, configured_signature, probe_class_names
 from dashboard.server.explain import explain
 from dashboard.server.overview import ModelOverview
+from dashboard.server.profiles import ProfileChoice
 from client.store.database import StoreError
 from dashboard.targets import Target
-from dashboard.ui import state, widgets
+from dashboard.ui import dataset_source, profile_editor, state, widgets
 
 __all__ = ["classify_form", "run_to_show", "skipped_of", "preview_of", "UPLOAD_HINT"]
 
@@ -54,15 +56,39 @@ def _store_failed(what: str, exc: StoreError) -> None:
 
 
 @st.cache_data(ttl=300, show_spinner="Asking the model for its classes…", max_entries=64)
-def _class_names(url: str, model: str, version: int | None, label: str | None, _items: Sequence[Item]
-                 ) -> tuple[str, ...]:
-    return probe_class_names(url, model, Target(version, label), _items)
+def _class_names(url: str, model: str, version: int | None, label: str | None, profile_digest: str | None,
+                 _items: Sequence[Item], _profile: ModelProfile | None) -> tuple[str, ...]:
+    return probe_class_names(url, model, Target(version, label), _items, profile=_profile)
+
+
+def _target_version(target: Target, overview: ModelOverview | None) -> int | None:
+    """The version the target names now, as far as the page knows (the run resolves it again)."""
+    if target.version is not None or overview is None:
+        return target.version
+    if target.label is not None:
+        return overview.labels.get(target.label)
+    return max(overview.available_versions, default=None)
+
+
+def _profile(connection: state.Connection, target: Target, overview: ModelOverview | None) -> ProfileChoice:
+    """The profile this run would use, said under the version picker; a profile that cannot be used is an error
+    naming its file and key (the Classify button waits for it to be fixed)."""
+    choice = state.profile_chooser(connection.model).choose(_target_version(target, overview))
+    if choice.problem is not None:
+        widgets.show_error(f"The model profile cannot be used: {choice.problem.text}. Fix the file, or set a "
+                           "profile for this session on the Models page.")
+    else:
+        st.caption(escape_markdown(f"Model profile: {profile_editor.choice_line(choice)}"))
+    return choice
 
 
 def _uploads(generation: int) -> tuple[list, bool]:
-    """The uploaded files, and whether they are a folder's (whose non-image files are skipped, not errors)."""
-    kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera"], horizontal=True,
-                    key="classify_upload_kind", label_visibility="collapsed")
+    """The uploaded files, and whether they are a folder's (whose non-image files are skipped, not errors); none
+    when the run starts from a dataset (_from_dataset)."""
+    kind = st.radio("Upload", ["Files or ZIP archives", "A folder", "Camera", dataset_source.DATASET_SOURCE],
+                    horizontal=True, key="classify_upload_kind", label_visibility="collapsed")
+    if kind == dataset_source.DATASET_SOURCE:
+        return [], False
     if kind == "A folder":
         return st.file_uploader("A folder of images (its sub-folders can name the classes)",
                                 accept_multiple_files="directory", key=f"classify_folder_{generation}") or [], True
@@ -93,7 +119,7 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     table = None
     if truth_upload is not None:
         try:
-            table = evaluation_view.truth_table_of(truth_upload)
+            table = truth_view.truth_table_of(truth_upload)
         except TruthFileError as exc:
             widgets.show_error(exc)
     statement = st.container()
@@ -104,13 +130,41 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     except ValueError as exc:
         widgets.show_error(exc, icon=":material/rule:")
         return None
-    mapped = {value: cls for value, cls in evaluation_view.render_truth_mapping(
+    mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
         detection, class_names, key_prefix="classify").items() if cls is not None}
     if mapped != chosen:
         st.session_state[MAPPING] = mapped
         st.rerun()
     with statement:
-        evaluation_view.render_truth_summary(detection)
+        truth_view.render_truth_summary(detection)
+    return detection if detection.truth else None
+
+
+def _from_dataset() -> bool:
+    return st.session_state.get("classify_upload_kind") == dataset_source.DATASET_SOURCE
+
+
+def _dataset_truth(version: DatasetVersion, items: Sequence[Item], table: dict[str, str],
+                   class_names: Sequence[str]) -> TruthDetection | None:
+    """The dataset's truth matched to the model's classes, stated, with the mapping editor for values no class
+    matches; None when it has none or the classes could not be read."""
+    if not table:
+        st.caption(escape_markdown(f"Dataset {version.reference} has no ground truth; the run will have none."))
+        return None
+    if not class_names:
+        st.caption("Ground truth needs the model's classes, which could not be read; the run will have none.")
+        return None
+    chosen = st.session_state.get(MAPPING, {})
+    detection = detect_truth([name for name, _ in items], class_names, method="file",
+                             truth_file=(f"dataset {version.reference}", table), mapping=chosen)
+    statement = st.container()
+    mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
+        detection, class_names, key_prefix="classify").items() if cls is not None}
+    if mapped != chosen:
+        st.session_state[MAPPING] = mapped
+        st.rerun()
+    with statement:
+        truth_view.render_truth_summary(detection)
     return detection if detection.truth else None
 
 
@@ -128,14 +182,15 @@ def _hand_over(files: Sequence) -> None:
 
 
 def _submit(connection: state.Connection, files: Sequence, items: list[Item], skipped: list, target: Target,
-            truth: TruthDetection | None) -> None:
+            truth: TruthDetection | None, dataset: DatasetVersion | None = None, keep_images: bool = False) -> None:
     try:
         manager = state.run_manager()
         run_id = manager.submit_classify(connection.url, connection.model, items, version=target.version,
                                          label=target.label, session_id=state.session_id(),
                                          truth=truth.truth if truth else None,
                                          truth_summary=truth.summary if truth else None,
-                                         probe_labels=connection.labels)
+                                         probe_labels=connection.labels, dataset=dataset, keep_images=keep_images,
+                                         profiles=state.profile_chooser(connection.model))
     except StoreError as exc:
         _store_failed("The run could not be stored", exc)
         return
@@ -179,22 +234,36 @@ def classify_form(connection: state.Connection) -> ModelOverview | None:
             icon=":material/info:")
     generation = st.session_state.get(GENERATION, 0)
     files, folder = _uploads(generation)
+    dataset = dataset_source.pick_dataset("classify") if _from_dataset() else None
     target = widgets.target_selector("Model version", key="classify_target", overview=overview)
-    items, skipped = _expand(files, folder) if files else ([], [])
-    truth = None
-    if items:
+    choice = _profile(connection, target, overview)
+    items, skipped, table = [], [], {}
+    if dataset is not None:
         try:
-            class_names = _class_names(connection.url, connection.model, target.version, target.label, items)
+            items, table = dataset_source.dataset_items(dataset)
+        except StoreError as exc:
+            widgets.show_error(f"The dataset's images cannot be read: {exc}")
+    elif files:
+        items, skipped = _expand(files, folder)
+    truth = None
+    if items and choice.problem is None:
+        try:
+            class_names = _class_names(connection.url, connection.model, target.version, target.label,
+                                       choice.profile.digest if choice.profile else None, items, choice.profile)
         except TFServingError as exc:
             widgets.show_error(explain(exc, connection.url, connection.model), icon=":material/power_off:")
             class_names = ()
-        truth = _truth(items, class_names, generation)
-    if st.button("Classify", key="classify_run", type="primary", disabled=not files):
+        truth = _dataset_truth(dataset, items, table, class_names) if dataset is not None else \
+            _truth(items, class_names, generation)
+    keep_images = dataset_source.keep_images_box("classify") if files else False
+    if items and dataset is None:
+        dataset_source.save_as_dataset(items, truth.truth if truth else None, key_prefix=f"classify_{generation}")
+    if st.button("Classify", key="classify_run", type="primary", disabled=(not files and not items) or choice.problem is not None):
         if not items:
             widgets.show_error(NothingToClassify("classify", skipped))
         else:
-            _submit(connection, files, items, skipped, target, truth)
-    if not files and state.current_run(PAGE) is None:
+            _submit(connection, files, items, skipped, target, truth, dataset, keep_images)
+    if not files and dataset is None and state.current_run(PAGE) is None:
         st.info(UPLOAD_HINT)
     return overview
 

@@ -1,15 +1,18 @@
 """The view of one stored classify run: progress while it runs, then its honest final status, retry, the
-evaluation (dashboard.evaluate.view), the results table with filters and corrections, one image in detail,
-exports and the request inspector. The Classify page draws the run it started or `?run=<id>`; History's
-"open a run" reuses this.
+evaluation (dashboard.evaluate.view), the results table with filters, the image detail view a click on a row or
+tile opens (dashboard.evaluate.detail_view: corrections are made there; with what the model saw,
+dashboard.ui.seen_view), exports and the request inspector. The Classify page draws the run it started or
+`?run=<id>`; History's "open a run" reuses this.
 
 File names, truth values and server texts go to st.dataframe / st.data_editor / st.text / st.code, or through
 dashboard.plain.escape_markdown into Markdown elements.
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -18,15 +21,16 @@ from client import schema
 from client.sources import Skipped
 from dashboard import charts
 from dashboard.classify import display as tables
+from dashboard.evaluate import detail_view
 from dashboard.evaluate import view as evaluation_view
 from dashboard.plain import escape_markdown, visible
 from dashboard.runs import results as classify_runs
-from dashboard.runs.manager import ItemsUnavailable, RetryUnavailable
+from dashboard.runs.manager import RetryUnavailable
 from dashboard.runs.ownership import Actor, NotAllowed, ownership_note
 from dashboard.runs.results import label_moved_note
 from dashboard.server import watch as server_watch
 from client.store.database import RunInfo, Store, StoreError
-from dashboard.ui import access, inspector_view, state, widgets
+from dashboard.ui import access, full_image, inspector_view, run_images, seen_view, state, widgets
 from dashboard.ui import run_progress as runs_view
 
 __all__ = ["render_run", "status_line"]
@@ -58,12 +62,20 @@ def _final_status(run: RunInfo) -> None:
         st.error(text, icon=":material/error:")
     else:
         st.warning(text, icon=":material/warning:")
+    _assumed(run)
+
+
+def _assumed(run: RunInfo) -> None:
+    """A pixel model classified without a profile: its results may be wrong, and the page says so."""
+    if note := classify_runs.assumed_note(run.model, run.profile):
+        st.warning(escape_markdown(note[0].upper() + note[1:] + ".", limit=None), icon=":material/tune:")
 
 
 def _describe(run: RunInfo) -> str:
     answered = f" → version {run.version}" if run.version is not None else ""
     return (f"{run.model} at {run.url}, {run.target}{answered}; started {run.created_at:%Y-%m-%d %H:%M:%S} UTC"
             + (f", {run.elapsed_s:.1f} s" if run.elapsed_s else "")
+            + (f"; model profile {classify_runs.profile_text(run.profile)}" if run.profile else "")
             + (f"; signature {run.signature_digest}" if run.signature_digest else ""))
 
 
@@ -94,69 +106,46 @@ def _page_of(shown: pd.DataFrame, key_prefix: str) -> pd.DataFrame:
     return shown.iloc[page * TABLE_PAGE_ROWS:(page + 1) * TABLE_PAGE_ROWS]
 
 
-def _corrections_table(stored: classify_runs.StoredRun, shown: pd.DataFrame, store: Store, key_prefix: str,
-                       editable: bool) -> None:
+def _results_table(stored: classify_runs.StoredRun, shown: pd.DataFrame, key_prefix: str) -> None:
+    """The filtered rows (a page of them); clicking a row opens the image detail view (dashboard.evaluate.detail_view)
+    on it, with this page of the table as its queue: the image large, where the model looked and, for this
+    browser's run, the correction control."""
     names = stored.class_names
     shown = _page_of(shown, key_prefix)
     frame = classify_runs.table_frame(stored, shown.index)
-    display = tables.for_display(frame.drop(columns=["correction"])).assign(
-        correction=frame["correction"].astype(object).where(frame["correction"].notna(), None))
+    display = tables.for_display(frame)
     columns = widgets.result_columns(names, tables.latency_scale_ms(frame["latency_ms"]))
     columns.update({
-        "name": st.column_config.TextColumn("file", help="Short name; the detail view below shows the full path"),
+        "name": st.column_config.TextColumn("file", help="Short name; click the row for the full path and more"),
         "ground_truth": st.column_config.TextColumn("truth"),
         "correct": st.column_config.CheckboxColumn("correct"),
-        "correction": st.column_config.SelectboxColumn("correction", options=names,
-                                                       help="The right class; clear it to use the detected truth"),
+        "correction": st.column_config.TextColumn("correction"),
     })
-    order = tables.column_order(display, leading=("thumbnail", "name"),
+    order = tables.column_order(display, leading=("thumbnail", "name", "top_class", "correction"),
                                 hidden=["source", "confidence", "model", "target", "error_type", "corrected_at"])
-    if not editable:
-        st.dataframe(display, hide_index=True, column_config=columns, column_order=order, key=f"{key_prefix}_table")
-        return
-    generation = st.session_state.get(f"{key_prefix}_table_generation", 0)
-    # The editor keeps its edits by row position: a new key whenever the rows shown change, or after a save.
+    st.caption("Click a row to open the image: large, its probabilities, where the model looked and its "
+               "correction (keys 1–9 and Enter).")
+    # The rows shown are in the key: a new filter or page starts without a selection.
     digest = hashlib.sha1(repr(tuple(shown.index)).encode()).hexdigest()[:10]
-    edited = st.data_editor(display, hide_index=True, column_config=columns, column_order=order,
-                            disabled=[c for c in display.columns if c != "correction"],
-                            key=f"{key_prefix}_table_{generation}_{digest}")
-    changes = evaluation_view.pending_corrections(display, edited)
-    if changes:
+    table_key = f"{key_prefix}_table_{digest}"
+    event = st.dataframe(display, hide_index=True, column_config=columns, column_order=order, key=table_key,
+                         on_select="rerun", selection_mode="single-row")
+    detail_view.follow_table(event, frame["source"].astype(str).tolist(), key=key_prefix, table_key=table_key,
+                             queue_name="the results table")
+
+
+def _correction_saver(store: Store, run: RunInfo) -> Callable[[str, str | None], None]:
+    def save(source: str, correction: str | None) -> None:
         try:
-            for source, correction in changes:
-                store.set_correction(stored.run.id, source, correction)
+            store.set_correction(run.id, source, correction)
         except (StoreError, LookupError) as exc:
-            widgets.show_error(f"The correction was not saved: {exc}")
-            return
-        st.session_state[f"{key_prefix}_table_generation"] = generation + 1
-        st.rerun()  # the metrics above move at once
+            st.session_state[f"correction_error_{run.id}"] = f"The correction was not saved: {exc}"
+    return save
 
 
-def _detail(stored: classify_runs.StoredRun, key_prefix: str, preview: bytes | None) -> None:
-    good = stored.classified_positions()
-    if not good:
-        return
-    names = dict(zip(stored.rows.index, classify_runs.short_names(stored.rows["source"].tolist())))
-    st.subheader("One image")
-    chosen = good[0] if len(good) == 1 else st.selectbox(
-        "Image", good, key=f"{key_prefix}_detail", format_func=lambda position: visible(names[position]))
-    row = stored.rows.loc[chosen]
-    image, chart = st.columns([2, 3])
-    with image:
-        picture = preview if preview is not None and len(stored.rows) == 1 else stored.thumbnails.get(chosen)
-        if picture is not None:
-            st.image(picture, width=PREVIEW_WIDTH if preview is not None else 192)
-        st.text(visible(row["source"]))  # the full path, as plain text
-    with chart:
-        probabilities = {c: row[schema.prob_column(c)] for c in stored.class_names}
-        st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
-        if top5 := classify_runs.top5_of(stored.extras.get(chosen)):
-            st.altair_chart(charts.top5_chart(top5), width="stretch")
-
-
-def _single_image(stored: classify_runs.StoredRun, preview: bytes | None) -> None:
+def _single_image(stored: classify_runs.StoredRun, preview: bytes | None, key_prefix: str) -> None:
     """A run of one image: the image large, its probability bars and top-5 (nothing when it failed: its error is
-    listed above)."""
+    listed above), and where the model looked."""
     good = stored.classified_positions()
     if not good:
         return
@@ -177,6 +166,16 @@ def _single_image(stored: classify_runs.StoredRun, preview: bytes | None) -> Non
         st.altair_chart(charts.probability_chart(probabilities, title="Class probabilities"), width="stretch")
         if top5 := classify_runs.top5_of(stored.extras.get(good[0])):
             st.altair_chart(charts.top5_chart(top5), width="stretch")
+    if (detail := tables.detail_image(stored, str(row["source"]))) is not None:
+        detail_view.render_where_it_looked(detail, key_prefix)
+    seen_view.seen_by_model(stored.run, good[0], str(row["source"]))
+
+
+def _seen(stored: classify_runs.StoredRun, source: str) -> None:
+    """What the model saw of the image named `source` (the detail view's last section)."""
+    positions = stored.rows.index[stored.rows["source"] == source]
+    if len(positions):
+        seen_view.seen_by_model(stored.run, int(positions[0]), source)
 
 
 def frame_truth_known(frame: pd.DataFrame) -> bool:
@@ -192,13 +191,11 @@ def truth_line(frame: pd.DataFrame) -> str:
 
 
 def _compare_offer(run: RunInfo, key_prefix: str, visitor: Actor) -> None:
-    """"Compare with…": the same images against other versions, while this process still holds them and they are
-    this visitor's to reuse (dashboard.runs.ownership)."""
-    if not visitor.may_see_private(run):
-        return
-    try:
-        state.run_manager().items_of(run.id)
-    except (ItemsUnavailable, StoreError):
+    """"Compare with…": the same images against other versions, when this process still holds them, the run kept
+    them in the image store or ran on a dataset, and they are this visitor's to reuse (dashboard.runs.ownership);
+    else the reason it is not offered."""
+    if (why_not := run_images.why_not_reusable(run, visitor)) is not None:
+        st.caption(escape_markdown(f"Comparing these images with other versions is not offered: {why_not}."))
         return
     if st.button("Compare these images with other versions…", key=f"{key_prefix}_compare",
                  icon=":material/compare:"):
@@ -241,7 +238,9 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
                        icon=":material/search_off:")
             return
         st.subheader(f"Run {run.id}")
-        st.caption(escape_markdown(_describe(run)))
+        st.caption(escape_markdown(_describe(run), limit=1200))
+        if run.profile is not None and run.profile.preparation and not run.profile.assumed:
+            st.caption(escape_markdown(f"Preparation: {run.profile.preparation}", limit=1200))
         visitor = access.actor()
         if note := ownership_note(visitor, run):
             st.caption(note)
@@ -249,6 +248,7 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             runs_view.run_progress(run.id, key_prefix, may_cancel=visitor.may_act(run))
             return
         _final_status(run)
+        run_images.render_images_note(run)
         runs_view.thumbnails_slot(run.id, state.run_manager().thumbnails_pending(run.id))
         thumbnails = _thumbnails(store.url, run.id, run.done, run.finished_at, store.thumbnail_count(run.id))
         stored = classify_runs.load_stored_run(store, run.id, thumbnails=thumbnails)
@@ -266,8 +266,10 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
     if stored.rows.empty or not stored.class_names:
         return
     frame, names = stored.rows, stored.class_names
+    if message := st.session_state.pop(f"correction_error_{run.id}", None):
+        widgets.show_error(message)
     if len(frame) == 1:
-        _single_image(stored, preview)   # like a classifier demo: no histogram, review queue or table
+        _single_image(stored, preview, key_prefix)   # like a classifier demo: no histogram, review queue or table
     else:
         if run.truth_summary or frame_truth_known(frame):
             st.text(truth_line(frame))
@@ -275,12 +277,17 @@ def render_run(run_id: str, *, key_prefix: str = "classify", current_labels: Map
             st.caption(escape_markdown(f"At upload: {run.truth_summary}"))
         by_source = stored.thumbnails_by_source()
         threshold = evaluation_view.render_evaluation(frame, names, key_prefix=f"{key_prefix}_eval",
-                                                      thumbnails=by_source)
+                                                      thumbnails=by_source, detail_key=key_prefix,
+                                                      open_image=full_image.image_opener(run, frame, visitor))
         st.subheader("Results")
         shown = evaluation_view.render_result_filters(frame, names, key_prefix=f"{key_prefix}_results",
                                                       threshold=threshold)
-        _corrections_table(stored, shown, store, key_prefix, editable)
-        _detail(stored, key_prefix, preview)
+        _results_table(stored, shown, key_prefix)
+        run_images.corrections_offer(run, key_prefix)
+        detail_view.show_if_open(key_prefix, class_names=names,
+                                 image_of=lambda source: tables.detail_image(stored, source),
+                                 on_correction=_correction_saver(store, run) if editable else None,
+                                 seen_of=functools.partial(_seen, stored))
     _exports(stored, key_prefix)
     if editable:
         _compare_offer(run, key_prefix, visitor)

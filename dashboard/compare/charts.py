@@ -51,6 +51,11 @@ def flip_matrix_chart(cells: pd.DataFrame, name_a: str, name_b: str) -> alt.Laye
         title="Flip matrix: top class under A and under B", height=alt.Step(48), width=alt.Step(64))
 
 
+DIFFERENCE_TITLE = "Confusion difference (B − A)"
+DIFFERENCE_HINT = ("Better: counts up on the diagonal,", "down off it.")
+DIFFERENCE_MIN_WIDTH = 260   # px: the title's and the hint's longest line at Vega's default title fonts
+
+
 def confusion_difference_chart(cells: pd.DataFrame) -> alt.LayerChart:
     """B's confusion counts minus A's, true class on rows; diverging colours around 0.
     `cells`: dashboard.compare.tables.confusion_difference_cells."""
@@ -64,8 +69,11 @@ def confusion_difference_chart(cells: pd.DataFrame) -> alt.LayerChart:
     heat = base.mark_rect(stroke="#ffffff").encode(color=alt.Color(
         "change:Q", title="B − A", scale=alt.Scale(scheme="redblue", domain=[-largest, largest], domainMid=0)))
     text = base.mark_text(fontSize=14).encode(text=alt.Text("change:Q", format="+d"))
-    return (heat + text).properties(title="Confusion difference (B − A); diagonal up and off-diagonal down is "
-                                          "better", height=alt.Step(48), width=alt.Step(64))
+    # The reading hint as a subtitle of short lines, and a width that holds them: a title wider than the chart is
+    # cut off by Vega.
+    return (heat + text).properties(
+        title=alt.TitleParams(DIFFERENCE_TITLE, subtitle=list(DIFFERENCE_HINT), anchor="start"),
+        height=alt.Step(48), width=max(64 * len(order), DIFFERENCE_MIN_WIDTH))
 
 
 def shift_histogram_chart(histogram: pd.DataFrame, basis: str = "the true class (or A's top class)") -> alt.Chart:

@@ -17,6 +17,7 @@ from dashboard.compare.decision import ALIGN, ClassSetMismatch, align_classes
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.server.connection import configured_signature
 from dashboard.server.explain import explain
+from dashboard.server.profiles import ProfileChoice, ProfileChooser, ProfileFileError, short_digest
 from dashboard.server.signatures import ABSENT, tensor_text
 from dashboard.targets import Target
 
@@ -32,6 +33,13 @@ class TargetCheck:
     signature: SignatureSpec | None = None
     classes: tuple[str, ...] = ()
     error: str | None = None       # plain text, from dashboard.server.explain.explain
+    profile: ProfileChoice | None = None   # the model profile a run of it would use
+    preparation: str | None = None         # what it would send (client.plan.ClassifyPlan.preparation)
+    assumed: bool = False                  # a pixel model with no profile: the default preparation is assumed
+
+    @property
+    def profile_digest(self) -> str | None:
+        return self.profile.profile.digest if self.profile is not None and self.profile.profile else None
 
     @property
     def name(self) -> str:
@@ -46,26 +54,55 @@ def _probe_image() -> bytes:
     return out.getvalue()
 
 
-def check_targets(url: str, model: str, targets: Sequence[Target], *,
-                  timeout: float = STATUS_TIMEOUT_S) -> list[TargetCheck]:
-    """One TargetCheck per target, in order. A model that cannot classify images (half_plus_two), an unknown
-    version or label, or an unreachable server gives the explained error instead of raising. Class names come
-    from the signature when it fixes them, else from one probe image sent to that version."""
-    checks = []
-    with TFServingClient(url, model, timeout=timeout, retries=1, signature=configured_signature()) as client:
-        for target in targets:
-            try:
-                version, plan = client.plan(**target.kwargs)
-                signature = client.metadata(version=version).signature(plan.signature_name) if version else None
-                classes = tuple(plan.labels or ())
-                if not classes:
-                    [probe] = client.classify([(PROBE_NAME, _probe_image)], batch_size=1, concurrency=1,
-                                              version=version, label=None if version else target.label)
-                    classes = tuple(probe.probabilities) if probe.ok else ()
-                checks.append(TargetCheck(target, version, signature, classes))
-            except TFServingError as exc:
-                checks.append(TargetCheck(target, error=explain(exc, url, model)))
-    return checks
+def _check(url: str, model: str, target: Target, profiles: ProfileChooser, timeout: float) -> TargetCheck:
+    signature_config = configured_signature()
+    with TFServingClient(url, model, timeout=timeout, retries=1, signature=signature_config) as client:
+        try:
+            version = client.resolve_version(**target.kwargs)
+        except TFServingError:
+            version = target.version   # a server without the status API (SERVESCOPE_SIGNATURE): plan() says
+    choice = profiles.for_target(target).choose(version)
+    if choice.problem is not None:
+        return TargetCheck(target, version, error=str(ProfileFileError(choice.problem)), profile=choice)
+    with TFServingClient(url, model, timeout=timeout, retries=1, signature=signature_config,
+                         profile=choice.profile) as client:
+        try:
+            version, plan = client.plan(**target.kwargs)
+            signature = client.metadata(version=version).signature(plan.signature_name) if version else None
+            classes = tuple(plan.labels or ())
+            if not classes:
+                [probe] = client.classify([(PROBE_NAME, _probe_image)], batch_size=1, concurrency=1,
+                                          version=version, label=None if version else target.label)
+                classes = tuple(probe.probabilities) if probe.ok else ()
+        except TFServingError as exc:
+            return TargetCheck(target, error=explain(exc, url, model), profile=choice)
+    return TargetCheck(target, version, signature, classes, profile=choice, preparation=plan.preparation,
+                       assumed=plan.profile_assumed)
+
+
+def check_targets(url: str, model: str, targets: Sequence[Target], *, timeout: float = STATUS_TIMEOUT_S,
+                  profiles: ProfileChooser | None = None) -> list[TargetCheck]:
+    """One TargetCheck per target, in order, each planned with the profile a run of it would use (`profiles`;
+    None: the built-in one or none). A model that cannot classify images (half_plus_two), an unknown version or
+    label, a profile that cannot be used or does not fit, or an unreachable server gives the explained error
+    instead of raising. Class names come from the profile or the signature when they fix them, else from one
+    probe image sent to that version."""
+    profiles = profiles or ProfileChooser(model)
+    return [_check(url, model, target, profiles, timeout) for target in targets]
+
+
+def profile_warnings(checks: Sequence[TargetCheck]) -> list[str]:
+    """A pixel model with no profile (the default preparation is assumed), and targets prepared or read with
+    different profiles."""
+    usable = [c for c in checks if c.error is None]
+    found = [f"{c.name}: preparation assumed: {c.preparation}; set a profile (Models page, this session) or ask "
+             "the operator for one in SERVESCOPE_PROFILES." for c in usable if c.assumed]
+    digests = {c.profile_digest for c in usable}
+    if len(digests) > 1:
+        found.append("The targets use different model profiles (" + "; ".join(
+            f"{c.name}: {short_digest(c.profile_digest) or 'none'}" for c in usable) + "): a difference between "
+            "them may come from how the images were prepared or read, not from the model.")
+    return found
 
 
 def same_target_warnings(checks: Sequence[TargetCheck]) -> list[str]:
@@ -107,7 +144,8 @@ def class_set_notes(checks: Sequence[TargetCheck], baseline: int, policy: str = 
 
 def signature_table(checks: Sequence[TargetCheck]) -> pd.DataFrame:
     """part, name, one column per target (its name), differs: signature name and method, every input and output
-    tensor (dtype and shape; "—" where a target lacks it) and the class names, side by side."""
+    tensor (dtype and shape; "—" where a target lacks it), the class names and the model profile (its digest,
+    where it came from and the preparation it sends), side by side."""
     usable = [c for c in checks if c.error is None]
     names = list(dict.fromkeys(c.name for c in usable))
     rows: list[dict] = []
@@ -123,6 +161,9 @@ def signature_table(checks: Sequence[TargetCheck]) -> pd.DataFrame:
         for tensor in tensor_names:
             add(part, tensor, [tensor_text(getattr(s, attribute).get(tensor)) if s else ABSENT for s in signatures])
     add("classes", "names", [", ".join(c.classes) or ABSENT for c in usable])
+    add("profile", "digest", [short_digest(c.profile_digest) or ABSENT for c in usable])
+    add("profile", "from", [c.profile.origin if c.profile else ABSENT for c in usable])
+    add("profile", "preparation", [("assumed: " if c.assumed else "") + (c.preparation or ABSENT) for c in usable])
     frame = pd.DataFrame(rows, columns=["part", "name", *names])
     frame["differs"] = frame[names].nunique(axis=1) > 1 if names else False
     return frame

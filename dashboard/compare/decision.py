@@ -16,16 +16,11 @@ import pandas as pd
 
 from client import schema
 from client.protocol import SignatureSpec
+from client.store.records import RunProfile
 from dashboard.compare import tables
-from dashboard.compare.verdict_words import (  # noqa: F401 - Verdict and format_p are this module's too
-    Verdict,
-    count_of as _count,
-    format_p,
-    plain_verdict,
-    points as _points,
-    verdict_sentence,
-)
-from dashboard.compare.stats import (
+from dashboard.compare.profiles import profile_warnings, with_profiles
+from dashboard.runs.latency_probe import SideProbe
+from dashboard.runs.stats import (
     IMAGES_NEEDED_METHOD,
     MAX_DISCORDANT,
     Interval,
@@ -36,9 +31,19 @@ from dashboard.compare.stats import (
     paired_bootstrap_interval,
     wilson_interval,
 )
+from dashboard.runs.verdict_words import (  # noqa: F401 - Verdict and format_p are this module's too
+    Verdict,
+    count_of as _count,
+    format_p,
+    plain_verdict,
+    points as _points,
+    verdict_sentence,
+)
+from dashboard.runs.verdicts import verdict_of
 from dashboard.server.signatures import signature_digest, signature_rows
 
 ALIGN, REFUSE = "align", "refuse"
+NOT_PROBED = "Latency was not measured on its own for this comparison (no latency probe is stored)."
 
 
 class ClassSetMismatch(ValueError):
@@ -50,11 +55,11 @@ class Side:
     """One run: its rows in the schema, and what the runner knows around them."""
     rows: pd.DataFrame
     name: str = ""                       # display name; default: the rows' target ("label:canary")
-    elapsed_s: float | None = None       # wall time of the (warm) pass, for images/s
+    probe: SideProbe | None = None       # its latency measured on its own (dashboard.runs.latency_probe)
     signature: SignatureSpec | None = None
     version_at_start: int | None = None  # what the target resolved to when the run started / ended
     version_at_end: int | None = None
-    profile: str | None = None           # the digest of the model profile it was classified with, when given
+    profile: RunProfile | None = None    # the model profile the run used
 
     def _distinct(self, column: str) -> list:
         if column not in self.rows:
@@ -153,21 +158,15 @@ class Decision:
     agreement: AgreementStats | None
     paired: pd.DataFrame            # see dashboard.compare.tables
     flip_matrix: pd.DataFrame
-    cost: pd.DataFrame
+    cost: pd.DataFrame               # tables.cost_row per side: latency from the probe, server errors only
     warnings: tuple[str, ...]
     signatures: pd.DataFrame | None
     digests: dict = field(default_factory=dict)      # "A"/"B" -> "sha256:..." of the signature used
+    profiles: dict = field(default_factory=dict)     # "A"/"B" -> the RunProfile each side used
     versions: dict = field(default_factory=dict)     # "A"/"B" -> versions that answered
     alpha: float = 0.05
-
-
-def _verdict(stats: TruthStats, alpha: float, margin: float) -> Verdict:
-    d = stats.difference
-    if stats.mcnemar_p < alpha and d.estimate != 0:
-        return Verdict.BETTER if d.estimate > 0 else Verdict.WORSE
-    if stats.fixes == stats.regressions or (-margin <= d.low and d.high <= margin):
-        return Verdict.NO_DIFFERENCE
-    return Verdict.NOT_ENOUGH_EVIDENCE
+    latency_how: str = NOT_PROBED     # how the cost table's latency was measured
+    input_errors: pd.DataFrame = field(default_factory=lambda: tables.input_errors([]))  # side, source, error
 
 
 def _truth_stats(paired: pd.DataFrame, a: Side, b: Side, order: list[str], common: list[str], level: float,
@@ -204,11 +203,15 @@ def _agreement(paired: pd.DataFrame, level: float) -> AgreementStats | None:
                           flips_by_pair=tables.flips_by_pair(paired))
 
 
+def _digest(side: Side) -> str | None:
+    return side.profile.digest if side.profile is not None else None
+
+
 def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -> list[str]:
     found = []
     same_target = a.targets and a.targets == b.targets and a.model == b.model
     same_version = len(a.versions) == 1 and a.versions == b.versions and a.model == b.model
-    if a.profile != b.profile and (same_target or same_version):
+    if _digest(a) != _digest(b) and (same_target or same_version):
         found.append(f"A ({a.label}) and B ({b.label}) are the same model version with different model profiles: "
                      "every difference between them comes from how the images were prepared or read.")
     elif same_target:
@@ -226,6 +229,9 @@ def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -
             found.append(f"{name} ({side.label}) was answered by versions "
                          f"{', '.join(map(str, side.versions))}: its label moved during the run, so the "
                          "comparison may mix versions.")
+    prepared_apart = _digest(a) != _digest(b) and (same_target or same_version)   # said above, more precisely
+    found += [w for w in profile_warnings({"A": (a.label, a.model, a.profile), "B": (b.label, b.model, b.profile)})
+              if not (prepared_apart and w.startswith("A and B used different model profiles"))]
     if note:
         found.append(note)
     if failed:
@@ -239,7 +245,7 @@ def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -
 
 def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: int = 0,
            bootstrap_replicates: int = 4000, classes: str = ALIGN, equivalence_margin: float = 0.02,
-           power: float = 0.8) -> Decision:
+           power: float = 0.8, latency_how: str | None = None) -> Decision:
     """Everything the Compare page shows about B against A.
 
     The verdict follows McNemar's exact test: better/worse only when p < `alpha`. Otherwise "no detectable
@@ -268,7 +274,8 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
                         f"Cohen's κ = {'undefined' if kappa is None else f'{kappa:.2f}'}, "
                         f"{_count(agreement.images - agreement.agreements, 'flip')}.")
     else:
-        verdict = _verdict(truth, alpha, equivalence_margin)
+        verdict = verdict_of(truth.mcnemar_p, truth.difference, truth.fixes, truth.regressions, alpha=alpha,
+                             margin=equivalence_margin)
         sentence = verdict_sentence(verdict, truth, alpha)
         if verdict is Verdict.NOT_ENOUGH_EVIDENCE:
             needed = images_needed(truth.fixes, truth.regressions, truth.images, alpha=alpha, power=power)
@@ -282,18 +289,22 @@ def decide(a: Side, b: Side, *, alpha: float = 0.05, level: float = 0.95, seed: 
                 needed_text = (f"Detecting a difference of {points} points would take more than {most:,} images "
                                f"(estimated by {method}).")
     have_signatures = a.signature is not None and b.signature is not None
+    signatures = with_profiles(signature_rows(a.signature, b.signature, classes_a=a.classes, classes_b=b.classes)
+                               if have_signatures else None, a.profile, b.profile)
     return Decision(
         a=a.label, b=b.label, model=a.model or b.model, classes=tuple(common), class_order=tuple(order),
         images=images, paired_images=len(paired), failed=failed, unmatched=unmatched, verdict=verdict,
         headline=plain_verdict(verdict, a.label, b.label, truth, agreement, images_needed=needed, most=most),
         sentence=sentence, images_needed=needed, images_needed_text=needed_text, truth=truth, agreement=agreement,
         paired=paired, flip_matrix=tables.flip_matrix(paired, order),
-        cost=pd.DataFrame([tables.cost_row(f"A: {a.label}", a.rows, a.elapsed_s),
-                           tables.cost_row(f"B: {b.label}", b.rows, b.elapsed_s)]),
+        cost=pd.DataFrame([tables.cost_row(f"A: {a.label}", a.rows, a.probe),
+                           tables.cost_row(f"B: {b.label}", b.rows, b.probe)]),
+        input_errors=tables.input_errors([(f"A: {a.label}", a.rows), (f"B: {b.label}", b.rows)]),
+        latency_how=latency_how or NOT_PROBED,
         warnings=tuple(_warnings(a, b, note, failed, unmatched)),
-        signatures=signature_rows(a.signature, b.signature, classes_a=a.classes, classes_b=b.classes)
-        if have_signatures else None,
+        signatures=signatures,
         digests={name: signature_digest(s.signature) for name, s in (("A", a), ("B", b)) if s.signature is not None},
+        profiles={name: s.profile for name, s in (("A", a), ("B", b)) if s.profile is not None},
         versions={"A": a.versions, "B": b.versions}, alpha=alpha)
 
 

@@ -20,8 +20,11 @@ from dashboard.compare.decision import Decision, Verdict, format_p
 from dashboard.compare.promotion import PromotionPlan
 from dashboard.compare.report import report_html, report_markdown
 from dashboard.evaluate import charts as evaluation_charts
+from dashboard.evaluate import detail_view
+from dashboard.evaluate.detail import DetailImage
 from dashboard.evaluate import metrics
 from dashboard.plain import escape_markdown, visible, visible_cells
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Correction = Callable[[str, str], None]
 ALL_FLIPS = "every image where the top class changed"
@@ -74,16 +77,32 @@ def _verdict_card(d: Decision) -> None:
 
 
 def _cost(d: Decision) -> None:
-    st.dataframe(d.cost, hide_index=True, column_config={
+    """Latency per side measured on its own (the probe), server errors only; input errors listed apart."""
+    st.dataframe(visible_cells(d.cost), hide_index=True, key=None, column_config={
         "side": st.column_config.TextColumn("target"),
-        "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
+        "server_errors": st.column_config.NumberColumn("server errors"),
+        "error_rate": st.column_config.NumberColumn("server error rate", format="percent",
+                                                    help="Server errors over the images sent; input errors (corrupt "
+                                                         "files) are not the server's and are listed apart"),
+        "input_errors": st.column_config.NumberColumn("input errors"),
+        "probe_requests": st.column_config.NumberColumn("timed requests"),
         **{c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.1f")
            for c in ("p50_ms", "p95_ms", "p99_ms")},
-        "images_per_s": st.column_config.NumberColumn("images/s", format="%.1f"),
-        "elapsed_s": st.column_config.NumberColumn("elapsed (s)", format="%.2f")})
+        "images_per_s": st.column_config.NumberColumn("images/s", format="%.1f",
+                                                      help="One image at a time: 1,000 / mean latency (ms)")})
+    st.caption(_md(d.latency_how))
+    if len(d.input_errors):
+        with st.expander(f"Input errors ({len(d.input_errors)}): files no side could use, not counted against "
+                         "the server"):
+            st.dataframe(visible_cells(d.input_errors), hide_index=True, column_config={
+                "side": st.column_config.TextColumn("target"), "source": st.column_config.TextColumn("file"),
+                "error": st.column_config.TextColumn("error", width="large")})
 
 
-def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: str) -> None:
+def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: str, detail_key: str | None = None,
+                 queue_name: str = "") -> None:
+    """The images a flip cell (or filter) selects; with `detail_key`, a click on a row opens the image detail view,
+    A and B side by side, with these images as its queue."""
     shown = rows[["source", "truth", "top_a", "confidence_a", "top_b", "confidence_b", "transition",
                   "js_distance", "tv_distance"]].copy()
     shown["truth"] = shown["truth"].astype(object).where(shown["truth"].notna(), "")
@@ -98,7 +117,11 @@ def _image_table(rows: pd.DataFrame, thumbnails: Mapping[str, str] | None, key: 
     if thumbnails:
         shown.insert(0, "thumbnail", [thumbnails.get(s) for s in shown["source"]])
         config["thumbnail"] = st.column_config.ImageColumn("", width="small")
-    st.dataframe(visible_cells(shown), hide_index=True, column_config=config, key=key)
+    options = {} if detail_key is None else {"on_select": "rerun", "selection_mode": "single-row"}
+    event = st.dataframe(visible_cells(shown), hide_index=True, column_config=config, key=key, **options)
+    if detail_key is not None:
+        detail_view.follow_table(event, rows["source"].astype(str).tolist(), key=detail_key, table_key=key,
+                                 queue_name=queue_name)
 
 
 def _cell_option(a_class: object, b_class: object, count: int) -> str:
@@ -123,7 +146,8 @@ def _follow_click(event: object, cells: pd.DataFrame, options: list[str], select
 
 
 def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | None,
-                 on_correction: Correction | None) -> None:
+                 on_correction: Correction | None, detail: bool = False,
+                 open_image: ImageOpener | None = None) -> None:
     """The flip matrix, the selector of the images it lists (a clicked cell shows in it), one table of them and
     the correction control for them."""
     cells = tables.flip_cells(d.flip_matrix)
@@ -144,8 +168,12 @@ def _flip_matrix(d: Decision, key_prefix: str, thumbnails: Mapping[str, str] | N
     else:
         cell = cells[cells["count"] > 0].iloc[options.index(chosen) - 2]
         rows = tables.images_in_cell(d.paired, cell["a_class"], cell["b_class"])
-    st.caption(f"{len(rows)} image(s)")
-    _image_table(rows, thumbnails, f"{key_prefix}_cell_images")
+    st.caption(f"{len(rows)} image(s)" + (": click one to see it with A's and B's answers and where each model "
+                                         "looked" if detail else ""))
+    # The listing's key names what it lists: another choice starts without a row selected.
+    listing = f"{key_prefix}_cell_images_{options.index(chosen)}"
+    _image_table(rows, thumbnails, listing, key_prefix if detail else None, f"“{chosen}”")
+    full_image_picker(rows["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
     if on_correction is not None and len(rows):
         _correction(d, key_prefix, rows, on_correction)
 
@@ -227,8 +255,11 @@ def _promotion(d: Decision, plan: PromotionPlan) -> None:
 
 
 def per_image_table(d: Decision) -> pd.DataFrame:
-    """What the per-image downloads carry: the paired frame, ranked as on screen."""
-    return tables.changed_images(d.paired)
+    """What the per-image downloads carry: the paired frame, ranked as on screen, with each side's model profile
+    digest (profile_a, profile_b; empty when not recorded)."""
+    table = tables.changed_images(d.paired)
+    return table.assign(**{f"profile_{side.lower()}": d.profiles[side].digest if side in d.profiles else None
+                           for side in ("A", "B")})
 
 
 def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None:
@@ -246,15 +277,22 @@ def _downloads(d: Decision, key_prefix: str, plan: PromotionPlan | None) -> None
 
 
 def render_decision(result: Decision, *, key_prefix: str, thumbnails: Mapping[str, str] | None = None,
-                    on_correction: Correction | None = None, promotion: PromotionPlan | None = None) -> None:
+                    on_correction: Correction | None = None, promotion: PromotionPlan | None = None,
+                    image_of: Callable[[str], DetailImage | None] | None = None,
+                    open_image: ImageOpener | None = None) -> None:
     """Everything about B against A, top to bottom. `thumbnails`: source -> data: URI (classify_runs.jpeg_data_uri);
-    `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given."""
+    `on_correction(source, true_class)` is offered per image when given; `promotion` is shown when given;
+    `image_of(source)`: the image as the detail view shows it (dashboard.compare.stored.detail_image), which a click
+    on a listed image then opens; `open_image` (dashboard.ui.full_image) opens the changed images at full size."""
     d = result
     _verdict_card(d)
     st.subheader("Cost of switching")
     _cost(d)
     st.subheader("Flip matrix and the images that changed")
-    _flip_matrix(d, key_prefix, thumbnails, on_correction)
+    _flip_matrix(d, key_prefix, thumbnails, on_correction, detail=image_of is not None, open_image=open_image)
+    if image_of is not None:
+        detail_view.show_if_open(key_prefix, class_names=d.class_order, image_of=image_of,
+                                 on_correction=on_correction)
     st.subheader("Probabilities")
     _distributions(d)
     with st.expander("Signatures side by side"):

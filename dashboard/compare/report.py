@@ -1,5 +1,5 @@
 """A one-page comparison report to download: self-contained HTML (or Markdown) with the verdict, the tables, the
-charts, and a stamp (model, versions, signature digests, time, image count).
+charts, and a stamp (model, versions, signature digests, model profiles, time, image count).
 
 Every text is escaped: file names, targets and class names come from uploads and the server; their hidden
 characters (bidi overrides, zero-width and control characters) are written as escapes (dashboard.plain.visible).
@@ -20,8 +20,9 @@ import pandas as pd
 
 from dashboard.compare import charts, tables
 from dashboard.compare.decision import Decision
+from dashboard.compare.profiles import profile_stamp
 from dashboard.compare.promotion import PromotionPlan
-from dashboard.compare.stats import Interval
+from dashboard.runs.stats import Interval
 from dashboard.plain import escape_markdown, visible
 
 CHANGED_ROWS = 50
@@ -31,7 +32,8 @@ _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em au
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;
 overflow-wrap:anywhere}
 th{background:#f3f3f3}.verdict{font-size:1.25em;font-weight:600;padding:.6em;border-left:6px solid #4c78a8;
-background:#f5f8fc}.warn{color:#8a4b00}pre{background:#f6f6f6;padding:.8em;overflow-x:auto}img{max-width:100%}"""
+background:#f5f8fc}.warn{color:#8a4b00}pre{background:#f6f6f6;padding:.8em;white-space:pre-wrap;
+overflow-wrap:anywhere}img{max-width:100%}"""
 
 
 def _text(value: object) -> str:
@@ -56,7 +58,8 @@ def stamp_rows(decision: Decision, generated_at: datetime) -> list[tuple[str, st
             ("images", f"{decision.images} ({decision.paired_images} classified by both, {truth} with ground truth)")]
     for side, name in (("A", decision.a), ("B", decision.b)):
         versions = ", ".join(map(str, decision.versions.get(side, []))) or "—"
-        rows.append((side, f"{name} (version {versions}); signature {decision.digests.get(side, 'not known')}"))
+        rows.append((side, f"{name} (version {versions}); signature {decision.digests.get(side, 'not known')}; "
+                           f"{profile_stamp(decision.profiles.get(side))}"))
     return rows
 
 
@@ -78,7 +81,10 @@ def number_rows(decision: Decision) -> list[tuple[str, str]]:
 
 def sections(decision: Decision) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) in the order the report shows them."""
-    found = [("Cost per side", decision.cost), ("Flip matrix (A rows, B columns)", decision.flip_matrix.reset_index())]
+    found = [("Cost per side (latency measured on its own; server errors only)", decision.cost)]
+    if len(decision.input_errors):
+        found.append(("Input errors (not counted against the server)", decision.input_errors))
+    found.append(("Flip matrix (A rows, B columns)", decision.flip_matrix.reset_index()))
     if decision.truth:
         found += [("Right/wrong transitions", decision.truth.transitions.reset_index()),
                   ("Per-class recall", decision.truth.per_class_recall),
@@ -157,6 +163,7 @@ def report_html(decision: Decision, *, promotion: PromotionPlan | None = None,
     if decision.warnings:
         parts.append("<ul>" + "".join(f"<li class='warn'>{_h(w)}</li>" for w in decision.warnings) + "</ul>")
     parts += ["<h2>The numbers</h2>", _pairs_table(number_rows(decision))]
+    parts.append(f"<p>{_h(decision.latency_how)}</p>")
     for heading, frame in sections(decision):
         parts += [f"<h2>{_h(heading)}</h2>", _html_table(frame)]
     svgs = render_svgs(decision_charts(decision)) if render_charts else None
@@ -169,7 +176,12 @@ def report_html(decision: Decision, *, promotion: PromotionPlan | None = None,
             parts.append(f"<figure><img alt='{_h(name)}' "
                          f"src='data:image/svg+xml;base64,{data}'></figure>")
     if promotion is not None:
-        parts += ["<h2>Promotion</h2>", f"<pre>{_h_lines(promotion.text())}</pre>"]
+        # Each step's words as a paragraph (it wraps at the page's width), its config as a block that wraps too.
+        parts.append("<h2>Promotion</h2>")
+        for number, step in enumerate(promotion.steps, 1):
+            parts += [f"<h3>{number}. {_h(step.title)}</h3>", f"<p>{_h(step.explanation)}</p>"]
+            if step.config:
+                parts.append(f"<pre>{_h_lines(step.config)}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -196,11 +208,16 @@ def report_markdown(decision: Decision, *, promotion: PromotionPlan | None = Non
     if decision.images_needed_text:
         out.append(_md(decision.images_needed_text))
     out += [f"- {_md(w)}" for w in decision.warnings]
-    out += ["## The numbers", _md_table(["measure", "value"], number_rows(decision))]
+    out += ["## The numbers", _md_table(["measure", "value"], number_rows(decision)), _md(decision.latency_how)]
     for heading, frame in sections(decision):
         out += [f"## {_md(heading)}", _md_table(list(frame.columns), frame.itertuples(index=False))]
     out.append("Charts: see the HTML report.")
     if promotion is not None:
-        # A fenced block shows its content literally; a fence inside it cannot occur (no backticks in the config).
-        out += ["## Promotion", "```text\n" + "\n".join(_lines(promotion.text())).replace("`", "'") + "\n```"]
+        # The words as paragraphs (they wrap); each config in a fenced block, shown literally (no backticks occur in
+        # a config, and any would be replaced).
+        out.append("## Promotion")
+        for number, step in enumerate(promotion.steps, 1):
+            out += [f"### {number}. {_md(step.title)}", _md(step.explanation)]
+            if step.config:
+                out.append("```text\n" + "\n".join(_lines(step.config)).replace("`", "'") + "\n```")
     return "\n\n".join(out) + "\n"

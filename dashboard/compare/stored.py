@@ -12,7 +12,9 @@ from client import schema
 from client.protocol import SignatureSpec
 from dashboard.compare.decision import ALIGN, Decision, Side, compare_with_baseline
 from dashboard.compare.promotion import PromotionError, PromotionPlan, promotion_plan
-from dashboard.runs.results import thumbnail_uris
+from dashboard.evaluate.detail import DetailImage, SideView
+from dashboard.runs.latency_probe import LatencyProbe
+from dashboard.runs.results import short_names, thumbnail_uris
 from client.store.database import Comparison, RunInfo, Store
 from dashboard.targets import Target
 
@@ -63,26 +65,32 @@ def side_name(run: RunInfo) -> str:
     return target.describe()
 
 
+def latency_probe(loaded: StoredComparison) -> LatencyProbe | None:
+    """The comparison's latency probe (each side timed on its own after the run), once measured."""
+    return LatencyProbe.from_json(loaded.comparison.latency_probe)
+
+
 def sides(loaded: StoredComparison, signatures: Mapping[int, SignatureSpec] | None = None) -> list[Side]:
-    """One decision.Side per run: its rows, warm elapsed time (the runner's warm-up is not in it), signature
-    (by the version that answered, when given), for a label the version it named at start and at end, and the
-    digest of its target's model profile."""
+    """One decision.Side per run: its rows, its latency probe, signature (by the version that answered, when
+    given), the model profile it used and, for a label, the version it named at start and at end."""
     found = []
+    probe = latency_probe(loaded)
     for run, rows in zip(loaded.runs, loaded.rows):
-        target = Target.parse(run.target)
-        label = target.label
-        found.append(Side(rows.reset_index(drop=True), name=side_name(run), elapsed_s=run.elapsed_s,
+        label = Target.parse(run.target).label
+        found.append(Side(rows.reset_index(drop=True), name=side_name(run),
+                          probe=probe.side(run.id) if probe is not None else None,
                           signature=(signatures or {}).get(run.version) if run.version is not None else None,
                           version_at_start=run.labels_at_start.get(label) if label else None,
-                          version_at_end=run.labels_at_end.get(label) if label else None,
-                          profile=target.profile_digest))
+                          version_at_end=run.labels_at_end.get(label) if label else None, profile=run.profile))
     return found
 
 
 def decisions(loaded: StoredComparison, baseline: int = 0, *, classes: str = ALIGN,
               signatures: Mapping[int, SignatureSpec] | None = None) -> list[Decision]:
     """Every other run decided against run `baseline`. Raises ClassSetMismatch when classes cannot be compared."""
-    return compare_with_baseline(sides(loaded, signatures), baseline, classes=classes)
+    probe = latency_probe(loaded)
+    return compare_with_baseline(sides(loaded, signatures), baseline, classes=classes,
+                                 latency_how=probe.how_text() if probe is not None else None)
 
 
 def correct_everywhere(store: Store, run_ids: Sequence[str], source: str, correction: str | None,
@@ -126,3 +134,36 @@ def stored_truth(store: Store, run_id: str) -> dict[str, str]:
     known = rows[rows["ground_truth"].notna()]
     return {str(source): str(truth) for source, truth in zip(known["source"], known["ground_truth"])
             if not schema.is_missing(truth)}
+
+
+def _side_view(letter: str, run: RunInfo, rows: pd.DataFrame, source: str) -> SideView:
+    found = rows[rows["source"].astype(str) == source]
+    name = f"{letter}: {side_name(run)}"
+    label = Target.parse(run.target).label
+    if found.empty:
+        return SideView(name, run.url, run.model, run.version, label, error="not classified in this run")
+    row = found.iloc[0]
+    if not schema.is_missing(row.get("error")):
+        return SideView(name, run.url, run.model, run.version, label, error=str(row["error"]))
+    probabilities = {c: float(row[schema.prob_column(c)]) for c in run.class_names
+                     if schema.prob_column(c) in row and not schema.is_missing(row[schema.prob_column(c)])}
+    return SideView(name, run.url, run.model, run.version, label, probabilities=probabilities)
+
+
+def detail_image(loaded: StoredComparison, baseline: int, other: int, source: str) -> DetailImage | None:
+    """One image of the comparison as the detail view shows it: A (run `baseline`) and B (run `other`) side by side,
+    the truth in effect (a correction is written to every run), the first side's thumbnail."""
+    rows_a = loaded.rows[baseline]
+    matches = rows_a.index[rows_a["source"].astype(str) == source].tolist()
+    if not matches:
+        return None
+    row = rows_a.loc[matches[0]]
+    correction, detected = row.get("correction"), row.get("ground_truth")
+    corrected = not schema.is_missing(correction)
+    detected = None if schema.is_missing(detected) else str(detected)
+    names = dict(zip(rows_a["source"].astype(str), short_names(rows_a["source"].astype(str).tolist())))
+    sides = (_side_view("A", loaded.runs[baseline], rows_a, source),
+             _side_view("B", loaded.runs[other], loaded.rows[other], source))
+    return DetailImage(source=source, name=names[source], thumbnail=loaded.thumbnails.get(source),
+                       truth=str(correction) if corrected else detected, corrected=corrected, detected=detected,
+                       sides=sides)

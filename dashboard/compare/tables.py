@@ -1,9 +1,5 @@
-"""The evidence tables behind a decision, built from the per-image paired frame of dashboard.compare.decision.
-
-The paired frame has one row per image both sides classified: source, truth (None when unknown), top_a,
-top_b, confidence_a, confidence_b, correct_a, correct_b (None without truth), flipped, transition,
-js_distance, tv_distance, shift, shift_class and prob_<class>_a / prob_<class>_b for the common classes.
-"""
+"""The evidence tables behind a decision, built from the per-image paired frame (dashboard.runs.pairing.pair_rows,
+which History's verdicts use too; its columns are described there)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -12,65 +8,10 @@ import numpy as np
 import pandas as pd
 
 from client.schema import prob_column
-from dashboard.compare.stats import jensen_shannon_distance, total_variation_distance
 from dashboard.evaluate import metrics as evaluation
-
-FIX, REGRESSION, BOTH_RIGHT, BOTH_WRONG, NO_TRUTH = "fix", "regression", "both right", "both wrong", "no truth"
-RIGHT, WRONG = "right", "wrong"
-
-
-def transition(correct_a: object, correct_b: object) -> str:
-    if correct_a is None or correct_b is None:
-        return NO_TRUTH
-    if correct_a and correct_b:
-        return BOTH_RIGHT
-    if not correct_a and not correct_b:
-        return BOTH_WRONG
-    return FIX if correct_b else REGRESSION
-
-
-def _with_truth(rows: pd.DataFrame, classes: set[str]) -> pd.DataFrame:
-    rows = rows.reset_index(drop=True)
-    truth = evaluation.effective_truth(rows)
-    # A repeated name (two archives with the same member) pairs by occurrence, not as a cross product.
-    key = rows["source"].astype(str) + "\x00" + rows.groupby("source").cumcount().astype(str)
-    return rows.assign(_truth=truth.where(truth.isin(list(classes)), None), _key=key)
-
-
-def pair_rows(rows_a: pd.DataFrame, rows_b: pd.DataFrame, common: Sequence[str],
-              known: Sequence[str]) -> tuple[pd.DataFrame, int, int, int]:
-    """The paired frame (see the module's docstring) and the counts: failed on either side, on one side only,
-    distinct images. `common`: classes whose probabilities are compared; `known`: classes a truth may take."""
-    merged = _with_truth(rows_a, set(known)).merge(_with_truth(rows_b, set(known)), on="_key", how="outer",
-                                                    suffixes=("_a", "_b"), indicator=True)
-    both = merged[merged["_merge"] == "both"]
-    failed = (both["error_a"].notna() | both["error_b"].notna() | both["top_class_a"].isna()
-              | both["top_class_b"].isna())
-    ok = both[~failed]
-    truth = ok["_truth_a"].where(ok["_truth_a"].notna(), ok["_truth_b"])
-    truth = truth.astype(object).where(truth.notna(), None)
-    paired = pd.DataFrame({"source": ok["source_a"], "truth": truth, "top_a": ok["top_class_a"],
-                           "top_b": ok["top_class_b"], "confidence_a": ok["confidence_a"].astype(float),
-                           "confidence_b": ok["confidence_b"].astype(float)}).reset_index(drop=True)
-    for side in ("a", "b"):
-        right = [None if t is None else bool(p == t) for p, t in zip(paired[f"top_{side}"], paired["truth"])]
-        paired[f"correct_{side}"] = pd.Series(right, dtype=object)
-    paired["flipped"] = (paired["top_a"] != paired["top_b"]).astype(bool)
-    paired["transition"] = [transition(x, y) for x, y in zip(paired["correct_a"], paired["correct_b"])]
-    probs = {side: np.nan_to_num(ok[[f"{prob_column(c)}_{side}" for c in common]].to_numpy(dtype=float))
-             for side in ("a", "b")}
-    for i, name in enumerate(common):
-        paired[f"{prob_column(name)}_a"], paired[f"{prob_column(name)}_b"] = probs["a"][:, i], probs["b"][:, i]
-    paired["js_distance"] = jensen_shannon_distance(probs["a"], probs["b"]) if len(ok) else []
-    paired["tv_distance"] = total_variation_distance(probs["a"], probs["b"]) if len(ok) else []
-    # The shift of the true class's probability; A's top class stands in where the truth is unknown.
-    basis = [t if t in common else (p if p in common else None) for t, p in zip(paired["truth"], paired["top_a"])]
-    paired["shift_class"] = basis
-    index = {name: i for i, name in enumerate(common)}
-    paired["shift"] = [probs["b"][r, index[c]] - probs["a"][r, index[c]] if c is not None else np.nan
-                       for r, c in enumerate(basis)]
-    return paired, int(failed.sum()), int((merged["_merge"] != "both").sum()), len(merged)
-
+from dashboard.runs.latency_probe import SideProbe
+from dashboard.runs.pairing import (  # noqa: F401 - the paired frame's names, used across compare/
+    BOTH_RIGHT, BOTH_WRONG, FIX, NO_TRUTH, REGRESSION, RIGHT, WRONG, pair_rows, transition)
 
 def flip_matrix(paired: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     """Counts of A's top class (rows) × B's top class (columns); every class in `order`, zero rows too."""
@@ -180,11 +121,34 @@ def calibration(paired: pd.DataFrame, classes_by_side: dict[str, Sequence[str]],
     return pd.concat(frames, ignore_index=True), scores
 
 
-def cost_row(label: str, rows: pd.DataFrame, elapsed_s: float | None) -> dict:
-    """label, images, errors, error_rate, p50_ms, p95_ms, p99_ms, images_per_s (None without elapsed time)."""
-    latency = pd.to_numeric(rows["latency_ms"], errors="coerce").dropna().to_numpy(dtype=float)
-    p50, p95, p99 = (np.percentile(latency, [50, 95, 99]).tolist() if latency.size else [np.nan] * 3)
-    errors = int(rows["error"].notna().sum())
-    return {"side": label, "images": len(rows), "errors": errors,
-            "error_rate": errors / len(rows) if len(rows) else np.nan, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
-            "images_per_s": len(rows) / elapsed_s if elapsed_s else np.nan, "elapsed_s": elapsed_s}
+# Error types that say the input was unusable (a corrupt file, an instance the server refused), not the server.
+INPUT_ERRORS = frozenset({"ImageError", "InvalidInputError", "PayloadTooLargeError"})
+
+
+def _input_error_mask(rows: pd.DataFrame) -> pd.Series:
+    kinds = rows["error_type"] if "error_type" in rows else pd.Series(None, index=rows.index, dtype=object)
+    return rows["error"].notna() & kinds.isin(list(INPUT_ERRORS))
+
+
+def cost_row(label: str, rows: pd.DataFrame, probe: SideProbe | None) -> dict:
+    """side, images, server_errors, error_rate (server errors over images), input_errors, then the side's latency
+    measured on its own (dashboard.runs.latency_probe): probe_requests, p50_ms, p95_ms, p99_ms and images_per_s
+    (NaN without a probe). The concurrent run's timings are never used: each side waited for the other."""
+    failed = rows["error"].notna()
+    input_errors = int(_input_error_mask(rows).sum())
+    server_errors = int(failed.sum()) - input_errors
+    timed = probe is not None and bool(probe.latencies_ms)
+    p50, p95, p99 = (probe.percentile(q) for q in (50, 95, 99)) if timed else (np.nan,) * 3
+    return {"side": label, "images": len(rows), "server_errors": server_errors,
+            "error_rate": server_errors / len(rows) if len(rows) else np.nan, "input_errors": input_errors,
+            "probe_requests": probe.requests if probe is not None else 0, "p50_ms": p50, "p95_ms": p95,
+            "p99_ms": p99, "images_per_s": probe.images_per_s if timed else np.nan}
+
+
+def input_errors(sides: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """side, source, error: every row whose input was unusable (INPUT_ERRORS), listed apart from server errors."""
+    parts = [pd.DataFrame({"side": label, "source": rows.loc[mask, "source"].astype(str),
+                           "error": rows.loc[mask, "error"].astype(str)})
+             for label, rows in sides if (mask := _input_error_mask(rows)).any()]
+    return (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame({"side": [], "source": [], "error": []}, dtype=object))

@@ -6,6 +6,7 @@ Targets, class names, file names and server texts are shown through st.text/st.d
 """
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 
 import streamlit as st
@@ -18,10 +19,11 @@ from dashboard.compare.decision import ALIGN, REFUSE, ClassSetMismatch
 from dashboard.compare.decision_view import render_decision
 from dashboard.config import STATUS_TIMEOUT_S
 from dashboard.plain import escape_markdown
-from dashboard.runs.manager import RunManager
+from dashboard.runs.manager import Progress, RunManager
 from dashboard.runs.ownership import WHO_MAY_CANCEL, NotAllowed, ownership_note
+from dashboard.server.profiles import ProfileChooser
 from client.store.database import Store, StoreError
-from dashboard.ui import access, run_progress, widgets
+from dashboard.ui import access, full_image, run_images, run_progress, widgets
 
 PAGE = "app_pages/compare.py"
 CLASS_POLICIES = {ALIGN: "align on the common classes", REFUSE: "refuse"}
@@ -56,17 +58,33 @@ def _cancel(manager: RunManager, run_ids: Sequence[str], key_prefix: str) -> Non
         st.session_state[f"{key_prefix}_cancel_error"] = str(exc)
 
 
+def side_progress_text(name: str, progress: Progress) -> str:
+    """"A: version 1: 40 / 100 images · 12.5 images/s · about 5 s left · 0 errors so far" while it runs, else
+    its outcome ("complete: 100 of 100 image(s) classified")."""
+    if progress.status == "running":
+        return f"{name}: {run_progress.progress_text(progress)}"
+    return f"{name}: {progress.outcome}"
+
+
+def probe_text(done: int, total: int) -> str:
+    return (f"Measuring each side's latency on its own (one side at a time, one image per request): {done} of "
+            f"{total or '…'} requests.")
+
+
 @st.fragment(run_every=0.5)
 def _progress(manager: RunManager, run_ids: tuple[str, ...], names: tuple[str, ...], key_prefix: str,
-              may_cancel: bool = False) -> None:
-    """Each side's progress, redrawn twice a second, with Cancel when this visitor `may_cancel` (else who can); the
-    whole page reruns when every side has ended."""
+              may_cancel: bool = False, comparison_id: str | None = None) -> None:
+    """Each side's progress (images/s and time left while it runs), then the latency probe's, redrawn twice a
+    second, with Cancel when this visitor `may_cancel` (else who can); the whole page reruns when the job ends."""
     active = False
     for run_id, name in zip(run_ids, names):
         progress = manager.progress(run_id)
         active = active or manager.is_active(run_id) or progress.status in ("queued", "running")
         share = progress.done / progress.total if progress.total else 1.0
-        st.progress(share, text=escape_markdown(f"{name}: {progress.outcome}", limit=None))
+        st.progress(share, text=escape_markdown(side_progress_text(name, progress), limit=None))
+    if comparison_id is not None and (probing := manager.probe_progress(comparison_id)) is not None:
+        done, total = probing
+        st.progress(done / total if total else 0.0, text=probe_text(done, total))
     if not active:
         st.rerun(scope="app")
     if message := st.session_state.pop(f"{key_prefix}_cancel_error", None):
@@ -127,9 +145,9 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
     if note := ownership_note(visitor, first):
         st.caption(note)
     names = tuple(stored.side_name(run) for run in loaded.runs)
-    if not loaded.finished and manager is not None and any(manager.is_active(r) for r in loaded.run_ids):
+    if manager is not None and any(manager.is_active(r) for r in loaded.run_ids):   # the runs, then the probe
         _progress(manager, tuple(loaded.run_ids), names, key_prefix,
-                  may_cancel=all(visitor.may_act(run) for run in loaded.runs))
+                  may_cancel=all(visitor.may_act(run) for run in loaded.runs), comparison_id=comparison_id)
         return
     _run_summaries(loaded)
     run_progress.thumbnails_slot(first.id, thumbnails_coming)
@@ -156,22 +174,37 @@ def render_comparison(store: Store, manager: RunManager | None, comparison_id: s
         st.error(escape_markdown(message))
     others = [run for index, run in enumerate(loaded.runs) if index != baseline]
     on_correction = _correction_callback(store, loaded, key_prefix)
+    open_image = next((opener for run, rows in zip(loaded.runs, loaded.rows)
+                       if (opener := full_image.image_opener(run, rows, visitor)) is not None), None)
     tabs = st.tabs([escape_markdown(f"B: {r.b}") for r in results]) if len(results) > 1 else [st.container()]
+    positions = [index for index in range(len(loaded.runs)) if index != baseline]
     for index, (tab, result, other) in enumerate(zip(tabs, results, others)):
         plan = stored.promotion_for(result, loaded.runs[baseline], other, labels_now=labels_now,
                                      versions_now=versions_now)
         with tab:
             render_decision(result, key_prefix=f"{key_prefix}_{index}", thumbnails=loaded.thumbnails,
-                            on_correction=on_correction, promotion=plan)
+                            on_correction=on_correction, promotion=plan,
+                            image_of=functools.partial(stored.detail_image, loaded, baseline, positions[index]),
+                            open_image=open_image)
+    if (on_dataset := next((run for run in loaded.runs if run.dataset_id is not None), None)) is not None:
+        run_images.corrections_offer(on_dataset, key_prefix)   # corrections are made on every side alike
     if thumbnails_coming:
         manager.results_drawn(first.id)   # the first side's thumbnails waited for this drawing (thumbnail_pool)
 
 
 # -- before a run ----------------------------------------------------------------------------------
 @st.cache_resource(ttl=60, show_spinner="Reading the targets' signatures…")
-def target_checks(url: str, model: str, targets: tuple) -> list[before_run.TargetCheck]:
+def _target_checks(url: str, model: str, targets: tuple, profiles_key: tuple,
+                   _profiles: ProfileChooser) -> list[before_run.TargetCheck]:
     # Cached briefly: every rerun of the form would otherwise ask the server (and probe each version) again.
-    return before_run.check_targets(url, model, targets)
+    return before_run.check_targets(url, model, targets, profiles=_profiles)
+
+
+def target_checks(url: str, model: str, targets: tuple,
+                  profiles: ProfileChooser | None = None) -> list[before_run.TargetCheck]:
+    """Each target checked with the profile a run of it would use (cached for a minute per profile choice)."""
+    profiles = profiles or ProfileChooser(model)
+    return _target_checks(url, model, targets, profiles.key, profiles)
 
 
 def render_target_checks(checks: Sequence[before_run.TargetCheck], baseline: int, *, key_prefix: str) -> bool:
@@ -185,6 +218,8 @@ def render_target_checks(checks: Sequence[before_run.TargetCheck], baseline: int
             usable = False
     for warning in before_run.same_target_warnings(checks):
         st.warning(escape_markdown(warning, limit=None), icon=":material/content_copy:")
+    for warning in before_run.profile_warnings(checks):
+        st.warning(escape_markdown(warning, limit=None), icon=":material/tune:")
     if not usable:
         return False
     try:
@@ -205,7 +240,7 @@ def truth_controls(names: Sequence[str], class_names: Sequence[str], *, key_pref
     """Ground truth for `names` as Classify finds it (client.truth.detect_truth): method, optional truth file,
     summary and the mapping editor for values that match no class. Returns the TruthDetection."""
     from client.truth import METHODS, TruthFileError, detect_truth
-    from dashboard.evaluate.view import render_truth_mapping, render_truth_summary, truth_table_of
+    from dashboard.evaluate.truth_view import render_truth_mapping, render_truth_summary, truth_table_of
 
     left, right = st.columns([1, 2])
     method = left.selectbox("Ground truth", METHODS, key=f"{key_prefix}_truth_method",

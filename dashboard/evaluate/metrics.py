@@ -16,29 +16,13 @@ import pandas as pd
 
 from client import schema
 from client.schema import prob_column
+from dashboard.runs.pairing import column_or_none, effective_truth  # noqa: F401 - this module's names too
+from dashboard.runs.stats import Z_95, wilson_bounds as wilson_interval  # noqa: F401 - this module's names too
 
-# 97.5th percentile of the standard normal: a two-sided 95% interval.
-Z_95 = 1.959963984540054
 # "Imbalanced" (and balanced accuracy shown): among the classes with any true image, the largest has more than
 # this many times the images of the smallest.
 IMBALANCE_RATIO = 1.5
 RIGHT, WRONG, NO_TRUTH = "right", "wrong", "no ground truth"
-
-
-def column_or_none(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column as objects with None for missing (absent columns read as all None)."""
-    if name not in frame:
-        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    column = frame[name].astype(object)
-    return column.where(column.notna(), None)
-
-
-def effective_truth(frame: pd.DataFrame) -> pd.Series:
-    """Per row, schema.effective_truth: `correction` when set, else `ground_truth`, else None."""
-    pairs = list(zip(column_or_none(frame, "correction"), column_or_none(frame, "ground_truth")))
-    # Decided once per distinct pair: a run has few, and per-row dict records are slow on large runs.
-    decided = {pair: schema.effective_truth({"correction": pair[0], "ground_truth": pair[1]}) for pair in set(pairs)}
-    return pd.Series([decided[pair] for pair in pairs], index=frame.index, dtype=object)
 
 
 def correct_column(frame: pd.DataFrame) -> pd.Series:
@@ -89,18 +73,6 @@ def coverage(frame: pd.DataFrame, class_names: Sequence[str]) -> Coverage:
     without = int((~failed & truth.isna()).sum())
     return Coverage(images=len(frame), failed=int(failed.sum()), without_truth=without,
                     truth_not_a_class=int((~failed).sum()) - without - n_evaluated, evaluated=n_evaluated)
-
-
-def wilson_interval(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval for a proportion (sound near 0 and 1 and for small n, unlike p ± z·se)."""
-    if total <= 0:
-        raise ValueError("wilson_interval: total must be positive")
-    p = successes / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z / (1 + z * z / total) * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
-    # At p = 0 or 1 the bound is exactly 0 or 1; floating point would land a hair inside.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    return low, 1.0 if successes == total else min(1.0, centre + half)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Streamlit view of an evaluation: one call draws accuracy, per-class table, confusion matrix, calibration,
-mistakes, review queue and the corrections editor for a result frame in the schema of client/schema.py.
+mistakes, review queue and the corrections editor for a result frame in the schema of client/schema.py; the
+results table's filters. (Ground truth on the forms: dashboard.evaluate.truth_view.)
 
 Every string that came from a file name, an archive or the server (sources, class names, truth values) is shown
 through st.dataframe / st.data_editor / st.text with its hidden characters made visible (dashboard.plain.visible),
@@ -7,25 +8,23 @@ or escaped with dashboard.plain.escape_markdown.
 """
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
 from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 import streamlit as st
 
-from client.truth import MAX_TRUTH_BYTES, TruthDetection, TruthFileError, keyed_table, match_class, read_truth_file
 from dashboard.evaluate import charts as evaluation_charts
+from dashboard.evaluate import detail_view
 from dashboard.evaluate import metrics as ev
 from dashboard.plain import escape_markdown, visible, visible_cells
 from dashboard.runs.results import short_names
 from dashboard.runs.thumbnail_jpeg import THUMBNAIL_SIDE
+from dashboard.ui.full_image import ImageOpener, full_image_picker
 
 Thumbnails = Mapping[str, "str | None"]          # source -> data URI (None when no thumbnail was made)
 CorrectionCallback = Callable[[str, "str | None"], None]   # (source, class or None to clear)
 DEFAULT_THRESHOLD = 0.6
 MISTAKES_SHOWN = 24
-IGNORE = "(ignore)"
 
 _PERCENT = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
 RATE_COLUMNS = ("precision", "recall", "f1")
@@ -58,16 +57,26 @@ def _columns(class_names: Sequence[str]) -> dict:
 
 
 def _table(frame: pd.DataFrame, shown: Sequence[str], class_names: Sequence[str], thumbnails: Thumbnails | None,
-           key: str) -> None:
+           key: str, detail_key: str | None = None, queue_name: str = "") -> None:
+    """A table of images; with `detail_key`, clicking a row opens the image detail view with these images as its
+    queue (dashboard.evaluate.detail_view)."""
     table = visible_cells(_with_thumbnails(frame, thumbnails))
     order = (["thumbnail"] if thumbnails is not None else []) + [c for c in shown if c in table]
-    st.dataframe(table[order], hide_index=True, key=key, column_config=_columns(class_names), column_order=order,
-                 placeholder="")   # a blank, not "None", where there is no truth
+    options = {} if detail_key is None else {"on_select": "rerun", "selection_mode": "single-row"}
+    event = st.dataframe(table[order], hide_index=True, key=key, column_config=_columns(class_names),
+                         column_order=order, placeholder="", **options)   # a blank, not "None", without truth
+    if detail_key is not None:
+        detail_view.follow_table(event, frame["source"].astype(str).tolist(), key=detail_key, table_key=key,
+                                 queue_name=queue_name)
 
 
 def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_prefix: str,
-                      thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None) -> float:
-    """Draw the whole evaluation of one run and return the review threshold the analyst chose."""
+                      thumbnails: Thumbnails | None = None, on_correction: CorrectionCallback | None = None,
+                      detail_key: str | None = None, open_image: ImageOpener | None = None) -> float:
+    """Draw the whole evaluation of one run and return the review threshold the analyst chose. `detail_key`: the
+    page's image detail view (dashboard.evaluate.detail_view), which a click on an image (a confusion cell's,
+    a mistake, the review queue's) then opens; without it nothing opens. `open_image` (source -> bytes,
+    dashboard.ui.full_image): the mistakes and a confusion cell's images open at full size."""
     names = list(class_names)
     summary = ev.accuracy_summary(frame, names)
     cover = ev.coverage(frame, names)
@@ -77,16 +86,16 @@ def render_evaluation(frame: pd.DataFrame, class_names: Sequence[str], *, key_pr
     else:
         _accuracy(summary)
         st.caption(cover.text())
-        _confusion(frame, names, key_prefix, thumbnails)
+        _confusion(frame, names, key_prefix, thumbnails, detail_key, open_image)
         with st.expander("Per class"):
             _per_class(frame, names, key_prefix)
         with st.expander("Calibration"):
             _calibration(frame, names)
-        _mistakes(frame, names, thumbnails)
+        _mistakes(frame, names, thumbnails, key_prefix, detail_key, open_image)
     with st.expander("Confidence"):
         st.altair_chart(evaluation_charts.confidence_histogram_chart(ev.confidence_histogram(frame, names)),
                         width="stretch")
-    threshold = _review(frame, names, key_prefix, thumbnails, with_truth=summary is not None)
+    threshold = _review(frame, names, key_prefix, thumbnails, with_truth=summary is not None, detail_key=detail_key)
     if on_correction is not None:
         _corrections(frame, names, key_prefix, thumbnails, on_correction)
     return threshold
@@ -117,7 +126,8 @@ def _accuracy(summary: ev.AccuracySummary) -> None:
                           f"images (largest more than {ev.IMBALANCE_RATIO}× the smallest)")
 
 
-def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None) -> None:
+def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
+               detail_key: str | None, open_image: ImageOpener | None = None) -> None:
     event = st.altair_chart(evaluation_charts.confusion_heatmap(ev.confusion_long(frame, names), names), width="stretch",
                             key=f"{key_prefix}_confusion", on_select="rerun",
                             selection_mode=evaluation_charts.CELL_SELECTION)
@@ -129,7 +139,9 @@ def _confusion(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnail
     images = ev.cell_images(frame, names, true, predicted)
     st.text(visible(f"True {true}, predicted {predicted}: {len(images)} image(s)"))
     if len(images):
-        _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell")
+        _table(images, ["source", "confidence", "top_class", "truth"], names, thumbnails, f"{key_prefix}_cell",
+               detail_key, f"true {true}, predicted {predicted}")
+        full_image_picker(images["source"].tolist(), open_image, key=f"{key_prefix}_cell_full")
 
 
 def selected_cell(event) -> tuple[str, str] | None:
@@ -153,13 +165,16 @@ def _calibration(frame: pd.DataFrame, names: list[str]) -> None:
                         "classes (0 is perfect, 2 the worst)")
 
 
-def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None) -> None:
+def _mistakes(frame: pd.DataFrame, names: list[str], thumbnails: Thumbnails | None, key_prefix: str,
+              detail_key: str | None, open_image: ImageOpener | None = None) -> None:
     wrong = ev.mistakes(frame, names)
     with st.expander(f"Mistakes ({len(wrong)})"):
-        _mistake_tiles(wrong, thumbnails)
+        _mistake_tiles(wrong, thumbnails, key_prefix, detail_key)
+        full_image_picker(wrong.head(MISTAKES_SHOWN)["source"].tolist(), open_image, key=f"{key_prefix}_mistake_full")
 
 
-def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None) -> None:
+def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None, key_prefix: str,
+                   detail_key: str | None) -> None:
     if wrong.empty:
         st.caption("No mistakes among the images with ground truth.")
         return
@@ -167,14 +182,18 @@ def _mistake_tiles(wrong: pd.DataFrame, thumbnails: Thumbnails | None) -> None:
         st.caption(f"The {MISTAKES_SHOWN} most confident of {len(wrong)}; the review queue and table list all.")
     rows = list(wrong.head(MISTAKES_SHOWN).itertuples(index=False))
     uris = [thumbnails.get(row.source) if thumbnails is not None else None for row in rows]
-    pictured = [(uri, row) for uri, row in zip(uris, rows) if uri]
+    names_shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
+    captions = [visible(f"{names_shown[row.source]}: {_verdict(row)}") for row in rows]
+    if detail_key is not None:
+        # One grid element of tiles at the thumbnails' own size (stretched they would be blurred and the grid very
+        # tall); a click on a tile opens the image (dashboard.evaluate.detail_view).
+        detail_view.follow_tiles(list(zip(uris, captions)), [str(row.source) for row in rows], key=detail_key,
+                                 tiles_key=f"{key_prefix}_mistake_tiles", queue_name="the mistakes")
+        return
+    pictured = [(uri, caption) for uri, caption in zip(uris, captions) if uri]
     if pictured:
-        # One st.image of a list (Streamlit lays it out in rows): the grid is one element on the page, not a column,
-        # an image and a caption per mistake, which would cost the browser time at every draw of a finished run.
-        names_shown = dict(zip(wrong["source"], short_names(wrong["source"].tolist())))
-        # At the thumbnails' own size: stretched to the column they would be blurred and the grid very tall.
         st.image([uri for uri, _ in pictured], width=THUMBNAIL_SIDE,
-                 caption=[escape_markdown(f"{names_shown[row.source]}: {_verdict(row)}") for _, row in pictured])
+                 caption=[escape_markdown(caption) for _, caption in pictured])
     if len(pictured) < len(rows):  # thumbnails still being made (or one could not be): the full names as text
         st.text("\n".join(visible(f"{row.source}: {_verdict(row)}") for uri, row in zip(uris, rows) if not uri))
 
@@ -184,20 +203,20 @@ def _verdict(row) -> str:
 
 
 def _review(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
-            with_truth: bool) -> float:
+            with_truth: bool, detail_key: str | None = None) -> float:
     with st.expander("Review queue"):
-        return _review_queue(frame, names, key_prefix, thumbnails, with_truth)
+        return _review_queue(frame, names, key_prefix, thumbnails, with_truth, detail_key)
 
 
 def _review_queue(frame: pd.DataFrame, names: list[str], key_prefix: str, thumbnails: Thumbnails | None,
-                  with_truth: bool) -> float:
+                  with_truth: bool, detail_key: str | None = None) -> float:
     threshold = st.slider("Review images below this confidence", 0.0, 1.0, DEFAULT_THRESHOLD, step=0.01,
                           key=f"{key_prefix}_threshold", format="%.2f")
     queue = ev.review_queue(frame, names, threshold)
     st.caption(f"{len(queue)} image(s) below {threshold:.0%}, least confident first.")
     if len(queue):
         _table(queue, ["source", "confidence", "first", "first_p", "second", "second_p", "truth"], names,
-               thumbnails, f"{key_prefix}_queue")
+               thumbnails, f"{key_prefix}_queue", detail_key, "the review queue")
     if with_truth:
         at = ev.accuracy_at(frame, names, threshold)
         chart, figures = st.columns([3, 1])
@@ -262,56 +281,3 @@ def render_result_filters(frame: pd.DataFrame, class_names: Sequence[str], *, ke
                               confidence_range=(low, high), review_below=threshold if review else None)
     st.caption(f"{len(shown)} of {len(frame)} rows")
     return shown
-
-
-@st.cache_data(show_spinner="Reading the truth file…", max_entries=8, ttl=3600)
-def _read_truth(name: str, digest: str, _data: bytes) -> tuple[Mapping[str, str] | None, str | None]:
-    """(table keyed for lookup, None), or (None, the file's error): one parse per file name and content digest."""
-    try:
-        return keyed_table(read_truth_file(name, _data)), None
-    except TruthFileError as exc:
-        return None, str(exc)
-
-
-def truth_table_of(upload) -> Mapping[str, str]:
-    """The truth table of an uploaded truth file (Streamlit's UploadedFile), read once per content (by its SHA-256):
-    reruns of the page reuse it. Raises client.truth.TruthFileError naming the file (over MAX_TRUTH_BYTES before
-    it is hashed or parsed)."""
-    data = upload.getvalue()
-    if len(data) > MAX_TRUTH_BYTES:
-        read_truth_file(upload.name, data)   # refuses it at once, naming the file and the limit
-    table, error = _read_truth(upload.name, hashlib.sha256(data).hexdigest(), data)
-    if error is not None:
-        raise TruthFileError(error)
-    return table
-
-
-def render_truth_summary(detection: TruthDetection) -> None:
-    """One line saying where the ground truth came from, and a warning when some values match no class."""
-    st.caption(escape_markdown(detection.summary))
-    if detection.unmatched:
-        values = sum(detection.unmatched.values())
-        st.warning(f"{len(detection.unmatched)} truth value(s) on {values} image(s) match no class: map them below "
-                   "or they stay outside the metrics.")
-
-
-def render_truth_mapping(detection: TruthDetection, class_names: Sequence[str], *, key_prefix: str) -> dict[str, str | None]:
-    """An editor listing every truth value that matches no class by name (client.truth.match_class), with its image
-    count and the class it maps to; returns value -> class (None: ignore), for detect_truth(mapping=...). Values
-    already mapped stay listed, so a choice can be changed."""
-    counts = Counter(detection.raw.values())
-    values = [value for value in counts if match_class(value, class_names) is None]
-    if not values:
-        return {}
-    table = pd.DataFrame({"value": [visible(value) for value in values],
-                          "images": [counts[value] for value in values],
-                          "class": [detection.mapping.get(value) or IGNORE for value in values]})
-    edited = st.data_editor(table, hide_index=True, key=f"{key_prefix}_truth_mapping", disabled=["value", "images"],
-                            column_config={
-                                "value": st.column_config.TextColumn("value found"),
-                                "images": st.column_config.NumberColumn("images"),
-                                "class": st.column_config.SelectboxColumn("class", options=[*class_names, IGNORE],
-                                                                          required=True)})
-    # By position: the editor shows each value with its hidden characters escaped, the mapping keys are the values.
-    return {value: (None if chosen in (None, IGNORE) else str(chosen))
-            for value, chosen in zip(values, edited["class"])}

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from dashboard.plain import bullet_list, escape_markdown
+from dashboard.runs.keeping import forget_unused_images
 from dashboard.runs.ownership import NOBODYS_RUN, WHO_MAY_DELETE, Actor, NotAllowed
 from client.store.database import RunSummary, Store, StoreError
 from client.store.records import RunActiveError, RunInfo
@@ -99,6 +100,8 @@ def _delete(store: Store, run_ids: Sequence[str], key_prefix: str, visitor: Acto
     except StoreError as exc:
         st.session_state[f"{key_prefix}_message"] = f"Deleting failed: {str(exc).replace(store.url, 'the run store')}"
         return
+    if deleted:
+        forget_unused_images(store)   # the images only these runs kept
     st.session_state[f"{key_prefix}_delete_selected"] = []
     st.session_state[f"{key_prefix}_message"] = " ".join([f"Deleted {deleted} run(s).",
                                                           *(f"Not deleted: {reason}." for reason in refused)])
@@ -128,6 +131,7 @@ def _clear(store: Store, key_prefix: str) -> None:
     try:
         deleted = store.clear_all()
         kept = len(store.list_runs())
+        forget_unused_images(store)
     except StoreError as exc:
         st.session_state[f"{key_prefix}_message"] = f"Clearing failed: {str(exc).replace(store.url, 'the run store')}"
         return

@@ -2,8 +2,9 @@
 address that opens it. Pure (no streamlit); dashboard.history.view draws it.
 
 A comparison's row names the comparison's own id and opens `?comparison=<id>` on Compare; its accuracy cell is
-empty and its "sides" cell gives each side's accuracy (the verdict itself is drawn on the comparison's page). A
-compare run that belongs to no stored comparison keeps a row of its own, opening `?run=<id>` on Compare."""
+empty, its "sides" cell gives each side's accuracy and its "verdict" cell the verdict (dashboard.runs.verdicts,
+the rule Compare applies). A compare run that belongs to no stored comparison keeps a row of its own, opening
+`?run=<id>` on Compare."""
 from __future__ import annotations
 
 import re
@@ -14,13 +15,16 @@ from typing import Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from dashboard.plain import visible
+from dashboard.runs.verdicts import comparison_verdict
+from dashboard.runs.results import profile_text
 from client.store.database import Comparison, RunSummary
 
-__all__ = ["Entry", "entries", "entries_table", "ENTRY_COLUMNS", "percent", "sides_text", "VERDICT_WHERE"]
+__all__ = ["Entry", "entries", "entries_table", "ENTRY_COLUMNS", "percent", "sides_text", "verdict_text",
+           "verdict_key", "RUNNING"]
 
 ENTRY_COLUMNS = ["open", "run", "time", "kind", "model", "target", "version", "status", "images", "errors",
-                 "accuracy", "corrections", "sides", "signature"]
-VERDICT_WHERE = "verdict on its page"
+                 "accuracy", "corrections", "verdict", "sides", "signature", "profile"]
+RUNNING = "running: the verdict comes when every side has ended"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -79,20 +83,37 @@ def percent(share: float | None) -> str:
 
 
 def sides_text(sides: Sequence[RunSummary]) -> str:
-    """'A 91.2% → B 98.2% (+7.0 points); verdict on its page': each side's accuracy, A first."""
+    """'A 91.2% → B 98.2% (+7.0 points)': each side's accuracy, A first."""
     letters = "ABCDEFGHIJ"
     parts = [f"{letters[i] if i < len(letters) else i + 1} {percent(s.accuracy)}" for i, s in enumerate(sides)]
     text = " → ".join(parts)
     if len(sides) == 2 and sides[0].accuracy is not None and sides[1].accuracy is not None:
         text += f" ({100 * (sides[1].accuracy - sides[0].accuracy):+.1f} points)"
-    return f"{text}; {VERDICT_WHERE}"
+    return text
+
+
+def verdict_key(entry: Entry) -> tuple:
+    """What a comparison's verdict depends on: each side's id, status, counts and corrections (a correction, a
+    retry or the end of a run changes it); equal keys give equal verdicts."""
+    return tuple((s.run.id, s.run.status, s.run.done, s.run.errors, s.corrections, s.truth_known, s.correct)
+                 for s in entry.sides)
+
+
+def verdict_text(entry: Entry, rows_of: Callable[[str], pd.DataFrame]) -> str:
+    """A comparison's verdict (dashboard.runs.verdicts.comparison_verdict over its sides' stored rows, baseline
+    first), RUNNING while a side runs, "" for any other row."""
+    if entry.kind != "comparison" or len(entry.sides) < 2:
+        return ""
+    if not all(s.run.finished for s in entry.sides):
+        return RUNNING
+    return comparison_verdict([rows_of(s.run.id) for s in entry.sides])
 
 
 def _joined(values: Iterable[object]) -> str:
     return " / ".join(dict.fromkeys(str(v) for v in values))
 
 
-def _row(entry: Entry, address: str) -> dict:
+def _row(entry: Entry, address: str, verdict: str) -> dict:
     sides = entry.sides
     if entry.kind != "comparison":
         [summary] = sides
@@ -102,7 +123,8 @@ def _row(entry: Entry, address: str) -> dict:
                 "version": "" if run.version is None else str(run.version), "status": run.status,
                 "images": run.done, "errors": run.errors,
                 "accuracy": None if summary.accuracy is None else 100 * summary.accuracy,
-                "corrections": summary.corrections, "sides": "", "signature": run.signature_digest or ""}
+                "corrections": summary.corrections, "verdict": "", "sides": "", "signature": run.signature_digest or "",
+                "profile": visible(profile_text(run.profile))}
     runs = [s.run for s in sides]
     return {"open": address, "run": entry.id, "time": entry.created_at, "kind": "comparison",
             "model": visible(_joined(r.model for r in runs)),
@@ -110,13 +132,19 @@ def _row(entry: Entry, address: str) -> dict:
             "version": " vs ".join("?" if r.version is None else str(r.version) for r in runs),
             "status": _joined(r.status for r in runs), "images": max((r.done for r in runs), default=0),
             "errors": sum(r.errors for r in runs), "accuracy": None,
-            "corrections": sum(s.corrections for s in sides), "sides": sides_text(sides),
-            "signature": _joined(r.signature_digest or "" for r in runs)}
+            "corrections": sum(s.corrections for s in sides), "verdict": verdict, "sides": sides_text(sides),
+            "signature": _joined(r.signature_digest or "" for r in runs),
+            "profile": visible(_joined(profile_text(r.profile) for r in runs))}
 
 
-def entries_table(listed: Sequence[Entry], address: Callable[[Entry], str]) -> pd.DataFrame:
+def entries_table(listed: Sequence[Entry], address: Callable[[Entry], str],
+                  verdicts: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per entry, in order: `open` is address(entry); accuracy is 0–100 (empty without truth, and for a
-    comparison, whose "sides" cell gives each side's); versions are text; times in UTC."""
-    frame = pd.DataFrame([_row(entry, address(entry)) for entry in listed], columns=ENTRY_COLUMNS)
+    comparison, whose "sides" cell gives each side's); `verdicts`: entry id -> verdict text (verdict_text);
+    versions are text; times in UTC; `profile` is the model profile each run used
+    (dashboard.runs.results.profile_text; a comparison's sides' distinct ones)."""
+    verdicts = verdicts or {}
+    frame = pd.DataFrame([_row(entry, address(entry), visible(verdicts.get(entry.id, ""))) for entry in listed],
+                         columns=ENTRY_COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     return frame.astype({"images": "int64", "errors": "int64", "accuracy": "float64", "corrections": "int64"})

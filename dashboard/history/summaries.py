@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from dashboard.plain import visible
+from dashboard.runs.results import profile_text
 from client.store.database import RunSummary, Store
 
 __all__ = ["MAX_RUNS_KEPT_SETTING", "max_runs_kept", "apply_configured_retention",
@@ -18,7 +19,7 @@ __all__ = ["MAX_RUNS_KEPT_SETTING", "max_runs_kept", "apply_configured_retention
 
 MAX_RUNS_KEPT_SETTING = "SERVESCOPE_MAX_RUNS_KEPT"
 RUN_COLUMNS = ["run", "time", "kind", "model", "target", "version", "status", "images", "errors", "accuracy",
-               "corrections", "signature"]
+               "corrections", "signature", "profile"]
 TREND_COLUMNS = ["run", "time", "model", "version", "images", "accuracy", "latency_p50_ms"]
 MIX_COLUMNS = ["run", "time", "version", "class", "share"]
 
@@ -47,6 +48,7 @@ def runs_table(summaries: Sequence[RunSummary]) -> pd.DataFrame:
         "target": visible(s.run.target), "version": s.run.version, "status": s.run.status, "images": s.run.done,
         "errors": s.run.errors, "accuracy": s.accuracy, "corrections": s.corrections,
         "signature": s.run.signature_digest or "",   # dashboard.server.signatures.signature_digest, as Compare shows
+        "profile": visible(profile_text(s.run.profile)),   # the model profile it used: digest, origin, what it is
     } for s in summaries]
     frame = pd.DataFrame(rows, columns=RUN_COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"], utc=True)

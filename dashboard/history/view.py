@@ -21,10 +21,12 @@ from typing import Any, Mapping, Sequence
 import streamlit as st
 
 from dashboard.history import charts as history_charts
-from dashboard.history import delete_view, listing
+from dashboard.history import dataset_view, delete_view, listing
+from dashboard.history import datasets as by_dataset
 from dashboard.history import summaries as run_history
 from dashboard.plain import escape_markdown, visible_cells
 from dashboard.runs import results
+from dashboard.runs.keeping import forget_unused_images
 from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_DELETE, Actor
 from dashboard.server import watch as server_watch
 from client.store.database import RunSummary, Store, StoreError
@@ -78,9 +80,17 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
     st.caption(f"{len(shown)} of {len(everything)} stored run(s) shown in {len(listed)} row(s) (a comparison is "
                f"one row), newest first; times in UTC. Click a row, or its open link, to open it. {WHAT_IS_SHARED} "
                f"{WHO_MAY_DELETE}")
-    table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry))
+    try:
+        verdicts = {entry.id: _verdict(store.url, entry.id, listing.verdict_key(entry), store, entry)
+                    for entry in listed if entry.kind == "comparison"}
+    except StoreError as exc:
+        _error(store, "The comparisons' rows cannot be read", exc)
+        verdicts = {}
+    table = listing.entries_table(listed, lambda entry: _share_url(pages.get(entry.page_kind), entry), verdicts)
     table["note"] = [_entry_note(entry, notes) for entry in listed]
     table["yours"] = [any(visitor.started(s.run) for s in entry.sides) for entry in listed]
+    existing = dataset_view.existing_datasets(store, shown)
+    table["dataset"] = [by_dataset.dataset_cell([s.run for s in entry.sides], existing) for entry in listed]
     picked = st.dataframe(table, hide_index=True, key=f"{key_prefix}_runs", on_select="rerun",
                           selection_mode="single-row", column_config={
         "open": st.column_config.LinkColumn("open", display_text="open", help="Opens the run or comparison"),
@@ -89,14 +99,26 @@ def render_history(store: Store, *, session_id: str | None = None, key_prefix: s
         "time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm:ss"),
         "version": st.column_config.TextColumn("version"),
         "accuracy": st.column_config.NumberColumn("accuracy", format="%.1f%%"),
-        "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="large"),
-        "note": st.column_config.TextColumn("label now", width="large")})
+        "verdict": st.column_config.TextColumn("verdict (comparisons)", width="large",
+                                               help="B against the baseline A, as Compare decides it (McNemar's "
+                                                    "exact test, α = 0.05)"),
+        "sides": st.column_config.TextColumn("comparison sides (accuracy)", width="medium"),
+        "profile": st.column_config.TextColumn("model profile", width="large",
+                                               help="The profile's digest, where it came from, and what it is"),
+        "note": st.column_config.TextColumn("label now", width="large"),
+        "dataset": st.column_config.TextColumn("dataset", help="The dataset version it ran on (empty: an upload)")})
     _open_selected(picked, listed, pages, key_prefix)
     _export(store, shown, everything, key_prefix)
     delete_view.delete_section(store, shown, everything, key_prefix, visitor)
     _search(store, key_prefix)
-    _trends(store, shown, key_prefix)
+    _trends(store, shown, key_prefix, existing)
     delete_view.clear_all(store, len(everything), key_prefix, visitor)
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _verdict(database: str, entry_id: str, key: tuple, _store: Store, _entry: listing.Entry) -> str:
+    """A comparison's verdict, read once per state of its runs (listing.verdict_key) and shared by every session."""
+    return listing.verdict_text(_entry, _store.run_rows)
 
 
 def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> None:
@@ -111,6 +133,7 @@ def _retention(store: Store, key_prefix: str, environ: Mapping[str, str]) -> Non
     deleted = store.apply_retention(limit)
     st.caption(f"The newest {limit} finished run(s) are kept ({run_history.MAX_RUNS_KEPT_SETTING}).")
     if deleted:
+        forget_unused_images(store)   # the images only those runs kept
         st.info(f"Deleted {len(deleted)} older run(s) beyond the newest {limit}.", icon=":material/auto_delete:")
 
 
@@ -233,10 +256,12 @@ def _search(store: Store, key_prefix: str) -> None:
         "confidence": st.column_config.NumberColumn("confidence", format="percent")})
 
 
-def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str) -> None:
+def _trends(store: Store, shown: Sequence[RunSummary], key_prefix: str, existing: set[str] = frozenset()) -> None:
     st.subheader("Trends per version")
     if not st.toggle("Show trends (reads the rows of the newest runs shown)", key=f"{key_prefix}_trends"):
         return
+    if dataset_view.dataset_trends(store, shown, existing, key_prefix, limit=TREND_RUNS):
+        return   # the runs on one dataset version (the same images), not every run shown
     newest = [s for s in shown if s.run.finished and s.run.version is not None][:TREND_RUNS]
     try:
         rows = {s.run.id: store.run_rows(s.run.id) for s in newest}

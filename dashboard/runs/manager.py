@@ -11,7 +11,10 @@ interrupted/failed with N of M done. The loaders of a run that ended with failur
 newest `keep_for_retry` such runs) so `retry_failed` can re-send just those rows; a clean run releases
 them for retries at once. Separately, the newest `keep_for_reuse` runs keep their loaders so `items_of`
 can hand the same images to another run (Compare with… from a Classify result) without a new upload
-(dashboard.runs.uploads).
+(dashboard.runs.uploads). A comparison's sides run side by side; once they have ended, its latency probe times each
+side alone (dashboard.runs.latency_probe, `probe_progress`) before the job ends. With an image store (`images`), an
+upload run started with keep_images keeps its images there once its rows are stored (dashboard.runs.keeping), and
+`items_of` falls back to them, or to the dataset version a run used, after this process has let the uploads go.
 
 Each run records the browser that started it (`started_by`, dashboard.runs.ownership) and is held by a lease this
 process renews (dashboard.runs.leases): at start and every few seconds after, runs whose lease expired, or whose
@@ -21,31 +24,36 @@ caller is this process itself (a script, a test).
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from collections import OrderedDict
 from typing import Callable, Mapping, Sequence
 
 from client import ModelProfile, TFServingClient, schema
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from client.sources import Item
 from dashboard.config import PREDICT_TIMEOUT_S, lease_timing
+from dashboard.runs.latency_probe import PROBE_ROUNDS, LatencyProbe, probe_sides
+from dashboard.runs.keeping import ImageKeeper, KeepStatus
 from dashboard.runs.leases import LeaseKeeper
 from dashboard.runs.ownership import Actor
-from dashboard.runs.side import Job, SideResult, run_side
+from dashboard.runs.side import ClientFactory, Job, SideResult, run_side
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ThumbnailPool
 from dashboard.runs.uploads import ItemsUnavailable, KeptUploads, RetryUnavailable
+from client.store import Datasets, DatasetVersion, ImageStore, StoreError
 from client.store.database import Comparison, RunInfo, Store
+from dashboard.server.profiles import ProfileChooser
 from dashboard.targets import Target
 
 __all__ = ["RunManager", "Progress", "RetryUnavailable", "ItemsUnavailable", "ClientFactory",
            "max_runs_from_env"]
 
-ClientFactory = Callable[..., TFServingClient]   # (url, model), and profile= for a target that has one
-PROFILES_KEPT = 256   # runs whose target's profile this process keeps for a retry
+LOG = logging.getLogger("servescope.dashboard")
+CHOOSERS_KEPT = 256   # runs whose profile chooser is kept for a retry of a run that stored no profile
 
 
 def max_runs_from_env() -> int:
@@ -55,7 +63,7 @@ def max_runs_from_env() -> int:
     return int(text)
 
 
-def default_client(url: str, model: str, profile: ModelProfile | None = None) -> TFServingClient:
+def default_client(url: str, model: str, *, profile: ModelProfile | None = None) -> TFServingClient:
     return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, profile=profile)
 
 
@@ -89,10 +97,16 @@ class RunManager:
                  thumbnail_workers: int = 2, thumbnail_budget_bytes: int = THUMBNAIL_BUDGET_BYTES,
                  thumbnail_draw_grace_s: float | None = None, keep_for_reuse: int = 4,
                  on_client: Callable[[str, TFServingClient], None] | None = None,
-                 lease_renew_s: float | None = None, lease_expiry_s: float | None = None) -> None:
+                 lease_renew_s: float | None = None, lease_expiry_s: float | None = None,
+                 images: ImageStore | None = None) -> None:
         """`lease_renew_s`/`lease_expiry_s`: how often this process renews its runs' leases and how long one lasts
-        (default: config.lease_timing, from SERVESCOPE_LEASE_RENEW_S and SERVESCOPE_LEASE_EXPIRY_S)."""
+        (default: config.lease_timing, from SERVESCOPE_LEASE_RENEW_S and SERVESCOPE_LEASE_EXPIRY_S). `images`: the
+        image store that keeps upload runs' images (dashboard.runs.keeping) and holds datasets' (None: no run keeps
+        its images, and only this process's uploads can be reused)."""
         self.store = store
+        self.images = images
+        self.keeper = ImageKeeper(images) if images is not None else None
+        self.datasets = Datasets(store, images) if images is not None else None
         self.on_client = on_client  # (run id, client) for every client a run makes, e.g. the request inspector
         self.max_runs = max_runs or max_runs_from_env()
         self.client_factory = client_factory
@@ -105,7 +119,8 @@ class RunManager:
         self._lock = threading.Lock()
         self._active: dict[str, _Active] = {}
         self._unsaved: dict[str, str] = {}  # run id -> why its final status could not be stored
-        self._profiles: OrderedDict[str, ModelProfile] = OrderedDict()  # run id -> its target's profile
+        self._probing: dict[str, tuple[int, int]] = {}  # comparison id -> (requests timed, of) while it runs
+        self._choosers: OrderedDict[str, ProfileChooser] = OrderedDict()  # run id -> how it picks its profile
         if lease_renew_s is None or lease_expiry_s is None:
             configured = lease_timing()
             lease_renew_s, lease_expiry_s = lease_renew_s or configured[0], lease_expiry_s or configured[1]
@@ -121,67 +136,95 @@ class RunManager:
                         label: str | None = None, session_id: str | None = None,
                         truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                         probe_labels: Sequence[str] = (), thumbnails: bool = True,
-                        started_by: str | None = None) -> str:
+                        started_by: str | None = None, dataset: DatasetVersion | None = None,
+                        keep_images: bool = True, profiles: ProfileChooser | None = None) -> str:
         """Queue a classify run; returns its id at once (status 'queued' until a worker takes it). `started_by`:
-        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it."""
+        the digest of the starting browser's token (dashboard.runs.ownership), None when no browser started it.
+        `dataset`: the dataset version `items` are (Datasets.sources; its rows then sit at the items' positions);
+        `keep_images`: an upload's images are kept in the image store after the run (never a dataset's: it has
+        them). `profiles`: how the run picks its model profile (dashboard.server.profiles); None: the client's
+        default."""
         items = list(items)
         if not items:
             raise ValueError("no files to classify: upload at least one image or ZIP archive")
+        keep = self._keeps(keep_images, dataset)
         run = self.store.create_run(kind="classify", url=url, model=model, total=len(items), session_id=session_id,
                                     target=schema.target_text(version=version, label=label),
                                     truth_summary=truth_summary, thumbnails=thumbnails, started_by=started_by,
-                                    lease_s=self.lease_expiry_s)
-        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails)
+                                    lease_s=self.lease_expiry_s, dataset=dataset, keep_images=keep)
+        job = Job(run.id, url, model, version, label, items, dict(truth or {}), tuple(probe_labels), thumbnails,
+                  keep_images=keep, profiles=profiles)
         self._start(job)
         return run.id
 
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
                        targets: Sequence[Target | tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
-                       probe_labels: Sequence[str] = (), started_by: str | None = None) -> Comparison:
-        """One run per target (a Target, whose profile the side is classified with, or a (version, label) pair)
-        over the same items, run side by side as one job (one worker slot); the first side keeps the thumbnails.
-        Two targets may be the same version with different profiles. Returns the stored comparison (baseline =
-        first target)."""
+                       probe_labels: Sequence[str] = (), started_by: str | None = None,
+                       dataset: DatasetVersion | None = None, keep_images: bool = True,
+                       reuse: Mapping[int, str] | None = None,
+                       profiles: ProfileChooser | Sequence[ProfileChooser | None] | None = None) -> Comparison:
+        """One run per target (a Target, or a (version, label) pair) over the same items, run side by side as one
+        job (one worker slot); the first side run keeps the thumbnails and (`keep_images`, an upload) the images.
+        Returns the stored comparison (baseline = first target). `reuse`: target index -> a stored finished run of
+        that target on the same images (a dataset version, or the run the images came from), which stands for that
+        side instead of a new run; at least one target is run. `profiles`: how every side picks its model profile,
+        or one chooser per target (in order); a Target that carries a profile is classified with that profile
+        (a fixed ProfileChooser), whatever `profiles` says, so two targets may be the same version with different
+        profiles."""
         items = list(items)
+        reuse = dict(reuse or {})
         targets = [t if isinstance(t, Target) else Target(*t) for t in targets]
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
         if missing := [t.describe() for t in targets if t.profile_digest is not None and t.profile is None]:
             raise ValueError(f"the profile itself is needed to run {', '.join(missing)}")
-        runs = [self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
-                                      target=t.text, truth_summary=truth_summary, thumbnails=i == 0,
-                                      started_by=started_by, lease_s=self.lease_expiry_s)
-                for i, t in enumerate(targets)]
-        comparison = self.store.save_comparison(runs[0].id, [r.id for r in runs[1:]], session_id=session_id)
-        sides = [Job(r.id, url, model, t.version, t.label, items, dict(truth or {}), tuple(probe_labels), i == 0,
-                     warm_up=True, profile=t.profile)
-                 for i, (r, t) in enumerate(zip(runs, targets))]
-        for side in sides:
-            self._keep_profile(side)
-        self._start(sides[0], sides=sides)
+        if not set(range(len(targets))) - set(reuse) or not set(reuse) <= set(range(len(targets))):
+            raise ValueError("reuse names runs for some of the targets, leaving at least one to run")
+        choosers = list(profiles) if isinstance(profiles, Sequence) else [profiles] * len(targets)
+        if len(choosers) != len(targets):
+            raise ValueError(f"{len(choosers)} profile choosers for {len(targets)} targets")
+        choosers = [(c or ProfileChooser(model)).for_target(t) if t.profile is not None else c
+                    for t, c in zip(targets, choosers)]
+        keep = self._keeps(keep_images, dataset)
+        fresh = [i for i in range(len(targets)) if i not in reuse]
+        runs = {i: self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
+                                         target=targets[i].text,
+                                         truth_summary=truth_summary, thumbnails=i == fresh[0], started_by=started_by,
+                                         lease_s=self.lease_expiry_s, dataset=dataset,
+                                         keep_images=keep and i == fresh[0])
+                for i in fresh}
+        order = [reuse[i] if i in reuse else runs[i].id for i in range(len(targets))]
+        comparison = self.store.save_comparison(order[0], order[1:], session_id=session_id)
+        # Every side, reused ones included, is timed by the latency probe; only the fresh ones run.
+        every_side = [Job(order[i], url, model, targets[i].version, targets[i].label, items, dict(truth or {}),
+                          tuple(probe_labels), i == fresh[0], warm_up=True, keep_images=keep and i == fresh[0],
+                          profiles=choosers[i])
+                      for i in range(len(targets))]
+        sides = [every_side[i] for i in fresh]
+        self._start(sides[0], sides=sides, comparison_id=comparison.id, probe_jobs=every_side)
         return comparison
 
-    def _keep_profile(self, job: Job) -> None:
-        if job.profile is None:
-            return
-        with self._lock:
-            self._profiles[job.run_id] = job.profile
-            self._profiles.move_to_end(job.run_id)
-            while len(self._profiles) > PROFILES_KEPT:
-                self._profiles.popitem(last=False)
+    def _keeps(self, keep_images: bool, dataset: DatasetVersion | None) -> bool:
+        return keep_images and dataset is None and self.keeper is not None
 
-    def _start(self, job: Job, *, sides: Sequence[Job] | None = None) -> None:
+    def _start(self, job: Job, *, sides: Sequence[Job] | None = None, comparison_id: str | None = None,
+               probe_jobs: Sequence[Job] | None = None) -> None:
         entries = [_Active(side) for side in (sides or [job])]
         with self._lock:
             for entry in entries:
                 self._active[entry.job.run_id] = entry
-        future = self._workers.submit(self._work, entries)
+                if entry.job.profiles is not None:
+                    self._choosers[entry.job.run_id] = entry.job.profiles
+                    while len(self._choosers) > CHOOSERS_KEPT:
+                        self._choosers.popitem(last=False)
+        future = self._workers.submit(self._work, entries, comparison_id, probe_jobs)
         for entry in entries:
             entry.future = future
 
     # -- the worker ------------------------------------------------------------------------------
-    def _work(self, entries: list[_Active]) -> None:
+    def _work(self, entries: list[_Active], comparison_id: str | None = None,
+              probe_jobs: Sequence[Job] | None = None) -> None:
         try:
             # The job's thumbnails are made after it (its sides' requests keep the CPU) and after the page drew its
             # results (results_drawn), or when memory requires.
@@ -191,6 +234,8 @@ class RunManager:
                 else:
                     with ThreadPoolExecutor(len(entries), thread_name_prefix="servescope-side") as sides:
                         list(sides.map(lambda entry: self._run_one(entry, thumbnailer), entries))
+                if comparison_id is not None:   # the sides stay active (and their thumbnails wait) until it ends
+                    self._probe_latency(comparison_id, probe_jobs or [entry.job for entry in entries])
         finally:
             with self._lock:
                 for entry in entries:
@@ -215,8 +260,41 @@ class RunManager:
         if outcome.status == "unsaved":
             with self._lock:
                 self._unsaved[job.run_id] = outcome.error or "the final status could not be stored"
+        if job.keep_images and job.positions is None and self.keeper is not None:
+            self.keeper.keep(job.run_id, job.items)   # after its rows: keeping never slows the run down
         self.uploads.ended(job.run_id, job.items, job.truth, first_pass=job.positions is None,
                            failures=outcome.failures)
+
+    def _probe_latency(self, comparison_id: str, jobs: Sequence[Job]) -> None:
+        """Time each side alone on the same few images (dashboard.runs.latency_probe) and keep the record with the
+        comparison; a probe that cannot be made is kept as its reason. Nothing is probed after Cancel."""
+        if any(job.cancelled.is_set() for job in jobs):
+            return
+        with self._lock:
+            self._probing[comparison_id] = (0, 0)
+
+        def progress(done: int, total: int) -> None:
+            with self._lock:
+                self._probing[comparison_id] = (done, total)
+
+        try:
+            probe = probe_sides(self.store, self.client_factory, jobs, on_request=progress,
+                                stop=lambda: any(job.cancelled.is_set() for job in jobs))
+        except Exception as exc:  # noqa: BLE001 - the comparison stands without it; the page says why
+            LOG.exception("the latency probe of comparison %s failed", comparison_id)
+            probe = LatencyProbe(PROBE_ROUNDS, (), (), error=f"{type(exc).__name__}: {exc}")
+        try:
+            self.store.save_latency_probe(comparison_id, probe.to_json())
+        except Exception:  # noqa: BLE001 - a store failure here costs only the cost row
+            LOG.exception("the latency probe of comparison %s could not be stored", comparison_id)
+        finally:
+            with self._lock:
+                self._probing.pop(comparison_id, None)
+
+    def probe_progress(self, comparison_id: str) -> tuple[int, int] | None:
+        """(requests timed, of how many) while the comparison's latency probe runs here, else None."""
+        with self._lock:
+            return self._probing.get(comparison_id)
 
     def _client_factory(self, job: Job) -> ClientFactory:
         if self.on_client is None:
@@ -315,34 +393,49 @@ class RunManager:
             by.check_act(run, "retry")
         if self.is_active(run_id):
             raise RetryUnavailable(f"run {run_id} is still {run.status}; wait for it to finish or cancel it")
-        asked = Target.parse(run.target)
-        with self._lock:
-            profile = self._profiles.get(run_id)
-        if asked.profile_digest is not None and (profile is None or profile.digest != asked.profile_digest):
-            raise RetryUnavailable(f"run {run_id} was classified with a model profile this dashboard process no "
-                                   "longer holds; run the comparison again")
         kept = self.uploads.take_for_retry(run_id)
         stored = set(self.store.run_rows(run_id).index)
         positions = sorted(set(self.store.failed_positions(run_id)) | (set(range(run.total)) - stored))
         if not positions:
             return 0
+        asked = Target.parse(run.target)
         version, label = (run.version, None) if run.version is not None else (asked.version, asked.label)
+        with self._lock:
+            chooser = self._choosers.get(run_id)
+        if run.profile is not None or chooser is None:   # the profile the run used (or, none stored, as it chose)
+            chooser = ProfileChooser.stored(run.model, run.profile)
         self.store.reopen_run(run_id, lease_s=self.lease_expiry_s)
         self._start(Job(run_id, run.url, run.model, version, label, kept.items, kept.truth, tuple(run.labels_at_start),
-                        run.thumbnails, positions=positions, profile=profile))
+                        run.thumbnails, positions=positions, profiles=chooser))
         return len(positions)
 
     def items_of(self, run_id: str, *, by: Actor | None = None) -> list[Item]:
-        """The (name, loader) items a finished run classified, for another run over the same images.
-        Raises ItemsUnavailable saying why when they are no longer held, or are not `by`'s to reuse."""
-        if by is not None:
-            run = self.store.get_run(run_id)
-            if run is not None and not by.may_see_private(run):
-                raise ItemsUnavailable(f"the images of run {run_id} belong to the browser that started it: upload "
-                                       "them to compare them")
+        """The (name, loader) items a finished run classified, for another run over the same images: the uploads
+        this process still holds, else the images the run kept in the image store, else its dataset version's.
+        Raises ItemsUnavailable saying why when there are none, or they are not `by`'s to reuse (an upload's images
+        are its browser's; a dataset's are everyone's)."""
+        run = self.store.get_run(run_id)
+        if by is not None and run is not None and run.dataset_id is None and not by.may_see_private(run):
+            raise ItemsUnavailable(f"the images of run {run_id} belong to the browser that started it: upload "
+                                   "them to compare them")
         if self.is_active(run_id):
             raise ItemsUnavailable(f"run {run_id} is still running; wait for it to finish")
-        return self.uploads.reusable(run_id)
+        try:
+            return self.uploads.reusable(run_id)
+        except ItemsUnavailable as held:
+            if run is None or self.datasets is None or (run.dataset_id is None and not run.keep_images):
+                raise
+            if self.keeper is not None and not self.keeper.wait(run_id, 0):
+                raise ItemsUnavailable(f"the images of run {run_id} are still being kept in the image store; try "
+                                       "again in a moment") from None
+            try:
+                return self.datasets.run_items(run_id)
+            except StoreError as exc:
+                raise ItemsUnavailable(f"{held}; the image store has none of them either: {exc}") from None
+
+    def kept_images(self, run_id: str) -> KeepStatus | None:
+        """How keeping an upload run's images went in this process (None: it kept none here)."""
+        return self.keeper.status(run_id) if self.keeper is not None else None
 
     def _leased_jobs(self) -> dict[str, Job]:
         """run id -> job of this process's runs whose leases it renews (queued, or running and not yet ended)."""
@@ -367,4 +460,6 @@ class RunManager:
                 entry.job.cancelled.set()
         self._workers.shutdown(wait=wait, cancel_futures=False)
         self.thumbnail_pool.shutdown(wait=wait)
+        if self.keeper is not None:
+            self.keeper.shutdown(wait=wait)
 

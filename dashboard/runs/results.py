@@ -14,11 +14,14 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from client import schema
+from client.store.records import RunProfile
 from dashboard.server.connection import TOP5_LABELS, TOP5_SCORES
+from dashboard.server.profiles import PROFILES_SETTING, describe_profile, short_digest
 from client.store.database import RunInfo, Store
 from dashboard.targets import Target
 
-__all__ = ["StoredRun", "load_stored_run", "short_names", "csv_bytes", "json_bytes", "jpeg_data_uri", "thumbnail_uris",
+__all__ = ["StoredRun", "assumed_note", "load_stored_run", "profile_text", "short_names", "csv_bytes", "json_bytes",
+           "jpeg_data_uri", "thumbnail_uris",
            "top5_of", "table_frame", "run_query_params", "label_moved_note"]
 
 
@@ -48,6 +51,24 @@ def label_moved_note(run: RunInfo, current_labels: Mapping[str, int | None]) -> 
     if now is None:
         return f"{label} was version {then} when this ran; it names no available version now"
     return f"{label} was version {then} when this ran; it is version {now} now"
+
+
+def assumed_note(model: str, profile: RunProfile | None) -> str | None:
+    """"preparation assumed: …; set a profile …" for a run of a pixel model that had no profile (the default
+    preparation was used: its results may be wrong, and say so); None otherwise."""
+    if profile is None or not profile.assumed:
+        return None
+    return (f"preparation assumed: {profile.preparation}; set a profile: on the Models page for this session, or "
+            f"as {model}.json in the operator's {PROFILES_SETTING} folder")
+
+
+def profile_text(profile: RunProfile | None) -> str:
+    """"sha256:1a2b3c4d5e6f (SERVESCOPE_PROFILES/mine.json): preset keras-tf; classes Cat, Dog" — the profile a run
+    used, in one plain line ("no profile recorded" for a run stored before profiles were)."""
+    if profile is None:
+        return "no profile recorded"
+    described = "the default, assumed" if profile.assumed else describe_profile(profile.data)
+    return f"{short_digest(profile.digest)} ({profile.origin or 'origin not recorded'}): {described}"
 
 
 def thumbnail_uris(store: Store, run_id: str) -> dict[int, str]:

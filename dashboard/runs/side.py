@@ -13,15 +13,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from client import ClassificationResult, ModelProfile, TFServingClient, TFServingError, schema
+from client import ClassificationResult, InvalidArgumentError, ModelProfile, TFServingClient, TFServingError, schema
+from client.plan import ClassifyPlan
 from client.sources import Item, Loader
 from dashboard.runs.thumbnails import made_or_none
+from dashboard.server.profiles import (NO_PROFILE_ORIGIN, ProfileChoice, ProfileChooser, ProfileFileError,
+                                       ProfileProblem)
 from dashboard.server.signatures import signature_digest
-from client.store.database import Store, StoreError
+from client.store.database import RunProfile, Store, StoreError
 
-__all__ = ["Job", "SideResult", "open_side_client", "run_side", "resolve_labels", "signature_digest_of"]
+__all__ = ["ClientFactory", "Job", "SideResult", "run_side", "resolve_labels", "run_profile", "signature_digest_of"]
 
 Thumbnailer = Callable[[bytes], Future]   # may block while too many image bytes wait for their thumbnails
+# (url, model) -> a client; called with profile=... as well when the run has a model profile.
+ClientFactory = Callable[..., TFServingClient]
 
 
 @dataclass
@@ -39,7 +44,8 @@ class Job:
     positions: Sequence[int] | None = None     # a retry re-sends only these
     cancelled: threading.Event = field(default_factory=threading.Event)
     lease_lost: str | None = None              # why the run was stopped here after another process settled it
-    profile: ModelProfile | None = None        # the target's model profile (Compare), else the client's own
+    keep_images: bool = False                  # its images go to the image store after it (dashboard.runs.keeping)
+    profiles: ProfileChooser | None = None     # which model profile it uses (None: the client's default)
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,40 @@ def resolve_labels(client: TFServingClient, labels: Iterable[str | None]) -> dic
         except TFServingError:
             continue
     return found
+
+
+def run_profile(plan: ClassifyPlan, choice: ProfileChoice | None) -> RunProfile:
+    """What the run stores about its profile (RunProfile.from_plan), with where it came from."""
+    return RunProfile.from_plan(plan, choice.origin if choice is not None and choice.profile is not None else None)
+
+
+def _profile_choice(job: "Job", client_factory: ClientFactory) -> ProfileChoice | None:
+    """The job's profile for the version it will reach (a label or latest is resolved first only when the model
+    has per-version profile files); ProfileFileError when that profile cannot be used."""
+    if job.profiles is None:
+        return None
+    version = job.version
+    if version is None and job.profiles.depends_on_version:
+        with client_factory(job.url, job.model) as probe:
+            version = probe.resolve_version(label=job.label)
+    return job.profiles.choose(version).checked()
+
+
+def _plan(client: TFServingClient, job: "Job", choice: ProfileChoice | None) -> tuple[int | None, ClassifyPlan]:
+    """client.plan(); a profile key that does not fit the model's signature is a ProfileFileError naming where the
+    profile came from (InvalidArgumentError's field is the key)."""
+    try:
+        return client.plan(version=job.version, label=job.label)
+    except InvalidArgumentError as exc:
+        origin = choice.origin if choice is not None and choice.profile is not None else NO_PROFILE_ORIGIN
+        hint = "" if choice is not None and choice.profile is not None else "; set a profile"
+        raise ProfileFileError(ProfileProblem(origin, exc.field, f"{exc.reason}{hint}")) from None
+
+
+def _client(client_factory: ClientFactory, job: "Job", profile: ModelProfile | None) -> TFServingClient:
+    if profile is None:
+        return client_factory(job.url, job.model)
+    return client_factory(job.url, job.model, profile=profile)
 
 
 def signature_digest_of(client: TFServingClient, version: int | None, signature_name: str | None) -> str | None:
@@ -135,14 +175,7 @@ class _RowWriter:
         self.on_stored(len(rows))
 
 
-def open_side_client(job: Job, client_factory: Callable[..., TFServingClient]) -> TFServingClient:
-    """The job's client: `client_factory(url, model)`, with `profile=` when the job's target has one."""
-    if job.profile is None:
-        return client_factory(job.url, job.model)
-    return client_factory(job.url, job.model, profile=job.profile)
-
-
-def run_side(job: Job, store: Store, client_factory: Callable[..., TFServingClient],
+def run_side(job: Job, store: Store, client_factory: ClientFactory,
              thumbnailer: Thumbnailer | None, on_stored: Callable[[int], None], *, batch_size: int,
              concurrency: int) -> SideResult:
     run = store.get_run(job.run_id)
@@ -155,11 +188,16 @@ def run_side(job: Job, store: Store, client_factory: Callable[..., TFServingClie
     try:
         if not job.cancelled.is_set():  # a queued run cancelled before it started ends here, with 0 done
             store.update_progress(job.run_id, status="running")
-            with open_side_client(job, client_factory) as client:
-                resolved, plan = client.plan(version=job.version, label=job.label)
+            choice = _profile_choice(job, client_factory)
+            with _client(client_factory, job, choice.profile if choice is not None else None) as client:
+                resolved, plan = _plan(client, job, choice)
+                if choice is not None and job.profiles.depends_on_version and job.profiles.choose(resolved) != choice:
+                    raise RuntimeError(f"{job.label or 'the latest version'} moved to version {resolved} while the "
+                                       "run started, and that version has another profile; run it again")
                 labels = resolve_labels(client, (*job.probe_labels, job.label))
                 store.update_progress(job.run_id, version=resolved, labels_at_start=None if retry else labels,
-                                      signature_digest=signature_digest_of(client, resolved, plan.signature_name))
+                                      signature_digest=signature_digest_of(client, resolved, plan.signature_name),
+                                      profile=run_profile(plan, choice))
                 target = {"version": resolved} if resolved is not None else {"version": job.version,
                                                                               "label": job.label}
                 if job.warm_up:

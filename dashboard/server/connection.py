@@ -42,21 +42,24 @@ def configured_signature(environ: Mapping[str, str] = os.environ) -> SignatureCo
         raise FieldError(SIGNATURE_SETTING, f"not a usable signature configuration ({exc})") from None
 
 
-def open_client(url: str, model: str, profile: ModelProfile | None = None) -> TFServingClient:
+def open_client(url: str, model: str, *, profile: ModelProfile | None = None) -> TFServingClient:
     """A client for classifying: the predict timeout, two retries, the operator's signature if set, and the model
-    profile when given (a comparison target's)."""
+    profile the run uses (dashboard.server.profiles; None: the client's default)."""
     return TFServingClient(url, model, timeout=PREDICT_TIMEOUT_S, retries=2, signature=configured_signature(),
                            profile=profile)
 
 
-def probe_class_names(url: str, model: str, target: Target, items: Sequence[Item], tries: int = 3) -> tuple[str, ...]:
-    """The model's classes, in its order, from the configured signature or else one request with one of the
-    first `tries` items (TF Serving's metadata does not list class names). Empty when none could be read;
-    raises the client's error when the server cannot be asked at all."""
+def probe_class_names(url: str, model: str, target: Target, items: Sequence[Item], tries: int = 3, *,
+                      profile: ModelProfile | None = None) -> tuple[str, ...]:
+    """The model's classes, in its order: the profile's, else the configured signature's, else from one request
+    with one of the first `tries` items (TF Serving's metadata does not list class names). Empty when none could
+    be read; raises the client's error when the server cannot be asked at all."""
+    if profile is not None and profile.class_names:
+        return tuple(profile.class_names)
     signature = configured_signature()
     if signature is not None:
         return tuple(signature.class_names)
-    with open_client(url, model) as client:
+    with open_client(url, model, profile=profile) as client:
         for item in list(items)[:tries]:
             [result] = client.classify([item], batch_size=1, concurrency=1, **target.kwargs)
             if result.ok and result.probabilities:

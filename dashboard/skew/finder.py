@@ -23,6 +23,7 @@ from client import InvalidArgumentError, SignatureError, TFServingClient, TFServ
 from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, ImageInput, named_loader
 from client.plan import ClassifyPlan
 from client.profile import ModelProfile
+from client.store.records import RunProfile
 from client.sources import Item
 from dashboard.compare.decision import Decision, Side, decide
 from dashboard.config import PREDICT_TIMEOUT_S
@@ -55,6 +56,13 @@ class Tried:
     rows: pd.DataFrame = field(repr=False)
     score: Score
     same_as: tuple[Candidate, ...] = ()
+
+    @property
+    def run_profile(self) -> RunProfile:
+        """Its profile as a stored run would record it (client.store.records.RunProfile), for Compare's decision."""
+        profile = self.candidate.profile
+        return RunProfile(data=profile.to_dict(inline_class_names=True), digest=profile.digest,
+                          origin=f"skew finder: {self.candidate.name}", preparation=self.preparation)
 
     @property
     def current(self) -> bool:
@@ -116,8 +124,8 @@ class Finding:
     def verdict(self, a: Tried, b: Tried, **options) -> Decision:
         """Compare's full decision of preparation `b` against `a` on the same images (McNemar, flips, the
         images that changed): dashboard.compare.decision.decide."""
-        return decide(Side(a.rows, name=a.candidate.name, profile=a.candidate.profile.digest),
-                      Side(b.rows, name=b.candidate.name, profile=b.candidate.profile.digest), **options)
+        return decide(Side(a.rows, name=a.candidate.name, profile=a.run_profile),
+                      Side(b.rows, name=b.candidate.name, profile=b.run_profile), **options)
 
 
 def choose_sample(items: Sequence[Item], truth: Truth | None, size: int = DEFAULT_SAMPLE,

@@ -5,7 +5,7 @@ labelled images sent, with its Wilson interval (an image that failed counts as w
 cannot answer does not fit), and the log loss, the mean -ln p(true class) (p floored at LOG_FLOOR; a failed
 image counts at the floor). Accuracy differences of a few images are noise, so the ranking puts first every
 preparation whose accuracy is not significantly below the most accurate one's (McNemar's exact test on the
-paired images, p >= alpha, dashboard.compare.stats); among those, the named ones (presets and the session's own
+paired images, p >= alpha, dashboard.runs.stats); among those, the named ones (presets and the session's own
 profile: the conventions models are exported with) before grid combinations, then by accuracy, then by log
 loss. The others follow by accuracy, then log loss.
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from client import schema
-from dashboard.compare.stats import Interval, mcnemar_exact_p, wilson_interval
+from dashboard.runs.stats import Interval, mcnemar_exact_p, wilson_interval
 
 __all__ = ["LOG_FLOOR", "Ranked", "Score", "Truth", "rank", "score_rows", "truth_class"]
 

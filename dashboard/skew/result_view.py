@@ -146,8 +146,8 @@ def _apply(finding: Finding, model: str, key_prefix: str) -> None:
                             key=f"{key_prefix}_apply_choice")
     profile = finding.ranked[chosen].entry.candidate.profile
     if middle.button("Apply to this session", key=f"{key_prefix}_apply", type="primary",
-                     help=f"Classify {model} with this profile in this session (session key "
-                          f"{state.PROFILE_PREFIX}{model})"):
+                     help=f"Classify and Compare {model} with this profile in this session: the profile "
+                          "editor's session profile (Models page)"):
         state.set_session_profile(model, profile)
         st.rerun()
     right.download_button("Download profile", profile_file(profile), f"{model}.json", "application/json",

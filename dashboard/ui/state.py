@@ -6,21 +6,30 @@ the entry script, so its widgets are drawn on every page and keep their values a
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from client import ModelProfile
 from dashboard import config
 from dashboard.runs.inspector import Inspector
 from dashboard.runs.manager import RunManager
 from dashboard.runs.visitor import VisitorManager
 from dashboard.server.connection import open_client
-from client.profile import ModelProfile
-from client.store.database import Store, database_url, open_store
+from client.store import Datasets, ImageStore, open_image_store
+from client.store.blobs import blobs_location
+from client.store.database import Store, StoreError, database_url, open_store
+from client.store.images import QUOTA_VARIABLE
+from dashboard.server.profiles import ProfileChooser, ProfileFolder, configured_folder
 from dashboard.ui import access
+
+LOG = logging.getLogger("servescope.dashboard")
 
 RunPage = Literal["classify", "compare"]
 
@@ -73,6 +82,31 @@ def run_store() -> Store:
     return _store_at(database_url())
 
 
+@st.cache_resource(show_spinner=False)
+def _images_at(url: str, location: str, quota: str) -> ImageStore:
+    return open_image_store(_store_at(url), location)
+
+
+def image_store() -> ImageStore:
+    """The image store of the app's run store (SERVESCOPE_BLOBS, SERVESCOPE_BLOBS_QUOTA_MB), one per process.
+    Raises StoreError when it cannot be opened (a bad quota, a missing package for an object-store URL)."""
+    return _images_at(database_url(), blobs_location(), os.environ.get(QUOTA_VARIABLE, ""))
+
+
+def datasets() -> Datasets:
+    """The datasets of the app's run store and image store (client.store.datasets); raises StoreError as
+    image_store does."""
+    return Datasets(run_store(), image_store())
+
+
+def _images_or_none() -> ImageStore | None:
+    try:
+        return image_store()
+    except StoreError:
+        LOG.exception("the image store cannot be opened: runs keep no images")
+        return None
+
+
 def session_id() -> str:
     return st.session_state.setdefault(RUN_SESSION, uuid.uuid4().hex)
 
@@ -80,7 +114,8 @@ def session_id() -> str:
 @st.cache_resource(show_spinner=False)
 def _manager_at(url: str) -> RunManager:
     # Clients carry the operator's signature (SERVESCOPE_SIGNATURE) and report to the request inspector.
-    manager = RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach)
+    manager = RunManager(_store_at(url), client_factory=open_client, on_client=_inspector().attach,
+                         images=_images_or_none())
     # Python's collector walks every tracked object in each full collection; the many objects of the loaded
     # libraries live as long as the process: freeze them once, so collections (and the threads they hold the GIL
     # from, such as a run's) skip them. (.streamlit/config.toml turns Streamlit's own collection after every
@@ -126,24 +161,6 @@ def show_comparison(comparison_id: str | None) -> None:
     st.session_state[COMPARISON] = comparison_id
 
 
-# -- model profiles (client.profile) ----------------------------------------------------------------------
-PROFILE_PREFIX = "profile:"          # "profile:<model>": the ModelProfile this session classifies <model> with
-
-
-def session_profile(model: str) -> ModelProfile | None:
-    """The model profile this session set for `model` (the skew finder's Apply, a profile editor); None: none set."""
-    value = st.session_state.get(PROFILE_PREFIX + model)
-    return value if isinstance(value, ModelProfile) else None
-
-
-def set_session_profile(model: str, profile: ModelProfile | None) -> None:
-    """Classify `model` with `profile` in this session from now on (None forgets it)."""
-    if profile is None:
-        st.session_state.pop(PROFILE_PREFIX + model, None)
-    else:
-        st.session_state[PROFILE_PREFIX + model] = profile
-
-
 # -- background runs (dashboard.runs.manager) -------------------------------------------------------------
 SESSION_RUNS = "run_session_runs"    # ids of the runs this session started, oldest first (the sidebar watches them)
 
@@ -175,3 +192,38 @@ def set_current_run(page: RunPage, run_id: str | None, *, started_here: bool = F
 
 def session_runs() -> list[str]:
     return list(st.session_state.get(SESSION_RUNS, []))
+
+
+# -- model profiles (dashboard.server.profiles) ---------------------------------------------------------------
+SESSION_PROFILES = "models_session_profiles"   # model name -> this session's ModelProfile (the profile editor)
+
+
+@st.cache_resource(show_spinner=False)
+def _profile_folder(path: str) -> ProfileFolder:
+    return ProfileFolder(Path(path))
+
+
+def profile_folder() -> ProfileFolder | None:
+    """The operator's SERVESCOPE_PROFILES folder (one per process, read again when it changes); None when unset."""
+    path = configured_folder()
+    return _profile_folder(str(path)) if path is not None else None
+
+
+def session_profile(model: str) -> ModelProfile | None:
+    """The profile this browser session set for `model` in the profile editor (None: none)."""
+    return (st.session_state.get(SESSION_PROFILES) or {}).get(model)
+
+
+def set_session_profile(model: str, profile: ModelProfile | None) -> None:
+    """Use `profile` for `model` in this browser session only (None: stop using one)."""
+    profiles = dict(st.session_state.get(SESSION_PROFILES) or {})
+    if profile is None:
+        profiles.pop(model, None)
+    else:
+        profiles[model] = profile
+    st.session_state[SESSION_PROFILES] = profiles
+
+
+def profile_chooser(model: str) -> ProfileChooser:
+    """How this session's runs of `model` pick their profile: the session's, the operator's folder, built-in."""
+    return ProfileChooser(model, profile_folder(), session_profile(model))

@@ -13,6 +13,7 @@ import pytest
 
 from client import schema
 from client.cli import main
+from client.profile import DEFAULT_PROFILE
 from client.store import Datasets, open_image_store, open_store
 from client.store.blobs import blob_key
 from client.store.images import sha256_of
@@ -112,7 +113,11 @@ def test_a_run_on_a_dataset_is_stored_with_the_version_it_used(stores, audit, fa
     assert (run.dataset_name, run.dataset_version, run.dataset_id, run.class_names) == (
         "audit", 1, stores.get("audit").dataset_id, ("cat", "dog", "other"))
     assert (summary.truth_known, summary.correct) == (4, 3)
+    # The profile it used (none given: the default, which an encoded-image model does not need) is stored with it.
+    assert (run.profile.digest, run.profile.origin, run.profile.assumed) == (
+        DEFAULT_PROFILE.digest, "no profile (the default)", False)
     stored = stores.store.run_rows(run.id)
+    assert set(stored["profile"]) == {DEFAULT_PROFILE.digest}
     assert list(zip(stored["source"].str.rsplit("/", n=1).str[1], stored["top_class"], stored["ground_truth"])) == [
         ("blue.png", "other", "cat"), ("red.png", "cat", "cat"), ("green.png", "dog", "dog"),
         ("blue2.png", "other", "other")]

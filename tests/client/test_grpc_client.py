@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from client import (AnswerTooLargeError, ImageScaling, InvalidArgumentError, ModelNotFoundError,
+from client import (AnswerTooLargeError, InvalidArgumentError, ModelNotFoundError,
                     RequestTimeoutError, ServerUnavailableError, SignatureConfig, SignatureError, TFServingClient,
                     VersionNotAvailableError, VersionStatus)
 from client import cli
@@ -246,7 +246,7 @@ def test_pixels_are_sent_as_raw_float32_tensor_content(serving):
     assert (tensor.dtype, [d.size for d in tensor.tensor_shape.dim], len(tensor.float_val)) == (1, [3, 8, 8, 3], 0)
     expected = np.stack([plan.instance(name, data)["images"] for name, data in sent]).astype("<f4")
     assert tensor.tensor_content == expected.tobytes()
-    assert isinstance(plan, ClassifyPlan) and plan.input_dtype == "DT_FLOAT" and plan.scaling == ImageScaling()
+    assert isinstance(plan, ClassifyPlan) and plan.input_dtype == "DT_FLOAT" and plan.profile_assumed
 
 
 def test_raw_predict_answers_in_the_rest_apis_shapes(serving):

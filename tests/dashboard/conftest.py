@@ -15,7 +15,7 @@ from dashboard.ui import state
 from tests.support import ROOT, fake_model_handler
 
 ENTRY = ROOT / "streamlit_app.py"
-PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history")}
+PAGES = {name: f"app_pages/{name}.py" for name in ("home", "classify", "compare", "models", "history", "datasets")}
 CORRUPT_JPEG = b"\xff\xd8\xff\xe0 this is not really a JPEG"
 SERVER_SETTINGS = ("TF_SERVING_URL", "SERVESCOPE_SERVERS", "SERVESCOPE_ALLOW_CUSTOM_URL", "SERVESCOPE_MODEL",
                    "SERVESCOPE_LABELS")
@@ -71,6 +71,14 @@ def page(monkeypatch, tmp_path):
             app.switch_page(PAGES[name])
         return app
     return make
+
+
+@pytest.fixture(autouse=True)
+def own_image_store(monkeypatch, tmp_path):
+    """Every test keeps images (RunManager, datasets) in an image store of its own, never the default folder in the
+    home directory; a test may point SERVESCOPE_BLOBS elsewhere."""
+    monkeypatch.setenv("SERVESCOPE_BLOBS", str(tmp_path / "blobs"))
+    monkeypatch.delenv("SERVESCOPE_BLOBS_QUOTA_MB", raising=False)
 
 
 @pytest.fixture(autouse=True)

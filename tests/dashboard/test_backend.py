@@ -85,3 +85,15 @@ def test_charts_carry_the_data_in_class_order():
                       {"class": "other", "probability": 0.1}]
     top5 = charts.top5_chart([("tabby", 0.5), ("tiger cat", 0.3)]).to_dict()
     assert next(iter(top5["datasets"].values()))[0] == {"imagenet_label": "tabby", "score": 0.5}
+
+
+def test_the_top5_shows_every_bar_and_its_value_and_never_cuts_a_label():
+    spec = charts.top5_chart([("black-and-tan coonhound", 0.95), ("bloodhound", 0.004), ("redbone", 0.0003),
+                              ("kelpie", 0.0002), ("beagle", 0.00001)]).to_dict()
+    bars, labels = spec["layer"]
+    scale = bars["encoding"]["x"]["scale"]
+    # On a log scale from 0.0001, a score of 0.0003 is a third of the way to 0.01: a visible bar, not a sliver.
+    assert scale == {"type": "log", "domain": [charts.TOP5_FLOOR, 1], "clamp": True}
+    assert labels["mark"]["type"] == "text" and labels["encoding"]["text"]["format"] == ".1%"
+    axis = bars["encoding"]["y"]["axis"]
+    assert axis["labelLimit"] == 0                                      # "black-and-tan coonhound" in full

@@ -31,7 +31,7 @@ def test_home_reports_a_reachable_server_and_lists_the_pages(page, fake_pets):
     assert [t.value for t in app.sidebar.text] == [f"127.0.0.1:{fake_pets.port}: {fake_pets.url}"]
     assert not app.sidebar.selectbox
     assert [link.proto.page for link in app.get("page_link")] == [
-        "classify", "compare", "skew", "models", "history"]  # resolved by st.navigation to URL paths
+        "classify", "compare", "skew", "models", "history", "datasets"]  # resolved by st.navigation to URL paths
 
 
 def test_home_says_no_server_is_reachable_and_how_to_start_one(page, unreachable_url):
@@ -44,7 +44,7 @@ def test_home_says_no_server_is_reachable_and_how_to_start_one(page, unreachable
 
 def test_every_page_opens_through_the_navigation(page, fake_pets):
     for name, title in (("classify", "Classify"), ("compare", "Compare versions"), ("models", "Models"),
-                        ("history", "History")):
+                        ("history", "History"), ("datasets", "Datasets")):
         app = page(name, fake_pets.url).run()
         assert not app.exception, name
         assert app.title[0].value == title
@@ -110,7 +110,9 @@ def test_models_page_lists_versions_labels_and_signatures(page, fake_pets):
         {"version": "1", "state": "AVAILABLE", "labels": "canary, stable"}]   # text: int64 exactly
     assert "#### Version 1 · stable, canary" in [m.value for m in app.markdown]
     assert [t.value for t in app.main.text] == ["Labels: stable → version 1, canary → version 1",
-                                           "serving_default — tensorflow/serving/predict"]
+                                           "serving_default — tensorflow/serving/predict",
+                                           "In effect for pets: built-in profile of pets (sha256:c58a04b3f8b5): "
+                                           "preset pets"]
     assert app.table[0].value.loc[("input", "image_bytes")].tolist() == ["DT_STRING", "[-1]"]
     app.button(key="models_refresh").click().run()
     assert not app.exception and len(app.table) == 1

@@ -41,6 +41,7 @@ def running_dashboard(folder: Path, **environment: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = folder / "streamlit.log"
+    environment.setdefault("SERVESCOPE_BLOBS", str(folder / "blobs"))   # the test's own image store
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(dashboard_command(port), cwd=ROOT, env=dict(os.environ, **environment), stdout=log,
                                 stderr=subprocess.STDOUT)

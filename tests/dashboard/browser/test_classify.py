@@ -96,13 +96,15 @@ def test_a_labelled_zip_shows_accuracy_and_a_confusion_cell_lists_its_images(pag
     expect(accuracy).to_contain_text(f"{correct / len(judged):.1%}")
     expect(accuracy).to_contain_text(f"{correct}/{len(judged)}")
     # The thumbnails follow the rows (the run never waits for them); once stored, the page redraws with them:
-    # one per mistake in the grid, and the detail view's image.
+    # one tile per mistake in the grid (a click on one opens the image: test_image_detail.py).
     wait_until(lambda: open_store(database).thumbnail_count(run_id) == len(rows), timeout=60,
                what=f"the thumbnails of run {run_id}")
     mistakes = len(judged) - correct
-    expect(page.get_by_test_id("stImageContainer")).to_have_count(min(mistakes, MISTAKES_SHOWN) + 1)
-    expect(page.get_by_test_id("stImageCaption").filter(has_text="predicted")).to_have_count(min(mistakes,
-                                                                                                   MISTAKES_SHOWN))
+    page.get_by_text(f"Mistakes ({mistakes})", exact=True).click()
+    tiles = page.get_by_test_id("servescope-tile")
+    expect(tiles).to_have_count(min(mistakes, MISTAKES_SHOWN))
+    expect(tiles.filter(has_text="predicted")).to_have_count(min(mistakes, MISTAKES_SHOWN))
+    expect(tiles.locator("img")).to_have_count(min(mistakes, MISTAKES_SHOWN))
     expect(page.get_by_text(re.compile(r"^Thumbnails: \d+ of \d+ made"))).to_have_count(0)
     # One cell of the heatmap (an SVG mark Vega labels with its fields): true dog, predicted dog.
     cell = page.locator('[role="graphics-symbol"][aria-label*="true: dog"][aria-label*="predicted: dog"]').first

@@ -62,7 +62,20 @@ def test_the_verdict_card_and_a_flip_cell_listing_its_images(tab, compare_dashbo
     options.filter(has_text=chosen).first.click()
     count = re.search(r"\((\d+)\)$", chosen)[1]
     expect(tab.get_by_role("combobox", name="Images in a cell (or click a cell)")).to_have_value(chosen)
-    expect(tab.get_by_text(f"{count} image(s)", exact=True)).to_be_visible()
+    listed = tab.get_by_text(re.compile(rf"^{count} image\(s\): click one to see it"))
+    expect(listed).to_be_visible()
+    # A click on a listed image opens it with A's and B's answers, and both models' maps on demand.
+    table = listed.locator("xpath=ancestor::div[@data-testid='stElementContainer']/following-sibling::div[1]"
+                           ).get_by_test_id("stDataFrame")
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    tab.mouse.click(box["x"] + 18, box["y"] + 36 + 17)
+    dialog = tab.get_by_role("dialog")
+    expect(dialog.get_by_text(f"1 of {count} in “{chosen}”")).to_be_visible()
+    dialog.get_by_role("button", name="Where did the model look?").click()
+    expect(dialog.get_by_text(re.compile(r"^1 request, 65 images, "))).to_have_count(2)
+    expect(dialog.get_by_test_id("stImageContainer")).to_have_count(3)      # the image, A's map, B's map
+    tab.keyboard.press("Escape")
     # The same view reopens from its link in another tab.
     other = tab.context.new_page()
     other.goto(tab.url)

@@ -110,9 +110,23 @@ def frame_with(app, column: str) -> pd.DataFrame:
     return found
 
 
-def editor_key(app) -> str:
-    [editor] = app.data_editor
-    return editor.key
+def results_table(app):
+    """The results table (the one table with a `name` column): a st.dataframe whose rows open the detail view."""
+    [table] = [frame for frame in app.dataframe if "name" in frame.value.columns]
+    return table
+
+
+def correct_in_view(app, row: int, true_class: str) -> None:
+    """Click row `row` of the results table (it opens the image detail view), choose `true_class` and save."""
+    from dashboard.evaluate.detail_view import SAVE_BUTTON
+    table = results_table(app)
+    app.session_state[table.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    app.run()
+    [choice] = [radio for radio in app.radio if radio.label.startswith("True class")]
+    choice.set_value(true_class).run()
+    [save] = [button for button in app.button if button.label == SAVE_BUTTON]
+    save.click().run()
+    assert not app.exception, app.exception
 
 
 # -- ground truth, evaluation, corrections ------------------------------------------------------------------
@@ -166,7 +180,7 @@ def test_a_labelled_zip_is_evaluated_without_another_step(page, fake_pets, share
     assert queue["source"].tolist() == below["source"].tolist()
 
     # The results table: short names, thumbnails from the store, the corrupt file's crossed-out tile.
-    table = app.data_editor[0].value
+    table = results_table(app).value
     assert table["name"].tolist() == [source.split("/")[-1] for source in rows["source"]]
     broken = table[table["name"] == "broken.jpg"].iloc[0]
     assert broken["thumbnail"] == FAILED_THUMBNAIL
@@ -191,15 +205,12 @@ def test_a_correction_moves_accuracy_by_exactly_one_image(page, fake_pets, share
     store = store_of(tmp_path)
     correct, judged = accuracy_of(store.run_rows(run_id))
     assert metric(app, "Accuracy").value == f"{correct / judged:.1%}"
-    # Correct the first wrong prediction (the editor's row positions are the table's, in run order).
-    table = app.data_editor[0].value.reset_index(drop=True)
+    # Correct the first wrong prediction in the detail view a click on its row opens (rows in run order).
+    table = results_table(app).value.reset_index(drop=True)
     wrong = table.index[(table["correct"] == False)].tolist()  # noqa: E712 - a nullable column
     assert wrong, "the fake labels some photos wrongly"
     position = wrong[0]
-    app.session_state[editor_key(app)] = {"edited_rows": {position: {"correction": table.at[position, "top_class"]}},
-                                          "added_rows": [], "deleted_rows": []}
-    app.run()
-    assert not app.exception
+    correct_in_view(app, position, table.at[position, "top_class"])
     rows = store.run_rows(run_id)
     assert rows["correction"].notna().sum() == 1 and rows["corrected_at"].notna().sum() == 1
     assert accuracy_of(rows) == (correct + 1, judged)

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf.json_format import MessageToDict
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
-import dashboard.evaluate.view as evaluation_view
+import dashboard.evaluate.truth_view as truth_view
 from client.truth import MAX_TRUTH_BYTES
 from client.store.database import open_store
 from dashboard.ui import state
@@ -119,7 +119,7 @@ def test_formula_cells_of_a_truth_csv_are_unmatched_values_shown_as_plain_text(p
 
 def test_a_truth_file_over_the_limit_is_refused_naming_the_file_and_the_limit(page, fake_pets, monkeypatch):
     parsed: list[str] = []
-    monkeypatch.setattr(evaluation_view, "_read_truth", lambda *args: parsed.append(args[0]))
+    monkeypatch.setattr(truth_view, "_read_truth", lambda *args: parsed.append(args[0]))
     app = page("classify", fake_pets.url).run()
     upload(app, images())
     data = b"file,label\n" + b"cat.png,cat\n" * (MAX_TRUTH_BYTES // 12 + 1)
@@ -132,8 +132,8 @@ def test_a_truth_file_over_the_limit_is_refused_naming_the_file_and_the_limit(pa
 
 def test_a_truth_file_is_parsed_once_per_upload_not_on_every_rerun(page, fake_pets, monkeypatch):
     parsed: list[str] = []
-    original = evaluation_view.read_truth_file
-    monkeypatch.setattr(evaluation_view, "read_truth_file", lambda name, data: parsed.append(name) or original(name,
+    original = truth_view.read_truth_file
+    monkeypatch.setattr(truth_view, "read_truth_file", lambda name, data: parsed.append(name) or original(name,
                                                                                                                 data))
     app = page("classify", fake_pets.url).run()
     upload(app, images())
@@ -194,7 +194,10 @@ def test_hidden_characters_in_names_and_truth_values_are_shown_escaped_everywher
     finish_in(app, str(tmp_path / "runs.db"), run_id)
     escaped = ["report\\u202efdp.png", "dog\\u2066zero\\u200bwidth.png", "esc\\x1b[31mred.png"]
     assert frame_with(app, "name")["name"].tolist() == escaped        # the results table
-    assert [t.value for t in app.text if t.value in escaped] == [escaped[0]]   # the detail view's full name
+    [table] = [frame for frame in app.dataframe if "name" in frame.value.columns]
+    app.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()                                                          # the detail view: its names, escaped
+    assert [t.value for t in app.text if t.value in escaped] == [escaped[0], escaped[0]]
     assert hidden_on(app, HIDDEN) == []
     assert any("report\\u202efdp.png" in text for text in page_strings(app))
     assert run_id_of(app) == run_id

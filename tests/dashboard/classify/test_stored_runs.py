@@ -12,7 +12,8 @@ import time
 import pytest
 from werkzeug.wrappers import Request
 
-from tests.dashboard.classify.test_classify_page import finish, press_classify, run_id_of, store_of, upload
+from tests.dashboard.classify.test_classify_page import (finish, press_classify, results_table, run_id_of, store_of,
+                                                         upload)
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 from tests.support import BAD_MARK, fake_model_handler, fake_prediction, json_response, png_bytes, wait_until
@@ -30,7 +31,7 @@ def test_the_run_survives_a_new_session_and_opens_by_its_link(page, fake_pets, t
     other.run()
     assert not other.exception
     assert texts(other.success) == [f"Run {run_id}: complete: 2 of 2 image(s) classified."]
-    assert other.data_editor[0].value["name"].tolist() == ["red.png", "green.png"]
+    assert results_table(other).value["name"].tolist() == ["red.png", "green.png"]
     # Without a link, a new session finds the newest stored run.
     third = page("classify", fake_pets.url).run()
     assert run_id_of(third) == run_id

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dashboard.classify import view as classify_view
-from tests.dashboard.classify.test_classify_page import finish, press_classify, store_of, upload
+from tests.dashboard.classify.test_classify_page import (correct_in_view, finish, press_classify, results_table,
+                                                         store_of, upload)
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 
@@ -26,7 +27,7 @@ def test_a_run_longer_than_a_page_is_shown_page_by_page(page, fake_pets, tmp_pat
         [pager] = [box for box in app.selectbox if box.label == "Page"]
         pager.set_value(number).run()
         assert not app.exception
-        table = app.data_editor[0].value
+        table = results_table(app).value
         seen += table["name"].tolist()
         assert all(uri.startswith("data:image/jpeg;base64,") for uri in table["thumbnail"])
     assert seen == [f"{i}.png" for i in range(5)]
@@ -34,11 +35,8 @@ def test_a_run_longer_than_a_page_is_shown_page_by_page(page, fake_pets, tmp_pat
     # A correction on the last page is stored for that page's image.
     [pager] = [box for box in app.selectbox if box.label == "Page"]
     pager.set_value(2).run()
-    assert app.data_editor[0].value["name"].tolist() == ["4.png"]
-    app.session_state[app.data_editor[0].key] = {"edited_rows": {0: {"correction": "other"}}, "added_rows": [],
-                                                 "deleted_rows": []}
-    app.run()
-    assert not app.exception
+    assert results_table(app).value["name"].tolist() == ["4.png"]
+    correct_in_view(app, 0, "other")
     rows = store_of(tmp_path).run_rows(run_id)
     assert rows.set_index("source")["correction"].dropna().to_dict() == {"4.png": "other"}
     # The downloads are made when pressed; both are offered whatever page is shown.

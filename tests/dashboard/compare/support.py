@@ -96,6 +96,9 @@ def wait_for(database: str, comparison_id: str, timeout: float = 60, *, thumbnai
     run_ids = [comparison.baseline_run_id, *comparison.other_run_ids]
     wait_until(lambda: all(store.get_run(r).status in FINAL for r in run_ids), timeout=timeout,
                what=f"the runs of comparison {comparison_id}")
+    # After the runs, the latency probe times each side alone (dashboard.runs.latency_probe); the job ends after it.
+    wait_until(lambda: not any(state.run_manager().is_active(r) for r in run_ids), timeout=timeout,
+               what=f"the latency probe of comparison {comparison_id}")
     if thumbnails:
         assert state.run_manager().wait_thumbnails(run_ids[0], timeout), f"the thumbnails of run {run_ids[0]}"
     return store, run_ids

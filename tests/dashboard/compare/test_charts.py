@@ -28,6 +28,12 @@ def test_confusion_difference_diverges_around_zero():
     spec = charts.confusion_difference_chart(cells).to_dict()
     scale = spec["layer"][0]["encoding"]["color"]["scale"]
     assert scale["domainMid"] == 0 and scale["domain"] == [-5, 5]
+    # The title and its reading hint fit the chart (Vega cuts a longer title): short lines, a width that holds them.
+    assert spec["title"] == {"text": charts.DIFFERENCE_TITLE, "subtitle": list(charts.DIFFERENCE_HINT),
+                             "anchor": "start"}
+    assert spec["width"] == charts.DIFFERENCE_MIN_WIDTH == 260
+    widest = max(len(line) for line in (charts.DIFFERENCE_TITLE, *charts.DIFFERENCE_HINT))
+    assert widest * 7.5 <= spec["width"]   # ~7.5 px a character at Vega's 13 px title font
 
 
 def test_reliability_overlay_names_ece_and_brier_per_side():

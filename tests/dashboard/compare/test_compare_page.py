@@ -10,9 +10,11 @@ import json
 import re
 import threading
 
+import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from dashboard.runs.latency_probe import LatencyProbe, how_measured
 from client.store.database import open_store
 from dashboard.targets import Target
 from dashboard.ui import state
@@ -73,12 +75,21 @@ def test_the_verdict_equals_what_the_stored_rows_say(page, two_versions, databas
     assert metrics["Fixes / regressions"] == "5 / 1"
     assert headline_of(app).startswith("Keep label stable (v1) for now: label canary (v2) fixes 5 images and breaks 1 "
                                        "on 18 labelled images (")
-    # The cost table: both sides warm (one warm-up request each, not timed), every image answered.
+    # The cost table: each side's latency measured on its own after the run (the latency probe: one untimed
+    # request per side, then 8 rounds of the same 4 images, one image per request, A and B in turn), not the
+    # concurrent run's timings; every image answered.
     cost = frame_with(app, "p95_ms")
     assert cost["side"].tolist() == ["A: label stable (v1)", "B: label canary (v2)"]
-    assert cost["images"].tolist() == [18, 18] and cost["errors"].tolist() == [0, 0]
-    assert (cost["images_per_s"] > 0).all()
-    warm_ups = [(v, n) for v, n in model.predicts if n == 1]
+    assert cost["images"].tolist() == [18, 18] and cost["server_errors"].tolist() == [0, 0]
+    assert cost["input_errors"].tolist() == [0, 0] and cost["probe_requests"].tolist() == [32, 32]
+    assert model.predicts[-66:] == [(1, 1), (2, 1)] * 33
+    probe = LatencyProbe.from_json(store.get_comparison(comparison_id).latency_probe)
+    for row, run_id in zip(cost.itertuples(), (run_a, run_b)):
+        latencies = probe.side(run_id).latencies_ms
+        assert row.p50_ms == pytest.approx(float(np.percentile(latencies, 50)))
+        assert row.images_per_s == pytest.approx(1000 / float(np.mean(latencies)))
+    assert how_measured(8, 4) in texts(app.caption)
+    warm_ups = [(v, n) for v, n in model.predicts[:-66] if n == 1]
     assert sorted(v for v, _ in warm_ups) == [1, 1, 2, 2]   # one warm-up per side, one probe per target
     # With truth: both confusion matrices (and their difference), titled by side.
     specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
@@ -120,7 +131,9 @@ def test_a_running_comparison_survives_navigation_and_cancel_keeps_what_finished
     comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
     bars = [plain(bar.proto.text) for bar in app.get("progress")]
     assert [bar.split(":", 1)[0] for bar in bars] == ["label stable", "label canary"]
-    assert all(re.search(r": (queued|running): 0 of 18 image\(s\) classified so far$", bar) for bar in bars), bars
+    # While a side runs: its counts, images/s and time left once it has a rate (none yet: the gate holds it).
+    assert all(re.search(r": (0 / 18 images · 0 errors so far|queued: 0 of 18 image\(s\) classified so far)$", bar)
+               for bar in bars), bars
     app.switch_page("app_pages/history.py").run()
     app.switch_page("app_pages/compare.py").run()   # back: the session still shows the running comparison
     assert not app.exception
@@ -329,6 +342,14 @@ def test_an_upload_with_a_corrupt_file_costs_one_row_on_each_side(page, two_vers
     app.run()
     assert [store.get_run(r).errors for r in run_ids] == [1, 1]
     assert "1 image failed on A or B and is left out of the paired statistics." in texts(app.warning)
+    # The corrupt file is an input error, listed apart; the server's error rate counts server errors only.
+    cost = frame_with(app, "p95_ms")
+    assert cost["server_errors"].tolist() == [0, 0] and cost["error_rate"].tolist() == [0.0, 0.0]
+    assert cost["input_errors"].tolist() == [1, 1]
+    [listed] = [e for e in app.expander if e.label.startswith("Input errors (2)")]
+    [table] = [frame.value for frame in listed.dataframe]
+    assert table["source"].tolist() == ["few.zip/cat/broken.jpg"] * 2
+    assert table["side"].tolist() == ["A: label stable (v1)", "B: label canary (v2)"]
 
 
 @pytest.mark.slow
@@ -360,7 +381,7 @@ def test_pets_versions_1_and_2_on_labelled_photos(page, pets_server_url, labelle
     assert f"McNemar's exact test: {shown_p}, two-sided" in " ".join(texts(app.caption))
     assert metrics["Fixes / regressions"] == f"{counts['fixes']} / {counts['regressions']}"
     cost = frame_with(app, "p95_ms")
-    assert cost["errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
+    assert cost["server_errors"].tolist() == [0, 0] and (cost["p50_ms"] > 0).all()
 
 
 @pytest.mark.slow
@@ -373,3 +394,58 @@ def test_half_plus_two_on_the_embedded_server_is_explained_before_any_upload(pag
         assert error.split(": ", 1)[1].startswith(f"Model 'half_plus_two' at {half_plus_two_url} cannot be used to "
                                                   "classify images: ") and "'x'" in error
     assert app.button(key="compare_run").disabled
+
+
+def test_a_running_side_shows_its_rate_and_time_left_and_the_probe_its_requests():
+    from dashboard.compare.view import probe_text, side_progress_text
+    from dashboard.runs.manager import Progress
+    running = Progress("r1", "running", 100, 40, 1, 3.2, 12.5, 4.8, "running: 39 of 100 image(s) classified so far",
+                       None)
+    assert side_progress_text("A: version 1", running) == (
+        "A: version 1: 40 / 100 images · 12.5 images/s · about 5 s left · 1 error so far")
+    ended = Progress("r1", "complete", 100, 100, 0, 8.0, 12.5, None, "complete: 100 of 100 image(s) classified",
+                     None)
+    assert side_progress_text("B: version 2", ended) == "B: version 2: complete: 100 of 100 image(s) classified"
+    assert probe_text(12, 64) == ("Measuring each side's latency on its own (one side at a time, one image per "
+                                  "request): 12 of 64 requests.")
+
+
+@pytest.mark.slow
+def test_a_listed_image_opens_with_a_and_b_side_by_side_and_both_maps(page, two_versions, database):
+    from dashboard.evaluate import detail_view, occlusion
+    model, server = two_versions
+    app = open_compare(page, server.url, database)
+    comparison_id = start_comparison(app, ("pets.zip", labelled_zip(), "application/zip"))
+    store, run_ids = wait_for(database, comparison_id)
+    app.run()
+    app.selectbox(key="compare_0_flip_cell").set_value("dog → cat (6)").run()
+    [listing] = [frame for frame in app.dataframe if "js_distance" in frame.value.columns]
+    sources = listing.value["source"].tolist()
+    row = sources.index("pets.zip/pets/dog/swapped.png")
+    app.session_state[listing.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    app.run()
+    assert not app.exception, app.exception
+    queue = app.session_state[detail_view._state("compare_0")]
+    assert (queue.name, queue.sources, queue.index) == ("“dog → cat (6)”", tuple(sources), row)
+    specs = [chart.proto.spec for chart in app.get("vega_lite_chart")]
+    for side in ("A: label stable (v1): class probabilities", "B: label canary (v2): class probabilities"):
+        assert sum(json.dumps(side) in spec for spec in specs) == 1, side
+    assert "True class: dog (detected at upload)" in texts(app.text)
+    # The correction from the view goes to every run of the comparison, and the view moves on.
+    [choice] = [radio for radio in app.radio if radio.label.startswith("True class")]
+    assert choice.value is None
+    choice.set_value("cat").run()
+    [save] = [b for b in app.button if b.label == detail_view.SAVE_BUTTON]
+    save.click().run()
+    assert not app.exception, app.exception
+    for run_id in run_ids:
+        assert store.run_rows(run_id).set_index("source").at["pets.zip/pets/dog/swapped.png", "correction"] == "cat"
+    assert app.session_state[detail_view._state("compare_0")].index == min(row + 1, len(sources) - 1)
+    # Where each model looked: one batch of the thumbnail and its 64 masked copies per side, drawn side by side.
+    before = len(model.predicts)
+    [button] = [b for b in app.button if b.label == detail_view.MAP_BUTTON]
+    button.click().run()
+    assert not app.exception, app.exception
+    assert model.predicts[before:] == [(1, occlusion.DEFAULT_GRID ** 2 + 1), (2, occlusion.DEFAULT_GRID ** 2 + 1)]
+    costs = [c for c in texts(app.caption) if c.startswith("1 request, 65 images, ")]
+    assert len(costs) == 2

@@ -10,8 +10,9 @@ from scipy.stats import binomtest, norm
 from sklearn.metrics import cohen_kappa_score
 
 from client.protocol import SignatureSpec
-from dashboard.compare.decision import ClassSetMismatch, Side, Verdict, align_classes, compare_with_baseline, decide
-from dashboard.compare.stats import (
+from dashboard.compare.decision import (NOT_PROBED, ClassSetMismatch, Side, Verdict, align_classes,
+                                        compare_with_baseline, decide)
+from dashboard.runs.stats import (
     MAX_DISCORDANT,
     cohen_kappa,
     images_needed,
@@ -22,6 +23,7 @@ from dashboard.compare.stats import (
     total_variation_distance,
 )
 from dashboard.compare.tables import changed_images, images_in_cell
+from dashboard.runs.latency_probe import SideProbe
 from dashboard.server.signatures import signature_digest, signature_rows
 from tests.dashboard.compare.decision_frames import CLASSES, fixes_and_regressions, result_frame
 
@@ -204,13 +206,27 @@ def test_flip_matrix_transitions_and_changed_images():
     assert decision.truth.confusion_difference.loc["cat", "dog"] == -3
 
 
-def test_cost_per_side():
+def test_cost_per_side_is_the_probe_alone_and_counts_server_errors_only():
     a, b = fixes_and_regressions(0, 0, n=30)
-    decision = decide(Side(a, elapsed_s=3.0), Side(b, elapsed_s=1.5))
-    latencies = a["latency_ms"].to_numpy()
-    row = decision.cost.iloc[0]
-    assert [row["p50_ms"], row["p95_ms"], row["p99_ms"]] == pytest.approx(np.percentile(latencies, [50, 95, 99]))
-    assert decision.cost["images_per_s"].tolist() == [10.0, 20.0] and row["error_rate"] == 0.0
+    b.loc[3, ["top_class", "confidence", "error", "error_type"]] = [None, None, "x.jpg: corrupt", "ImageError"]
+    b.loc[4, ["top_class", "confidence", "error", "error_type"]] = [None, None, "503", "ServerUnavailableError"]
+    probe_a = SideProbe("a", (20.0, 30.0, 40.0, 50.0))
+    probe_b = SideProbe("b", (100.0, 100.0, 200.0), failures=1)
+    decision = decide(Side(a, probe=probe_a), Side(b, probe=probe_b), latency_how="measured alone")
+    first, second = decision.cost.iloc[0], decision.cost.iloc[1]
+    # The run's own latencies (10 ms + i) are not used: each side waited for the other during the run.
+    assert [first["p50_ms"], first["p95_ms"], first["p99_ms"]] == pytest.approx(
+        np.percentile([20, 30, 40, 50], [50, 95, 99]))
+    assert first["images_per_s"] == pytest.approx(1000 / 35) and second["images_per_s"] == pytest.approx(7.5)
+    assert decision.cost["probe_requests"].tolist() == [4, 4]
+    assert decision.cost["server_errors"].tolist() == [0, 1] and decision.cost["input_errors"].tolist() == [0, 1]
+    assert second["error_rate"] == pytest.approx(1 / 30)        # the corrupt file is not the server's error
+    assert decision.input_errors.to_dict("records") == [
+        {"side": "B: label:canary", "source": "img/003.jpg", "error": "x.jpg: corrupt"}]
+    assert decision.latency_how == "measured alone"
+    unprobed = decide(Side(a), Side(b))
+    assert unprobed.cost["p50_ms"].isna().all() and unprobed.cost["probe_requests"].tolist() == [0, 0]
+    assert unprobed.latency_how == NOT_PROBED
 
 
 def test_class_sets_aligned_on_common_classes_or_refused():

@@ -19,15 +19,16 @@ def view_script(fixes: int, regressions: int, with_truth: bool, same_target: boo
     from dashboard.compare.decision import Side, compare_with_baseline
     from dashboard.compare.decision_view import render_decisions
     from dashboard.compare.promotion import promotion_plan
+    from dashboard.runs.latency_probe import SideProbe
     from tests.dashboard.compare.decision_frames import fixes_and_regressions
 
     a, b = fixes_and_regressions(fixes, regressions, with_truth=with_truth)
     a.loc[0, "source"] = b.loc[0, "source"] = hostile
     if same_target:
         b = a.copy()
-    sides = [Side(a, elapsed_s=2.0), Side(b, elapsed_s=1.0)]
+    sides = [Side(a, probe=SideProbe("a", (20.0, 30.0))), Side(b, probe=SideProbe("b", (10.0,)))]
     if targets == 3:
-        sides.append(Side(b.assign(target="version:3", version=3), elapsed_s=1.0))
+        sides.append(Side(b.assign(target="version:3", version=3), probe=SideProbe("c", (10.0,))))
     st.session_state.setdefault("corrections", [])
 
     def correct(source: str, truth: str) -> None:

@@ -98,3 +98,26 @@ def test_the_plain_verdict_opens_both_reports_before_the_statistics(decision):
     blocks = report_markdown(decision, generated_at=WHEN).split("\n\n")
     assert blocks[1] == f"**{escape_markdown(decision.headline, limit=None)}**"
     assert blocks[2].startswith("| ") and blocks[3] == escape_markdown(decision.sentence, limit=None)
+
+
+def test_the_promotion_steps_wrap_at_the_page_edge_in_both_reports(decision, monkeypatch):
+    """Issue 23: the promotion lines were cut at the box's edge. Each step's words are a paragraph (they wrap);
+    only the config is a block, and in HTML it wraps too."""
+    monkeypatch.setitem(sys.modules, "vl_convert", None)
+    plan = promotion_plan("pets", label="stable", to_version=2, versions=[1, 2], labels={"stable": 1, "canary": 2})
+    page = report_html(decision, promotion=plan, generated_at=WHEN)
+    assert "white-space:pre-wrap" in page and "overflow-x:auto" not in page
+    promotion = page.split("<h2>Promotion</h2>", 1)[1]
+    for number, step in enumerate(plan.steps, 1):
+        assert f"<h3>{number}. " in promotion
+        explanation = step.explanation.replace("'", "&#x27;").replace('"', "&quot;")
+        assert f"<p>{explanation}</p>" in promotion
+    assert promotion.count("<pre>") == sum(1 for step in plan.steps if step.config)
+    text = report_markdown(decision, promotion=plan, generated_at=WHEN)
+    section = text.split("## Promotion", 1)[1]
+    blocks = re.findall(r"```text\n(.*?)\n```", section, flags=re.S)
+    assert blocks == [step.config for step in plan.steps if step.config]
+    outside = re.sub(r"```text\n.*?\n```", "", section, flags=re.S)
+    assert all(escape_markdown(step.explanation, limit=None) in outside for step in plan.steps)
+    # The latency line says how the cost table was measured, in both.
+    assert escape_markdown(decision.latency_how, limit=None) in text and decision.latency_how in page

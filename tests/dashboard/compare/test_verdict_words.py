@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dashboard.compare.decision import Side, Verdict, decide
-from dashboard.compare.stats import newcombe_paired_interval
-from dashboard.compare.verdict_words import settle_text
+from dashboard.runs.stats import newcombe_paired_interval
+from dashboard.runs.verdict_words import settle_text
 from tests.dashboard.compare.decision_frames import fixes_and_regressions, result_frame
 
 

@@ -210,7 +210,7 @@ def truth_app():
     import streamlit as st
 
     from client.truth import detect_truth
-    from dashboard.evaluate.view import render_truth_mapping, render_truth_summary
+    from dashboard.evaluate.truth_view import render_truth_mapping, render_truth_summary
     from tests.dashboard.evaluate.test_view import TRUTH_SOURCES
 
     detection = detect_truth(TRUTH_SOURCES, ["cat", "dog", "other"], mapping=st.session_state.get("mapping"))

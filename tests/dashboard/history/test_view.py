@@ -183,7 +183,10 @@ def test_a_comparison_is_one_row_with_its_sides_and_opens_the_comparison(store):
     assert (one["target"], one["version"], one["images"], one["open"]) == (
         "latest vs label:canary", "1 vs 2", 3, f"/compare?comparison={comparison.id}")
     assert pd.isna(one["accuracy"])
-    assert one["sides"] == "A 66.7% → B 100.0% (+33.3 points); verdict on its page"
+    assert one["sides"] == "A 66.7% → B 100.0% (+33.3 points)"
+    # The verdict in its row, by Compare's rule: 1 fix and no break on 3 images is too few to tell.
+    assert one["verdict"] == "Not enough evidence yet: +33.3 points, 1 fix, 0 breaks on 3 images"
+    assert table.iloc[0]["verdict"] == ""
     assert table.iloc[0]["open"] == f"/compare?run={alone}"
     assert any(c.value.startswith("3 of 3 stored run(s) shown in 2 row(s)") for c in app.caption)
     app.session_state["history_runs"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
@@ -330,6 +333,6 @@ def test_a_comparison_side_without_truth_says_so_and_no_difference_is_claimed(sq
     known = seed(sqlite_store, kind="compare", rows=[row(0, "a.jpg", "cat", "cat")])
     unknown = seed(sqlite_store, kind="compare", rows=[row(0, "a.jpg", "cat")])
     by_id = {s.run.id: s for s in sqlite_store.list_runs()}
-    assert listing.sides_text([by_id[known], by_id[unknown]]) == "A 100.0% → B no truth; verdict on its page"
+    assert listing.sides_text([by_id[known], by_id[unknown]]) == "A 100.0% → B no truth"
     with pytest.raises(ValueError, match="not a run or comparison id"):
         listing.Entry("x&y=1", "classify", by_id[known].run.created_at, (by_id[known],)).query

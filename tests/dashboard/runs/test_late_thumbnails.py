@@ -18,7 +18,7 @@ from dashboard.runs.thumbnail_jpeg import thumbnail_jpeg
 from dashboard.runs.thumbnails import THUMBNAIL_BUDGET_BYTES, ByteBudget, ThumbnailPool
 from client.store.database import open_store
 from dashboard.ui import state
-from tests.dashboard.classify.test_classify_page import press_classify, store_of, upload
+from tests.dashboard.classify.test_classify_page import press_classify, results_table, store_of, upload
 from tests.dashboard.compare.support import frame_with, labelled_zip, open_compare, start_comparison, wait_for
 from tests.dashboard.compare.test_compare_page import two_versions  # noqa: F401 - a fixture
 from tests.dashboard.readable import texts
@@ -274,7 +274,7 @@ def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_
     assert not app.exception
     assert texts(app.success) == [f"Run {run_id}: complete: 3 of 3 image(s) classified."]
     assert "Thumbnails: 0 of 3 made…" in texts(app.caption)
-    assert app.data_editor[0].value["thumbnail"].tolist() == ["", "", ""]   # blank, not the failed tile
+    assert results_table(app).value["thumbnail"].tolist() == ["", "", ""]   # blank, not the failed tile
     places = layout(app)
     gate.set()
     assert state.run_manager().wait_thumbnails(run_id, 30)
@@ -285,7 +285,7 @@ def test_the_classify_page_shows_the_thumbnails_once_they_are_stored(page, fake_
     # twice while it redraws.
     assert layout(app) == places
     expected = [classify_runs.jpeg_data_uri(thumbnail_jpeg(png_bytes(colour))) for colour in colours]
-    assert app.data_editor[0].value["thumbnail"].tolist() == expected
+    assert results_table(app).value["thumbnail"].tolist() == expected
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from dashboard.history.delete_view import OPERATOR_ONLY
 from dashboard.runs.ownership import WHAT_IS_SHARED, WHO_MAY_CANCEL, WHO_MAY_DELETE
 from client.store.records import RunActiveError
 from dashboard.ui.inspector_view import PRIVATE
-from tests.dashboard.classify.test_classify_page import finish, press_classify, store_of, upload
+from tests.dashboard.classify.test_classify_page import finish, press_classify, results_table, store_of, upload
 from tests.dashboard.conftest import PAGES
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import GREEN, RED, png_upload
@@ -122,7 +122,7 @@ def test_a_finished_run_is_deleted_only_by_its_browser_or_an_operator_and_keeps_
 
     # Another browser, by the link: the stored results (shared), not the exchanges, not the uploads.
     other = open_run(page, fake_pets.url, second)
-    assert other.data_editor[0].value["name"].tolist() == ["a.png", "b.png"]
+    assert results_table(other).value["name"].tolist() == ["a.png", "b.png"]
     assert SHARED_NOTE in texts(other.caption)
     [inspector] = [e for e in other.expander if e.label == "Request inspector"]
     assert not inspector.dataframe and PRIVATE in texts(inspector.caption)

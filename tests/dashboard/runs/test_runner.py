@@ -255,7 +255,9 @@ def test_compare_runs_each_target_with_a_warm_up_and_records_labels_both_times(f
     assert [(r.kind, r.target, r.version, r.done) for r in stored] == [("compare", "version:1", 1, 6),
                                                                       ("compare", "label:stable", 1, 6)]
     assert all(dict(r.labels_at_start) == {"stable": 1} for r in stored)
-    assert len(model.predicts) == 2 * (1 + 2)  # per side: one warm-up, then two batches of 4 + 2
+    # Per side: one warm-up, then two batches of 4 + 2; after the run, the latency probe: per side one untimed
+    # request and 8 rounds of 4 images, one image per request (dashboard.runs.latency_probe).
+    assert len(model.predicts) == 2 * (1 + 2) + 2 * (1 + 8 * 4)
     assert manager.wait_thumbnails(runs[0], 30) and not manager.thumbnails_pending(runs[1])
     assert store.run_thumbnails(runs[0]) and not store.run_thumbnails(runs[1])
     assert store.get_comparison(comparison.id).other_run_ids == (runs[1],)

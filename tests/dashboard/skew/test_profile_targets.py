@@ -9,7 +9,8 @@ from client import ModelProfile
 from client.store.database import open_store
 from dashboard.compare import stored
 from dashboard.compare.checks import TargetCheck, same_target_warnings
-from dashboard.runs.manager import RetryUnavailable, RunManager
+from dashboard.runs.manager import RunManager
+from dashboard.server.profiles import ProfileChooser
 from dashboard.targets import LATEST, Target
 from tests.dashboard.skew.fakes import colour_model, colour_photos
 from tests.support import wait_until
@@ -70,10 +71,11 @@ def test_a_comparison_of_two_profiles_of_one_version_gets_the_full_verdict(fake_
     assert decision.verdict.name == "BETTER"
     assert any("same model version with different model profiles" in w for w in decision.warnings)
     assert not any("noise" in w for w in decision.warnings)
-    # A side's profile is needed to retry it: this process holds it; another does not.
-    other = RunManager(store, batch_size=4, concurrency=1)
-    with pytest.raises(RetryUnavailable, match="model profile this dashboard process no longer holds"):
-        other.retry_failed(run_ids[0])
+    # Each side stored the profile its target carried, so any process retries it with that profile.
+    assert [(r.profile.digest, r.profile.origin) for r in runs] == [
+        (RAW.digest, f"the comparison's target (version 1, profile raw ({RAW.digest[:15]}))"),
+        (UNIT.digest, f"the comparison's target (version 1, profile unit ({UNIT.digest[:15]}))")]
+    assert ProfileChooser.stored("colours", runs[1].profile).choose(1).profile == UNIT
     with pytest.raises(ValueError, match="the profile itself is needed"):
         manager.submit_compare(server.url, "colours", items, [Target.parse(runs[0].target), Target(version=1)])
     store.close()

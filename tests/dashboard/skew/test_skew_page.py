@@ -54,11 +54,11 @@ def test_a_labelled_upload_is_ranked_and_applying_the_best_changes_the_accuracy_
     assert table.loc[table["now"] != "", "preparation"].tolist() == ["pets"]
     # Nothing set yet: the default (pets) is assumed, and gets the 4 blue photos right.
     assert metric(app, "Accuracy with the default preparation (assumed now)") == "33.3%"
-    assert state.PROFILE_PREFIX + "colours" not in app.session_state
+    assert state.SESSION_PROFILES not in app.session_state   # the profile editor's home of session profiles
 
     app.button(key="skew_apply").click().run()
     assert not app.exception, app.exception
-    applied = app.session_state[state.PROFILE_PREFIX + "colours"]
+    applied = app.session_state[state.SESSION_PROFILES]["colours"]
     assert applied == ModelProfile.preset("unit")
     assert metric(app, "Accuracy with this session's profile") == "100.0%"
     table = next(d.value for d in app.dataframe if "within_noise" in d.value)

@@ -1,12 +1,13 @@
 """The verdict in words: the plain-language sentence an analyst can forward (plain_verdict) and the statistics
-sentence beneath it (verdict_sentence). Pure text from a decision's numbers; no streamlit."""
+sentence beneath it (verdict_sentence). Pure text from a decision's numbers; no streamlit. Compare's decision
+(dashboard.compare.decision, whose TruthStats and AgreementStats these read) and History (dashboard.runs.verdicts)
+use them."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from dashboard.compare.decision import AgreementStats, TruthStats
+TruthStats = AgreementStats = Any   # dashboard.compare.decision's records (read by attribute)
 
 
 class Verdict(str, Enum):
@@ -56,7 +57,7 @@ def _none_or(n: int, with_word: bool) -> str:
 
 def settle_text(images_needed: int | None, have: int, most: int | None) -> str:
     """What would settle an open question: "≈ 40 more labelled images would settle it". `images_needed`: in all
-    (dashboard.compare.stats.images_needed); `most`: the bound it gave up at, when it did."""
+    (dashboard.runs.stats.images_needed); `most`: the bound it gave up at, when it did."""
     if images_needed is None:
         return (f"only far more labelled images (over {most:,} in all) would settle it" if most
                 else "more labelled images would settle it")

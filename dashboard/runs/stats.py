@@ -1,4 +1,6 @@
-"""Statistics for two classifiers judged on the same images: numpy and the standard library only.
+"""Statistics for classifiers judged on images: numpy and the standard library only. Compare's decision
+(dashboard.compare.decision), History's verdict per comparison (dashboard.runs.verdicts) and the accuracy intervals
+of dashboard.evaluate all use these.
 
 The dashboard's environment has no scipy; tests cross-check these against scipy and scikit-learn.
 """
@@ -11,9 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from dashboard.evaluate import metrics
-
-__all__ = ["Interval", "z_value", "wilson_interval", "mcnemar_exact_p", "newcombe_paired_interval",
+__all__ = ["Interval", "Z_95", "z_value", "wilson_bounds", "wilson_interval", "mcnemar_exact_p", "newcombe_paired_interval",
            "paired_bootstrap_interval", "cohen_kappa", "images_needed", "IMAGES_NEEDED_METHOD", "MAX_DISCORDANT",
            "jensen_shannon_distance", "total_variation_distance"]
 
@@ -42,6 +42,22 @@ class Interval:
         return self.low <= value <= self.high
 
 
+# 97.5th percentile of the standard normal: a two-sided 95% interval.
+Z_95 = 1.959963984540054
+
+
+def wilson_bounds(successes: int, total: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (sound near 0 and 1 and for small n, unlike p ± z·se)."""
+    if total <= 0:
+        raise ValueError("wilson_interval: total must be positive")
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z / (1 + z * z / total) * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    # At p = 0 or 1 the bound is exactly 0 or 1; floating point would land a hair inside.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    return low, 1.0 if successes == total else min(1.0, centre + half)
+
+
 def z_value(level: float = 0.95) -> float:
     """Two-sided standard normal quantile: 1.96 for 95%."""
     if not 0 < level < 1:
@@ -50,10 +66,10 @@ def z_value(level: float = 0.95) -> float:
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
-    """evaluation.wilson_interval as an Interval; n = 0 gives the whole range around NaN."""
+    """wilson_bounds as an Interval; n = 0 gives the whole range around NaN."""
     if n <= 0:
         return Interval(math.nan, 0.0, 1.0, "Wilson score", level)
-    low, high = metrics.wilson_interval(successes, n, z_value(level))
+    low, high = wilson_bounds(successes, n, z_value(level))
     return Interval(successes / n, low, high, "Wilson score", level)
 
 
