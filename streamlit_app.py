@@ -12,7 +12,8 @@ state.init()
 page = st.navigation({
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
     "Analyse": [st.Page("app_pages/classify.py", title="Classify", icon=":material/image_search:"),
-                st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
+                st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+                st.Page("app_pages/skew.py", title="Skew finder", icon=":material/tune:")],
     "Server": [st.Page("app_pages/models.py", title="Models", icon=":material/deployed_code:")],
     "Runs": [st.Page("app_pages/history.py", title="History", icon=":material/history:"),
              st.Page("app_pages/datasets.py", title="Datasets", icon=":material/dataset:")],

@@ -2,8 +2,9 @@
 
 app_pages -> dashboard -> client; serving/ and client/ never import each other; nothing imports app_pages;
 only dashboard/ui/ and the *view.py modules import streamlit; the dashboard runs without TensorFlow. Inside
-dashboard/, imports run one way: base modules -> server -> runs -> ui -> the feature packages, and a
-feature imports no other feature except evaluate/ (which classify/ and compare/ use). The run store is
+dashboard/, imports run one way: base modules -> server -> runs -> ui -> the feature packages -> skew/ (the
+skew finder, built on compare/), and a feature imports no other feature except evaluate/ (which classify/ and
+compare/ use). The run store is
 client.store: the CLI records runs and datasets in it as the dashboard does.
 """
 from __future__ import annotations
@@ -128,7 +129,8 @@ def test_base_dependencies_are_the_dashboard_set():
 # -- inside dashboard/ ------------------------------------------------------------------------------------------
 BASE_MODULES = {"config", "plain", "targets", "charts"}          # dashboard/*.py: import only each other
 LAYERS = {"base": 0, "server": 2, "runs": 3, "ui": 4,
-          "evaluate": 5, "classify": 5, "compare": 5, "history": 5, "models": 5, "datasets": 5}
+          "evaluate": 5, "classify": 5, "compare": 5, "history": 5, "models": 5, "datasets": 5,
+          "skew": 6}   # the skew finder is built on Compare's engine (and its evaluation views)
 FEATURE_MAY_IMPORT = {"classify": {"evaluate"}, "compare": {"evaluate"}, "history": {"evaluate"},
                       "datasets": {"evaluate"}}
 

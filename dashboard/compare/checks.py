@@ -61,7 +61,7 @@ def _check(url: str, model: str, target: Target, profiles: ProfileChooser, timeo
             version = client.resolve_version(**target.kwargs)
         except TFServingError:
             version = target.version   # a server without the status API (SERVESCOPE_SIGNATURE): plan() says
-    choice = profiles.choose(version)
+    choice = profiles.for_target(target).choose(version)
     if choice.problem is not None:
         return TargetCheck(target, version, error=str(ProfileFileError(choice.problem)), profile=choice)
     with TFServingClient(url, model, timeout=timeout, retries=1, signature=signature_config,
@@ -114,11 +114,11 @@ def same_target_warnings(checks: Sequence[TargetCheck]) -> list[str]:
                          "only noise.")
             continue
         seen[check.target] = check
-    by_version: dict[int, list[str]] = {}
+    by_version: dict[tuple[int, str | None], list[str]] = {}
     for check in seen.values():
-        if check.version is not None:
-            by_version.setdefault(check.version, []).append(check.target.describe())
-    for version, names in by_version.items():
+        if check.version is not None:   # the same version with two profiles compares preparations: not noise
+            by_version.setdefault((check.version, check.target.profile_digest), []).append(check.target.describe())
+    for (version, _), names in by_version.items():
         if len(names) > 1:
             found.append(f"{' and '.join(names)} all reach version {version}: any difference between them is "
                          "noise, not a change of model.")

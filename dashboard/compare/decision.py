@@ -203,13 +203,21 @@ def _agreement(paired: pd.DataFrame, level: float) -> AgreementStats | None:
                           flips_by_pair=tables.flips_by_pair(paired))
 
 
+def _digest(side: Side) -> str | None:
+    return side.profile.digest if side.profile is not None else None
+
+
 def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -> list[str]:
     found = []
     same_target = a.targets and a.targets == b.targets and a.model == b.model
-    if same_target:
+    same_version = len(a.versions) == 1 and a.versions == b.versions and a.model == b.model
+    if _digest(a) != _digest(b) and (same_target or same_version):
+        found.append(f"A ({a.label}) and B ({b.label}) are the same model version with different model profiles: "
+                     "every difference between them comes from how the images were prepared or read.")
+    elif same_target:
         found.append(f"A and B are the same target ({', '.join(a.targets)}): any difference between them is "
                      "noise, not a change of model.")
-    elif len(a.versions) == 1 and a.versions == b.versions and a.model == b.model:
+    elif same_version:
         found.append(f"A ({a.label}) and B ({b.label}) were both answered by version {a.versions[0]}: any "
                      "difference between them is noise, not a change of model.")
     for name, side in (("A", a), ("B", b)):
@@ -221,7 +229,9 @@ def _warnings(a: Side, b: Side, note: str | None, failed: int, unmatched: int) -
             found.append(f"{name} ({side.label}) was answered by versions "
                          f"{', '.join(map(str, side.versions))}: its label moved during the run, so the "
                          "comparison may mix versions.")
-    found += profile_warnings({"A": (a.label, a.model, a.profile), "B": (b.label, b.model, b.profile)})
+    prepared_apart = _digest(a) != _digest(b) and (same_target or same_version)   # said above, more precisely
+    found += [w for w in profile_warnings({"A": (a.label, a.model, a.profile), "B": (b.label, b.model, b.profile)})
+              if not (prepared_apart and w.startswith("A and B used different model profiles"))]
     if note:
         found.append(note)
     if failed:

@@ -69,7 +69,7 @@ def start(connection, manager, items, skipped, targets, baseline, truth, summary
                                    f"{reused.version}, so the baseline is run again."), icon=":material/label:")
         reused = None
     comparison = manager.submit_compare(connection.url, connection.model, items,
-                                        [(t.version, t.label) for t in ordered], session_id=state.session_id(),
+                                        ordered, session_id=state.session_id(),
                                         truth=truth, truth_summary=summary, probe_labels=connection.labels,
                                         dataset=dataset, keep_images=keep_images,
                                         reuse={0: reused.id} if reused is not None else None,

@@ -158,31 +158,38 @@ class RunManager:
         return run.id
 
     def submit_compare(self, url: str, model: str, items: Sequence[Item],
-                       targets: Sequence[tuple[int | None, str | None]], *, session_id: str | None = None,
+                       targets: Sequence[Target | tuple[int | None, str | None]], *, session_id: str | None = None,
                        truth: Mapping[str, str] | None = None, truth_summary: str | None = None,
                        probe_labels: Sequence[str] = (), started_by: str | None = None,
                        dataset: DatasetVersion | None = None, keep_images: bool = True,
                        reuse: Mapping[int, str] | None = None,
                        profiles: ProfileChooser | Sequence[ProfileChooser | None] | None = None) -> Comparison:
-        """One run per (version, label) target over the same items, run side by side as one job (one worker
-        slot); the first side run keeps the thumbnails and (`keep_images`, an upload) the images. Returns the stored
-        comparison (baseline = first target). `reuse`: target index -> a stored finished run of that target on the
-        same images (a dataset version, or the run the images came from), which stands for that side instead of a
-        new run; at least one target is run. `profiles`: how every side picks its model profile, or one chooser per
-        target (in order)."""
+        """One run per target (a Target, or a (version, label) pair) over the same items, run side by side as one
+        job (one worker slot); the first side run keeps the thumbnails and (`keep_images`, an upload) the images.
+        Returns the stored comparison (baseline = first target). `reuse`: target index -> a stored finished run of
+        that target on the same images (a dataset version, or the run the images came from), which stands for that
+        side instead of a new run; at least one target is run. `profiles`: how every side picks its model profile,
+        or one chooser per target (in order); a Target that carries a profile is classified with that profile
+        (a fixed ProfileChooser), whatever `profiles` says, so two targets may be the same version with different
+        profiles."""
         items = list(items)
         reuse = dict(reuse or {})
+        targets = [t if isinstance(t, Target) else Target(*t) for t in targets]
         if len(targets) < 2 or not items:
             raise ValueError("a comparison needs at least two targets and one file")
+        if missing := [t.describe() for t in targets if t.profile_digest is not None and t.profile is None]:
+            raise ValueError(f"the profile itself is needed to run {', '.join(missing)}")
         if not set(range(len(targets))) - set(reuse) or not set(reuse) <= set(range(len(targets))):
             raise ValueError("reuse names runs for some of the targets, leaving at least one to run")
         choosers = list(profiles) if isinstance(profiles, Sequence) else [profiles] * len(targets)
         if len(choosers) != len(targets):
             raise ValueError(f"{len(choosers)} profile choosers for {len(targets)} targets")
+        choosers = [(c or ProfileChooser(model)).for_target(t) if t.profile is not None else c
+                    for t, c in zip(targets, choosers)]
         keep = self._keeps(keep_images, dataset)
         fresh = [i for i in range(len(targets)) if i not in reuse]
         runs = {i: self.store.create_run(kind="compare", url=url, model=model, total=len(items), session_id=session_id,
-                                         target=schema.target_text(version=targets[i][0], label=targets[i][1]),
+                                         target=targets[i].text,
                                          truth_summary=truth_summary, thumbnails=i == fresh[0], started_by=started_by,
                                          lease_s=self.lease_expiry_s, dataset=dataset,
                                          keep_images=keep and i == fresh[0])
@@ -190,7 +197,7 @@ class RunManager:
         order = [reuse[i] if i in reuse else runs[i].id for i in range(len(targets))]
         comparison = self.store.save_comparison(order[0], order[1:], session_id=session_id)
         # Every side, reused ones included, is timed by the latency probe; only the fresh ones run.
-        every_side = [Job(order[i], url, model, targets[i][0], targets[i][1], items, dict(truth or {}),
+        every_side = [Job(order[i], url, model, targets[i].version, targets[i].label, items, dict(truth or {}),
                           tuple(probe_labels), i == fresh[0], warm_up=True, keep_images=keep and i == fresh[0],
                           profiles=choosers[i])
                       for i in range(len(targets))]

@@ -19,10 +19,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from client import InvalidArgumentError, ModelProfile
 from client.store.records import NO_PROFILE_ORIGIN, RunProfile
+
+if TYPE_CHECKING:
+    from dashboard.targets import Target
 
 __all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "SESSION_ORIGIN", "ProfileCatalog",
            "ProfileChoice", "ProfileChooser", "ProfileFileError", "ProfileFolder", "ProfileProblem",
@@ -30,6 +33,7 @@ __all__ = ["BUILT_IN", "NO_PROFILE", "NO_PROFILE_ORIGIN", "PROFILES_SETTING", "S
 
 PROFILES_SETTING = "SERVESCOPE_PROFILES"
 SESSION_ORIGIN = "this session (profile editor)"
+TARGET_ORIGIN = "the comparison's target"   # a target that carries its own profile (dashboard.targets.Target)
 # The demo model decodes and prepares its images itself (a DT_STRING input): its preset says so for its pixel
 # signature too, so its runs are never "assumed".
 BUILT_IN: Mapping[str, ModelProfile] = MappingProxyType({"pets": ModelProfile.preset("pets")})
@@ -280,6 +284,14 @@ class ProfileChooser:
         if self.model in BUILT_IN:
             return ProfileChoice(BUILT_IN[self.model], f"built-in profile of {self.model}")
         return NO_PROFILE
+
+    def for_target(self, target: "Target") -> "ProfileChooser":
+        """The chooser of a run of `target`: a target that carries its own model profile (a comparison of
+        preparations, dashboard.skew) is classified with that profile whatever else applies; any other target
+        chooses as this chooser does."""
+        if target.profile is None:
+            return self
+        return ProfileChooser(self.model, fixed=ProfileChoice(target.profile, f"{TARGET_ORIGIN} ({target.describe()})"))
 
     @classmethod
     def stored(cls, model: str, profile: RunProfile | None) -> "ProfileChooser":

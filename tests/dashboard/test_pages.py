@@ -31,7 +31,7 @@ def test_home_reports_a_reachable_server_and_lists_the_pages(page, fake_pets):
     assert [t.value for t in app.sidebar.text] == [f"127.0.0.1:{fake_pets.port}: {fake_pets.url}"]
     assert not app.sidebar.selectbox
     assert [link.proto.page for link in app.get("page_link")] == [
-        "classify", "compare", "models", "history", "datasets"]  # resolved by st.navigation to URL paths
+        "classify", "compare", "skew", "models", "history", "datasets"]  # resolved by st.navigation to URL paths
 
 
 def test_home_says_no_server_is_reachable_and_how_to_start_one(page, unreachable_url):
