@@ -14,8 +14,11 @@ TF_SERVING_URL ?= http://127.0.0.1:8501
 run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m launcher --url $(TF_SERVING_URL)
 
+# The full suite on two workers (pytest-xdist): every fixture starts its own servers on free ports, so the tests run
+# side by side; PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= 2
 test: provision-test $(TEST_STAMP) $(PETS_BUILT)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: every test not marked slow, on both cores (pytest-xdist). `make test` stays the full suite CI runs.
 test-fast: $(TEST_STAMP) $(PETS_BUILT)
