@@ -31,6 +31,7 @@ from client.plan import ClassifyPlan
 from client.protocol import ModelMetadata, PredictResponse, VersionStatus, check_name, check_version
 from client.transport import tfs_pb2 as pb
 from client.transport.base import Parsed, parsed_answer
+from client.transport.request_bytes import FRAMED_DTYPES, predict_request_bytes
 from client.transport.tensors import rows_from_outputs, tensor_from_values
 
 __all__ = ["GrpcTransport", "PATHS", "SIGNATURE_DEF_MAP_TYPE", "MAX_RETRIES"]
@@ -131,22 +132,26 @@ class GrpcTransport:
         return "gRPC", f"{self.address}{PATHS[api]} (model {model!r}, {target})"
 
     # -- calls --------------------------------------------------------------------------------
-    def call(self, api: str, request: Message, answer_type: type[Parsed], *, model: str, version: int | None,
-             label: str | None) -> Parsed:
+    def call(self, api: str, request: Message | bytes, answer_type: type[Parsed], *, model: str,
+             version: int | None, label: str | None) -> Parsed:
+        """One RPC. `request` is a message, or a message already serialized (client.transport.request_bytes)."""
         predict = api == "predict"
         limit, what = ((self.max_predict_answer_bytes, "predict") if predict
                        else (self.max_answer_bytes, "status and metadata"))
         method, url = self.where(api, model, version=version, label=label)
-        stub = self._channel(limit).unary_unary(PATHS[api], request_serializer=type(request).SerializeToString,
-                                                response_deserializer=answer_type.FromString)
+        serialized = isinstance(request, bytes)
+        stub = self._channel(limit).unary_unary(
+            PATHS[api], request_serializer=None if serialized else type(request).SerializeToString,
+            response_deserializer=answer_type.FromString)
         try:
             return stub(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            raise self._error(exc, request, limit=limit, what=what, method=method, url=url) from None
+            size = len(request) if serialized else request.ByteSize()
+            raise self._error(exc, size, limit=limit, what=what, method=method, url=url) from None
         except ValueError as exc:  # grpc's "Cannot invoke RPC on closed channel!"
             raise ServerUnavailableError(f"cannot call the server ({exc})", method=method, url=url) from None
 
-    def _error(self, exc: grpc.RpcError, request: Message, *, limit: int, what: str, method: str,
+    def _error(self, exc: grpc.RpcError, request_size: int, *, limit: int, what: str, method: str,
                url: str) -> TFServingError:
         code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
         name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
@@ -166,7 +171,7 @@ class GrpcTransport:
         too_large = _TOO_LARGE.search(details)
         if name == "RESOURCE_EXHAUSTED" and too_large:
             size, allowed = int(too_large.group(1)), int(too_large.group(2))
-            if allowed == limit and size != request.ByteSize():
+            if allowed == limit and size != request_size:
                 return AnswerTooLargeError(f"the answer from {url} is larger than {describe_bytes(limit)}, the limit "
                                            f"for {what} answers; refused", method=method, url=url, grpc_code=name)
             return PayloadTooLargeError(f"the request ({size:,} bytes) is larger than the server accepts "
@@ -202,12 +207,9 @@ class GrpcTransport:
         return self._parsed("status", request, pb.GetModelStatusResponse, _as_json, lambda x: x,
                             model=model, version=version, label=label)
 
-    def _predict_rows(self, model: str, inputs: Mapping[str, pb.TensorProto], *, signature_name: str | None,
-                      version: int | None, label: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+    def _predict_rows(self, model: str, request: pb.PredictRequest | bytes, *, version: int | None,
+                      label: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         """(one {output: value} row per instance, the output names in the answer's order)."""
-        request = pb.PredictRequest(model_spec=_spec(model, version, label, signature_name))
-        for name, tensor in inputs.items():
-            request.inputs[name].CopyFrom(tensor)
         answer = self.call("predict", request, pb.PredictResponse, model=model, version=version, label=label)
         method, url = self.where("predict", model, version=version, label=label)
         rows = parsed_answer(lambda message: rows_from_outputs(message.outputs,
@@ -235,7 +237,10 @@ class GrpcTransport:
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
                                        f"cannot be sent as tensors ({exc})", method=method, url=url) from None
-        rows, names = self._predict_rows(model, tensors, signature_name=signature_name, version=version, label=label)
+        request = pb.PredictRequest(model_spec=_spec(model, version, label, signature_name))
+        for name, tensor in tensors.items():
+            request.inputs[name].CopyFrom(tensor)
+        rows, names = self._predict_rows(model, request, version=version, label=label)
         if not names:
             raise UnexpectedAnswerError("the predict answer has no outputs", method=method, url=url, status=200,
                                         foreign_answer=True)
@@ -245,15 +250,20 @@ class GrpcTransport:
         return PredictResponse(outputs=columns_out[names[0]] if len(names) == 1 else columns_out)
 
     def sender(self, model: str, plan: ClassifyPlan, *, version: int | None, label: str | None) -> SendBatch:
+        """Numeric instances (pixels) are serialized around their own buffers (client.transport.request_bytes);
+        encoded images, and bfloat16, through protobuf's messages."""
         dtype = "DT_STRING" if plan.pixel_size is None else plan.input_dtype
+        spec = _spec(model, version, label, plan.signature_name)
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [instance[plan.input_name] for instance in instances]
-            if dtype != "DT_STRING":
-                values = np.stack(values)
-            tensor = tensor_from_values(values, dtype)
-            rows, _ = self._predict_rows(model, {plan.input_name: tensor}, signature_name=plan.signature_name,
-                                         version=version, label=label)
+            if dtype in FRAMED_DTYPES:
+                request: pb.PredictRequest | bytes = predict_request_bytes(spec, plan.input_name, values, dtype)
+            else:
+                request = pb.PredictRequest(model_spec=spec)
+                request.inputs[plan.input_name].CopyFrom(
+                    tensor_from_values(values if dtype == "DT_STRING" else np.stack(values), dtype))
+            rows, _ = self._predict_rows(model, request, version=version, label=label)
             return rows
 
         return send

@@ -96,11 +96,11 @@ def array_from_tensor(tensor: pb.TensorProto, *, max_bytes: int) -> np.ndarray:
     wire, field = NUMPY_DTYPES[dtype]
     if count * np.dtype(wire).itemsize > max_bytes:
         raise ValueError(f"a {dtype} tensor of shape {list(shape)} is larger than the answer may hold")
-    if tensor.tensor_content:
-        if len(tensor.tensor_content) != count * np.dtype(wire).itemsize:
-            raise ValueError(f"a {dtype} tensor of shape {list(shape)} has {len(tensor.tensor_content)} bytes "
-                             "of content")
-        array = np.frombuffer(tensor.tensor_content, dtype=wire)
+    content = tensor.tensor_content  # read once: each read of a bytes field copies it out of the message
+    if content:
+        if len(content) != count * np.dtype(wire).itemsize:
+            raise ValueError(f"a {dtype} tensor of shape {list(shape)} has {len(content)} bytes of content")
+        array = np.frombuffer(content, dtype=wire)
     else:
         listed = getattr(tensor, field)
         if len(listed) > count or (count and not listed):
