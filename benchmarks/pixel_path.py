@@ -15,10 +15,11 @@ For pets versions 1 and 2, batch 16, 3 requests in flight (the client's defaults
   the JPEG bytes for serving_default;
 - encoded: `serving_default` with the JPEG bytes, over REST and gRPC and in-process alike;
 - single image: p50 of one-image classify() calls (batch 1, one in flight) over gRPC and REST, next to one-image
-  calls in-process, and the client's own preparation of the image (read, check, decode and resize for pixels).
-Images/s are medians of --repeats interleaved repeats (all samples printed); the client's figures include its
-decoding and resizing of every photo. Single-image p50s pool the interleaved repeats. Prints figures; asserts
-nothing.
+  calls in-process and the client's own preparation of the image (read, check, decode and resize for pixels),
+  the four interleaved call by call, every repeat's calls pooled.
+Images/s are medians of --repeats interleaved repeats (all samples printed); ratios are medians of each repeat's
+own ratio (the machine's load drifts between repeats, less within one). The client's figures include its decoding
+and resizing of every photo. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import datetime
 import os
+import statistics
 import sys
 import time
 
@@ -53,27 +55,29 @@ def client_rate(url: str, version: int, images: list[tuple[str, bytes]], signatu
     return rate
 
 
-def client_single_ms(url: str, version: int, images: list[tuple[str, bytes]], signature: str) -> list[float]:
-    """Milliseconds per one-image classify() call, the images one after another."""
-    times = []
-    with TFServingClient(url, "pets", timeout=60) as tfs:
-        tfs.classify(images[:1], version=version, signature_name=signature, batch_size=1, concurrency=1)  # warm
-        for image in images:
+def single_round(after, local: InProcess, version: int, kind: str, images: list[tuple[str, bytes]]) -> dict:
+    """Milliseconds per one-image call, image by image: classify() over gRPC, over REST, the model in-process, and
+    the client's own preparation of the image (ClassifyPlan.instance); the four interleaved call by call."""
+    signature, plan = SIGNATURES[kind], local.plans[kind]
+    times: dict[str, list[float]] = {name: [] for name in SINGLE_RUNS}
+    with TFServingClient(after.grpc, "pets", timeout=60) as over_grpc, \
+            TFServingClient(after.rest, "pets", timeout=60) as over_rest:
+        clients = {"gRPC": over_grpc, "REST": over_rest}
+        for client in clients.values():  # warm: metadata, connections
+            client.classify(images[:1], version=version, signature_name=signature, batch_size=1, concurrency=1)
+        local.single_ms(kind, 0)
+        for index, image in enumerate(images):
+            for name, client in clients.items():
+                started = time.perf_counter()
+                [result] = client.classify([image], version=version, signature_name=signature, batch_size=1,
+                                           concurrency=1)
+                times[name].append((time.perf_counter() - started) * 1000)
+                if not result.ok:
+                    raise SystemExit(f"{image[0]} failed over {name}: {result.error}")
+            times["in-process"].append(local.single_ms(kind, index))
             started = time.perf_counter()
-            [result] = tfs.classify([image], version=version, signature_name=signature, batch_size=1, concurrency=1)
-            times.append((time.perf_counter() - started) * 1000)
-            if not result.ok:
-                raise SystemExit(f"{image[0]} failed: {result.error}")
-    return times
-
-
-def prep_ms(local: InProcess, kind: str, images: list[tuple[str, bytes]]) -> list[float]:
-    """Milliseconds of the client's own work on each image before sending (ClassifyPlan.instance)."""
-    plan, times = local.plans[kind], []
-    for name, data in images:
-        started = time.perf_counter()
-        plan.instance(name, data)
-        times.append((time.perf_counter() - started) * 1000)
+            plan.instance(*image)
+            times["client prep"].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -93,38 +97,39 @@ def measure(args, images, single_images) -> tuple[dict, dict]:
                     got[f"{kind} REST"].append(client_rate(after.rest, version, images, signature))
                     got[f"{kind} gRPC"].append(client_rate(after.grpc, version, images, signature))
                     got[f"{kind} in-process"].append(local[version].batch_rate(kind))
-                for kind, signature in SIGNATURES.items():
-                    times = single[(version, kind)]
-                    times["gRPC"] += client_single_ms(after.grpc, version, single_images, signature)
-                    times["REST"] += client_single_ms(after.rest, version, single_images, signature)
-                    times["in-process"] += local[version].single_ms(kind, len(single_images))
-                    times["client prep"] += prep_ms(local[version], kind, single_images)
+                for kind in SIGNATURES:
+                    for name, values in single_round(after, local[version], version, kind, single_images).items():
+                        single[(version, kind)][name] += values
             print(f"repeat {repeat + 1} of {args.repeats} done, load average {os.getloadavg()[0]:.2f}", flush=True)
     return batch, single
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b == b and b else "-"  # b != b: not measured (NaN)
+def paired(a: list[float], b: list[float]) -> str:
+    """The median of a[i] / b[i] over the interleaved repeats ("-" when a was not measured)."""
+    return f"{statistics.median(x / y for x, y in zip(a, b)):.2f}x" if a and b else "-"
 
 
 def report(batch: dict, single: dict, repeats: int) -> None:
-    print(f"\nBatch {BATCH}, {DEFAULT_CONCURRENCY} in flight: medians of {repeats} interleaved repeats, img/s")
+    print(f"\nBatch {BATCH}, {DEFAULT_CONCURRENCY} in flight, img/s: medians of {repeats} interleaved repeats; "
+          "each ratio is the median of the repeats' own ratios")
     print(f"{'':<3} {'path':<26} {'REST before':>11} {'REST':>7} {'gRPC':>7} {'in-proc':>8} {'REST÷in':>8} "
           f"{'gRPC÷in':>8} {'REST÷before':>12}")
     for version in VERSIONS:
-        m = {name: median(values) for name, values in batch[version].items()}
+        got = batch[version]
         for kind in SIGNATURES:
-            before = m["pixels REST before"] if kind == "pixels" else float("nan")
-            local = m[f"{kind} in-process"]
-            print(f"v{version:<2} {kind + ' (' + SIGNATURES[kind] + ')':<26} {before:>11.1f} {m[kind + ' REST']:>7.1f} "
-                  f"{m[kind + ' gRPC']:>7.1f} {local:>8.1f} {ratio(m[kind + ' REST'], local):>8} "
-                  f"{ratio(m[kind + ' gRPC'], local):>8} {ratio(m[kind + ' REST'], before):>12}")
-    print("\nOne image per call, one call at a time: p50 ms over every repeat's calls")
+            before = got["pixels REST before"] if kind == "pixels" else []
+            rest, over_grpc, local = got[f"{kind} REST"], got[f"{kind} gRPC"], got[f"{kind} in-process"]
+            print(f"v{version:<2} {kind + ' (' + SIGNATURES[kind] + ')':<26} {median(before):>11.1f} "
+                  f"{median(rest):>7.1f} {median(over_grpc):>7.1f} {median(local):>8.1f} {paired(rest, local):>8} "
+                  f"{paired(over_grpc, local):>8} {paired(rest, before):>12}")
+    print("\nOne image per call, one call at a time, the paths interleaved call by call: p50 ms; gRPC-in is the "
+          "median of the calls' own differences")
     print(f"{'':<3} {'signature':<16} {'gRPC':>7} {'REST':>7} {'in-proc':>8} {'gRPC-in':>8} {'client prep':>12}")
     for (version, kind), times in single.items():
         p50 = {name: median(values) for name, values in times.items()}
+        difference = median([a - b for a, b in zip(times["gRPC"], times["in-process"])])
         print(f"v{version:<2} {SIGNATURES[kind]:<16} {p50['gRPC']:>7.1f} {p50['REST']:>7.1f} {p50['in-process']:>8.1f} "
-              f"{p50['gRPC'] - p50['in-process']:>+8.1f} {p50['client prep']:>12.1f}")
+              f"{difference:>+8.1f} {p50['client prep']:>12.1f}")
     print("\nsamples (img/s):")
     for version in VERSIONS:
         print(f"v{version}: " + "; ".join(f"{name} [{', '.join(f'{v:.1f}' for v in values)}]"

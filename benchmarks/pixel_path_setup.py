@@ -149,16 +149,12 @@ class InProcess:
             list(pool.map(lambda batch: signature(**{name: batch}), batches))
             return self.count / (time.perf_counter() - started)
 
-    def single_ms(self, kind: str, count: int) -> list[float]:
-        """Milliseconds per call of one image, the first `count` images one after another."""
+    def single_ms(self, kind: str, index: int) -> float:
+        """Milliseconds of one call on image `index` alone (its tensor made inside the timing, as a server makes it)."""
         signature, name, values = self._runs[kind]
-        signature(**{name: self._tf.constant(values[:1])})
-        times = []
-        for i in range(count):
-            started = time.perf_counter()
-            signature(**{name: self._tf.constant(values[i:i + 1])})
-            times.append((time.perf_counter() - started) * 1000)
-        return times
+        started = time.perf_counter()
+        signature(**{name: self._tf.constant(values[index:index + 1])})
+        return (time.perf_counter() - started) * 1000
 
 
 def median(values: list[float]) -> float:
