@@ -1,5 +1,5 @@
 # ServeScope images, one Dockerfile, two targets:
-#   dashboard (default)  the Streamlit app + REST client only (no TensorFlow), serves on 8502
+#   dashboard (default)  the Streamlit app + the client, REST and gRPC (the `grpc` extra; no TensorFlow), on 8502
 #   model-builder        adds the `serving` extra (TensorFlow) to run `python -m pets.build` (and `python -m serving`)
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -21,7 +21,8 @@ ENV TF_CPP_MIN_LOG_LEVEL=2
 ENTRYPOINT ["python", "-m", "pets.build"]
 
 FROM base AS dashboard
-RUN pip install .
+# The `grpc` extra (grpcio, protobuf): server addresses may be gRPC ones, e.g. grpc://serving:8500.
+RUN pip install ".[grpc]"
 USER servescope
 EXPOSE 8502
 ENV TF_SERVING_URL=http://serving:8501

@@ -1,107 +1,46 @@
-"""Pixels over REST before and after fast JSON, and encoded bytes, against the same SavedModel in-process.
+"""Pixels and encoded bytes through ServeScope's client over REST (before and after fast JSON) and gRPC, against the
+same SavedModel in-process.
 
-    python -m benchmarks.pixel_path [--images 96] [--repeats 3] [--before-rev 8efed8b]
+    python -m benchmarks.pixel_path [--images 96] [--repeats 3] [--single 24] [--before-rev 8efed8b] [--skip-before]
 
 For pets versions 1 and 2, batch 16, 3 requests in flight (the client's defaults), on the same photos:
-- pixels after:  `TFServingClient.classify(..., signature_name="predict_images")` against `python -m serving` from
-  this tree (orjson bodies, full float32, read by simdjson);
-- pixels before: the same client writing bodies the previous way (pixels rounded to 5 decimals, json.dumps of
-  nested lists; the encoder is carried here as the baseline) against `python -m serving` as it was at
-  --before-rev (its serving/ taken with `git archive`: the standard library's parser and a Python value per
-  number, werkzeug's development server);
-- pixels in-process: the SavedModel's `predict_images` called in this process on the same float32 pixels (the
-  client's own crop, resize and scaling, done beforehand), by 3 threads at once, 16 images per call;
-- encoded after / in-process: `serving_default` with the JPEG bytes, through the client and in-process alike.
-Images/s are medians of --repeats interleaved repeats (all samples printed); the client's figures include its
-decoding and resizing of every photo. Prints figures; asserts nothing.
+- pixels REST after:  `TFServingClient.classify(..., signature_name="predict_images")` against `python -m serving`
+  from this tree (orjson bodies, full float32, read by simdjson, waitress);
+- pixels REST before: the same client writing bodies the previous way (pixels rounded to 5 decimals, json.dumps of
+  nested lists; the encoder is carried as the baseline) against `python -m serving` as it was at --before-rev (its
+  serving/ taken with `git archive`: the standard library's parser, werkzeug's development server);
+- pixels gRPC: the same client on the same server's gRPC API (`grpc://`, raw float32 in tensor_content);
+- in-process: the SavedModel's signature called in this process, by 3 threads at once, 16 images per call, on the
+  same bytes: the client's own float32 pixels (its crop, resize and scaling done beforehand) for predict_images,
+  the JPEG bytes for serving_default;
+- encoded: `serving_default` with the JPEG bytes, over REST and gRPC and in-process alike;
+- single image: p50 of one-image classify() calls (batch 1, one in flight) over gRPC and REST, next to one-image
+  calls in-process and the client's own preparation of the image (read, check, decode and resize for pixels),
+  the four interleaved call by call, every repeat's calls pooled.
+Images/s are medians of --repeats interleaved repeats (all samples printed); ratios are medians of each repeat's
+own ratio (the machine's load drifts between repeats, less within one). The client's figures include its decoding
+and resizing of every photo. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import datetime
-import io
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import numpy as np
-
-from benchmarks.client_throughput import ROOT, benchmark_photos
-from client import TFServingClient, TFServingError
-from client.batching import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
-from client.plan import ClassifyPlan
+from benchmarks.client_throughput import benchmark_photos
+from benchmarks.pixel_path_setup import (BATCH, SIGNATURES, InProcess, median, previous_encoding, server_at)
+from client import TFServingClient
+from client.batching import DEFAULT_CONCURRENCY
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VERSIONS = (1, 2)
-BATCH = DEFAULT_BATCH_SIZE
-
-
-def previous_request_body(plan: ClassifyPlan, instances: list[dict]) -> bytes:
-    """The pixel bodies as the client wrote them before fast JSON: 5 decimals, json.dumps of nested lists."""
-    rounded = [{name: np.round(value, 5) for name, value in instance.items()} for instance in instances]
-    return json.dumps({"instances": rounded, "signature_name": plan.signature_name},
-                      default=lambda value: value.tolist(), separators=(",", ":")).encode("utf-8")
-
-
-@contextlib.contextmanager
-def previous_encoding():
-    current = ClassifyPlan.request_body
-    ClassifyPlan.request_body = previous_request_body
-    try:
-        yield
-    finally:
-        ClassifyPlan.request_body = current
-
-
-@contextlib.contextmanager
-def server_at(revision: str | None):
-    """`python -m serving` on the pets models from this tree (None) or from `revision`'s serving/."""
-    with tempfile.TemporaryDirectory() as tmp:
-        source = ROOT
-        if revision:
-            archive = subprocess.run(["git", "archive", revision, "serving"], cwd=ROOT, capture_output=True,
-                                     check=True).stdout
-            with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-                tar.extractall(tmp, filter="data")
-            source = Path(tmp)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        code = (f"import sys; sys.path.insert(0, {str(source)!r}); from serving.cli import main; "
-                f"sys.exit(main(['--rest_api_port={port}', '--model_config_file={ROOT / 'pets' / 'models.config'}']))")
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_loaded(proc, url)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-
-def wait_until_loaded(proc: subprocess.Popen, url: str) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}")
-        try:
-            with TFServingClient(url, "pets", timeout=2, retries=0) as tfs:
-                if sum(status.available for status in tfs.status()) == 2:
-                    return
-        except TFServingError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the pets versions did not load within 300 s")
+BATCH_RUNS = ("pixels REST before", "pixels REST", "pixels gRPC", "pixels in-process",
+              "encoded REST", "encoded gRPC", "encoded in-process")
+SINGLE_RUNS = ("gRPC", "REST", "in-process", "client prep")
 
 
 def client_rate(url: str, version: int, images: list[tuple[str, bytes]], signature: str) -> float:
@@ -116,70 +55,107 @@ def client_rate(url: str, version: int, images: list[tuple[str, bytes]], signatu
     return rate
 
 
-def in_process(version: int, url: str, images: list[tuple[str, bytes]]):
-    """Load the SavedModel; the returned call gives (pixels img/s, encoded img/s), 3 threads, 16 per call."""
-    import tensorflow as tf
-
-    model = tf.saved_model.load(str(ROOT / "pets" / str(version)))
-    with TFServingClient(url, "pets") as tfs:
-        _, plan = tfs.plan(version=version, signature_name="predict_images")
-        _, encoded_plan = tfs.plan(version=version)
-    pixels = np.stack([plan.instance(name, data)[plan.input_name] for name, data in images])
-    blobs = [data for _, data in images]
-    runs = {
-        "pixels": (model.signatures["predict_images"], plan.input_name,
-                   [tf.constant(pixels[i:i + BATCH]) for i in range(0, len(pixels), BATCH)]),
-        "encoded": (model.signatures["serving_default"], encoded_plan.input_name,
-                    [tf.constant(blobs[i:i + BATCH]) for i in range(0, len(blobs), BATCH)]),
-    }
-
-    def rate(kind: str) -> float:
-        signature, name, batches = runs[kind]
-        signature(**{name: batches[0]})
-        with ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
+def single_round(after, local: InProcess, version: int, kind: str, images: list[tuple[str, bytes]]) -> dict:
+    """Milliseconds per one-image call, image by image: classify() over gRPC, over REST, the model in-process, and
+    the client's own preparation of the image (ClassifyPlan.instance); the four interleaved call by call."""
+    signature, plan = SIGNATURES[kind], local.plans[kind]
+    times: dict[str, list[float]] = {name: [] for name in SINGLE_RUNS}
+    with TFServingClient(after.grpc, "pets", timeout=60) as over_grpc, \
+            TFServingClient(after.rest, "pets", timeout=60) as over_rest:
+        clients = {"gRPC": over_grpc, "REST": over_rest}
+        for client in clients.values():  # warm: metadata, connections
+            client.classify(images[:1], version=version, signature_name=signature, batch_size=1, concurrency=1)
+        local.single_ms(kind, 0)
+        for index, image in enumerate(images):
+            for name, client in clients.items():
+                started = time.perf_counter()
+                [result] = client.classify([image], version=version, signature_name=signature, batch_size=1,
+                                           concurrency=1)
+                times[name].append((time.perf_counter() - started) * 1000)
+                if not result.ok:
+                    raise SystemExit(f"{image[0]} failed over {name}: {result.error}")
+            times["in-process"].append(local.single_ms(kind, index))
             started = time.perf_counter()
-            list(pool.map(lambda batch: signature(**{name: batch}), batches))
-            return len(images) / (time.perf_counter() - started)
+            plan.instance(*image)
+            times["client prep"].append((time.perf_counter() - started) * 1000)
+    return times
 
-    return lambda: (rate("pixels"), rate("encoded"))
+
+def measure(args, images, single_images) -> tuple[dict, dict]:
+    batch = {v: {name: [] for name in BATCH_RUNS} for v in VERSIONS}
+    single = {(v, kind): {name: [] for name in SINGLE_RUNS} for v in VERSIONS for kind in SIGNATURES}
+    before_rev = None if args.skip_before else args.before_rev
+    with server_at(None) as after, (server_at(before_rev) if before_rev else contextlib.nullcontext()) as before:
+        local = {version: InProcess(version, after.rest, images) for version in VERSIONS}
+        for repeat in range(args.repeats):
+            for version in VERSIONS:
+                got = batch[version]
+                if before is not None:
+                    with previous_encoding():
+                        got["pixels REST before"].append(client_rate(before.rest, version, images, "predict_images"))
+                for kind, signature in SIGNATURES.items():
+                    got[f"{kind} REST"].append(client_rate(after.rest, version, images, signature))
+                    got[f"{kind} gRPC"].append(client_rate(after.grpc, version, images, signature))
+                    got[f"{kind} in-process"].append(local[version].batch_rate(kind))
+                for kind in SIGNATURES:
+                    for name, values in single_round(after, local[version], version, kind, single_images).items():
+                        single[(version, kind)][name] += values
+            print(f"repeat {repeat + 1} of {args.repeats} done, load average {os.getloadavg()[0]:.2f}", flush=True)
+    return batch, single
 
 
-def main() -> None:
+def paired(a: list[float], b: list[float]) -> str:
+    """The median of a[i] / b[i] over the interleaved repeats ("-" when a was not measured)."""
+    return f"{statistics.median(x / y for x, y in zip(a, b)):.2f}x" if a and b else "-"
+
+
+def report(batch: dict, single: dict, repeats: int) -> None:
+    print(f"\nBatch {BATCH}, {DEFAULT_CONCURRENCY} in flight, img/s: medians of {repeats} interleaved repeats; "
+          "each ratio is the median of the repeats' own ratios")
+    print(f"{'':<3} {'path':<26} {'REST before':>11} {'REST':>7} {'gRPC':>7} {'in-proc':>8} {'REST÷in':>8} "
+          f"{'gRPC÷in':>8} {'REST÷before':>12}")
+    for version in VERSIONS:
+        got = batch[version]
+        for kind in SIGNATURES:
+            before = got["pixels REST before"] if kind == "pixels" else []
+            rest, over_grpc, local = got[f"{kind} REST"], got[f"{kind} gRPC"], got[f"{kind} in-process"]
+            print(f"v{version:<2} {kind + ' (' + SIGNATURES[kind] + ')':<26} {median(before):>11.1f} "
+                  f"{median(rest):>7.1f} {median(over_grpc):>7.1f} {median(local):>8.1f} {paired(rest, local):>8} "
+                  f"{paired(over_grpc, local):>8} {paired(rest, before):>12}")
+    print("\nOne image per call, one call at a time, the paths interleaved call by call: p50 ms; gRPC-in is the "
+          "median of the calls' own differences")
+    print(f"{'':<3} {'signature':<16} {'gRPC':>7} {'REST':>7} {'in-proc':>8} {'gRPC-in':>8} {'client prep':>12}")
+    for (version, kind), times in single.items():
+        p50 = {name: median(values) for name, values in times.items()}
+        difference = median([a - b for a, b in zip(times["gRPC"], times["in-process"])])
+        print(f"v{version:<2} {SIGNATURES[kind]:<16} {p50['gRPC']:>7.1f} {p50['REST']:>7.1f} {p50['in-process']:>8.1f} "
+              f"{difference:>+8.1f} {p50['client prep']:>12.1f}")
+    print("\nsamples (img/s):")
+    for version in VERSIONS:
+        print(f"v{version}: " + "; ".join(f"{name} [{', '.join(f'{v:.1f}' for v in values)}]"
+                                          for name, values in batch[version].items() if values), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--single", type=int, default=24, help="one-image calls per path, version and repeat")
     parser.add_argument("--before-rev", default="8efed8b",
                         help="the git revision whose serving/ is the 'before' server (the last before fast JSON)")
-    args = parser.parse_args()
+    parser.add_argument("--skip-before", action="store_true", help="do not start or measure the 'before' server")
+    args = parser.parse_args(argv)
     photos = benchmark_photos()
     images = [(str(photos[i % len(photos)]), photos[i % len(photos)].read_bytes()) for i in range(args.images)]
+    single_images = images[:args.single]
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs; "
-          f"{args.images} photos, batch {BATCH}, {DEFAULT_CONCURRENCY} requests in flight; before: serving/ at "
-          f"{args.before_rev}; load average {os.getloadavg()[0]:.2f}")
-    names = ("pixels before", "pixels after", "pixels in-process", "encoded after", "encoded in-process")
-    samples = {version: {name: [] for name in names} for version in VERSIONS}
-    with server_at(args.before_rev) as before_url, server_at(None) as after_url:
-        local = {version: in_process(version, after_url, images) for version in VERSIONS}
-        for _ in range(args.repeats):
-            for version in VERSIONS:
-                got = samples[version]
-                with previous_encoding():
-                    got["pixels before"].append(client_rate(before_url, version, images, "predict_images"))
-                got["pixels after"].append(client_rate(after_url, version, images, "predict_images"))
-                got["encoded after"].append(client_rate(after_url, version, images, "serving_default"))
-                pixels, encoded = local[version]()
-                got["pixels in-process"].append(pixels)
-                got["encoded in-process"].append(encoded)
-    print(f"load average after: {os.getloadavg()[0]:.2f}; medians of {args.repeats} interleaved repeats, img/s")
-    for version in VERSIONS:
-        median = {name: statistics.median(values) for name, values in samples[version].items()}
-        print(f"v{version}: pixels before {median['pixels before']:.1f} | after {median['pixels after']:.1f} "
-              f"({median['pixels after'] / median['pixels before']:.1f}x before) | in-process "
-              f"{median['pixels in-process']:.1f} (after/in-process {median['pixels after'] / median['pixels in-process']:.2f}x);"
-              f"  encoded after {median['encoded after']:.1f} | in-process {median['encoded in-process']:.1f} "
-              f"({median['encoded after'] / median['encoded in-process']:.2f}x)", flush=True)
-        print("    samples: " + "; ".join(f"{name} [{', '.join(f'{v:.1f}' for v in values)}]"
-                                         for name, values in samples[version].items()), flush=True)
+          f"{args.images} photos, batch {BATCH}, {DEFAULT_CONCURRENCY} requests in flight; before: "
+          f"{'not measured' if args.skip_before else f'serving/ at {args.before_rev}'}; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    batch, single = measure(args, images, single_images)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    report(batch, single, args.repeats)
+    return 0
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pixel_path", ()),
     ("client_throughput", ()),
     ("grpc_encoding", ()),
+    ("grpc_transfer", ()),
     ("client_memory", ()),
     ("pixel_preparation", ()),
     ("replicas", ()),

@@ -55,7 +55,9 @@ class TFServingClient:
     results and error classes (a gRPC error also names its code in `.grpc_code`).
 
     Each call targets the latest version, `version=N` or `label="stable"`. A session passed in
-    is used as it is (its adapters decide retries) and is not closed by this client (REST only).
+    is used as it is (its adapters decide retries) and is not closed by this client (REST only). Watchers of the
+    exchanges add requests response hooks to `session.hooks` (REST) or callables to `grpc_hooks` (gRPC; each gets a
+    client.transport.grpc_calls.GrpcCall per call: method path, status code, sizes and time).
 
     Every method raises only client.errors.TFServingError subclasses; the constructor refuses a bad
     base URL, model name or option with InvalidArgumentError. `profile=ModelProfile...` says how the model
@@ -109,13 +111,15 @@ class TFServingClient:
                   "max_predict_answer_bytes": self.max_predict_answer_bytes}
         self._transport: Transport
         if self.transport_name == "grpc":
-            self._transport = _grpc_transport(self.base_url, timeout=self.timeout, retries=retries,
-                                              backoff_factor=backoff, **limits)
+            grpc_transport = _grpc_transport(self.base_url, timeout=self.timeout, retries=retries,
+                                             backoff_factor=backoff, **limits)
+            self._transport, self.grpc_hooks = grpc_transport, grpc_transport.hooks
             self.session: requests.Session | None = None
         else:
             rest = RestTransport(self.base_url, timeout=self.timeout, retries=retries, backoff_factor=backoff,
                                  pool_size=pool_size, session=session, **limits)
             self._transport, self.session = rest, rest.session
+            self.grpc_hooks = None
         self._metadata_cache: dict[int, ModelMetadata] = {}  # a served version never changes
 
     def __enter__(self) -> "TFServingClient":

@@ -43,15 +43,16 @@ def _to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
     dtype = tf.dtypes.as_dtype(proto.dtype)  # TypeError for DT_INVALID and unknown enum values
     if dtype.base_dtype != dtype or dtype in (tf.resource, tf.variant):
         raise TypeError(f"unsupported tensor dtype {dtype.name}")
-    if proto.tensor_content:
+    content = proto.tensor_content  # read once: each read of a bytes field copies it out of the message
+    if content:
         if dtype == tf.string:
             raise ValueError("string tensors travel in string_val")
         np_dtype = np.dtype(dtype.as_numpy_dtype)
         count = int(np.prod(shape, dtype=np.int64))
-        if len(proto.tensor_content) != count * np_dtype.itemsize:
+        if len(content) != count * np_dtype.itemsize:
             raise ValueError("tensor_content does not hold the shape's number of elements")
-        # A read-only view of the request's bytes: no copy until the model run needs one.
-        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
+        # A read-only view of those bytes: no further copy until the model run needs one.
+        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
     return tf.make_ndarray(proto)  # typed fields, with Tensor::FromProto's fill rules
 
 

@@ -9,13 +9,15 @@ Limits: `timeout` is each call's gRPC deadline (connect, send, answer; retries i
 gRPC's own retry policy with exponential backoff (at most 4 retries, gRPC's cap; a server's retry pushback is
 honoured). Answers are refused past `max_answer_bytes` (status, metadata) or `max_predict_answer_bytes` (predict): each
 has its own channel whose receive limit is that size. Errors map through client.errors.error_for_grpc_status.
+Every call made is reported to `hooks` (client.transport.grpc_calls: path, status code, sizes, time; no messages).
 """
 from __future__ import annotations
 
 import json
 import re
 import threading
-from typing import Any, Callable, Mapping
+import time
+from typing import Any, Callable
 
 import grpc
 import numpy as np
@@ -31,7 +33,9 @@ from client.plan import ClassifyPlan
 from client.protocol import ModelMetadata, PredictResponse, VersionStatus, check_name, check_version
 from client.transport import tfs_pb2 as pb
 from client.transport.base import Parsed, parsed_answer
-from client.transport.tensors import rows_from_outputs, tensor_from_values
+from client.transport.grpc_calls import CallHook, GrpcCall, report
+from client.transport.request_bytes import FRAMED_DTYPES, predict_request_bytes
+from client.transport.tensors import input_columns, rows_from_outputs, tensor_from_values
 
 __all__ = ["GrpcTransport", "PATHS", "SIGNATURE_DEF_MAP_TYPE", "MAX_RETRIES"]
 
@@ -83,6 +87,13 @@ def _spec(model: str, version: int | None, label: str | None, signature_name: st
     return spec
 
 
+def _status(exc: grpc.RpcError) -> tuple[str, str]:
+    """(the status code's name, its message bounded) of a failed call."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
+    return name, bounded(str(exc.details() if callable(getattr(exc, "details", None)) else ""))
+
+
 def _service_config(retries: int, backoff_factor: float) -> str:
     """gRPC's retry policy: UNAVAILABLE retried `retries` times, waits growing from `backoff_factor` seconds."""
     policy = {"maxAttempts": min(retries, MAX_RETRIES) + 1, "initialBackoff": f"{max(backoff_factor, 0.001):.3f}s",
@@ -110,6 +121,7 @@ class GrpcTransport:
             self._options.append(("grpc.service_config", _service_config(retries, backoff_factor)))
         self._channels: dict[int, grpc.Channel] = {}
         self._lock = threading.Lock()
+        self.hooks: list[CallHook] = []  # told of every call made (client.transport.grpc_calls)
 
     def _channel(self, limit: int) -> grpc.Channel:
         """One channel per answer limit (its receive limit), opened on first use."""
@@ -131,26 +143,43 @@ class GrpcTransport:
         return "gRPC", f"{self.address}{PATHS[api]} (model {model!r}, {target})"
 
     # -- calls --------------------------------------------------------------------------------
-    def call(self, api: str, request: Message, answer_type: type[Parsed], *, model: str, version: int | None,
-             label: str | None) -> Parsed:
+    def call(self, api: str, request: Message | bytes, answer_type: type[Parsed], *, model: str,
+             version: int | None, label: str | None) -> Parsed:
+        """One RPC. `request` is a message, or a message already serialized (client.transport.request_bytes)."""
         predict = api == "predict"
         limit, what = ((self.max_predict_answer_bytes, "predict") if predict
                        else (self.max_answer_bytes, "status and metadata"))
         method, url = self.where(api, model, version=version, label=label)
-        stub = self._channel(limit).unary_unary(PATHS[api], request_serializer=type(request).SerializeToString,
-                                                response_deserializer=answer_type.FromString)
+        serialized = isinstance(request, bytes)
+        stub = self._channel(limit).unary_unary(
+            PATHS[api], request_serializer=None if serialized else type(request).SerializeToString,
+            response_deserializer=answer_type.FromString)
+        started = time.perf_counter()
         try:
-            return stub(request, timeout=self.timeout)
+            answer = stub(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            raise self._error(exc, request, limit=limit, what=what, method=method, url=url) from None
+            size = len(request) if serialized else request.ByteSize()
+            if self.hooks:
+                self._report(api, model, version, label, *_status(exc), size, None, started)
+            raise self._error(exc, size, limit=limit, what=what, method=method, url=url) from None
         except ValueError as exc:  # grpc's "Cannot invoke RPC on closed channel!"
             raise ServerUnavailableError(f"cannot call the server ({exc})", method=method, url=url) from None
+        if self.hooks:
+            size = len(request) if serialized else request.ByteSize()
+            self._report(api, model, version, label, "OK", "", size, answer.ByteSize(), started)
+        return answer
 
-    def _error(self, exc: grpc.RpcError, request: Message, *, limit: int, what: str, method: str,
+    def _report(self, api: str, model: str, version: int | None, label: str | None, code: str, details: str,
+                request_bytes: int, answer_bytes: int | None, started: float) -> None:
+        target = f"version {version}" if version is not None else f"label {label!r}" if label else "latest"
+        report(self.hooks, GrpcCall(url=self.address + PATHS[api], target=f"model {model!r}, {target}", code=code,
+                                    details=details, request_bytes=request_bytes, answer_bytes=answer_bytes,
+                                    seconds=time.perf_counter() - started))
+
+    def _error(self, exc: grpc.RpcError, request_size: int, *, limit: int, what: str, method: str,
                url: str) -> TFServingError:
-        code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
-        name = code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
-        details = bounded(str(exc.details() if callable(getattr(exc, "details", None)) else "") or name)
+        name, details = _status(exc)
+        details = details or name
         if name == "DEADLINE_EXCEEDED":  # the call's deadline (the client's timeout) passed
             return RequestTimeoutError(f"no complete answer within {self.timeout:g} s", method=method, url=url,
                                        grpc_code=name)
@@ -166,7 +195,7 @@ class GrpcTransport:
         too_large = _TOO_LARGE.search(details)
         if name == "RESOURCE_EXHAUSTED" and too_large:
             size, allowed = int(too_large.group(1)), int(too_large.group(2))
-            if allowed == limit and size != request.ByteSize():
+            if allowed == limit and size != request_size:
                 return AnswerTooLargeError(f"the answer from {url} is larger than {describe_bytes(limit)}, the limit "
                                            f"for {what} answers; refused", method=method, url=url, grpc_code=name)
             return PayloadTooLargeError(f"the request ({size:,} bytes) is larger than the server accepts "
@@ -202,12 +231,9 @@ class GrpcTransport:
         return self._parsed("status", request, pb.GetModelStatusResponse, _as_json, lambda x: x,
                             model=model, version=version, label=label)
 
-    def _predict_rows(self, model: str, inputs: Mapping[str, pb.TensorProto], *, signature_name: str | None,
-                      version: int | None, label: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+    def _predict_rows(self, model: str, request: pb.PredictRequest | bytes, *, version: int | None,
+                      label: str | None) -> tuple[list[dict[str, Any]], list[str]]:
         """(one {output: value} row per instance, the output names in the answer's order)."""
-        request = pb.PredictRequest(model_spec=_spec(model, version, label, signature_name))
-        for name, tensor in inputs.items():
-            request.inputs[name].CopyFrom(tensor)
         answer = self.call("predict", request, pb.PredictResponse, model=model, version=version, label=label)
         method, url = self.where("predict", model, version=version, label=label)
         rows = parsed_answer(lambda message: rows_from_outputs(message.outputs,
@@ -230,12 +256,15 @@ class GrpcTransport:
         except TFServingError:
             dtypes = {}
         try:
-            columns = _columns(instances, inputs, list(dtypes))
+            columns = input_columns(instances, inputs, list(dtypes))
             tensors = {name: tensor_from_values(values, dtypes.get(name)) for name, values in columns.items()}
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
                                        f"cannot be sent as tensors ({exc})", method=method, url=url) from None
-        rows, names = self._predict_rows(model, tensors, signature_name=signature_name, version=version, label=label)
+        request = pb.PredictRequest(model_spec=_spec(model, version, label, signature_name))
+        for name, tensor in tensors.items():
+            request.inputs[name].CopyFrom(tensor)
+        rows, names = self._predict_rows(model, request, version=version, label=label)
         if not names:
             raise UnexpectedAnswerError("the predict answer has no outputs", method=method, url=url, status=200,
                                         foreign_answer=True)
@@ -245,37 +274,21 @@ class GrpcTransport:
         return PredictResponse(outputs=columns_out[names[0]] if len(names) == 1 else columns_out)
 
     def sender(self, model: str, plan: ClassifyPlan, *, version: int | None, label: str | None) -> SendBatch:
+        """Numeric instances (pixels) are serialized around their own buffers (client.transport.request_bytes);
+        encoded images, and bfloat16, through protobuf's messages."""
         dtype = "DT_STRING" if plan.pixel_size is None else plan.input_dtype
+        spec = _spec(model, version, label, plan.signature_name)
 
         def send(instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = [instance[plan.input_name] for instance in instances]
-            if dtype != "DT_STRING":
-                values = np.stack(values)
-            tensor = tensor_from_values(values, dtype)
-            rows, _ = self._predict_rows(model, {plan.input_name: tensor}, signature_name=plan.signature_name,
-                                         version=version, label=label)
+            if dtype in FRAMED_DTYPES:
+                request: pb.PredictRequest | bytes = predict_request_bytes(spec, plan.input_name, values, dtype)
+            else:
+                request = pb.PredictRequest(model_spec=spec)
+                request.inputs[plan.input_name].CopyFrom(
+                    tensor_from_values(values if dtype == "DT_STRING" else np.stack(values), dtype))
+            rows, _ = self._predict_rows(model, request, version=version, label=label)
             return rows
 
         return send
 
-
-def _columns(instances: Any, inputs: Any, input_names: list[str]) -> dict[str, Any]:
-    """{input name: values with the batch first} from the REST API's row or columnar form; a bare value (no input
-    names) goes to the signature's only input."""
-    only = input_names[0] if len(input_names) == 1 else None
-    if inputs is not None:
-        if isinstance(inputs, Mapping):
-            return dict(inputs)
-        if only is None:
-            raise ValueError("inputs without names need a signature with exactly one input")
-        return {only: inputs}
-    if not isinstance(instances, (list, tuple)) or not instances:
-        raise ValueError("instances must be a non-empty list")
-    if all(isinstance(row, Mapping) for row in instances):
-        names = list(instances[0])
-        if any(set(row) != set(names) for row in instances):
-            raise ValueError("every instance must name the same inputs")
-        return {name: [row[name] for row in instances] for name in names}
-    if only is None:
-        raise ValueError("instances without names need a signature with exactly one input")
-    return {only: list(instances)}

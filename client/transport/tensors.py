@@ -11,7 +11,8 @@ import numpy as np
 
 from client.transport import tfs_pb2 as pb
 
-__all__ = ["NUMPY_DTYPES", "tensor_from_values", "array_from_tensor", "rows_from_outputs", "plain_value"]
+__all__ = ["NUMPY_DTYPES", "tensor_from_values", "array_from_tensor", "rows_from_outputs", "plain_value",
+           "input_columns"]
 
 # TF dtype name -> (numpy dtype on the wire, the TensorProto field holding values when tensor_content is empty)
 NUMPY_DTYPES: Mapping[str, tuple[str, str]] = {
@@ -96,11 +97,11 @@ def array_from_tensor(tensor: pb.TensorProto, *, max_bytes: int) -> np.ndarray:
     wire, field = NUMPY_DTYPES[dtype]
     if count * np.dtype(wire).itemsize > max_bytes:
         raise ValueError(f"a {dtype} tensor of shape {list(shape)} is larger than the answer may hold")
-    if tensor.tensor_content:
-        if len(tensor.tensor_content) != count * np.dtype(wire).itemsize:
-            raise ValueError(f"a {dtype} tensor of shape {list(shape)} has {len(tensor.tensor_content)} bytes "
-                             "of content")
-        array = np.frombuffer(tensor.tensor_content, dtype=wire)
+    content = tensor.tensor_content  # read once: each read of a bytes field copies it out of the message
+    if content:
+        if len(content) != count * np.dtype(wire).itemsize:
+            raise ValueError(f"a {dtype} tensor of shape {list(shape)} has {len(content)} bytes of content")
+        array = np.frombuffer(content, dtype=wire)
     else:
         listed = getattr(tensor, field)
         if len(listed) > count or (count and not listed):
@@ -141,3 +142,25 @@ def rows_from_outputs(outputs: Mapping[str, pb.TensorProto], *, max_bytes: int) 
         raise ValueError(f"outputs of unequal batch sizes: {shown}")
     count = lengths.pop()
     return [{name: plain_value(array[i]) for name, array in arrays.items()} for i in range(count)]
+
+
+def input_columns(instances: Any, inputs: Any, input_names: list[str]) -> dict[str, Any]:
+    """{input name: values with the batch first} from the REST API's row or columnar form; a bare value (no input
+    names) goes to the signature's only input."""
+    only = input_names[0] if len(input_names) == 1 else None
+    if inputs is not None:
+        if isinstance(inputs, Mapping):
+            return dict(inputs)
+        if only is None:
+            raise ValueError("inputs without names need a signature with exactly one input")
+        return {only: inputs}
+    if not isinstance(instances, (list, tuple)) or not instances:
+        raise ValueError("instances must be a non-empty list")
+    if all(isinstance(row, Mapping) for row in instances):
+        names = list(instances[0])
+        if any(set(row) != set(names) for row in instances):
+            raise ValueError("every instance must name the same inputs")
+        return {name: [row[name] for row in instances] for name in names}
+    if only is None:
+        raise ValueError("instances without names need a signature with exactly one input")
+    return {only: list(instances)}

@@ -40,3 +40,21 @@ def test_a_failed_run_frees_the_request_tensors_without_a_gc_pass(options):
     finally:
         gc.enable()
         app.close()
+
+
+def test_glibc_takes_the_large_buffer_settings_and_other_libcs_are_left_alone(monkeypatch):
+    """Both mallopt calls are accepted (mallopt answers 0 for a value it refuses), in a fresh process as `python -m
+    serving` makes them; without mallopt (not glibc) nothing is changed. Their effect on the gRPC API is a figure:
+    benchmarks/grpc_transfer.py."""
+    import platform
+    import subprocess
+    import sys
+
+    from serving import memory
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt's parameters are glibc's")
+    code = "from serving.memory import reuse_large_buffers; print(reuse_large_buffers())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
+    monkeypatch.setattr(memory, "_mallopt", lambda: None)
+    assert memory.reuse_large_buffers() is False

@@ -1,5 +1,6 @@
 """The request inspector: a real TFServingClient's exchanges with the fake TF Serving, copied by a response hook
-(shortened, bounded, failures with the server's `error` text), and the Classify page showing them as plain text."""
+(shortened, bounded, failures with the server's `error` text) or, over gRPC, by a call hook (method path, status
+code, sizes, time; never the messages), and the Classify page showing them as plain text."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +11,7 @@ from werkzeug.wrappers import Request
 
 from client import TFServingClient
 from dashboard.runs.inspector import B64_SHOWN, Inspector, RequestLog, shorten_b64
+from dashboard.ui.inspector_view import caption, first_shown
 from tests.dashboard.classify.test_classify_page import finish, press_classify, upload
 from tests.dashboard.test_pages import BLUE, GREEN, RED, png_upload
 from tests.support import BAD_MARK, fake_model_handler, fake_prediction, json_response, png_bytes
@@ -54,6 +56,11 @@ def test_a_clients_exchanges_are_recorded_without_changing_them(fake_server):
     assert sent.startswith(base64.b64encode(png_bytes(RED)).decode()[:B64_SHOWN]) and sent.endswith(" chars)")
     assert json.loads(exchanges[2].response_body)["predictions"][0]["classes"] == ["cat", "dog", "other"]
     assert all(e.latency_ms > 0 for e in exchanges)
+    bodies = ['{"instances":[{"image_bytes":{"b64":"' + base64.b64encode(png_bytes(colour)).decode() +
+              '"}}],"signature_name":"serving_default"}' for colour in (RED, BLUE)]
+    assert [(e.request_bytes, e.response_bytes) for e in exchanges[::2]] == [   # the bodies are short: uncut
+        (0, len(exchanges[0].response_body)), (len(bodies[0]), len(exchanges[2].response_body)),
+        (len(bodies[1]), len(exchanges[4].response_body))]
     [failure] = log.failures()
     assert (failure.status, failure.error, log.total, log.failed) == (
         400, "Invalid argument: marked instance in batch", 5, 1)
@@ -94,9 +101,9 @@ def test_the_classify_page_shows_the_last_runs_requests_as_plain_text(page, fake
     table = expander.dataframe[0].value
     # The batch of two is refused, then the client sends its images one by one to find the bad one.
     assert "GET" in table["method"].tolist()
-    assert table.loc[table["method"] == "POST", "status"].tolist() == [400, 200, 400]
+    assert table.loc[table["method"] == "POST", "status"].tolist() == ["400", "200", "400"]
     # Pick the predict request that succeeded.
-    sent = table.index[(table["method"] == "POST") & (table["status"] == 200)][0]
+    sent = table.index[(table["method"] == "POST") & (table["status"] == "200")][0]
     app.selectbox(key="classify_inspector_pick").set_value(int(sent)).run()
     [expander] = [e for e in app.expander if e.label == "Request inspector"]
     codes = [code.value for code in expander.code]
@@ -108,3 +115,55 @@ def test_the_classify_page_shows_the_last_runs_requests_as_plain_text(page, fake
     assert predict[2].startswith("-> 200 in ") and '"predictions"' in predict[3]
     assert codes[-1] == (f"POST {server.url}/v1/models/pets/versions/1:predict -> 400\n"
                          "Invalid argument: marked instance in batch")
+
+
+@pytest.mark.slow
+def test_a_grpc_clients_calls_are_recorded_by_path_code_size_and_time():
+    grpc_fake = pytest.importorskip("tests.client.grpc_fake", reason="needs tensorflow-serving-api (the serving extra)")
+    fake = grpc_fake.FakeGrpcServing().start()
+    try:
+        inspector = Inspector()
+        images = [("red.png", png_bytes(RED)), ("bad.png", png_bytes(GREEN, marked=True)),
+                  ("blue.png", png_bytes(BLUE))]
+        with TFServingClient(fake.address, "pets", retries=0) as client:
+            log = inspector.attach("run", client)
+            results = client.classify(images, batch_size=1, concurrency=1)
+        assert [r.ok for r in results] == [True, False, True]
+        exchanges = log.exchanges()
+        service = "/tensorflow.serving.PredictionService/"
+        assert [(e.method, e.url.removeprefix(fake.address), e.status_text) for e in exchanges] == [
+            ("gRPC", "/tensorflow.serving.ModelService/GetModelStatus", "OK"),
+            ("gRPC", service + "GetModelMetadata", "OK"), ("gRPC", service + "Predict", "OK"),
+            ("gRPC", service + "Predict", "INVALID_ARGUMENT"), ("gRPC", service + "Predict", "OK")]
+        # Sizes are the messages' own; nothing of their bytes is kept.
+        assert [e.request_bytes for e in exchanges[2:]] == [request.ByteSize() for request in fake.requests]
+        assert all(e.response_bytes > 0 for e in exchanges if not e.failed)
+        assert exchanges[2].request_body == (f"model 'pets', version 1; request {fake.requests[0].ByteSize():,} "
+                                             "bytes of protobuf (not shown)")
+        assert all(e.latency_ms > 0 and e.response_body == "" and e.status is None for e in exchanges)
+        [failure] = log.failures()
+        assert (failure.response_bytes, failure.error, log.total, log.failed) == (
+            None, "marked instance in batch", 5, 1)
+        assert failure.text().splitlines() == [
+            f"gRPC {fake.address}{service}Predict", failure.request_body,
+            f"-> INVALID_ARGUMENT in {failure.latency_ms:.1f} ms; no answer", "marked instance in batch"]
+        assert exchanges[4].text().splitlines()[-1].endswith(f"; answer {exchanges[4].response_bytes:,} bytes")
+        assert first_shown(exchanges) == 4
+        assert caption(log, exchanges).startswith("5 gRPC call(s), 1 with a status other than OK;")
+    finally:
+        fake.stop()
+
+
+def test_a_watcher_that_fails_never_fails_the_grpc_call():
+    pytest.importorskip("grpc", reason="needs the grpc extra")
+    from client.transport.grpc_calls import GrpcCall, report
+    seen = []
+    call = GrpcCall(url="grpc://h:8500/x", target="model 'pets', latest", code="OK", details="", request_bytes=3,
+                    answer_bytes=4, seconds=0.5)
+    report([lambda c: 1 / 0, seen.append], call)
+    assert seen == [call]
+    log = RequestLog()
+    log.grpc_hook(object())   # not a call: ignored, as a broken REST response is
+    log.grpc_hook(call)
+    assert [(e.url, e.status_text, e.latency_ms, e.request_bytes, e.response_bytes) for e in log.exchanges()] == [
+        ("grpc://h:8500/x", "OK", 500.0, 3, 4)]
