@@ -318,3 +318,12 @@ def build_all(base: Path) -> str:
         entries.append(f'  config {{\n    name: "{convention.name}"\n    base_path: "{base / convention.name}"\n'
                        f'    model_platform: "tensorflow"\n  }}\n')
     return "model_config_list {\n" + "".join(entries) + "}\n"
+
+
+def build_served(base: Path) -> dict[str, Path]:
+    """Every convention built under `base` with `base/models.config` serving them all and each correct profile
+    written to `base/profiles/`; returns convention name -> its profile file."""
+    (base / "models.config").write_text(build_all(base))
+    folder = base / "profiles"
+    folder.mkdir()
+    return {convention.name: convention.write_profile(folder) for convention in CONVENTIONS}

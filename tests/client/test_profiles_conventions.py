@@ -37,11 +37,7 @@ def built(tmp_path_factory):
     pytest.importorskip("tensorflow")
     from tests import conventions  # TensorFlow and Keras: only when these tests run
     base = tmp_path_factory.mktemp("conventions")
-    (base / "models.config").write_text(conventions.build_all(base))
-    folder = base / "profiles"
-    folder.mkdir()
-    profiles = {c.name: c.write_profile(folder) for c in conventions.CONVENTIONS}
-    return base, profiles
+    return base, conventions.build_served(base)
 
 
 @pytest.fixture(scope="module")

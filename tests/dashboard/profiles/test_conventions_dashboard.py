@@ -39,12 +39,8 @@ def built(tmp_path_factory):
     pytest.importorskip("tensorflow")
     from tests import conventions  # TensorFlow and Keras: only when these tests run
     base = tmp_path_factory.mktemp("conventions")
-    (base / "models.config").write_text(conventions.build_all(base))
-    folder = base / "profiles"
-    folder.mkdir()
-    for convention in conventions.CONVENTIONS:
-        convention.write_profile(folder)
-    return base, folder
+    conventions.build_served(base)
+    return base, base / "profiles"
 
 
 @pytest.fixture(scope="module")
