@@ -27,12 +27,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 
-import requests
 
 from benchmarks.client_throughput import ROOT, benchmark_photos
-from benchmarks.server_load import rss_mib, wrk_load
+from benchmarks.server_load import pets_ready, rss_mib, wrk_load
 
 SERVERS = ("werkzeug", "waitress", "cheroot", "gunicorn")
 THREADS = 16  # the thread-per-connection servers get one thread per wrk connection
@@ -129,21 +127,7 @@ def start(name: str) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.http_servers", "--serve", name, "--port", str(port)],
                             cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{name} exited with {proc.returncode}")
-        try:
-            states = [s["state"] for s in requests.get(f"{url}/v1/models/pets", timeout=2).json()
-                      .get("model_version_status", [])]
-            if states.count("AVAILABLE") == 2:
-                return proc, url
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit(f"{name}: the pets versions did not load within 300 s")
+    return proc, pets_ready(proc, f"http://127.0.0.1:{port}", name)
 
 
 def serving_pid(proc: subprocess.Popen) -> int:

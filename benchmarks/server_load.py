@@ -51,21 +51,26 @@ def start(extra: list[str]) -> tuple[subprocess.Popen, str]:
                              f"--model_config_file={ROOT / 'pets' / 'models.config'}", *extra],
                             cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    return proc, pets_ready(proc, f"http://127.0.0.1:{port}", "server")
+
+
+def pets_ready(proc: subprocess.Popen, url: str, name: str) -> str:
+    """`url` once the process serves both pets versions (polled for up to 300 s); exits the benchmark, naming
+    `name`, when the process ends first or the versions do not load."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
+            raise SystemExit(f"{name} exited with {proc.returncode}")
         try:
             states = [s["state"] for s in requests.get(f"{url}/v1/models/pets", timeout=2).json()
                       .get("model_version_status", [])]
             if states.count("AVAILABLE") == 2:
-                return proc, url
+                return url
         except (requests.RequestException, ValueError):
             pass
         time.sleep(0.5)
     proc.terminate()
-    raise SystemExit("the pets versions did not load within 300 s")
+    raise SystemExit(f"{name}: the pets versions did not load within 300 s")
 
 
 def python_load(url: str, path: str, body: bytes, connections: int, duration: float) -> dict:
