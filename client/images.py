@@ -4,8 +4,11 @@ Two payloads, chosen by the signature's input:
 - `encode_for_wire`: encoded bytes for a DT_STRING input. The original bytes go out untouched
   when the server's decoder would see the same picture (cheapest); otherwise the image is
   rotated per EXIF, converted to RGB, downscaled and re-encoded as JPEG.
-- `upright_rgb`: the decoded picture a model profile prepares pixels from (client.profile, client.pixels);
-  `pixels_for_model` is the pets preparation of it (centre crop, bilinear resize, (p − offset) / scale).
+- `upright_pixels`: the decoded picture a model profile prepares pixels from (client.profile, client.pixels):
+  an upright JPEG in YCbCr or greyscale decoded by libjpeg-turbo straight into a uint8 array (simplejpeg: the
+  same pixels as Pillow's decode, which unpacks every row into its own image memory first and is copied again
+  into an array), anything else Pillow's `upright_rgb`; `pixels_for_model` is the pets preparation of it (centre
+  crop, bilinear resize, (p − offset) / scale).
 Anything Pillow cannot open (or decode, when it has to convert) raises ImageError naming the source and is
 never sent; a JPEG sent as it is gets a structural check only (see _check_jpeg_complete).
 """
@@ -17,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
+import simplejpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from client.errors import ImageError
 from client.pixels import PixelRecipe
 
 __all__ = ["ImageScaling", "MAX_SIDE", "WIRE_FORMATS", "open_image", "encode_for_wire", "pixels_for_model",
-           "upright_rgb"]
+           "upright_pixels", "upright_rgb"]
 
 MAX_SIDE = 1024  # longest side sent; larger images are downscaled and re-encoded
 WIRE_FORMATS = frozenset({"JPEG", "PNG", "BMP"})  # sent as-is when RGB/greyscale and upright
@@ -160,6 +164,23 @@ def upright_rgb(image: Image.Image, max_side: int | None = None) -> Image.Image:
     return rgb
 
 
+def upright_pixels(source: str, data: bytes, *, max_pixels: int | None = None) -> Image.Image | np.ndarray:
+    """The upright RGB picture pixels are prepared from: a uint8 [H, W, 3] array for a JPEG in YCbCr or greyscale
+    without EXIF turning (libjpeg-turbo's accurate DCT and smooth upsampling, as Pillow decodes), else
+    `upright_rgb(open_image(...))`. Refusals are open_image's: the header is read by Pillow (format, size, the
+    decompression-bomb limit, orientation), and a JPEG libjpeg-turbo warns about (damaged or cut short) is left to
+    Pillow, which decodes what it can or raises the ImageError naming the source."""
+    image = _opened(source, data, max_pixels)
+    if image.format == "JPEG" and image.mode in ("RGB", "L") and _orientation(image) == 1:
+        try:
+            return simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+        except ValueError:
+            pass  # a recoverable defect or a JPEG variant it refuses: Pillow's decode below decides
+    with _decoding(source):
+        image.load()
+    return upright_rgb(image)
+
+
 def _sendable_as_is(image: Image.Image, max_side: int) -> bool:
     # TF's BMP decoder reads only 24/32-bit files, so a greyscale BMP is re-encoded.
     mode_ok = image.mode == "RGB" or (image.mode == "L" and image.format != "BMP")
@@ -195,4 +216,4 @@ def pixels_for_model(source: str, data: bytes, *, height: int, width: int,
     recipe = PixelRecipe(dtype="DT_FLOAT", height=height, width=width, resize="center_crop",
                          crop_fraction=scaling.crop_fraction, resample="tf_bilinear", offset=scaling.offset,
                          divisor=scaling.scale)
-    return recipe.prepare(upright_rgb(open_image(source, data, max_pixels=max_pixels)))
+    return recipe.prepare(upright_pixels(source, data, max_pixels=max_pixels))

@@ -4,7 +4,8 @@
 count), so preparing an image only runs vectorised NumPy and Pillow. The order is always: resize (stretch,
 centre crop or letterbox), channel order (RGB, BGR or one grey channel L), then, for float inputs, the linear
 map of 0..255 onto `scale` and `(x - mean) / std` per channel; integer inputs get the resized 0..255 values.
-The caller hands in an upright RGB image (EXIF orientation applied, client.images).
+The caller hands in an upright RGB picture, a Pillow image or a uint8 array (EXIF orientation applied,
+client.images.upright_pixels).
 
 `seen_image` turns a prepared tensor back into a picture (the values mapped back to 0..255, the channels
 shown in the order they were sent, so a BGR tensor looks blue-red swapped) and `describe` says in one line
@@ -42,16 +43,39 @@ def _taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return low, high, (position - low).astype(np.float32)
 
 
-def resize_like_tf(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+def resize_like_tf(pixels: np.ndarray, height: int, width: int,
+                   box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """float32 [height, width, C]: bilinear with half-pixel centres and no antialiasing, what
-    tf.image.resize(method="bilinear") computes (Pillow's bilinear antialiases when shrinking). Only the
-    rows and columns the taps read are converted to float, so a large uint8 image costs little."""
-    y0, y1, fy = _taps(pixels.shape[0], height)
-    x0, x1, fx = _taps(pixels.shape[1], width)
-    rows = pixels[y0] * (1 - fy)[:, None, None] + pixels[y1] * fy[:, None, None]
-    # np.take, not rows[:, x0]: the same values, in C order (indexing the middle axis leaves the result strided,
-    # and every later copy of a strided batch, e.g. into a request, is a slow transposing one).
-    return np.take(rows, x0, axis=1) * (1 - fx)[None, :, None] + np.take(rows, x1, axis=1) * fx[None, :, None]
+    tf.image.resize(method="bilinear") computes (Pillow's bilinear antialiases when shrinking), with the TF
+    kernel's own arithmetic (top = tl + (tr - tl) * x_lerp, likewise bottom, then top + (bottom - top) * y_lerp),
+    so the values are equal to its, not only close. `box` (top, left, rows, columns) resizes that window of
+    `pixels` as if it had been cut out first. Only the four source pixels of each output value are gathered
+    and converted to float, so a large uint8 image costs little."""
+    channels = pixels.shape[2]
+    top_edge, left_edge, rows, columns = box if box is not None else (0, 0, pixels.shape[0], pixels.shape[1])
+    y0, y1, fy = _taps(rows, height)
+    x0, x1, fx = _taps(columns, width)
+    y0, y1, x0, x1 = y0 + top_edge, y1 + top_edge, x0 + left_edge, x1 + left_edge
+    # Rows of [width * C] values: gathering whole pixels is one take along the last axis, and every step below
+    # broadcasts a row vector (fast) rather than a [1, width, 1] one.
+    flat = pixels.reshape(pixels.shape[0], -1)
+    lanes = np.arange(channels)
+    left, right = (x0[:, None] * channels + lanes).ravel(), (x1[:, None] * channels + lanes).ravel()
+    x_lerp = np.repeat(fx, channels)
+
+    def across(rows: np.ndarray) -> np.ndarray:
+        near = rows.take(left, axis=1).astype(np.float32)
+        far = rows.take(right, axis=1).astype(np.float32)
+        far -= near
+        far *= x_lerp
+        far += near
+        return far
+
+    top, bottom = across(flat[y0]), across(flat[y1])
+    bottom -= top
+    bottom *= fy[:, None]
+    bottom += top
+    return bottom.reshape(height, width, channels)
 
 
 def _describe_number(value: float) -> str:
@@ -113,23 +137,35 @@ class PixelRecipe:
             side = int(shorter_side * self.crop_fraction)
         return min(max(1, side), shorter_side)
 
-    def _resized(self, image: Image.Image, height: int, width: int) -> np.ndarray:
+    def _resized(self, image: Image.Image | np.ndarray, height: int, width: int,
+                 box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The resize step on `box` (top, left, rows, columns) of the image, or all of it."""
         if self.resample == "tf_bilinear":
-            return resize_like_tf(np.asarray(image), height, width)
-        return np.asarray(image.resize((width, height), _PILLOW_FILTERS[self.resample]))
+            return resize_like_tf(np.asarray(image), height, width, box)
+        picture = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+        if box is not None:
+            top, left, rows, columns = box
+            picture = picture.crop((left, top, left + columns, top + rows))
+        return np.asarray(picture.resize((width, height), _PILLOW_FILTERS[self.resample]))
 
-    def resized(self, image: Image.Image) -> np.ndarray:
-        """[height, width, 3] 0..255 values after the resize step (uint8, or float32 for tf_bilinear)."""
-        if image.mode != "RGB":
-            image = image.convert("RGB")
+    def resized(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """[height, width, 3] 0..255 values after the resize step (uint8, or float32 for tf_bilinear), for an
+        upright picture: a Pillow image, or a uint8 RGB array [H, W, 3] (client.images.upright_pixels)."""
+        if isinstance(image, np.ndarray):
+            image_height, image_width = image.shape[:2]
+        else:
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+            image_width, image_height = image.size
         if self.resize == "center_crop":
-            side = self.crop_side(min(image.size))
-            left, top = (image.width - side + 1) // 2, (image.height - side + 1) // 2  # the pets graph's rounding
-            return self._resized(image.crop((left, top, left + side, top + side)), self.height, self.width)
+            side = self.crop_side(min(image_width, image_height))
+            # the pets graph's rounding
+            top, left = (image_height - side + 1) // 2, (image_width - side + 1) // 2
+            return self._resized(image, self.height, self.width, (top, left, side, side))
         if self.resize == "letterbox":
-            scale = min(self.height / image.height, self.width / image.width)
-            inner_h = min(self.height, max(1, round(image.height * scale)))
-            inner_w = min(self.width, max(1, round(image.width * scale)))
+            scale = min(self.height / image_height, self.width / image_width)
+            inner_h = min(self.height, max(1, round(image_height * scale)))
+            inner_w = min(self.width, max(1, round(image_width * scale)))
             inner = self._resized(image, inner_h, inner_w)
             canvas = np.zeros((self.height, self.width, 3), dtype=inner.dtype)  # black bars
             top, left = (self.height - inner_h) // 2, (self.width - inner_w) // 2
@@ -137,8 +173,8 @@ class PixelRecipe:
             return canvas
         return self._resized(image, self.height, self.width)
 
-    def prepare(self, image: Image.Image) -> np.ndarray:
-        """One instance's tensor (no batch dimension) for an upright RGB image, in `numpy_dtype`."""
+    def prepare(self, image: Image.Image | np.ndarray) -> np.ndarray:
+        """One instance's tensor (no batch dimension) for an upright RGB picture (see resized), in `numpy_dtype`."""
         pixels = self.resized(image)
         if self.channels == "BGR":
             pixels = pixels[..., ::-1]

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from client.errors import InvalidArgumentError, SignatureError
-from client.images import MAX_SIDE, encode_for_wire, open_image, upright_rgb
+from client.images import MAX_SIDE, encode_for_wire, upright_pixels
 from client.pixels import FLOAT_DTYPES, INTEGER_DTYPES, PixelRecipe
 from client.profile import DEFAULT_PROFILE, ModelProfile
 from client.protocol import SignatureSpec, TensorSpec, encode_json, predict_body
@@ -174,7 +174,7 @@ class ClassifyPlan:
         from the whole decoded image, upright per EXIF, in RGB."""
         if self.recipe is None:
             return {self.input_name: encode_for_wire(source, data, max_side=self.max_side)}
-        pixels = self.recipe.prepare(upright_rgb(open_image(source, data)))
+        pixels = self.recipe.prepare(upright_pixels(source, data))
         return {self.input_name: pixels}  # integers, or floats sent at full precision (protocol.encode_json)
 
     def request_body(self, instances: list[dict[str, Any]]) -> bytes:

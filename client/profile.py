@@ -181,8 +181,8 @@ class ModelProfile:
         input.layout, input.channels, input.scale, input.mean, input.std)."""
         return _recipe(self._resolved["input"], self._given.get("input", {}), self.preset_name, dtype, shape)
 
-    def prepare(self, image: Image.Image, *, dtype: str, shape: Sequence[int]) -> np.ndarray:
-        """One instance's input tensor (no batch dimension) for an upright RGB image."""
+    def prepare(self, image: Image.Image | np.ndarray, *, dtype: str, shape: Sequence[int]) -> np.ndarray:
+        """One instance's input tensor (no batch dimension) for an upright RGB picture (PixelRecipe.prepare)."""
         return self.recipe(dtype, shape).prepare(image)
 
     def seen_image(self, array: np.ndarray, *, shape: Sequence[int]) -> Image.Image:

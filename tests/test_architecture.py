@@ -121,9 +121,10 @@ def test_base_dependencies_are_the_dashboard_set():
     names = {dep.split(">")[0].split("=")[0].split("[")[0].strip() for dep in project["dependencies"]}
     # sqlalchemy and psycopg: the run store (SQLite by default, PostgreSQL when SERVESCOPE_DB names one);
     # orjson: the client's request bodies (numpy arrays written from memory); jsonschema: the client's model
-    # profiles (already there through altair, named because the client uses it).
+    # profiles (already there through altair, named because the client uses it); simplejpeg: JPEGs decoded
+    # for pixel inputs straight into arrays.
     assert names == {"streamlit", "requests", "pillow", "numpy", "pandas", "altair", "sqlalchemy", "psycopg",
-                     "orjson", "jsonschema"}
+                     "orjson", "jsonschema", "simplejpeg"}
 
 
 # -- inside dashboard/ ------------------------------------------------------------------------------------------
