@@ -102,6 +102,19 @@ def _service_config(retries: int, backoff_factor: float) -> str:
     return json.dumps({"methodConfig": [{"name": [{"service": s} for s in _SERVICES], "retryPolicy": policy}]})
 
 
+def _framed_request(spec: pb.ModelSpec, columns: dict[str, Any], dtypes: dict[str, str]) -> bytes | None:
+    """The serialized request when its only input is a numeric array with a batch dimension whose signature type
+    is known and framable (its bytes copied once: client.transport.request_bytes); None otherwise."""
+    if len(columns) != 1:
+        return None
+    [(name, values)] = columns.items()
+    dtype = dtypes.get(name)
+    if (dtype not in FRAMED_DTYPES or not isinstance(values, np.ndarray) or values.ndim == 0 or not len(values)
+            or values.dtype.kind not in "biuf"):
+        return None
+    return predict_request_bytes(spec, name, list(values), dtype)
+
+
 class GrpcTransport:
     """TF Serving's gRPC API at `address` ("grpc://host:port")."""
 
@@ -122,6 +135,7 @@ class GrpcTransport:
         self._channels: dict[int, grpc.Channel] = {}
         self._lock = threading.Lock()
         self.hooks: list[CallHook] = []  # told of every call made (client.transport.grpc_calls)
+        self._dtypes: dict[tuple[str, int | None, str | None], dict[str, str]] = {}
 
     def _channel(self, limit: int) -> grpc.Channel:
         """One channel per answer limit (its receive limit), opened on first use."""
@@ -250,20 +264,18 @@ class GrpcTransport:
         if (instances is None) == (inputs is None):
             raise InvalidArgumentError("instances/inputs", (type(instances).__name__, type(inputs).__name__),
                                        "give exactly one of instances= (row form) or inputs= (columnar form)")
-        try:
-            dtypes = {name: spec.dtype for name, spec in
-                      self.metadata(model, version=version, label=label).signature(signature_name).inputs.items()}
-        except TFServingError:
-            dtypes = {}
+        dtypes = self._input_dtypes(model, version, label, signature_name)
+        spec = _spec(model, version, label, signature_name)
         try:
             columns = input_columns(instances, inputs, list(dtypes))
-            tensors = {name: tensor_from_values(values, dtypes.get(name)) for name, values in columns.items()}
+            request = _framed_request(spec, columns, dtypes)
+            if request is None:
+                request = pb.PredictRequest(model_spec=spec)
+                for name, values in columns.items():
+                    request.inputs[name].CopyFrom(tensor_from_values(values, dtypes.get(name)))
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidArgumentError(field, type(instances if instances is not None else inputs).__name__,
                                        f"cannot be sent as tensors ({exc})", method=method, url=url) from None
-        request = pb.PredictRequest(model_spec=_spec(model, version, label, signature_name))
-        for name, tensor in tensors.items():
-            request.inputs[name].CopyFrom(tensor)
         rows, names = self._predict_rows(model, request, version=version, label=label)
         if not names:
             raise UnexpectedAnswerError("the predict answer has no outputs", method=method, url=url, status=200,
@@ -272,6 +284,22 @@ class GrpcTransport:
             return PredictResponse(outputs=[row[names[0]] for row in rows] if len(names) == 1 else rows)
         columns_out = {name: [row[name] for row in rows] for name in names}
         return PredictResponse(outputs=columns_out[names[0]] if len(names) == 1 else columns_out)
+
+    def _input_dtypes(self, model: str, version: int | None, label: str | None,
+                      signature_name: str | None) -> dict[str, str]:
+        """{input name: dtype} of the signature, from its metadata; {} when that cannot be read (the values' own
+        types are sent). Kept per explicit version (a served version never changes), asked again otherwise."""
+        key = (model, version, signature_name)
+        if version is not None and key in self._dtypes:
+            return self._dtypes[key]
+        try:
+            dtypes = {name: spec.dtype for name, spec in
+                      self.metadata(model, version=version, label=label).signature(signature_name).inputs.items()}
+        except TFServingError:
+            return {}
+        if version is not None:
+            self._dtypes[key] = dtypes
+        return dtypes
 
     def sender(self, model: str, plan: ClassifyPlan, *, version: int | None, label: str | None) -> SendBatch:
         """Numeric instances (pixels) are serialized around their own buffers (client.transport.request_bytes);

@@ -269,6 +269,33 @@ def test_raw_predict_answers_in_the_rest_apis_shapes(serving):
     assert fake.requests[0].inputs["x"].dtype == 1  # the signature's DT_FLOAT, from its metadata
 
 
+def test_a_numeric_array_goes_as_one_tensor_content_and_a_versions_types_are_read_once(serving):
+    """predict(inputs=array) frames the array's bytes (client.transport.request_bytes) into the very request protobuf
+    would build, in the signature's type (float64 values sent as DT_FLOAT); an explicit version's input types are
+    read from its metadata once, a label's on every call (the label may move)."""
+    def half_plus_two(inputs):
+        return {"y": (inputs["x"] * 0.5 + 2).astype(np.float32)}
+
+    def metadata(model, version):
+        body = fake_metadata(model, version)
+        body["metadata"]["signature_def"]["signature_def"]["serving_default"].update(
+            inputs={"x": _tensor("DT_FLOAT", -1, 2)}, outputs={"y": _tensor("DT_FLOAT", -1, 2)})
+        return body
+
+    fake = serving(versions=(1, 2), labels={"stable": 1}, metadata=metadata, predict=half_plus_two)
+    values = np.array([[1.0, 2.0], [3.0, 1 / 3]])  # float64: sent as the signature's DT_FLOAT
+    with TFServingClient(fake.address, "pets", timeout=5) as tfs:
+        for _ in range(3):
+            assert tfs.predict(inputs=values, version=2).outputs == (values.astype(np.float32) * 0.5 + 2).tolist()
+        tfs.predict(inputs={"x": values}, label="stable")
+        tfs.predict(inputs={"x": values}, label="stable")
+    asked = [(method, version, label) for method, _, version, label, _ in fake.calls if method == "GetModelMetadata"]
+    assert asked == [("GetModelMetadata", 2, None)] + [("GetModelMetadata", None, "stable")] * 2
+    tensor = fake.requests[0].inputs["x"]
+    assert tensor.dtype == 1 and [d.size for d in tensor.tensor_shape.dim] == [2, 2]
+    assert tensor.tensor_content == values.astype("<f4").tobytes()
+
+
 def read_csv(path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
