@@ -27,11 +27,12 @@ EXPORT_COLUMNS = ["dataset", "version", "position", "source", "truth", "sha256",
 
 
 def _version_query():
-    """Versions with their image and truth counts, joined to their dataset's name."""
+    """Versions with their image and truth counts, joined to their dataset's name and creator."""
     counts = (select(dataset_items.c.dataset_id, dataset_items.c.version, func.count().label("images"),
                      func.count(dataset_items.c.truth).label("truth_known"))
               .group_by(dataset_items.c.dataset_id, dataset_items.c.version).subquery())
-    return (select(dataset_versions, datasets.c.name, func.coalesce(counts.c.images, 0).label("images"),
+    return (select(dataset_versions, datasets.c.name, datasets.c.created_by,
+                   func.coalesce(counts.c.images, 0).label("images"),
                    func.coalesce(counts.c.truth_known, 0).label("truth_known"))
             .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
             .outerjoin(counts, and_(counts.c.dataset_id == dataset_versions.c.dataset_id,
@@ -41,7 +42,7 @@ def _version_query():
 def _version(row: Any) -> DatasetVersion:
     return DatasetVersion(dataset_id=row["dataset_id"], name=row["name"], version=row["version"],
                           created_at=utc(row["created_at"]), note=row["note"], images=int(row["images"]),
-                          truth_known=int(row["truth_known"]))
+                          truth_known=int(row["truth_known"]), created_by=row["created_by"])
 
 
 def read_items(conn: Connection, dataset_id: str, version: int) -> list[DatasetItem]:
@@ -132,7 +133,7 @@ class DatasetReads:
             latest_version=row["version"], updated_at=utc(row["created_at"]), images=int(row["images"]),
             bytes=int(sizes.get(dataset_id) or 0), truth_known=int(row["truth_known"]),
             class_balance=dict(sorted(balance.get(dataset_id, Counter()).items(), key=lambda kv: (-kv[1], kv[0]))),
-            runs=int(run_counts.get(dataset_id, 0))) for dataset_id, row in heads.items()]
+            runs=int(run_counts.get(dataset_id, 0)), created_by=row["created_by"]) for dataset_id, row in heads.items()]
         return sorted(summaries, key=lambda summary: summary.name)
 
     def export(self, version: DatasetVersion, format: str = "csv") -> bytes:

@@ -70,6 +70,7 @@ class DatasetVersion:
     note: str | None
     images: int
     truth_known: int                 # images with a truth label
+    created_by: str | None = None    # the dataset's creator: sha256 hex of a browser's token; None: the CLI, a script
 
     @property
     def reference(self) -> str:
@@ -99,6 +100,7 @@ class DatasetSummary:
     truth_known: int
     class_balance: Mapping[str, int]  # truth label -> images, most common first
     runs: int                        # runs made on any of its versions
+    created_by: str | None = None    # sha256 hex of the creating browser's token; None: the CLI, a script, before v9
 
     @property
     def truth_coverage(self) -> float | None:

@@ -79,10 +79,12 @@ class Datasets(DatasetReads, CorrectionsMixin):
 
     # -- making versions -----------------------------------------------------------------------------------------
     def create(self, name: str, items: Iterable[Item], *, truth: str | Mapping[str, str] | None = "none",
-               new_version: bool = False) -> DatasetBuild:
+               new_version: bool = False, created_by: str | None = None) -> DatasetBuild:
         """A dataset `name` of these (source, loader) items (client.sources.expand_sources / expand_uploads): version
         1, or with `new_version` the next version of an existing one, holding exactly these images. DatasetExistsError
-        (before anything is read) when the name exists and `new_version` is False."""
+        (before anything is read) when the name exists and `new_version` is False. `created_by` (the SHA-256 hex
+        digest of the creating browser's token; None for the CLI or a script) is kept by a new dataset only: a new
+        version of an existing one keeps that dataset's creator."""
         name = check_name(name)
         truth_of((), truth)   # an unknown method is refused before anything is read
         if not new_version and self._exists(name):
@@ -93,7 +95,8 @@ class Datasets(DatasetReads, CorrectionsMixin):
         def rows(conn: Connection, dataset_id: str, latest: int | None) -> list[dict]:
             return [self._row(position, item, labels.get(item.source)) for position, item in enumerate(taken)]
         note = f"created from {len(taken):,} image(s)" if not new_version else f"replaced by {len(taken):,} image(s)"
-        version = self._save(name, rows, taken, mode="replace" if new_version else "create", note=note)
+        version = self._save(name, rows, taken, mode="replace" if new_version else "create", note=note,
+                             created_by=created_by)
         return DatasetBuild(version, added=len(taken), replaced=0, stored_images=stored[0], stored_bytes=stored[1],
                             failed=tuple(failed), truth_summary=self._truth_line(labels, taken))
 
@@ -128,14 +131,16 @@ class Datasets(DatasetReads, CorrectionsMixin):
                             stored_images=stored[0], stored_bytes=stored[1], failed=tuple(failed),
                             truth_summary=self._truth_line(labels, taken))
 
-    def delete(self, name: str) -> DatasetDeleted:
+    def delete(self, name: str, *, dataset_id: str | None = None) -> DatasetDeleted:
         """Delete a dataset with every version, then the images no other dataset and no run uses. Runs made on it
-        stay (they name it, and find it gone)."""
+        stay (they name it, and find it gone). With `dataset_id`, only that dataset: DatasetNotFoundError when the
+        name now belongs to another one (deleted and made again meanwhile)."""
         name = name.strip()
         with self.store._write(f"delete dataset {name!r}") as conn:
             head = conn.execute(select(datasets.c.id).where(datasets.c.name == name).with_for_update()).first()
-            if head is None:
-                raise DatasetNotFoundError(f"no dataset named {name!r}")
+            if head is None or (dataset_id is not None and head.id != dataset_id):
+                raise DatasetNotFoundError(f"no dataset named {name!r}" if head is None else
+                                           f"dataset {name!r} was deleted (the name now belongs to another dataset)")
             hashes = list(conn.execute(select(dataset_items.c.sha256).distinct()
                                        .where(dataset_items.c.dataset_id == head.id)).scalars())
             versions = conn.execute(select(func.count()).where(dataset_versions.c.dataset_id == head.id)).scalar_one()
@@ -234,10 +239,10 @@ class Datasets(DatasetReads, CorrectionsMixin):
                 "size_bytes": item.size_bytes, "corrected_by_run": item.corrected_by_run}
 
     def _save(self, name: str, make_rows: RowsMaker, taken: list[_Taken], *, mode: str, note: str,
-              dataset_id: str | None = None) -> DatasetVersion | None:
-        """Write the next version of `name` (mode "create": a new dataset; "replace"/"version": the next version of
-        an existing one, or a new dataset for "replace") with make_rows(conn, dataset_id, newest version or None);
-        None, writing nothing, when make_rows returns None. Taken images deleted as unused since they were stored
+              dataset_id: str | None = None, created_by: str | None = None) -> DatasetVersion | None:
+        """Write the next version of `name` (mode "create": a new dataset made by `created_by`; "replace"/"version":
+        the next version of an existing one, which keeps its creator, or a new dataset for "replace") with
+        make_rows(conn, dataset_id, newest version or None); None, writing nothing, when make_rows returns None. Taken images deleted as unused since they were stored
         are stored again once (the database refuses an item whose image row is gone)."""
         for attempt in (1, 2):
             try:
@@ -254,7 +259,8 @@ class Datasets(DatasetReads, CorrectionsMixin):
                     now = datetime.now(timezone.utc)
                     if head is None:
                         current, latest = new_id(), None
-                        conn.execute(insert(datasets).values(id=current, name=name, created_at=now))
+                        conn.execute(insert(datasets).values(id=current, name=name, created_at=now,
+                                                             created_by=created_by))
                     else:
                         current = head.id
                         latest = conn.execute(select(func.max(dataset_versions.c.version)).where(

@@ -205,6 +205,7 @@ runs.append_column(Column("profile_origin", String(300)))
 runs.append_column(Column("profile_assumed", Boolean))
 runs.append_column(Column("preparation", Text))
 runs.append_column(Column("input_tensor", JSON(none_as_null=True)))   # {"name", "dtype", "shape"}
+datasets.append_column(Column("created_by", String(64)))       # v9: sha256 hex of the creating browser's token
 
 
 def _v1_runs_rows_comparisons(conn: Connection) -> None:
@@ -279,10 +280,16 @@ def _v8_run_profiles(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE runs ADD COLUMN {column} {kind}"))
 
 
+def _v9_dataset_creators(conn: Connection) -> None:
+    """Who created a dataset: a digest of the creating browser's token, never the token; NULL for a dataset made
+    by the CLI, a script, or an app older than this step."""
+    conn.execute(text("ALTER TABLE datasets ADD COLUMN created_by VARCHAR(64)"))
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
     _v1_runs_rows_comparisons, _v2_observations_and_run_owner, _v3_prefixed_signature_digest, _v4_int64_versions,
     _v5_run_ownership_and_leases, _v6_datasets_and_image_store, _v7_comparison_latency_probe,
-    _v8_run_profiles)
+    _v8_run_profiles, _v9_dataset_creators)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
