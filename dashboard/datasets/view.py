@@ -3,8 +3,10 @@ chosen its versions, the runs made on each (links that open them), two stored ru
 afterwards (no image classified again), export, and delete with its own confirmation. Streamlit-facing; the tables
 are dashboard.datasets.listing's.
 
-Datasets are shared by every visitor (like History). Names and notes are the analysts' text: shown in table cells
-and widget options made `visible`, or escaped with dashboard.plain before a Markdown element.
+Datasets are shared by every visitor (like History); deleting one is for the browser that created it, or an
+operator (dashboard.runs.ownership.Actor.may_delete_dataset), checked again when the deletion is confirmed. Names
+and notes are the analysts' text: shown in table cells and widget options made `visible`, or escaped with
+dashboard.plain before a Markdown element.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import streamlit as st
 from client.store import Datasets, DatasetSummary, DatasetVersion, RunSummary, Store, StoreError
 from dashboard.datasets import listing
 from dashboard.plain import escape_markdown, visible
-from dashboard.ui import state, widgets
+from dashboard.runs.ownership import WHO_MAY_DELETE_DATASET
+from dashboard.ui import access, state, widgets
 
 __all__ = ["render_datasets", "export_file_name"]
 
@@ -185,6 +188,10 @@ def _export(data: Datasets, versions: Sequence[DatasetVersion], key_prefix: str)
 def _delete(data: Datasets, summary: DatasetSummary, versions: int, key_prefix: str) -> None:
     st.markdown("**Delete**")
     confirm = f"{key_prefix}_confirm_delete"
+    if not access.actor().may_delete_dataset(summary):
+        st.session_state.pop(confirm, None)
+        st.caption(WHO_MAY_DELETE_DATASET)
+        return
     if st.session_state.get(confirm) != summary.dataset_id:
         st.button("Delete this dataset…", key=f"{key_prefix}_delete",
                   on_click=lambda: st.session_state.update({confirm: summary.dataset_id}))
@@ -200,12 +207,19 @@ def _delete(data: Datasets, summary: DatasetSummary, versions: int, key_prefix: 
 
 
 def _delete_now(data: Datasets, summary: DatasetSummary, key_prefix: str) -> None:
+    """The confirmed deletion, checked again against the dataset as stored and the visitor as they are now (a
+    button drawn for an operator who has since cleared the token deletes nothing)."""
     st.session_state.pop(f"{key_prefix}_confirm_delete", None)
     try:
-        if data.find(summary.dataset_id) is None:
+        current = data.find(summary.dataset_id)
+        if current is None:
             st.session_state[f"{key_prefix}_message"] = f"Dataset '{summary.name}' was already deleted."
             return
-        deleted = data.delete(summary.name)
+        if not access.actor().may_delete_dataset(current):
+            st.session_state[f"{key_prefix}_message"] = (f"Dataset '{summary.name}' was not deleted. "
+                                                         f"{WHO_MAY_DELETE_DATASET}")
+            return
+        deleted = data.delete(summary.name, dataset_id=summary.dataset_id)
     except StoreError as exc:
         st.session_state[f"{key_prefix}_message"] = f"The dataset was not deleted: {exc}"
         return

@@ -13,6 +13,11 @@ every visitor; these belong to the starting browser (and are open to an operator
 A run no browser started (`started_by` None: made by a script, a test or an app older than ownership) has no
 owner: only an operator may cancel or delete it, and its uploads and exchanges, held only when a script of this
 process made it, are nobody's to protect. Nobody may delete a queued or running run (the store refuses it too).
+
+Datasets follow the same rule for deletion only: the browser that created one (`DatasetSummary.created_by`, kept by
+every later version), or an operator, may delete it; a dataset no browser created (the CLI's, a script's, one older
+than dataset ownership) only an operator. Reading, running, exporting and adding versions or corrections stay open
+to every visitor (nothing is lost by them).
 """
 from __future__ import annotations
 
@@ -22,14 +27,17 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from client.store.dataset_records import DatasetSummary, DatasetVersion
 from client.store.records import RunInfo
 
 __all__ = ["Actor", "NotAllowed", "ownership_note", "token_digest", "new_browser_token", "is_browser_token",
-           "is_operator_token", "WHO_MAY_CANCEL", "WHO_MAY_DELETE", "WHAT_IS_SHARED", "NOBODYS_RUN"]
+           "is_operator_token", "WHO_MAY_CANCEL", "WHO_MAY_DELETE", "WHO_MAY_DELETE_DATASET", "WHAT_IS_SHARED",
+           "NOBODYS_RUN"]
 
 WHO_MAY_CANCEL = "Only the browser that started this run, or an operator, can cancel it."
 WHO_MAY_DELETE = "Only the browser that started a run, or an operator, can delete it; nobody can delete a queued or " \
                  "running run."
+WHO_MAY_DELETE_DATASET = "Only the browser that created a dataset, or an operator, can delete it."
 WHAT_IS_SHARED = ("History is shared: every visitor sees every stored run and its results. A run's uploaded images "
                   "and its request inspector stay with the browser that started it (and an operator).")
 NOBODYS_RUN = "no browser started this run (a script did, or an app older than run ownership)"
@@ -78,6 +86,10 @@ class Actor:
     def may_see_private(self, run: RunInfo) -> bool:
         """See the run's exchanges and reuse its uploads."""
         return self.operator or run.started_by is None or self.started(run)
+
+    def may_delete_dataset(self, dataset: DatasetSummary | DatasetVersion) -> bool:
+        """Delete `dataset`: an operator, or the browser that created it (never when either is unknown)."""
+        return self.operator or (self.browser is not None and dataset.created_by == self.browser)
 
     def check_act(self, run: RunInfo, what: str) -> None:
         """NotAllowed (saying who may) unless this visitor may `what` ("cancel", "delete", "retry") the run."""

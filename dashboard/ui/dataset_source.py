@@ -15,7 +15,7 @@ import streamlit as st
 from client.sources import Item
 from client.store import DatasetError, DatasetItem, DatasetNotFoundError, DatasetVersion, StoreError
 from dashboard.plain import bullet_list, escape_markdown, visible
-from dashboard.ui import state
+from dashboard.ui import access, state
 
 __all__ = ["DATASET_SOURCE", "dataset_items", "describe_version", "keep_images_box", "pick_dataset",
            "save_as_dataset", "version_of_run"]
@@ -116,8 +116,9 @@ def _existing(name: str) -> DatasetVersion | None:
 
 def save_as_dataset(items: Sequence[Item], truth: Mapping[str, str] | None, *, key_prefix: str) -> None:
     """An expander saving `items` as a named dataset with `truth` ({source: class}, as the run would use it): a new
-    name makes version 1; a name that exists is refused unless the analyst asks for its next version (which then
-    holds exactly these images)."""
+    name makes version 1, created by this browser (which may then delete it); a name that exists is refused unless
+    the analyst asks for its next version (which then holds exactly these images and keeps the dataset's
+    creator)."""
     saved_key = f"{key_prefix}_dataset_saved"
     saved = st.session_state.get(saved_key)
     with st.expander("Save these images as a dataset", expanded=saved is not None):
@@ -149,7 +150,7 @@ def save_as_dataset(items: Sequence[Item], truth: Mapping[str, str] | None, *, k
         try:
             with st.spinner("Storing the images…"):
                 build = state.datasets().create(name, items, truth=dict(truth) if truth else "none",
-                                                new_version=new_version)
+                                                new_version=new_version, created_by=access.actor().browser)
         except StoreError as exc:   # a taken or bad name, nothing readable, a full or unwritable image store
             _failed("The dataset was not saved", exc)
             return

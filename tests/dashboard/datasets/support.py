@@ -10,6 +10,7 @@ from client.store.blobs import blob_key
 from tests.support import wait_until
 
 FINAL = ("complete", "cancelled", "interrupted", "failed")
+OPERATOR_TOKEN = "operator-token-for-the-tests-0123"   # SERVESCOPE_OPERATOR_TOKEN of a page that types it
 
 
 def datasets_at(tmp_path: Path) -> Datasets:

@@ -1,14 +1,14 @@
 """The Datasets page through AppTest (the app's entry script and navigation, each test with its own run store and
 image store): every dataset with its figures, its versions and runs (links that open them), two stored runs on one
-version compared afterwards without classifying again, export, delete with its own confirmation, and names full of
-markup shown as plain text."""
+version compared afterwards without classifying again, export, delete with its own confirmation (by an operator:
+who may delete is test_dataset_ownership.py's), and names full of markup shown as plain text."""
 from __future__ import annotations
 
 import pytest
 
 from dashboard.datasets.listing import balance_text, megabytes
 from dashboard.datasets.view import export_file_name
-from tests.dashboard.datasets.support import datasets_at, make_dataset, stored_run
+from tests.dashboard.datasets.support import OPERATOR_TOKEN, datasets_at, make_dataset, stored_run
 from tests.dashboard.readable import plain, texts
 from tests.dashboard.test_pages import BLUE, GREEN, RED
 from tests.support import png_bytes
@@ -126,7 +126,9 @@ def test_export_offers_every_format_and_a_safe_file_name(page, fake_pets, two_da
 
 def test_delete_needs_its_own_confirmation_and_runs_stay(page, fake_pets, two_datasets):
     data, first, second, runs = two_datasets
-    app = open_page(page, fake_pets.url)
+    # No browser made these datasets (a script did): an operator deletes them (test_dataset_ownership.py).
+    app = page("datasets", fake_pets.url, SERVESCOPE_OPERATOR_TOKEN=OPERATOR_TOKEN).run()
+    app.text_input(key="sidebar_operator_token").input(OPERATOR_TOKEN).run()
     app.button(key="datasets_delete").click().run()
     [warning] = texts(app.warning)
     assert warning == (f"Delete dataset '{MARKUP}' with its 2 version(s)? The 3 run(s) made on it stay (they say the "

@@ -4,6 +4,7 @@ Serving on a free port holds the predict requests so that a run stays running)."
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 from typing import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from dashboard.runs.manager import ItemsUnavailable, RunManager
 from dashboard.runs.ownership import (
     WHAT_IS_SHARED,
+    WHO_MAY_DELETE_DATASET,
     Actor,
     NotAllowed,
     is_browser_token,
@@ -20,6 +22,7 @@ from dashboard.runs.ownership import (
     token_digest,
 )
 from dashboard.runs.visitor import VisitorManager
+from client.store.dataset_records import DatasetSummary
 from client.store.records import RunActiveError
 from tests.dashboard.runs.test_runner import COLOURS, FakeModel, items_of, png, store  # noqa: F401 (fixture)
 from tests.support import FakeServer, wait_until
@@ -65,6 +68,25 @@ def test_the_starting_browser_or_an_operator_may_act_and_others_are_told_who_may
     assert ownership_note(STRANGER, mine) == (
         f"Shared view (another browser started this run). {WHAT_IS_SHARED} Only the browser that started it, or an "
         "operator, can cancel, retry or delete it.")
+
+
+def dataset_made_by(created_by: str | None) -> DatasetSummary:
+    moment = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    return DatasetSummary(dataset_id="d1", name="audit", created_at=moment, latest_version=1, updated_at=moment,
+                          images=1, bytes=10, truth_known=0, class_balance={}, runs=0, created_by=created_by)
+
+
+def test_the_creating_browser_or_an_operator_may_delete_a_dataset():
+    mine, clis = dataset_made_by(OWNER.browser), dataset_made_by(None)
+    assert OWNER.may_delete_dataset(mine) and OPERATOR.may_delete_dataset(mine)
+    assert not STRANGER.may_delete_dataset(mine)
+    # A dataset no browser created (the CLI's, or older than dataset ownership): an operator only.
+    assert not OWNER.may_delete_dataset(clis) and not STRANGER.may_delete_dataset(clis)
+    assert OPERATOR.may_delete_dataset(clis)
+    # A visitor whose browser is unknown is nobody's creator, not even of a dataset nobody created.
+    assert not Actor(None).may_delete_dataset(clis) and not Actor(None).may_delete_dataset(mine)
+    assert Actor(None, operator=True).may_delete_dataset(mine)
+    assert WHO_MAY_DELETE_DATASET == "Only the browser that created a dataset, or an operator, can delete it."
 
 
 # -- the store ---------------------------------------------------------------------------------------------
