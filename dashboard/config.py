@@ -7,7 +7,7 @@ The model server is the operator's choice (a dashboard shared by a team must not
     SERVESCOPE_ALLOW_CUSTOM_URL=1    also offer a free-text URL in the sidebar
     SERVESCOPE_MODEL, SERVESCOPE_LABELS   the model name and the labels to probe, pre-filled in the sidebar
 Who may act on a run, and how long a run's lease lasts (docs/security.md):
-    SERVESCOPE_OPERATOR_TOKEN        typed in the sidebar, makes a visitor an operator (cancel or delete any run)
+    SERVESCOPE_OPERATOR_TOKEN        typed in the sidebar: an operator acts on any run and deletes any dataset
     SERVESCOPE_LEASE_RENEW_S, SERVESCOPE_LEASE_EXPIRY_S   renew every 5 s, expire after 30 s by default
 """
 from __future__ import annotations

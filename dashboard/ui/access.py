@@ -83,8 +83,8 @@ def sidebar() -> None:
         with st.expander("Operator", icon=":material/admin_panel_settings:"):
             typed = st.text_input("Operator token", type="password", key=OPERATOR_FIELD,
                                   help="The operator's token (SERVESCOPE_OPERATOR_TOKEN) lets you cancel or delete "
-                                       "any run and clear History")
+                                       "any run, delete any dataset and clear History")
             if typed and is_operator():
-                st.caption("You act as an operator: you can cancel or delete any run.")
+                st.caption("You act as an operator: you can cancel or delete any run or dataset.")
             elif typed:
                 st.caption("That is not the operator token.")

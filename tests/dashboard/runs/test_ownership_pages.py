@@ -89,7 +89,7 @@ def test_only_the_starting_browser_or_an_operator_can_cancel_and_nobody_can_dele
         assert "history_stored_clear" not in buttons(other)
         # An operator cannot delete it either (the store refuses too) ...
         other.text_input(key="sidebar_operator_token").input(TOKEN).run()
-        assert "You act as an operator: you can cancel or delete any run." in texts(other.sidebar.caption)
+        assert "You act as an operator: you can cancel or delete any run or dataset." in texts(other.sidebar.caption)
         assert "history_stored_delete" not in buttons(other)
         with pytest.raises(RunActiveError, match=f"run {run_id} is running"):
             store.delete_run(run_id)
