@@ -13,6 +13,10 @@ For pets versions 1 and 2, batch 16, 3 requests in flight (the client's defaults
 - in-process: the SavedModel's signature called in this process, by 3 threads at once, 16 images per call, on the
   same bytes: the client's own float32 pixels (its crop, resize and scaling done beforehand) for predict_images,
   the JPEG bytes for serving_default;
+- pixels in-process from the photos: the same, each thread preparing its 16 photos with the client's own code first
+  (what an application holding the model would do with the same JPEG bytes);
+- pixel arrays: the client's finished pixels handed to `TFServingClient.predict(inputs=...)` (a team that has its
+  pixel tensors already), 16 per call, 3 calls in flight, over REST and gRPC: the same arrays in-process gets;
 - encoded: `serving_default` with the JPEG bytes, over REST and gRPC and in-process alike;
 - single image: p50 of one-image classify() calls (batch 1, one in flight) over gRPC and REST, next to one-image
   calls in-process and the client's own preparation of the image (read, check, decode and resize for pixels),
@@ -30,6 +34,7 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.client_throughput import benchmark_photos
 from benchmarks.pixel_path_setup import (BATCH, SIGNATURES, InProcess, median, previous_encoding, server_at)
@@ -38,8 +43,8 @@ from client.batching import DEFAULT_CONCURRENCY
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VERSIONS = (1, 2)
-BATCH_RUNS = ("pixels REST before", "pixels REST", "pixels gRPC", "pixels in-process",
-              "encoded REST", "encoded gRPC", "encoded in-process")
+BATCH_RUNS = ("pixels REST before", "pixels REST", "pixels gRPC", "pixels in-process", "pixels in-process prepared",
+              "arrays REST", "arrays gRPC", "encoded REST", "encoded gRPC", "encoded in-process")
 SINGLE_RUNS = ("gRPC", "REST", "in-process", "client prep")
 
 
@@ -52,6 +57,22 @@ def client_rate(url: str, version: int, images: list[tuple[str, bytes]], signatu
     failed = [r for r in results if not r.ok]
     if failed:
         raise SystemExit(f"{len(failed)} images failed, e.g. {failed[0].error}")
+    return rate
+
+
+def arrays_rate(url: str, version: int, name: str, batches: list) -> float:
+    """Images/s of predict(inputs={name: batch}) calls, DEFAULT_CONCURRENCY at once, on ready pixel batches."""
+    with TFServingClient(url, "pets", timeout=600) as tfs:
+        def call(batch):
+            return tfs.predict(inputs={name: batch}, signature_name="predict_images", version=version)
+
+        call(batches[0])  # warm: metadata, connections
+        with ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
+            started = time.perf_counter()
+            answers = list(pool.map(call, batches))
+            rate = sum(len(batch) for batch in batches) / (time.perf_counter() - started)
+    if sum(len(answer.outputs["probabilities"]) for answer in answers) != sum(len(b) for b in batches):
+        raise SystemExit("an arrays call did not answer for every image")
     return rate
 
 
@@ -97,6 +118,10 @@ def measure(args, images, single_images) -> tuple[dict, dict]:
                     got[f"{kind} REST"].append(client_rate(after.rest, version, images, signature))
                     got[f"{kind} gRPC"].append(client_rate(after.grpc, version, images, signature))
                     got[f"{kind} in-process"].append(local[version].batch_rate(kind))
+                got["pixels in-process prepared"].append(local[version].prepared_rate())
+                name, batches = local[version].pixel_batches()
+                got["arrays REST"].append(arrays_rate(after.rest, version, name, batches))
+                got["arrays gRPC"].append(arrays_rate(after.grpc, version, name, batches))
                 for kind in SIGNATURES:
                     for name, values in single_round(after, local[version], version, kind, single_images).items():
                         single[(version, kind)][name] += values
@@ -122,6 +147,21 @@ def report(batch: dict, single: dict, repeats: int) -> None:
             print(f"v{version:<2} {kind + ' (' + SIGNATURES[kind] + ')':<26} {median(before):>11.1f} "
                   f"{median(rest):>7.1f} {median(over_grpc):>7.1f} {median(local):>8.1f} {paired(rest, local):>8} "
                   f"{paired(over_grpc, local):>8} {paired(rest, before):>12}")
+    print("\nPixels from the photos, the preparation counted on both sides: gRPC ÷ in-process preparing with the "
+          "client's code")
+    for version in VERSIONS:
+        got = batch[version]
+        print(f"v{version:<2} gRPC {median(got['pixels gRPC']):>7.1f}   in-process prepared "
+              f"{median(got['pixels in-process prepared']):>7.1f}   "
+              f"{paired(got['pixels gRPC'], got['pixels in-process prepared'])}")
+    print("\nReady pixel arrays, predict(inputs=...), batch 16, 3 in flight: img/s and ÷ pixels in-process (the same "
+          "arrays)")
+    for version in VERSIONS:
+        got = batch[version]
+        local = got["pixels in-process"]
+        print(f"v{version:<2} REST {median(got['arrays REST']):>7.1f} ({paired(got['arrays REST'], local)})   "
+              f"gRPC {median(got['arrays gRPC']):>7.1f} ({paired(got['arrays gRPC'], local)})   "
+              f"in-process {median(local):>7.1f}")
     print("\nOne image per call, one call at a time, the paths interleaved call by call: p50 ms; gRPC-in is the "
           "median of the calls' own differences")
     print(f"{'':<3} {'signature':<16} {'gRPC':>7} {'REST':>7} {'in-proc':>8} {'gRPC-in':>8} {'client prep':>12}")
