@@ -15,7 +15,8 @@ run: $(RUN_STAMP) $(PETS_BUILT)
 	$(PY) -m launcher --url $(TF_SERVING_URL)
 
 # The full suite on two workers (pytest-xdist): every fixture starts its own servers on free ports, so the tests run
-# side by side; PYTEST_WORKERS=0 runs them in one process.
+# side by side, and the browser tests take turns (tests/conftest.py one_browser_test_at_a_time); PYTEST_WORKERS=0
+# runs them all in one process.
 PYTEST_WORKERS ?= 2
 test: provision-test $(TEST_STAMP) $(PETS_BUILT)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

@@ -1,6 +1,7 @@
 """Session-wide fixtures. Suite-specific fixtures live in each tests/<suite>/conftest.py."""
 from __future__ import annotations
 
+import fcntl
 from typing import Callable, Iterator
 
 import pytest
@@ -25,6 +26,20 @@ def pets_server_url():
         pytest.fail(f"{PETS_CONFIG} is missing: run `python -m pets.build` (make test does)")
     with embedded_server([f"--model_config_file={PETS_CONFIG}"], wait_for_models={"pets": 2}) as url:
         yield url
+
+
+@pytest.fixture
+def one_browser_test_at_a_time(tmp_path_factory) -> Iterator[None]:
+    """Held for the whole of one browser test (tests.dashboard.browser.test_browser.BROWSER_TESTS): pytest-xdist's
+    workers take turns driving Chromium, so two browsers and two `streamlit run` never share the two cores within
+    one test's expect() timeouts. A file lock in the directory every worker's temporary directory shares; held for
+    one test at a time (never across the wait for the next test), so no worker can block another for good."""
+    with open(tmp_path_factory.getbasetemp().parent / "browser-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -17,7 +17,10 @@ from launcher.supervise import dashboard_command
 from tests.dashboard.readable import shown
 from tests.support import ROOT, free_port, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+# One browser test at a time across pytest-xdist's workers (tests/conftest.py): two Chromiums driven at once on
+# the two cores starve each other's expect() timeouts.
+BROWSER_TESTS = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("one_browser_test_at_a_time")]
+pytestmark = BROWSER_TESTS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

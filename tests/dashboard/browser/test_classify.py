@@ -13,11 +13,11 @@ from werkzeug.wrappers import Request, Response
 
 from dashboard.evaluate.view import MISTAKES_SHOWN
 from client.store.database import open_store
-from tests.dashboard.browser.test_browser import README_SCREENSHOT, UPDATE_SCREENSHOT, browser, page, running_dashboard  # noqa: F401
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, README_SCREENSHOT, UPDATE_SCREENSHOT, browser, page, running_dashboard  # noqa: F401
 from tests.dashboard.readable import shown
 from tests.support import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 PREDICT_DELAY_S = 0.4   # per predict request: keeps a 500-image run going for several seconds
 
 

@@ -8,9 +8,9 @@ import zipfile
 
 import pytest
 
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401 - browser is a fixture
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401 - browser is a fixture
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")

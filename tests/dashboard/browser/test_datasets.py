@@ -9,10 +9,10 @@ import zipfile
 import pytest
 
 from client.store import open_store
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401 - browser is a fixture
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401 - browser is a fixture
 from tests.dashboard.readable import shown
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 NAME = "march <b>audit</b> & co"
 
 

@@ -10,11 +10,11 @@ import zipfile
 import pytest
 
 from launcher.supervise import DASHBOARD_ENTRY, dashboard_command
-from tests.dashboard.browser.test_browser import browser, healthy, page, running_dashboard  # noqa: F401  (fixtures)
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, healthy, page, running_dashboard  # noqa: F401  (fixtures)
 from tests.dashboard.browser.test_classify import start_run
 from tests.support import ROOT, fake_model_handler, free_port, png_bytes, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 
 def listening_addresses(port: int) -> set[str]:

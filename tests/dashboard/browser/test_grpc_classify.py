@@ -10,11 +10,11 @@ import pytest
 
 from client import TFServingClient
 from client.store.database import open_store
-from tests.dashboard.browser.test_browser import browser, page, running_dashboard  # noqa: F401  (fixtures)
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, page, running_dashboard  # noqa: F401  (fixtures)
 from tests.dashboard.readable import shown
 from tests.support import PETS_CONFIG, free_port, serving_process
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 PHOTOS = 6
 
 

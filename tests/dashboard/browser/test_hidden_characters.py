@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.browser.test_browser import browser, page, running_dashboard  # noqa: F401  (fixtures)
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, page, running_dashboard  # noqa: F401  (fixtures)
 from tests.dashboard.browser.test_image_detail import click_result_row
 from tests.dashboard.readable import shown
 from tests.support import fake_model_handler, fake_servers, png_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 NAMES = ("report\u202efdp.png", "dog\u200bzero.png")
 ESCAPED = ("report\\u202efdp.png", "dog\\u200bzero.png")

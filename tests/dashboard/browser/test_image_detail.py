@@ -10,11 +10,11 @@ import pytest
 
 from dashboard.evaluate import detail_view
 from client.store.database import open_store
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401 - browser is a fixture
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401 - browser is a fixture
 from tests.dashboard.readable import shown
 from tests.support import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")

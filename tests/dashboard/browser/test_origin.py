@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from dashboard.ui.allowed_hosts import REFUSAL
-from tests.dashboard.browser.test_browser import CHROMIUM, CHROMIUM_ARGS, running_dashboard
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, CHROMIUM, CHROMIUM_ARGS, running_dashboard
 from tests.support import fake_model_handler, fake_servers
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 PAGES = {"Classify": "Classify", "Compare": "Compare versions", "Models": "Models", "History": "History"}
 

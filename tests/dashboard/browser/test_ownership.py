@@ -12,11 +12,11 @@ from werkzeug.wrappers import Request
 
 from dashboard.runs.ownership import WHO_MAY_CANCEL, is_browser_token
 from dashboard.ui.access import COOKIE
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401
 from tests.dashboard.readable import shown
 from tests.support import fake_model_handler, png_bytes, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 
 def run_in(url: str) -> str | None:

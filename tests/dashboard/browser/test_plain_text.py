@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from tests.dashboard.apps.plain_text_app import HOSTILE
-from tests.dashboard.browser.test_browser import browser, healthy, page  # noqa: F401  (fixtures)
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, healthy, page  # noqa: F401  (fixtures)
 from tests.support import ROOT, free_port, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 APP = ROOT / "tests" / "dashboard" / "apps" / "plain_text_app.py"
 

@@ -9,12 +9,12 @@ import pytest
 
 from client import ModelProfile
 from client.store.database import open_store
-from tests.dashboard.browser.test_browser import browser, page, running_dashboard  # noqa: F401 - fixtures
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, page, running_dashboard  # noqa: F401 - fixtures
 from tests.dashboard.browser.test_classify import run_in
 from tests.dashboard.readable import shown
 from tests.support import embedded_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 MODEL = "tutorial_sigmoid"
 
 

@@ -10,10 +10,10 @@ import zipfile
 
 import pytest
 
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401 - browser is a fixture
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401 - browser is a fixture
 from tests.support import SHARED_TRAIN, embedded_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 MODEL = "torch_named"
 
 

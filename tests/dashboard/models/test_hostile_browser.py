@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from tests.dashboard.browser.test_browser import browser, running_dashboard  # noqa: F401  (fixture)
+from tests.dashboard.browser.test_browser import BROWSER_TESTS, browser, running_dashboard  # noqa: F401  (fixture)
 from tests.dashboard.readable import shown
 from tests.dashboard.server.test_hostile_answers import version_metadata_gets
 from tests.hostile_server import INT64_MAX, MANY_VERSIONS, MAX_VERSION, HostileServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
