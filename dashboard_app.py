@@ -7,8 +7,11 @@ start with a message naming it.
 import streamlit as st
 from starlette.middleware import Middleware
 
+from client import reuse_large_buffers
 from dashboard.config import FieldError
 from dashboard.ui.allowed_hosts import AllowedHostsMiddleware, allowed_hosts
+
+reuse_large_buffers()  # the runs prepare pixels in this process: without page faults for each array (client.memory)
 
 try:
     ALLOWED_HOSTS = allowed_hosts()

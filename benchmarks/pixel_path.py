@@ -23,7 +23,9 @@ For pets versions 1 and 2, batch 16, 3 requests in flight (the client's defaults
   the four interleaved call by call, every repeat's calls pooled.
 Images/s are medians of --repeats interleaved repeats (all samples printed); ratios are medians of each repeat's
 own ratio (the machine's load drifts between repeats, less within one). The client's figures include its decoding
-and resizing of every photo. Prints figures; asserts nothing.
+and resizing of every photo. The process reuses malloc's heap for large buffers first (client.reuse_large_buffers),
+as `python -m client` and the dashboard do; the in-process runs share the process and the setting. Prints figures;
+asserts nothing.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.client_throughput import benchmark_photos
 from benchmarks.pixel_path_setup import (BATCH, SIGNATURES, InProcess, median, previous_encoding, server_at)
-from client import TFServingClient
+from client import TFServingClient, reuse_large_buffers
 from client.batching import DEFAULT_CONCURRENCY
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -185,13 +187,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the git revision whose serving/ is the 'before' server (the last before fast JSON)")
     parser.add_argument("--skip-before", action="store_true", help="do not start or measure the 'before' server")
     args = parser.parse_args(argv)
+    reused = reuse_large_buffers()
     photos = benchmark_photos()
     images = [(str(photos[i % len(photos)]), photos[i % len(photos)].read_bytes()) for i in range(args.images)]
     single_images = images[:args.single]
     print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs; "
           f"{args.images} photos, batch {BATCH}, {DEFAULT_CONCURRENCY} requests in flight; before: "
           f"{'not measured' if args.skip_before else f'serving/ at {args.before_rev}'}; "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+          f"load average {os.getloadavg()[0]:.2f}; large buffers reused: {reused}", flush=True)
     batch, single = measure(args, images, single_images)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     report(batch, single, args.repeats)

@@ -7,6 +7,9 @@
 Another team's model: TFServingClient(url, "mine", profile=ModelProfile.from_file("mine.json")) says how its
 pixels are prepared and its outputs read (client.profile).
 
+A program that prepares many pixel images may call reuse_large_buffers() once (client.memory; process-wide, glibc):
+`python -m client` and the dashboard do.
+
 Errors: see client.errors for the exception tree (nothing a client call raises escapes it).
 """
 from client.core import TFServingClient
@@ -15,6 +18,7 @@ from client.errors import (AnswerTooLargeError, ImageError, InvalidArgumentError
                            ServerUnavailableError, SignatureError, TFServingError, UnexpectedAnswerError,
                            VersionNotAvailableError)
 from client.images import ImageScaling
+from client.memory import reuse_large_buffers
 from client.signature_config import SignatureConfig
 from client.profile import ModelProfile
 from client.protocol import ModelMetadata, PredictResponse, SignatureSpec, TensorSpec, VersionStatus
@@ -44,4 +48,5 @@ __all__ = [
     "AnswerTooLargeError",
     "InvalidProbabilitiesError",
     "ModelProfile",
+    "reuse_large_buffers",
 ]

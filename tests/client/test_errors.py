@@ -59,7 +59,7 @@ def test_public_names_are_pinned():
         "TFServingError", "ModelNotFoundError", "VersionNotAvailableError", "InvalidInputError",
         "ServerUnavailableError", "RequestTimeoutError", "ImageError", "PayloadTooLargeError",
         "UnexpectedAnswerError", "SignatureError", "InvalidArgumentError", "SignatureConfig",
-        "AnswerTooLargeError", "InvalidProbabilitiesError", "ModelProfile",
+        "AnswerTooLargeError", "InvalidProbabilitiesError", "ModelProfile", "reuse_large_buffers",
     ]
     for name in client.__all__:
         assert getattr(client, name).__module__.startswith("client.")
