@@ -8,7 +8,9 @@ No server: each photo (held in memory) goes through what the client does before 
 timed with the process's CPU clock. Rows: the encoded path of pets (DT_STRING, the JPEG sent as it is), and
 224×224 pixel inputs prepared by model profiles: the pets preset (tf.image-style bilinear, centre crop), the
 keras-torch preset (Pillow bilinear, mean/std), and a DT_UINT8 input. Compare with the model's own CPU per
-image on pets version 1 (docs/performance.md, about 3.1 to 4 ms).
+image on pets version 1 (docs/performance.md, about 3.1 to 4 ms). The process reuses malloc's heap for large
+buffers first, as `python -m client` and the dashboard do (client.reuse_large_buffers); --fresh-buffers measures
+glibc's defaults (each large array mapped afresh).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from client.memory import reuse_large_buffers
 from client.plan import ClassifyPlan
 from client.profile import ModelProfile
 from client.protocol import SignatureSpec, TensorSpec
@@ -54,12 +57,15 @@ def cpu_ms(work: Callable[[], object], count: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="passes over the photos per case (median reported)")
+    parser.add_argument("--fresh-buffers", action="store_true", help="leave glibc's malloc thresholds as they are")
     args = parser.parse_args(argv)
+    reused = False if args.fresh_buffers else reuse_large_buffers()
     if not PHOTOS.is_dir():
         raise SystemExit(f"test photos not found at {PHOTOS}")
     photos = [(str(p), p.read_bytes()) for p in sorted(PHOTOS.rglob("*"))
               if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
-    print(f"{len(photos)} photos, {args.rounds} rounds; client CPU per image (median of rounds), one process")
+    print(f"{len(photos)} photos, {args.rounds} rounds; client CPU per image (median of rounds), one process; "
+          f"large buffers reused: {reused}")
     print("| case | prepare (instance) | + JSON body | total |")
     print("|---|---|---|---|")
     for name, make in CASES:
