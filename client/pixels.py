@@ -52,9 +52,9 @@ def resize_like_tf(pixels: np.ndarray, height: int, width: int,
     `pixels` as if it had been cut out first. Only the four source pixels of each output value are gathered
     and converted to float, so a large uint8 image costs little."""
     channels = pixels.shape[2]
-    top_edge, left_edge, rows, columns = box if box is not None else (0, 0, pixels.shape[0], pixels.shape[1])
-    y0, y1, fy = _taps(rows, height)
-    x0, x1, fx = _taps(columns, width)
+    top_edge, left_edge, box_height, box_width = box if box is not None else (0, 0, *pixels.shape[:2])
+    y0, y1, fy = _taps(box_height, height)
+    x0, x1, fx = _taps(box_width, width)
     y0, y1, x0, x1 = y0 + top_edge, y1 + top_edge, x0 + left_edge, x1 + left_edge
     # Rows of [width * C] values: gathering whole pixels is one take along the last axis, and every step below
     # broadcasts a row vector (fast) rather than a [1, width, 1] one.
@@ -63,9 +63,9 @@ def resize_like_tf(pixels: np.ndarray, height: int, width: int,
     left, right = (x0[:, None] * channels + lanes).ravel(), (x1[:, None] * channels + lanes).ravel()
     x_lerp = np.repeat(fx, channels)
 
-    def across(rows: np.ndarray) -> np.ndarray:
-        near = rows.take(left, axis=1).astype(np.float32)
-        far = rows.take(right, axis=1).astype(np.float32)
+    def across(source_rows: np.ndarray) -> np.ndarray:
+        near = source_rows.take(left, axis=1).astype(np.float32)
+        far = source_rows.take(right, axis=1).astype(np.float32)
         far -= near
         far *= x_lerp
         far += near
