@@ -249,17 +249,24 @@ def test_pixels_are_sent_as_raw_float32_tensor_content(serving):
     assert isinstance(plan, ClassifyPlan) and plan.input_dtype == "DT_FLOAT" and plan.profile_assumed
 
 
-def test_raw_predict_answers_in_the_rest_apis_shapes(serving):
-    def half_plus_two(inputs):
-        return {"y": (inputs["x"] * 0.5 + 2).astype(np.float32)}
+def half_plus_two(inputs):
+    """The fake model of the raw predict tests: y = x / 2 + 2."""
+    return {"y": (inputs["x"] * 0.5 + 2).astype(np.float32)}
 
+
+def half_plus_two_metadata(width: int):
+    """Metadata for half_plus_two: a DT_FLOAT input "x" and output "y", both [-1, width]."""
     def metadata(model, version):
         body = fake_metadata(model, version)
         body["metadata"]["signature_def"]["signature_def"]["serving_default"].update(
-            inputs={"x": _tensor("DT_FLOAT", -1, 1)}, outputs={"y": _tensor("DT_FLOAT", -1, 1)})
+            inputs={"x": _tensor("DT_FLOAT", -1, width)}, outputs={"y": _tensor("DT_FLOAT", -1, width)})
         return body
 
-    fake = serving(metadata=metadata, predict=half_plus_two)
+    return metadata
+
+
+def test_raw_predict_answers_in_the_rest_apis_shapes(serving):
+    fake = serving(metadata=half_plus_two_metadata(1), predict=half_plus_two)
     with TFServingClient(fake.address, "pets", timeout=5) as tfs:
         assert tfs.predict(instances=[[1.0], [2.0]]).outputs == [[2.5], [3.0]]
         assert tfs.predict(inputs={"x": [[4.0]]}).outputs == [[4.0]]
@@ -273,16 +280,7 @@ def test_a_numeric_array_goes_as_one_tensor_content_and_a_versions_types_are_rea
     """predict(inputs=array) frames the array's bytes (client.transport.request_bytes) into the very request protobuf
     would build, in the signature's type (float64 values sent as DT_FLOAT); an explicit version's input types are
     read from its metadata once, a label's on every call (the label may move)."""
-    def half_plus_two(inputs):
-        return {"y": (inputs["x"] * 0.5 + 2).astype(np.float32)}
-
-    def metadata(model, version):
-        body = fake_metadata(model, version)
-        body["metadata"]["signature_def"]["signature_def"]["serving_default"].update(
-            inputs={"x": _tensor("DT_FLOAT", -1, 2)}, outputs={"y": _tensor("DT_FLOAT", -1, 2)})
-        return body
-
-    fake = serving(versions=(1, 2), labels={"stable": 1}, metadata=metadata, predict=half_plus_two)
+    fake = serving(versions=(1, 2), labels={"stable": 1}, metadata=half_plus_two_metadata(2), predict=half_plus_two)
     values = np.array([[1.0, 2.0], [3.0, 1 / 3]])  # float64: sent as the signature's DT_FLOAT
     with TFServingClient(fake.address, "pets", timeout=5) as tfs:
         for _ in range(3):
