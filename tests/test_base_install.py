@@ -32,10 +32,14 @@ def base_venv(tmp_path_factory):
     target = tmp_path_factory.mktemp("base-venv")
     venv.EnvBuilder(with_pip=True).create(target)
     python = target / "bin" / "python"
-    # A plain (non-editable) install from a copy-free build: what `pip install .` gives a user.
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
-                   check=True, timeout=900, capture_output=True)
-    return python
+    # A plain (non-editable) install from a copy-free build: what `pip install .` gives a user. It downloads from
+    # the package index, so a second attempt absorbs a dropped connection; what pip said is the failure's message.
+    for _attempt in range(2):
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+                              timeout=900, capture_output=True, text=True)
+        if done.returncode == 0:
+            return python
+    pytest.fail(f"pip install . failed twice (exit {done.returncode}): {done.stderr[-3000:]}")
 
 
 def test_home_page_runs_without_tensorflow_and_reports_the_unreachable_server(base_venv):
