@@ -3,8 +3,8 @@
 Preparing pixels makes a few arrays per image past glibc's mmap threshold (a 224×224×3 float32 image is 588 KiB):
 by default each is mapped afresh and unmapped when freed, and the heap is trimmed past 128 KiB of free top, so every
 image pays page faults for every byte of every intermediate array (resize, scaling, the request's bytes). Raising
-both thresholds makes those buffers come from, and go back to, the heap: preparing a 224 px image takes about half
-the CPU (docs/performance.md). The memory kept is bounded by the trim threshold per malloc arena.
+both thresholds makes those buffers come from, and go back to, the heap (figures: docs/performance.md). The memory
+kept is bounded by the trim threshold per malloc arena.
 
 A library does not change its host process's allocator unasked: `python -m client` and the dashboard call
 `reuse_large_buffers()` at start; a program using TFServingClient may call it too. (`python -m serving` makes the
