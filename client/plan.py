@@ -19,7 +19,7 @@ from client.images import MAX_SIDE, encode_for_wire, upright_pixels
 from client.pixels import FLOAT_DTYPES, INTEGER_DTYPES, PixelRecipe
 from client.profile import DEFAULT_PROFILE, ModelProfile
 from client.protocol import SignatureSpec, TensorSpec, encode_json, predict_body
-from client.readout import OutputReading, choose_output
+from client.readout import OutputReading, choose_output, pick_tensor
 from client.signature_config import check_class_names
 
 __all__ = ["ClassifyPlan", "Prediction"]
@@ -51,14 +51,6 @@ def _names_field(profile: ModelProfile) -> str:
 
 def _shape(spec: TensorSpec) -> str:
     return "(unknown rank)" if spec.shape is None else "[" + ",".join(map(str, spec.shape)) + "]"
-
-
-def _pick(candidates: Sequence[TensorSpec], preferred: Sequence[str]) -> TensorSpec | None:
-    for name in preferred:
-        for spec in candidates:
-            if spec.name == name:
-                return spec
-    return candidates[0] if len(candidates) == 1 else None
 
 
 def _plain(value: Any) -> Any:
@@ -156,7 +148,7 @@ class ClassifyPlan:
         outputs = list(signature.outputs.values())
         strings = [s for s in outputs if s.dtype == "DT_STRING" and s.shape is not None and len(s.shape) == 2
                    and s.shape[1] == classes and s.name != reading.name]
-        label_output = _pick(strings, _LABEL_NAMES)
+        label_output = pick_tensor(strings, _LABEL_NAMES)
         if label_output is None and not labels:
             raise unusable(f"no string output of shape [-1, {classes}] names the classes; "
                            "give the class names (a profile's class_names, labels=[...] or "

@@ -20,7 +20,7 @@ from client.errors import InvalidArgumentError, SignatureError
 from client.probabilities import distribution_problem, value_problem
 from client.protocol import TensorSpec
 
-__all__ = ["FLOAT_OUTPUT_TYPES", "OutputReading", "choose_output"]
+__all__ = ["FLOAT_OUTPUT_TYPES", "OutputReading", "choose_output", "pick_tensor"]
 
 FLOAT_OUTPUT_TYPES = frozenset({"DT_FLOAT", "DT_HALF", "DT_DOUBLE", "DT_BFLOAT16"})
 _PREFERRED = {"probabilities": ("probabilities", "scores", "probs", "predictions"),
@@ -52,7 +52,8 @@ def _fits(spec: TensorSpec, kind: str | None, names: int | None) -> bool:
     return units == 1 and names == 2 and kind in (None, "sigmoid", "logits")
 
 
-def _pick(candidates: Sequence[TensorSpec], preferred: Sequence[str]) -> TensorSpec | None:
+def pick_tensor(candidates: Sequence[TensorSpec], preferred: Sequence[str]) -> TensorSpec | None:
+    """The first of `preferred` names among `candidates`, else the only candidate, else None."""
     for name in preferred:
         for spec in candidates:
             if spec.name == name:
@@ -135,9 +136,9 @@ def choose_output(outputs: Mapping[str, TensorSpec], *, name: str | None, kind: 
     else:
         preferred = _PREFERRED[kind or "probabilities"]
         fitting = [s for s in specs if _readable(s) and _fits(s, kind, names)]
-        spec = _pick(fitting, preferred)
+        spec = pick_tensor(fitting, preferred)
         if spec is None and names is not None:  # the one output there is: its width is the class names' error
-            spec = _pick([s for s in specs if _readable(s) and _fits(s, kind, None)], preferred)
+            spec = pick_tensor([s for s in specs if _readable(s) and _fits(s, kind, None)], preferred)
         if spec is None:
             found = ", ".join(f"{s.name!r} {s.dtype} {_shape(s)}" for s in specs) or "none"
             wanted = f"[-1, {names}] for {names} class names" if names else "[-1, number of classes]"
