@@ -130,6 +130,13 @@ def _truth(items: Sequence[Item], class_names: Sequence[str], generation: int) -
     except ValueError as exc:
         widgets.show_error(exc, icon=":material/rule:")
         return None
+    return _mapped_and_stated(detection, class_names, chosen, statement)
+
+
+def _mapped_and_stated(detection: TruthDetection, class_names: Sequence[str], chosen: dict,
+                       statement) -> TruthDetection | None:
+    """The mapping editor for truth values no class matches (a changed mapping reruns the page with it), then the
+    truth's summary in `statement` (a container placed above the editor); the detection when it found any truth."""
     mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
         detection, class_names, key_prefix="classify").items() if cls is not None}
     if mapped != chosen:
@@ -158,14 +165,7 @@ def _dataset_truth(version: DatasetVersion, items: Sequence[Item], table: dict[s
     detection = detect_truth([name for name, _ in items], class_names, method="file",
                              truth_file=(f"dataset {version.reference}", table), mapping=chosen)
     statement = st.container()
-    mapped = {value: cls for value, cls in truth_view.render_truth_mapping(
-        detection, class_names, key_prefix="classify").items() if cls is not None}
-    if mapped != chosen:
-        st.session_state[MAPPING] = mapped
-        st.rerun()
-    with statement:
-        truth_view.render_truth_summary(detection)
-    return detection if detection.truth else None
+    return _mapped_and_stated(detection, class_names, chosen, statement)
 
 
 def _hand_over(files: Sequence) -> None:
