@@ -131,34 +131,33 @@ def regression_result(outputs: dict, count: int, result: regression_pb2.Regressi
         result.regressions.add().value = value
 
 
-def classify(repo: ModelRepository, run: Runner, request: classification_pb2.ClassificationRequest
-             ) -> classification_pb2.ClassificationResponse:
-    """PredictionService.Classify (classification_service.cc, classifier.cc RunClassify)."""
+def _run_on_examples(repo: ModelRepository, run: Runner, request, response, check_signature, fill_result):
+    """What Classify and Regress share (classifier.cc RunClassify, regressor.cc RunRegress): the model spec, the
+    signature checked by `check_signature`, the serialized examples run through it, `fill_result(outputs, count,
+    response.result)`."""
     spec = require_model_spec(request)
     servable = resolve(repo, spec)
     signature_name, signature = _find_signature(servable, spec.signature_name)
-    check_classification_signature(signature)
-    response = classification_pb2.ClassificationResponse()
+    check_signature(signature)
     response_model_spec(response.model_spec, spec.name, signature_name, servable.version)
     examples = serialized_examples(request.input)
     outputs = run(servable, signature_name, {EXAMPLES_INPUT: examples})
-    classification_result(outputs, len(examples), response.result)
+    fill_result(outputs, len(examples), response.result)
     return response
+
+
+def classify(repo: ModelRepository, run: Runner, request: classification_pb2.ClassificationRequest
+             ) -> classification_pb2.ClassificationResponse:
+    """PredictionService.Classify (classification_service.cc, classifier.cc RunClassify)."""
+    return _run_on_examples(repo, run, request, classification_pb2.ClassificationResponse(),
+                            check_classification_signature, classification_result)
 
 
 def regress(repo: ModelRepository, run: Runner, request: regression_pb2.RegressionRequest
             ) -> regression_pb2.RegressionResponse:
     """PredictionService.Regress (regression_service.cc, regressor.cc RunRegress)."""
-    spec = require_model_spec(request)
-    servable = resolve(repo, spec)
-    signature_name, signature = _find_signature(servable, spec.signature_name)
-    check_regression_signature(signature)
-    response = regression_pb2.RegressionResponse()
-    response_model_spec(response.model_spec, spec.name, signature_name, servable.version)
-    examples = serialized_examples(request.input)
-    outputs = run(servable, signature_name, {EXAMPLES_INPUT: examples})
-    regression_result(outputs, len(examples), response.result)
-    return response
+    return _run_on_examples(repo, run, request, regression_pb2.RegressionResponse(),
+                            check_regression_signature, regression_result)
 
 
 def multi_inference(repo: ModelRepository, run: Runner, request: inference_pb2.MultiInferenceRequest
