@@ -54,12 +54,13 @@ def wait_for(ready, what: str, timeout: float = 180.0) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def make_zip(folder: Path, count: int) -> Path:
-    """`count` photos cycled from ../shared/images, each under a distinct name in its class folder."""
-    photos = sorted(p for p in PHOTOS.glob("*/*") if p.is_file() and p.parent.name in ("cat", "dog", "other"))
+def make_zip(folder: Path, count: int, *, photos_from: Path = PHOTOS, prefix: str = "photos") -> Path:
+    """`count` photos cycled from `photos_from` (../shared/images), each under a distinct name in its class folder
+    (cat/0001-<photo>.jpg …), stored uncompressed as <prefix>-<count>.zip."""
+    photos = sorted(p for p in photos_from.glob("*/*") if p.is_file() and p.parent.name in ("cat", "dog", "other"))
     if not photos:
-        raise SystemExit(f"no photos in {PHOTOS}")
-    path = folder / f"photos-{count}.zip"
+        raise SystemExit(f"no photos in {photos_from}")
+    path = folder / f"{prefix}-{count}.zip"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for index in range(count):
             photo = photos[index % len(photos)]

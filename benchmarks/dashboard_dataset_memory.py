@@ -19,10 +19,10 @@ import argparse
 import os
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
-from benchmarks.dashboard_classify import dashboard, launch_browser, model_server, upload_and_press, wait_for_results
+from benchmarks.dashboard_classify import (dashboard, launch_browser, make_zip, model_server, upload_and_press,
+                                          wait_for_results)
 from benchmarks.dashboard_memory import PeakSampler, memory_kib, mib
 from client.sources import expand_sources
 from client.store import Datasets, open_image_store, open_store
@@ -32,19 +32,6 @@ TRAIN = ROOT.parent / "shared" / "train"
 NAME = "memory-benchmark"
 SOURCES = {"dataset": "from the dataset", "upload": "the ZIP uploaded, images kept",
            "upload-not-kept": "the ZIP uploaded, \"Don't keep images\" (as before datasets)"}
-
-
-def make_zip(folder: Path, count: int) -> Path:
-    """`count` training photos cycled under distinct names (cat/0001-<photo>.jpg …), stored uncompressed."""
-    photos = sorted(p for p in TRAIN.glob("*/*") if p.is_file() and p.parent.name in ("cat", "dog", "other"))
-    if not photos:
-        raise SystemExit(f"no training photos in {TRAIN}")
-    path = folder / f"train-{count}.zip"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for index in range(count):
-            photo = photos[index % len(photos)]
-            archive.writestr(f"{photo.parent.name}/{index:04d}-{photo.name}", photo.read_bytes())
-    return path
 
 
 def make_dataset(archive: Path, database: Path, blobs: Path) -> tuple[int, float]:
@@ -148,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="servescope-dataset-memory-") as tmp:
         folder = Path(tmp)
-        archive = make_zip(folder, args.images)
+        archive = make_zip(folder, args.images, photos_from=TRAIN, prefix="train")
         images, seconds = make_dataset(archive, folder / "dataset.db", folder / "dataset-blobs")
         print(f"{args.images:,}-image ZIP of {archive.stat().st_size / 1e6:.1f} MB; as dataset '{NAME}': {images:,} "
               f"images stored in {seconds:.1f} s", flush=True)
