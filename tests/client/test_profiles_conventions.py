@@ -8,28 +8,15 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from client import InvalidArgumentError, ModelProfile, TFServingClient
-from tests.support import ROOT, embedded_server
+from tests.convention_fixtures import NAMES, TOLERANCE, photos, references, server_url  # noqa: F401
+from tests.support import ROOT
 
 pytestmark = pytest.mark.slow
-
-PHOTOS_PER_CLASS = 4
-TOLERANCE = 1e-3
-# The embedded server serves all of them as it is (TF2 functions: uint8, any size, NCHW, a dotted input name,
-# Keras 3's model.export()); what issue 19 saw refused was the client's doing.
-NAMES = ("tutorial_sigmoid", "unit_logits", "keras_rescaling", "uint8", "dynamic", "caffe", "torch", "nchw",
-         "imagenet_1001")
-
-
-@pytest.fixture(scope="module")
-def photos(shared_images) -> list[Path]:
-    return [path for label in ("cat", "dog", "other")
-            for path in sorted((shared_images / label).glob("*.jpg"))[:PHOTOS_PER_CLASS]]
 
 
 @pytest.fixture(scope="module")
@@ -38,26 +25,6 @@ def built(tmp_path_factory):
     from tests import conventions  # TensorFlow and Keras: only when these tests run
     base = tmp_path_factory.mktemp("conventions")
     return base, conventions.build_served(base)
-
-
-@pytest.fixture(scope="module")
-def server_url(built):
-    base, _ = built
-    with embedded_server([f"--model_config_file={base / 'models.config'}"],
-                         wait_for_models={name: 1 for name in NAMES}) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def references(built, photos) -> dict[str, np.ndarray]:
-    import tensorflow as tf
-    from tests import conventions
-    base, _ = built
-    out = {}
-    for name in NAMES:
-        model = tf.saved_model.load(str(base / name / "1"))
-        out[name] = np.array([conventions.BY_NAME[name].reference(model, photo) for photo in photos])
-    return out
 
 
 def class_names(built, name: str) -> tuple[str, ...]:

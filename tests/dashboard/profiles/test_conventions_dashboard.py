@@ -17,21 +17,11 @@ from client.store.database import open_store
 from dashboard.runs.manager import RunManager
 from dashboard.server.connection import open_client
 from dashboard.server.profiles import ProfileChooser, ProfileFolder
+from tests.convention_fixtures import NAMES, TOLERANCE, photos, references, server_url  # noqa: F401
 from tests.dashboard.readable import texts
-from tests.support import embedded_server, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
-
-PHOTOS_PER_CLASS = 4
-TOLERANCE = 1e-3
-NAMES = ("tutorial_sigmoid", "unit_logits", "keras_rescaling", "uint8", "dynamic", "caffe", "torch", "nchw",
-         "imagenet_1001")
-
-
-@pytest.fixture(scope="module")
-def photos(shared_images) -> list[Path]:
-    return [path for label in ("cat", "dog", "other")
-            for path in sorted((shared_images / label).glob("*.jpg"))[:PHOTOS_PER_CLASS]]
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +31,6 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("conventions")
     conventions.build_served(base)
     return base, base / "profiles"
-
-
-@pytest.fixture(scope="module")
-def server_url(built):
-    base, _ = built
-    with embedded_server([f"--model_config_file={base / 'models.config'}"],
-                         wait_for_models={name: 1 for name in NAMES}) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def references(built, photos) -> dict[str, np.ndarray]:
-    import tensorflow as tf
-    from tests import conventions
-    base, _ = built
-    out = {}
-    for name in NAMES:
-        model = tf.saved_model.load(str(base / name / "1"))
-        out[name] = np.array([conventions.BY_NAME[name].reference(model, photo) for photo in photos])
-    return out
 
 
 def items(photos: list[Path]) -> list[tuple[str, object]]:
