@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 
+from client.store.database import open_store
 from tests.client.profile_fakes import pixel_model
+from tests.support import wait_until
 
 SIZE = 8
 SIGMOID_PROFILE = {"class_names": ["Cat", "Dog"], "preset": "keras-tf", "output": {"name": "dense", "kind": "sigmoid"}}
@@ -63,3 +65,14 @@ def two_version_sigmoid():
             return json_response(fake_status(int(found[1])) if found else fake_status(1, 2))
         return predict(request)
     return handle
+
+
+def finished_run(app, tmp_path, *, timeout: float = 60):
+    """After Classify was pressed on `app` (an AppTest with its run store at tmp_path/runs.db): (the store, the run
+    id), once the run has finished and the page has been drawn again."""
+    value = app.query_params["run"]
+    run_id = value if isinstance(value, str) else value[0]
+    store = open_store(tmp_path / "runs.db")
+    wait_until(lambda: store.get_run(run_id).finished, timeout=timeout, what="the run")
+    app.run()
+    return store, run_id

@@ -7,11 +7,9 @@ import pytest
 
 from client import ModelProfile
 from client.profile import DEFAULT_PROFILE
-from client.store.database import open_store
-from tests.dashboard.profiles.fakes import SIZE, classes_model, write_profile
+from tests.dashboard.profiles.fakes import SIZE, classes_model, finished_run, write_profile
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import png_upload
-from tests.support import wait_until
 
 PREPARATION = DEFAULT_PROFILE.describe("DT_FLOAT", (-1, SIZE, SIZE, 3))
 NOTE = (f"Preparation assumed: {PREPARATION}; set a profile: on the Models page for this session, or as mine.json in "
@@ -29,10 +27,7 @@ def classify(page, url, tmp_path, uploads, **environment):
     app.run()
     app.button(key="classify_run").click().run()
     assert not app.exception
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path)
     assert not app.exception
     return app, store.get_run(run_id)
 
@@ -67,10 +62,7 @@ def test_an_encoded_image_model_is_not_assumed(page, fake_pets, tmp_path):
     app.file_uploader[0].set_value([png_upload("a.png", (200, 10, 10))])
     app.run()
     app.button(key="classify_run").click().run()
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path)
     run = store.get_run(run_id)
     assert (run.profile.assumed, run.profile.origin) == (False, "built-in profile of pets")
     assert run.profile.preparation.startswith("the encoded image is sent")

@@ -18,8 +18,8 @@ from dashboard.runs.manager import RunManager
 from dashboard.server.connection import open_client
 from dashboard.server.profiles import ProfileChooser, ProfileFolder
 from tests.convention_fixtures import NAMES, TOLERANCE, photos, references, server_url  # noqa: F401
+from tests.dashboard.profiles.fakes import finished_run
 from tests.dashboard.readable import texts
-from tests.support import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -64,10 +64,7 @@ def test_without_a_profile_the_page_says_what_is_missing(page, built, server_url
     app.file_uploader[0].set_value(uploads)
     app.run()
     app.button(key="classify_run").click().run()
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=120, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path, timeout=120)
     failed = store.get_run(run_id)
     assert failed.status == "failed" and "names the classes" in failed.error
     assert any(t.startswith(f"Run {run_id}: failed with 0 of 3 done") and "give the class names" in t
@@ -83,9 +80,7 @@ def test_without_a_profile_the_page_says_what_is_missing(page, built, server_url
     app.file_uploader[0].set_value(uploads)
     app.run()
     app.button(key="classify_run").click().run()
-    assumed_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    wait_until(lambda: store.get_run(assumed_id).finished, timeout=120, what="the run")
-    app.run()
+    _, assumed_id = finished_run(app, tmp_path, timeout=120)
     run = store.get_run(assumed_id)
     assert (run.status, run.profile.assumed, run.profile.origin) == ("complete", True, "this session (profile editor)")
     assert [w for w in texts(app.warning) if w.startswith("Preparation assumed: centre crop size/(size+32) = 96/128 "

@@ -10,10 +10,9 @@ import pytest
 from client import ModelProfile
 from client.store.database import open_store
 from dashboard.ui import state
-from tests.dashboard.profiles.fakes import GREY, SIGMOID_PROFILE, dog_share, sigmoid_model, write_profile
+from tests.dashboard.profiles.fakes import GREY, SIGMOID_PROFILE, dog_share, finished_run, sigmoid_model, write_profile
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import png_upload
-from tests.support import wait_until
 
 
 @pytest.fixture
@@ -144,9 +143,7 @@ def test_a_run_uses_the_folders_profile_and_stores_it(page, sigmoid, folder, tmp
     app.run()
     app.button(key="classify_run").click().run()
     assert not app.exception
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
+    store, run_id = finished_run(app, tmp_path)
     run = store.get_run(run_id)
     assert (run.status, run.class_names) == ("complete", ("Cat", "Dog"))
     profile = ModelProfile.from_dict(SIGMOID_PROFILE)

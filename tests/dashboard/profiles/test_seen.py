@@ -9,13 +9,12 @@ import pytest
 from PIL import Image
 
 from client import ModelProfile
-from client.store.database import open_store
 from client.store.records import RunProfile
 from dashboard.runs.seen import enlarged, what_the_model_saw
-from tests.dashboard.profiles.fakes import GREY, SIGMOID_PROFILE, sigmoid_model, write_profile
+from tests.dashboard.profiles.fakes import GREY, SIGMOID_PROFILE, finished_run, sigmoid_model, write_profile
 from tests.dashboard.readable import texts
 from tests.dashboard.test_pages import png_upload
-from tests.support import png_bytes, wait_until
+from tests.support import png_bytes
 
 
 def run_profile(data: dict, dtype: str, shape: list[int], assumed: bool = False) -> RunProfile:
@@ -69,10 +68,7 @@ def test_the_single_image_and_detail_views_show_what_the_model_saw(page, fake_se
     if not keep:
         app.checkbox(key="classify_dont_keep_images").check()
     app.button(key="classify_run").click().run()
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path)
     if count > 1:   # a batch shows one image in the detail view, opened as a click on its row opens it
         from dashboard.evaluate import detail_view
         from dashboard.evaluate.detail import Queue
@@ -104,9 +100,6 @@ def test_an_encoded_image_model_saw_the_upload_itself(page, fake_pets, tmp_path)
     app.file_uploader[0].set_value([png_upload("red.png", (200, 10, 10))])
     app.run()
     app.button(key="classify_run").click().run()
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path)
     assert ("The model received the encoded image and prepared it itself (its signature's input image_bytes is "
             "DT_STRING): it saw the upload as it is.") in texts(app.caption)

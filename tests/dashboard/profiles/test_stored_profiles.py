@@ -9,16 +9,15 @@ import io
 import pytest
 
 from client import ModelProfile
-from client.store.database import open_store
 from dashboard.compare import stored as stored_comparisons
 from dashboard.compare.decision_view import per_image_table
 from dashboard.compare.report import report_markdown, stamp_rows
 from dashboard.runs import results as classify_runs
 from tests.dashboard.compare.support import frame_with, start_comparison, wait_for
-from tests.dashboard.profiles.fakes import GREY, SIGMOID_PROFILE, sigmoid_model, two_version_sigmoid, write_profile
+from tests.dashboard.profiles.fakes import (GREY, SIGMOID_PROFILE, finished_run,
+                                           sigmoid_model, two_version_sigmoid, write_profile)
 from tests.dashboard.readable import plain, texts
 from tests.dashboard.test_pages import png_upload
-from tests.support import wait_until
 
 DIGEST = ModelProfile.from_dict(SIGMOID_PROFILE).digest
 PETS_VARIANT = {**SIGMOID_PROFILE, "preset": "pets"}
@@ -41,10 +40,7 @@ def test_the_run_view_history_and_exports_show_the_profile(page, fake_server, fo
     app.file_uploader[0].set_value([png_upload("grey.png", GREY), png_upload("white.png", (255, 255, 255))])
     app.run()
     app.button(key="classify_run").click().run()
-    run_id = app.query_params["run"] if isinstance(app.query_params["run"], str) else app.query_params["run"][0]
-    store = open_store(tmp_path / "runs.db")
-    wait_until(lambda: store.get_run(run_id).finished, timeout=60, what="the run")
-    app.run()
+    store, run_id = finished_run(app, tmp_path)
     assert not app.exception
     [described] = [t for t in texts(app.caption) if t.startswith("mine at ")]
     assert f"; model profile {SHOWN}; signature sha256:" in described
